@@ -1,0 +1,157 @@
+# vdpa-migrate top-level Makefile (GNU make).
+#
+# Objects go out of tree under $(BUILD).  Each of protocol/ and dirtylog/
+# builds into one static library; agent/ into vdpa-agentd and vdpa-migrate.
+# New source files are picked up by wildcard, so adding a module or a test
+# needs no edit here: tests/unit/test_*.c, tests/fuzz/fuzz_*.c and
+# tests/bench/bench_*.c each become one program.
+
+BUILD      ?= build
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+CC         ?= gcc
+CLANG      ?= clang
+FUZZ_SECONDS ?= 60
+
+SBINDIR = $(PREFIX)/sbin
+BINDIR  = $(PREFIX)/bin
+MANDIR  = $(PREFIX)/share/man
+
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wpointer-arith -Wcast-qual -Wformat=2 -Wundef -Wvla
+ifeq ($(CI),true)
+WARN += -Werror
+endif
+
+OPT      ?= -O2 -g
+SANFLAGS ?=
+BASE_CFLAGS = -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -fno-strict-aliasing \
+	      -I. -MMD -MP $(SANFLAGS)
+ALL_CFLAGS  = $(BASE_CFLAGS) $(CFLAGS)
+LIBS_EXT    = $(shell pkg-config --libs json-c libsystemd zlib 2>/dev/null || echo -ljson-c -lsystemd -lz) -lpthread
+
+ifeq ($(V),1)
+Q =
+say =
+else
+Q = @
+say = @printf '  %-7s %s\n' $(1) $(2);
+endif
+
+PROTOCOL_SRCS = $(sort $(wildcard protocol/*.c))
+DIRTYLOG_SRCS = $(sort $(wildcard dirtylog/*.c))
+CLIENT_SRCS   = $(sort $(wildcard agent/vdpa_migrate*.c))
+AGENTD_SRCS   = $(filter-out $(CLIENT_SRCS),$(sort $(wildcard agent/*.c)))
+UNIT_SRCS     = $(sort $(wildcard tests/unit/test_*.c))
+FUZZ_SRCS     = $(sort $(wildcard tests/fuzz/fuzz_*.c))
+BENCH_SRCS    = $(sort $(wildcard tests/bench/bench_*.c))
+HELPER_SRCS   = $(sort $(wildcard tests/helpers/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIBPROTOCOL = $(BUILD)/libprotocol.a
+LIBDIRTYLOG = $(BUILD)/libdirtylog.a
+LIBS_OWN    = $(LIBPROTOCOL) $(LIBDIRTYLOG)
+
+AGENTD  = $(BUILD)/vdpa-agentd
+CLIENT  = $(BUILD)/vdpa-migrate
+UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
+FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+
+PROGRAMS = $(if $(AGENTD_SRCS),$(AGENTD)) $(if $(CLIENT_SRCS),$(CLIENT))
+
+.PHONY: all deps check check-unit check-asan check-man fuzz bench install demo clean
+.DEFAULT_GOAL := all
+
+all: $(LIBS_OWN) $(PROGRAMS) $(UNIT_BINS) $(BENCH_BINS)
+
+deps:
+	$(Q)contrib/install-deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	$(call say,CC,$<)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIBPROTOCOL): $(call obj,$(PROTOCOL_SRCS))
+$(LIBDIRTYLOG): $(call obj,$(DIRTYLOG_SRCS))
+$(LIBS_OWN):
+	$(call say,AR,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(AGENTD): $(call obj,$(AGENTD_SRCS)) $(LIBS_OWN)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_EXT)
+
+$(CLIENT): $(call obj,$(CLIENT_SRCS)) $(LIBS_OWN)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_EXT)
+
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(HELPER_SRCS)) $(LIBS_OWN)
+	$(call say,LINK,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ -lcmocka $(LIBS_EXT)
+
+$(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBS_OWN)
+	$(call say,LINK,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_EXT)
+
+# ---- tests -------------------------------------------------------------
+
+# The test command of the README: installs what is missing, builds, runs
+# every unit test, then the integration tests as they arrive.
+check: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory check-unit check-man
+	$(Q)if [ -x tests/integration/run.sh ]; then tests/integration/run.sh $(BUILD); fi
+
+check-unit: $(UNIT_BINS)
+	$(Q)tests/run-unit.sh $(UNIT_BINS)
+
+check-man:
+	$(Q)tests/check-man.sh man
+
+# ASan + UBSan, halt on the first error, in a build tree of its own.
+check-asan: deps
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan OPT="-O1 -g" \
+		SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+		check-unit
+
+# libFuzzer targets, built with clang, each run for FUZZ_SECONDS.
+FUZZ_CFLAGS = -std=gnu11 -O1 -g -D_GNU_SOURCE -I. -fno-strict-aliasing \
+	      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(PROTOCOL_SRCS) $(DIRTYLOG_SRCS)
+	$(call say,CLANG,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $^ $(LIBS_EXT)
+
+fuzz: deps $(FUZZ_BINS)
+	$(Q)tests/run-fuzz.sh $(FUZZ_SECONDS) $(BUILD) $(FUZZ_BINS)
+
+bench: $(BENCH_BINS) $(PROGRAMS)
+	$(Q)mkdir -p $(BUILD)/bench
+	$(Q)tests/run-bench.sh $(BUILD) $(BENCH_BINS)
+
+# ---- install -----------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
+	$(if $(AGENTD_SRCS),install -m 0755 $(AGENTD) $(DESTDIR)$(SBINDIR)/vdpa-agentd)
+	$(if $(CLIENT_SRCS),install -m 0755 $(CLIENT) $(DESTDIR)$(BINDIR)/vdpa-migrate)
+	for m in man/*.[0-9]; do \
+		[ -e "$$m" ] || continue; \
+		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
+	done
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)contrib/demo.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
