@@ -40,8 +40,11 @@ endif
 
 PROTOCOL_SRCS = $(sort $(wildcard protocol/*.c))
 DIRTYLOG_SRCS = $(sort $(wildcard dirtylog/*.c))
-CLIENT_SRCS   = $(sort $(wildcard agent/vdpa_migrate*.c))
-AGENTD_SRCS   = $(filter-out $(CLIENT_SRCS),$(sort $(wildcard agent/*.c)))
+# agent/: vdpa_agentd.c and vdpa_migrate.c hold the two mains; every other
+# agent/*.c goes into libagent.a, shared by both programs and the unit tests.
+AGENTD_MAIN   = agent/vdpa_agentd.c
+CLIENT_MAIN   = agent/vdpa_migrate.c
+AGENT_SRCS    = $(filter-out $(AGENTD_MAIN) $(CLIENT_MAIN),$(sort $(wildcard agent/*.c)))
 UNIT_SRCS     = $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS     = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 BENCH_SRCS    = $(sort $(wildcard tests/bench/bench_*.c))
@@ -49,9 +52,11 @@ HELPER_SRCS   = $(sort $(wildcard tests/helpers/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
+LIBAGENT    = $(BUILD)/libagent.a
 LIBPROTOCOL = $(BUILD)/libprotocol.a
 LIBDIRTYLOG = $(BUILD)/libdirtylog.a
-LIBS_OWN    = $(LIBPROTOCOL) $(LIBDIRTYLOG)
+# Order matters for static linking: libagent uses the other two.
+LIBS_OWN    = $(LIBAGENT) $(LIBPROTOCOL) $(LIBDIRTYLOG)
 
 AGENTD  = $(BUILD)/vdpa-agentd
 CLIENT  = $(BUILD)/vdpa-migrate
@@ -59,10 +64,12 @@ UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
-PROGRAMS = $(if $(AGENTD_SRCS),$(AGENTD)) $(if $(CLIENT_SRCS),$(CLIENT))
+PROGRAMS = $(AGENTD) $(CLIENT)
 
 .PHONY: all deps check check-unit check-asan check-man fuzz bench install demo clean
 .DEFAULT_GOAL := all
+# Keep objects of test programs: they are not intermediate for us.
+.SECONDARY:
 
 all: $(LIBS_OWN) $(PROGRAMS) $(UNIT_BINS) $(BENCH_BINS)
 
@@ -76,16 +83,17 @@ $(BUILD)/obj/%.o: %.c
 
 $(LIBPROTOCOL): $(call obj,$(PROTOCOL_SRCS))
 $(LIBDIRTYLOG): $(call obj,$(DIRTYLOG_SRCS))
+$(LIBAGENT): $(call obj,$(AGENT_SRCS))
 $(LIBS_OWN):
 	$(call say,AR,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(AGENTD): $(call obj,$(AGENTD_SRCS)) $(LIBS_OWN)
+$(AGENTD): $(call obj,$(AGENTD_MAIN)) $(LIBS_OWN)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_EXT)
 
-$(CLIENT): $(call obj,$(CLIENT_SRCS)) $(LIBS_OWN)
+$(CLIENT): $(call obj,$(CLIENT_MAIN)) $(LIBS_OWN)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_EXT)
 
@@ -123,7 +131,7 @@ check-asan: deps
 # libFuzzer targets, built with clang, each run for FUZZ_SECONDS.
 FUZZ_CFLAGS = -std=gnu11 -O1 -g -D_GNU_SOURCE -I. -fno-strict-aliasing \
 	      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(PROTOCOL_SRCS) $(DIRTYLOG_SRCS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(PROTOCOL_SRCS) $(DIRTYLOG_SRCS) $(AGENT_SRCS)
 	$(call say,CLANG,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -o $@ $^ $(LIBS_EXT)
@@ -139,8 +147,8 @@ bench: $(BENCH_BINS) $(PROGRAMS)
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
-	$(if $(AGENTD_SRCS),install -m 0755 $(AGENTD) $(DESTDIR)$(SBINDIR)/vdpa-agentd)
-	$(if $(CLIENT_SRCS),install -m 0755 $(CLIENT) $(DESTDIR)$(BINDIR)/vdpa-migrate)
+	install -m 0755 $(AGENTD) $(DESTDIR)$(SBINDIR)/vdpa-agentd
+	install -m 0755 $(CLIENT) $(DESTDIR)$(BINDIR)/vdpa-migrate
 	for m in man/*.[0-9]; do \
 		[ -e "$$m" ] || continue; \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \

@@ -1,0 +1,4 @@
+#ifndef VDPA_AGENT_VERSION_H
+#define VDPA_AGENT_VERSION_H
+#define VDPA_MIGRATE_VERSION "0.1.0"
+#endif
