@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/agentd.h"
 #include "agent/config.h"
 #include "agent/log.h"
 #include "agent/selfcheck.h"
@@ -36,6 +37,36 @@ static void usage(FILE *f)
 }
 
 enum { OPT_SELF_CHECK = 256, OPT_CHECK_CONFIG };
+
+/* Runs the daemon until SIGTERM; returns the exit status. */
+static int serve(const char *config_path, const char *runtime_dir, const char *state_dir,
+		 const struct agent_config *cfg, const struct port_config *cli, size_t ncli)
+{
+	struct agentd a;
+	char err[CONFIG_ERR_MAX];
+	int r, rc = 1;
+
+	r = agentd_init(&a, config_path, runtime_dir, state_dir);
+	if (r < 0) {
+		log_err("cannot initialise: %s", strerror(-r));
+		goto out;
+	}
+	for (size_t i = 0; i < cfg->nports + ncli; i++) {
+		const struct port_config *pc = i < cfg->nports ? &cfg->ports[i] : &cli[i - cfg->nports];
+
+		r = agentd_add_port(&a, pc, i < cfg->nports ? PORT_FROM_CONFIG : PORT_FROM_CLI, err,
+				    sizeof(err));
+		if (r < 0) {
+			log_err("port %s: %s", pc->name, err);
+			goto out;
+		}
+	}
+	r = agentd_run(&a);
+	rc = r < 0 ? 1 : 0;
+out:
+	agentd_fini(&a);
+	return rc;
+}
 
 int main(int argc, char **argv)
 {
@@ -150,9 +181,7 @@ int main(int argc, char **argv)
 		rc = 0;
 		goto out;
 	}
-	log_err("this build of vdpa-agentd has no data path yet; only --self-check and "
-		"--check-config are available");
-	rc = 1;
+	rc = serve(config_path, runtime_dir, state_dir, &cfg, cli_ports, ncli);
 out:
 	agent_config_free(&cfg);
 	return rc;

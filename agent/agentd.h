@@ -1,0 +1,45 @@
+/*
+ * The daemon: its ports, the control socket, signals and systemd glue, all
+ * driven by one event loop in the main (control) thread.
+ */
+#ifndef VDPA_AGENT_AGENTD_H
+#define VDPA_AGENT_AGENTD_H
+
+#include <stddef.h>
+
+#include "agent/config.h"
+#include "agent/loop.h"
+#include "agent/port.h"
+
+struct agentd {
+	struct loop *loop;
+	const char *config_path;	/* NULL: none, SIGHUP only reloads nothing */
+	const char *runtime_dir;
+	const char *state_dir;
+	struct port **ports;
+	size_t nports;
+	int sig_fd;
+	struct watch *sig_watch;
+	int wd_fd;			/* watchdog timerfd, -1 without WATCHDOG_USEC */
+	struct watch *wd_watch;
+	struct ctl_server *ctl;
+	int exit_code;
+};
+
+int agentd_init(struct agentd *a, const char *config_path, const char *runtime_dir,
+		const char *state_dir);
+void agentd_fini(struct agentd *a);
+
+int agentd_add_port(struct agentd *a, const struct port_config *cfg, enum port_origin origin,
+		    char *err, size_t errlen);
+int agentd_del_port(struct agentd *a, const char *name);
+struct port *agentd_find_port(const struct agentd *a, const char *name);
+
+/* Re-reads the configuration file: adds new ports, removes ports the file
+ * no longer has, leaves every other port (and its live VM) alone. */
+int agentd_reload(struct agentd *a);
+
+/* Binds the control socket, tells systemd we are ready, runs the loop. */
+int agentd_run(struct agentd *a);
+
+#endif

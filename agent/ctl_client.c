@@ -1,0 +1,343 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Control socket client: the thin I/O layer in front of the control codec.
+ * Non-blocking socket, poll() against one CLOCK_MONOTONIC deadline per
+ * call, a reply buffer that never grows past CTL_MAX_REPLY + 1 bytes.
+ *
+ * Trust boundary: see ctl_client.h.  Nothing read here is interpreted
+ * beyond finding the '\n' that ends the reply.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "agent/ctl_client.h"
+
+struct ctl_client {
+	int fd;
+	int timeout_ms;
+	bool broken;	/* a call failed mid-stream: the framing is lost */
+	char *buf;	/* bytes received and not yet returned */
+	size_t len, cap;
+};
+
+/* The buffer holds one line of at most CTL_MAX_REPLY bytes plus its '\n'. */
+#define BUF_MAX ((size_t)CTL_MAX_REPLY + 1)
+#define BUF_MIN 4096
+
+/* "WHAT: DETAIL", or DETAIL alone when what is NULL. */
+static void set_err(struct ctl_error *err, const char *what, const char *detail)
+{
+	snprintf(err->message, sizeof(err->message), "%s%s%s", what ? what : "",
+		 what ? ": " : "", detail);
+	err->field[0] = '\0';
+}
+
+int ctl_agent_path(const char *agent, char *ret_path, size_t cap)
+{
+	static const char unix_prefix[] = "unix:";
+	const char *path;
+	size_t n;
+
+	if (strncmp(agent, "ssh://", 6) == 0)
+		return -EPROTONOSUPPORT;
+	if (strncmp(agent, unix_prefix, sizeof(unix_prefix) - 1) != 0)
+		return -EINVAL;
+	path = agent + sizeof(unix_prefix) - 1;
+	n = strlen(path);
+	if (n == 0)
+		return -EINVAL;
+	if (n >= sizeof(((struct sockaddr_un *)0)->sun_path) || n >= cap)
+		return -ENAMETOOLONG;
+	memcpy(ret_path, path, n + 1);
+	return 0;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits for events on fd until deadline: 0, -ETIMEDOUT or -errno. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		int n;
+
+		if (left <= 0)
+			return -ETIMEDOUT;
+		n = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
+		if (n > 0)
+			return 0;	/* POLLERR/POLLHUP: the next I/O call says what */
+		if (n < 0 && errno != EINTR)
+			return -errno;
+	}
+}
+
+static int new_client(int fd, int timeout_ms, struct ctl_client **ret)
+{
+	struct ctl_client *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return -ENOMEM;
+	c->fd = fd;
+	c->timeout_ms = timeout_ms;
+	*ret = c;
+	return 0;
+}
+
+int ctl_client_connect(const char *path, int timeout_ms, struct ctl_client **ret,
+		       struct ctl_error *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int64_t deadline = now_ms() + timeout_ms;
+	socklen_t sl;
+	int fd, r, soerr = 0;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		set_err(err, NULL, strerror(ENAMETOOLONG));
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		r = -errno;
+		set_err(err, "socket", strerror(-r));
+		return r;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		if (r != -EINPROGRESS) {
+			/* EAGAIN: the agent's listen backlog is full. */
+			set_err(err, NULL, strerror(-r));
+			goto fail;
+		}
+		r = wait_fd(fd, POLLOUT, deadline);
+		sl = sizeof(soerr);
+		if (r == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
+			r = -errno;
+		if (r == 0 && soerr)
+			r = -soerr;
+		if (r < 0) {
+			set_err(err, NULL, strerror(-r));
+			goto fail;
+		}
+	}
+	r = new_client(fd, timeout_ms, ret);
+	if (r < 0) {
+		set_err(err, NULL, strerror(-r));
+		goto fail;
+	}
+	return 0;
+fail:
+	close(fd);
+	return r;
+}
+
+int ctl_client_adopt(int fd, int timeout_ms, struct ctl_client **ret)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	return new_client(fd, timeout_ms, ret);
+}
+
+void ctl_client_free(struct ctl_client *c)
+{
+	if (!c)
+		return;
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c->buf);
+	free(c);
+}
+
+static int send_all(struct ctl_client *c, const char *line, size_t len, int64_t deadline,
+		    struct ctl_error *err)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n = send(c->fd, line + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		int r;
+
+		if (n >= 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			r = -errno;
+			set_err(err, "sending the request", strerror(-r));
+			return r;
+		}
+		r = wait_fd(c->fd, POLLOUT, deadline);
+		if (r < 0) {
+			if (r == -ETIMEDOUT)
+				snprintf(err->message, sizeof(err->message),
+					 "request not taken within %d ms", c->timeout_ms);
+			else
+				set_err(err, "sending the request", strerror(-r));
+			err->field[0] = '\0';
+			return r;
+		}
+	}
+	return 0;
+}
+
+/* Index of the '\n' in the buffer, or -1. */
+static ssize_t find_nl(const struct ctl_client *c)
+{
+	const char *p = c->len ? memchr(c->buf, '\n', c->len) : NULL;
+
+	return p ? p - c->buf : -1;
+}
+
+static int recv_line(struct ctl_client *c, int64_t deadline, char **ret_reply,
+		     size_t *ret_len, struct ctl_error *err)
+{
+	ssize_t nl;
+	char *line;
+	int r;
+
+	while ((nl = find_nl(c)) < 0) {
+		ssize_t n;
+
+		if (c->len == BUF_MAX) {
+			snprintf(err->message, sizeof(err->message),
+				 "reply is longer than %d bytes", CTL_MAX_REPLY);
+			err->field[0] = '\0';
+			return -EMSGSIZE;
+		}
+		if (c->len == c->cap) {
+			size_t cap = c->cap ? c->cap * 2 : BUF_MIN;
+			char *nb;
+
+			if (cap > BUF_MAX)
+				cap = BUF_MAX;
+			nb = realloc(c->buf, cap);
+			if (!nb) {
+				set_err(err, NULL, strerror(ENOMEM));
+				return -ENOMEM;
+			}
+			c->buf = nb;
+			c->cap = cap;
+		}
+		n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
+		if (n > 0) {
+			c->len += (size_t)n;
+			continue;
+		}
+		if (n == 0) {
+			set_err(err, NULL, c->len ? "the agent closed the connection in the middle of a reply"
+						  : "the agent closed the connection without replying");
+			return -ECONNRESET;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			r = -errno;
+			set_err(err, "reading the reply", strerror(-r));
+			return r;
+		}
+		r = wait_fd(c->fd, POLLIN, deadline);
+		if (r == -ETIMEDOUT) {
+			snprintf(err->message, sizeof(err->message), "no reply within %d ms",
+				 c->timeout_ms);
+			err->field[0] = '\0';
+			return r;
+		}
+		if (r < 0) {
+			set_err(err, "waiting for the reply", strerror(-r));
+			return r;
+		}
+	}
+
+	line = malloc((size_t)nl + 1);
+	if (!line) {
+		set_err(err, NULL, strerror(ENOMEM));
+		return -ENOMEM;
+	}
+	memcpy(line, c->buf, (size_t)nl);
+	line[nl] = '\0';
+	/* Keep what follows the line for the next call. */
+	c->len -= (size_t)nl + 1;
+	memmove(c->buf, c->buf + nl + 1, c->len);
+	*ret_reply = line;
+	*ret_len = (size_t)nl;
+	return 0;
+}
+
+int ctl_client_exchange(struct ctl_client *c, const char *line, size_t len,
+			char **ret_reply, size_t *ret_len, struct ctl_error *err)
+{
+	int64_t deadline = now_ms() + c->timeout_ms;
+	int r;
+
+	if (c->broken) {
+		set_err(err, NULL, "the connection failed earlier");
+		return -ENOTCONN;
+	}
+	r = send_all(c, line, len, deadline, err);
+	if (r == 0)
+		r = recv_line(c, deadline, ret_reply, ret_len, err);
+	if (r < 0 && r != -ENOMEM)
+		c->broken = true;
+	return r;
+}
+
+int ctl_client_call(struct ctl_client *c, const struct ctl_request *req,
+		    struct json_object **ret_reply, struct ctl_error *err)
+{
+	char *line, *reply = NULL;
+	size_t rlen = 0;
+	int r;
+
+	line = ctl_encode_request(req);
+	if (!line) {
+		r = -errno;
+		set_err(err, "encoding the request", strerror(-r));
+		return r;
+	}
+	r = ctl_client_exchange(c, line, strlen(line), &reply, &rlen, err);
+	free(line);
+	if (r < 0)
+		return r;
+	r = ctl_parse_reply(reply, rlen, ret_reply, err);
+	free(reply);
+	return r;
+}
+
+enum ctl_status ctl_client_status(int rc)
+{
+	switch (rc) {
+	case 0:
+		return CTL_STATUS_OK;
+	case -EREMOTEIO:
+		return CTL_STATUS_REFUSED;
+	case -EBADMSG:
+	case -EMSGSIZE:
+		return CTL_STATUS_BAD_REPLY;
+	default:
+		return CTL_STATUS_UNAVAILABLE;
+	}
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The client side of the control socket: connect to an agent, send one
+ * request line, read one reply line within a deadline, hand the reply to
+ * the codec (protocol/control.h).  Used by vdpa-migrate; no output, no
+ * exit(): every failure comes back as a negative errno and a reason in
+ * struct ctl_error.
+ *
+ * Trust boundary: the reply bytes come from whatever listens on the socket.
+ * They are bounded (CTL_MAX_REPLY) and time-bounded here, and checked by
+ * ctl_parse_reply(); the members of a reply are checked by their reader
+ * (agent/render.c).
+ */
+#ifndef VDPA_AGENT_CTL_CLIENT_H
+#define VDPA_AGENT_CTL_CLIENT_H
+
+#include <stddef.h>
+
+#include "protocol/control.h"
+
+#define CTL_DEFAULT_AGENT "unix:/run/vdpa-agent/control.sock"
+#define CTL_AGENT_ENV "VDPA_AGENT"
+#define CTL_CLIENT_TIMEOUT_MS 10000
+
+/*
+ * How a call ended, in the terms of vdpa-migrate's exit status (the
+ * numbers are sysexits.h's where one fits).
+ */
+enum ctl_status {
+	CTL_STATUS_OK = 0,
+	CTL_STATUS_REFUSED = 1,		/* the agent answered ok:false */
+	CTL_STATUS_UNAVAILABLE = 69,	/* EX_UNAVAILABLE: no agent, or the connection failed */
+	CTL_STATUS_BAD_REPLY = 76,	/* EX_PROTOCOL: an answer that is not a reply */
+};
+
+/*
+ * Parses an agent address.  Only "unix:PATH" for now; PATH must be
+ * non-empty and fit sun_path.  Writes PATH to ret_path (cap bytes).
+ *   -EPROTONOSUPPORT  "ssh://..." (not implemented yet)
+ *   -EINVAL           any other form
+ *   -ENAMETOOLONG     PATH does not fit sun_path or cap
+ */
+int ctl_agent_path(const char *agent, char *ret_path, size_t cap);
+
+struct ctl_client;
+
+/*
+ * Connects to the unix socket at path.  timeout_ms bounds each call made
+ * on the client (connect included); CLOCK_MONOTONIC.  -errno of socket()
+ * or connect() on failure, with err saying which.
+ */
+int ctl_client_connect(const char *path, int timeout_ms, struct ctl_client **ret,
+		       struct ctl_error *err);
+
+/* Wraps a connected stream socket; takes fd (closed by ctl_client_free()). */
+int ctl_client_adopt(int fd, int timeout_ms, struct ctl_client **ret);
+
+void ctl_client_free(struct ctl_client *c);
+
+/*
+ * Writes line (len bytes, ending in '\n') and reads one reply line.
+ * *ret_reply is malloc'd and NUL-terminated, without its '\n';
+ * *ret_len its length.  Several calls may follow on one client.
+ *   -ETIMEDOUT   the deadline passed
+ *   -ECONNRESET  the agent closed the connection before a full line
+ *   -EMSGSIZE    the reply line is longer than CTL_MAX_REPLY
+ *   other        -errno of send()/recv()/poll()
+ * err says what happened in each case.
+ */
+int ctl_client_exchange(struct ctl_client *c, const char *line, size_t len,
+			char **ret_reply, size_t *ret_len, struct ctl_error *err);
+
+/*
+ * One request: encode, exchange, ctl_parse_reply().  0 with *ret_reply
+ * owned by the caller, or the error of either step (-EREMOTEIO: the agent
+ * refused, err holds its error and field).
+ */
+int ctl_client_call(struct ctl_client *c, const struct ctl_request *req,
+		    struct json_object **ret_reply, struct ctl_error *err);
+
+/* The ctl_status of a return value of the functions above. */
+enum ctl_status ctl_client_status(int rc);
+
+#endif

@@ -1,0 +1,436 @@
+/*
+ * Ports: the vhost-user server socket and connection handling.  See port.h.
+ *
+ * The connection code is the thin layer between the socket and the device:
+ * vu_io_recv() gets bytes and fds, vu_parse() validates them against the
+ * connection's state, vu_dev_handle() applies them, vu_respond() says what
+ * to answer, and this file sends it.  Any refusal that the front end cannot
+ * be told about through REPLY_ACK ends the connection: after a message we
+ * did not understand, the two sides no longer agree on the device's state.
+ */
+#include "agent/port.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agent/endpoint.h"
+#include "agent/engine_sw.h"
+#include "agent/log.h"
+#include "agent/vu_dev.h"
+#include "protocol/vhost_user.h"
+#include "protocol/vhost_user_io.h"
+
+/* A started message must complete this fast; QEMU writes each at once. */
+#define VU_IO_TIMEOUT_MS 2000
+
+struct port {
+	struct port_config cfg;
+	enum port_origin origin;
+	struct loop *loop;
+	int listen_fd;
+	struct watch *listen_watch;
+	int conn_fd;
+	struct watch *conn_watch;
+	struct vu_dev dev;
+	struct engine_sw *engine;
+	struct endpoint *ep;
+	uint64_t connections;
+};
+
+uint64_t port_offered_features(const struct port_config *cfg)
+{
+	uint64_t f = VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VIRTIO_NET_F_MRG_RXBUF) |
+		     VU_BIT(VIRTIO_F_INDIRECT_DESC) | VU_BIT(VIRTIO_F_EVENT_IDX) |
+		     VU_BIT(VIRTIO_NET_F_STATUS) | VU_BIT(VIRTIO_NET_F_GUEST_ANNOUNCE) |
+		     VU_BIT(VU_F_LOG_ALL) | VU_BIT(VU_F_PROTOCOL_FEATURES);
+
+	if (cfg->has_mac)
+		f |= VU_BIT(VIRTIO_NET_F_MAC);
+	if (cfg->has_mtu)
+		f |= VU_BIT(VIRTIO_NET_F_MTU);
+	if (cfg->queues > 1)
+		f |= VU_BIT(VIRTIO_NET_F_MQ);
+	return f;
+}
+
+uint64_t port_offered_protocol_features(const struct port_config *cfg)
+{
+	(void)cfg;
+	return VU_PF(VU_PROTO_F_MQ) | VU_PF(VU_PROTO_F_LOG_SHMFD) | VU_PF(VU_PROTO_F_RARP) |
+	       VU_PF(VU_PROTO_F_REPLY_ACK) | VU_PF(VU_PROTO_F_NET_MTU);
+}
+
+const struct port_config *port_config(const struct port *p)
+{
+	return &p->cfg;
+}
+
+enum port_origin port_origin(const struct port *p)
+{
+	return p->origin;
+}
+
+static bool any_ring_started(const struct port *p)
+{
+	for (unsigned i = 0; i < p->dev.nvrings; i++)
+		if (p->dev.ring[i].started)
+			return true;
+	return false;
+}
+
+const char *port_state_name(const struct port *p)
+{
+	if (p->conn_fd < 0)
+		return "listening";
+	return any_ring_started(p) ? "running" : "connected";
+}
+
+static void disconnect(struct port *p, const char *why)
+{
+	if (p->conn_fd < 0)
+		return;
+	log_notice("port %s: front end disconnected%s%s", p->cfg.name, why ? ": " : "",
+		   why ? why : "");
+	loop_remove(p->conn_watch);
+	p->conn_watch = NULL;
+	/* Stop the rings while the workers still exist, then drop the workers. */
+	vu_dev_reset(&p->dev);
+	engine_sw_free(p->engine);
+	p->engine = NULL;
+	close(p->conn_fd);
+	p->conn_fd = -1;
+}
+
+static int send_response(struct port *p, const struct vu_msg *m, enum vu_respond how,
+			 const struct vu_reply *reply, int status)
+{
+	uint8_t buf[VU_MAX_REPLY];
+	size_t len;
+	int r;
+
+	if (how == VU_RESPOND_REPLY)
+		r = vu_encode_reply(reply, buf, sizeof(buf), &len);
+	else
+		r = vu_encode_ack(m->request, status, buf, sizeof(buf), &len);
+	if (r < 0)
+		return r;
+	return vu_io_send(p->conn_fd, VU_IO_TIMEOUT_MS, buf, len, NULL, 0);
+}
+
+/* Handles one message; returns false when the connection must close. */
+static bool handle_one(struct port *p, struct vu_io_msg *io)
+{
+	struct vu_parse_ctx ctx;
+	struct vu_msg m;
+	struct vu_err verr;
+	struct vu_reply reply;
+	enum vu_respond how;
+	uint64_t pf;
+	char why[256];
+	int r;
+
+	vu_dev_parse_ctx(&p->dev, &ctx);
+	r = vu_parse(io->buf, io->len, io->fds, io->nfds, &ctx, &m, &verr);
+	io->nfds = 0; /* vu_parse() took the fds */
+	if (r < 0) {
+		snprintf(why, sizeof(why), "refused %s: %s",
+			 verr.request ? vu_request_name(verr.request) : "message", verr.reason);
+		disconnect(p, why);
+		return false;
+	}
+	/* The ack rule depends on what was negotiated when the request arrived. */
+	pf = p->dev.protocol_features;
+	log_debug("port %s: %s", p->cfg.name, vu_request_name(m.request));
+	r = vu_dev_handle(&p->dev, &m, &reply);
+	how = vu_respond(&m, pf);
+	if (r < 0)
+		log_warning("port %s: %s failed: %s", p->cfg.name, vu_request_name(m.request),
+			    p->dev.err);
+	if (how != VU_RESPOND_NONE) {
+		int e = send_response(p, &m, how, &reply, r);
+		if (e < 0) {
+			snprintf(why, sizeof(why), "cannot answer %s: %s", vu_request_name(m.request),
+				 strerror(-e));
+			vu_msg_close(&m);
+			disconnect(p, why);
+			return false;
+		}
+	}
+	vu_msg_close(&m);
+	if (r < 0 && how != VU_RESPOND_ACK) {
+		snprintf(why, sizeof(why), "%s failed and the front end cannot be told",
+			 vu_request_name(m.request));
+		disconnect(p, why);
+		return false;
+	}
+	return true;
+}
+
+static void on_conn(struct watch *w, int fd, uint32_t events, void *opaque)
+{
+	struct port *p = opaque;
+	struct vu_io_msg io;
+	char why[128];
+
+	(void)w;
+	(void)events;
+	/* Bounded so one chatty front end cannot starve the other ports. */
+	for (int i = 0; i < 64; i++) {
+		int r = vu_io_recv(fd, VU_IO_TIMEOUT_MS, &io);
+
+		if (r == -EAGAIN)
+			return;
+		if (r == 0) {
+			disconnect(p, NULL);
+			return;
+		}
+		if (r < 0) {
+			snprintf(why, sizeof(why), "vhost-user socket: %s", strerror(-r));
+			disconnect(p, why);
+			return;
+		}
+		if (!handle_one(p, &io))
+			return;
+	}
+}
+
+static void on_accept(struct watch *w, int fd, uint32_t events, void *opaque)
+{
+	struct port *p = opaque;
+	int c, r;
+
+	(void)w;
+	(void)events;
+	c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (c < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warning("port %s: accept: %s", p->cfg.name, strerror(errno));
+		return;
+	}
+	if (p->conn_fd >= 0) {
+		log_warning("port %s: refusing a second front end (one is connected)", p->cfg.name);
+		close(c);
+		return;
+	}
+	vu_dev_init(&p->dev, p->cfg.name, port_offered_features(&p->cfg),
+		    port_offered_protocol_features(&p->cfg), p->cfg.queues, &engine_sw_ops, NULL);
+	r = engine_sw_new(p->cfg.name, &p->dev, p->ep, p->cfg.poll, &p->engine);
+	if (r < 0) {
+		log_err("port %s: cannot start the data path: %s", p->cfg.name, strerror(-r));
+		close(c);
+		return;
+	}
+	p->dev.opaque = p->engine;
+	r = loop_add(p->loop, c, EPOLLIN, on_conn, p, &p->conn_watch);
+	if (r < 0) {
+		log_err("port %s: %s", p->cfg.name, strerror(-r));
+		engine_sw_free(p->engine);
+		p->engine = NULL;
+		close(c);
+		return;
+	}
+	p->conn_fd = c;
+	p->connections++;
+	log_notice("port %s: front end connected", p->cfg.name);
+}
+
+/*
+ * A socket file left by a previous run is replaced; one that something
+ * still listens on, or a file that is not a socket, is not touched.
+ */
+static int prepare_socket_path(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "socket %s: exists and is not a socket", path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	strcpy(sa.sun_path, path);
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (r == 0) {
+		snprintf(err, errlen, "socket %s: another process is listening on it", path);
+		return -EADDRINUSE;
+	}
+	unlink(path);
+	return 0;
+}
+
+int port_new(struct loop *loop, const struct port_config *cfg, enum port_origin origin,
+	     struct port **ret, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct port *p;
+	int r;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->cfg = *cfg;
+	p->origin = origin;
+	p->loop = loop;
+	p->listen_fd = -1;
+	p->conn_fd = -1;
+	vu_dev_init(&p->dev, p->cfg.name, 0, 0, 1, &engine_sw_ops, NULL);
+
+	r = endpoint_open(cfg->endpoint, cfg->ifname, cfg->queues, &p->ep, err, errlen);
+	if (r < 0)
+		goto fail;
+	r = prepare_socket_path(cfg->socket, err, errlen);
+	if (r < 0) {
+		if (!err[0])
+			snprintf(err, errlen, "socket %s: %s", cfg->socket, strerror(-r));
+		goto fail;
+	}
+	p->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (p->listen_fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		goto fail;
+	}
+	strcpy(sa.sun_path, cfg->socket);
+	if (bind(p->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(p->listen_fd, 4) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "socket %s: %s", cfg->socket, strerror(errno));
+		goto fail;
+	}
+	r = loop_add(loop, p->listen_fd, EPOLLIN, on_accept, p, &p->listen_watch);
+	if (r < 0) {
+		snprintf(err, errlen, "epoll: %s", strerror(-r));
+		unlink(cfg->socket);
+		goto fail;
+	}
+	*ret = p;
+	return 0;
+fail:
+	if (p->listen_fd >= 0)
+		close(p->listen_fd);
+	endpoint_close(p->ep);
+	free(p);
+	return r;
+}
+
+void port_free(struct port *p)
+{
+	if (!p)
+		return;
+	disconnect(p, "port removed");
+	loop_remove(p->listen_watch);
+	if (p->listen_fd >= 0) {
+		close(p->listen_fd);
+		unlink(p->cfg.socket);
+	}
+	endpoint_close(p->ep);
+	free(p);
+}
+
+static const char *endpoint_text(const struct port_config *c, char *buf, size_t len)
+{
+	switch (c->endpoint) {
+	case PORT_ENDPOINT_TAP:
+		snprintf(buf, len, "tap:%s", c->ifname);
+		return buf;
+	case PORT_ENDPOINT_LOOP:
+		return "loop";
+	case PORT_ENDPOINT_NULL:
+		break;
+	}
+	return "null";
+}
+
+struct json_object *port_summary_json(const struct port *p)
+{
+	struct json_object *o = json_object_new_object();
+	char ep[32];
+
+	json_object_object_add(o, "name", json_object_new_string(p->cfg.name));
+	json_object_object_add(o, "socket", json_object_new_string(p->cfg.socket));
+	json_object_object_add(o, "backend", json_object_new_string(port_backend_name(p->cfg.backend)));
+	json_object_object_add(o, "endpoint",
+			       json_object_new_string(endpoint_text(&p->cfg, ep, sizeof(ep))));
+	json_object_object_add(o, "state", json_object_new_string(port_state_name(p)));
+	json_object_object_add(o, "queues", json_object_new_int((int)p->cfg.queues));
+	return o;
+}
+
+static struct json_object *hex(uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
+	return json_object_new_string(buf);
+}
+
+static struct json_object *u64(uint64_t v)
+{
+	return json_object_new_uint64(v);
+}
+
+struct json_object *port_detail_json(const struct port *p)
+{
+	struct json_object *o = port_summary_json(p), *rings = json_object_new_array();
+	char spec[512];
+
+	if (port_spec_format(&p->cfg, spec, sizeof(spec)) > 0)
+		json_object_object_add(o, "spec", json_object_new_string(spec));
+	if (p->cfg.has_mac) {
+		char mac[18];
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", p->cfg.mac[0],
+			 p->cfg.mac[1], p->cfg.mac[2], p->cfg.mac[3], p->cfg.mac[4], p->cfg.mac[5]);
+		json_object_object_add(o, "mac", json_object_new_string(mac));
+	}
+	if (p->cfg.has_mtu)
+		json_object_object_add(o, "mtu", json_object_new_int((int)p->cfg.mtu));
+	json_object_object_add(o, "features", hex(p->conn_fd >= 0 ? p->dev.features : 0));
+	json_object_object_add(o, "protocol_features",
+			       hex(p->conn_fd >= 0 ? p->dev.protocol_features : 0));
+	json_object_object_add(o, "log_all", json_object_new_boolean(p->conn_fd >= 0 && p->dev.log_all));
+	json_object_object_add(o, "connections", u64(p->connections));
+	if (p->conn_fd >= 0) {
+		for (unsigned i = 0; i < p->dev.nvrings; i++) {
+			const struct vu_ring_cfg *rc = &p->dev.ring[i];
+			struct engine_ring_info ri;
+			struct json_object *r = json_object_new_object();
+
+			engine_sw_ring_info(p->engine, i, &ri);
+			json_object_object_add(r, "index", json_object_new_int((int)i));
+			json_object_object_add(r, "size", json_object_new_int((int)rc->num));
+			json_object_object_add(r, "started", json_object_new_boolean(rc->started));
+			json_object_object_add(r, "enabled", json_object_new_boolean(rc->enabled));
+			json_object_object_add(r, "broken", json_object_new_boolean(ri.broken));
+			if (ri.broken && ri.reason)
+				json_object_object_add(r, "reason", json_object_new_string(ri.reason));
+			json_object_object_add(r, "next_avail",
+					       json_object_new_int(rc->started ? ri.next_avail : rc->base));
+			json_object_object_add(r, "used", json_object_new_int(ri.used));
+			json_object_object_add(r, "kicks", u64(ri.stats.kicks));
+			json_object_object_add(r, "calls", u64(ri.stats.calls));
+			json_object_object_add(r, "frames", u64(ri.stats.frames));
+			json_object_object_add(r, "bytes", u64(ri.stats.bytes));
+			json_object_object_add(r, "drops", u64(ri.stats.drops));
+			json_object_object_add(r, "no_bufs", u64(ri.stats.no_bufs));
+			json_object_object_add(r, "log_marks", u64(ri.stats.log_marks));
+			json_object_object_add(r, "log_bytes", u64(ri.stats.log_bytes));
+			json_object_array_add(rings, r);
+		}
+	}
+	json_object_object_add(o, "rings", rings);
+	return o;
+}

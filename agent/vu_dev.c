@@ -1,0 +1,376 @@
+/*
+ * vhost-user device state machine; see vu_dev.h.
+ *
+ * Messages arrive already validated (sizes, fd counts, ranges), so handlers
+ * here check only what depends on the device's state: a ring's size before
+ * its addresses, memory before a ring can start, and so on.  Changes to
+ * state the data path reads (memory table, log, a running ring's fds and
+ * addresses) happen between ops->pause() and ops->resume(), so a worker
+ * never sees a half-changed device.
+ */
+#include "agent/vu_dev.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dirtylog/dirtylog.h"
+
+static int fail(struct vu_dev *d, int err, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct vu_dev *d, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(d->err, sizeof(d->err), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void vu_dev_init(struct vu_dev *d, const char *name, uint64_t features,
+		 uint64_t protocol_features, unsigned queue_pairs,
+		 const struct vu_dev_ops *ops, void *opaque)
+{
+	memset(d, 0, sizeof(*d));
+	d->name = name;
+	d->state = VU_STATE_CONNECTED;
+	d->features_offered = features;
+	d->protocol_features_offered = protocol_features;
+	d->nvrings = 2 * queue_pairs;
+	if (d->nvrings > VU_DEV_MAX_VRINGS)
+		d->nvrings = VU_DEV_MAX_VRINGS;
+	d->ops = ops;
+	d->opaque = opaque;
+	guest_mem_init(&d->mem);
+	for (unsigned i = 0; i < VU_DEV_MAX_VRINGS; i++) {
+		d->ring[i].kick_fd = -1;
+		d->ring[i].call_fd = -1;
+		d->ring[i].err_fd = -1;
+	}
+}
+
+static void ring_stop(struct vu_dev *d, unsigned idx)
+{
+	struct vu_ring_cfg *r = &d->ring[idx];
+	uint16_t base;
+
+	if (!r->started)
+		return;
+	if (d->ops->ring_stop(d->opaque, idx, &base) == 0)
+		r->base = base;
+	r->started = false;
+}
+
+static void stop_all(struct vu_dev *d)
+{
+	for (unsigned i = 0; i < d->nvrings; i++)
+		ring_stop(d, i);
+}
+
+void vu_dev_reset(struct vu_dev *d)
+{
+	stop_all(d);
+	for (unsigned i = 0; i < VU_DEV_MAX_VRINGS; i++) {
+		struct vu_ring_cfg *r = &d->ring[i];
+		close_fd(&r->kick_fd);
+		close_fd(&r->call_fd);
+		close_fd(&r->err_fd);
+		memset(r, 0, sizeof(*r));
+		r->kick_fd = r->call_fd = r->err_fd = -1;
+	}
+	guest_mem_clear(&d->mem);
+	dirtylog_free(d->log);
+	d->log = NULL;
+	d->log_all = false;
+	d->features = 0;
+	d->features_set = false;
+	d->protocol_features = 0;
+	d->mtu = 0;
+	d->state = VU_STATE_CONNECTED;
+}
+
+void vu_dev_parse_ctx(const struct vu_dev *d, struct vu_parse_ctx *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	ret->state = d->state;
+	ret->features_offered = d->features_offered;
+	ret->protocol_features_offered = d->protocol_features_offered;
+	ret->protocol_features = d->protocol_features;
+	ret->max_vrings = d->nvrings;
+}
+
+/*
+ * A ring runs once it has a size, addresses, a kick (the spec's start
+ * signal) and memory, and is enabled; without PROTOCOL_FEATURES there is no
+ * SET_VRING_ENABLE and rings start enabled.
+ */
+static bool ring_ready(const struct vu_dev *d, unsigned idx)
+{
+	const struct vu_ring_cfg *r = &d->ring[idx];
+	bool enabled = (d->features & VU_BIT(VU_F_PROTOCOL_FEATURES)) ? r->enabled : true;
+
+	return r->num && r->addr_set && r->kick_set && d->mem.nregions && enabled;
+}
+
+static int maybe_start(struct vu_dev *d, unsigned idx)
+{
+	struct vu_ring_cfg *r = &d->ring[idx];
+	int e;
+
+	if (r->started || !ring_ready(d, idx))
+		return 0;
+	e = d->ops->ring_start(d->opaque, idx);
+	if (e < 0)
+		return fail(d, e, "ring %u: cannot start: %s", idx, strerror(-e));
+	r->started = true;
+	return 0;
+}
+
+static bool any_started(const struct vu_dev *d)
+{
+	for (unsigned i = 0; i < d->nvrings; i++)
+		if (d->ring[i].started)
+			return true;
+	return false;
+}
+
+static void pause_if_running(struct vu_dev *d, bool *paused)
+{
+	*paused = any_started(d);
+	if (*paused)
+		d->ops->pause(d->opaque);
+}
+
+static void resume_if_paused(struct vu_dev *d, bool paused)
+{
+	if (paused)
+		d->ops->resume(d->opaque);
+}
+
+static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
+{
+	struct guest_mem mem;
+	bool paused;
+	int e;
+
+	guest_mem_init(&mem);
+	for (uint32_t i = 0; i < m->u.mem.nregions; i++) {
+		const struct vu_mem_region *reg = &m->u.mem.regions[i];
+		int fd = vu_msg_take_fd(m, i);
+
+		e = guest_mem_add(&mem, reg->guest_phys_addr, reg->memory_size,
+				  reg->userspace_addr, reg->mmap_offset, &fd);
+		if (e < 0) {
+			guest_mem_clear(&mem);
+			return fail(d, e, "SET_MEM_TABLE: region %u: %s", i,
+				    e == -EEXIST ? "overlaps another region" : strerror(-e));
+		}
+	}
+	pause_if_running(d, &paused);
+	guest_mem_clear(&d->mem);
+	d->mem = mem;
+	resume_if_paused(d, paused);
+	return 0;
+}
+
+static int set_log_base(struct vu_dev *d, struct vu_msg *m)
+{
+	struct dirtylog *log, *old;
+	int fd = vu_msg_take_fd(m, 0);
+	bool paused;
+	int e;
+
+	e = dirtylog_map_fd(fd, m->u.log.mmap_size, m->u.log.mmap_offset,
+			    DIRTYLOG_QEMU_PAGE_SHIFT, &log);
+	close(fd);
+	if (e < 0)
+		return fail(d, e, "SET_LOG_BASE: cannot map %llu bytes at offset %llu: %s",
+			    (unsigned long long)m->u.log.mmap_size,
+			    (unsigned long long)m->u.log.mmap_offset, strerror(-e));
+	/* QEMU resizes the log during migration: switch with the data path still. */
+	pause_if_running(d, &paused);
+	old = d->log;
+	d->log = log;
+	resume_if_paused(d, paused);
+	dirtylog_free(old);
+	return 0;
+}
+
+static int set_features(struct vu_dev *d, uint64_t features)
+{
+	bool paused;
+
+	if (features & ~d->features_offered)
+		return fail(d, -EINVAL, "SET_FEATURES: 0x%llx has bits we did not offer (0x%llx)",
+			    (unsigned long long)features,
+			    (unsigned long long)(features & ~d->features_offered));
+	/* Turning LOG_ALL on or off must not stop the rings: only pause them. */
+	pause_if_running(d, &paused);
+	d->features = features;
+	d->features_set = true;
+	d->log_all = (features & VU_BIT(VU_F_LOG_ALL)) != 0;
+	resume_if_paused(d, paused);
+	return 0;
+}
+
+/* Replaces one of a ring's fds; a running ring sees the change after resume. */
+static void swap_ring_fd(struct vu_dev *d, unsigned idx, int *slot, int fd)
+{
+	bool paused = d->ring[idx].started;
+
+	if (paused)
+		d->ops->pause(d->opaque);
+	close_fd(slot);
+	*slot = fd;
+	if (paused) {
+		if (d->ops->ring_fds_changed)
+			d->ops->ring_fds_changed(d->opaque, idx);
+		d->ops->resume(d->opaque);
+	}
+}
+
+int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
+{
+	struct vu_ring_cfg *r;
+	unsigned idx;
+	bool paused;
+	int e;
+
+	d->err[0] = '\0';
+	memset(reply, 0, sizeof(*reply));
+	reply->request = m->request;
+
+	switch (m->request) {
+	case VU_REQ_GET_FEATURES:
+		reply->u.u64 = d->features_offered;
+		return 0;
+	case VU_REQ_SET_FEATURES:
+		return set_features(d, m->u.u64);
+	case VU_REQ_GET_PROTOCOL_FEATURES:
+		reply->u.u64 = d->protocol_features_offered;
+		return 0;
+	case VU_REQ_SET_PROTOCOL_FEATURES:
+		if (m->u.u64 & ~d->protocol_features_offered)
+			return fail(d, -EINVAL, "SET_PROTOCOL_FEATURES: 0x%llx not offered",
+				    (unsigned long long)(m->u.u64 & ~d->protocol_features_offered));
+		d->protocol_features = m->u.u64;
+		return 0;
+	case VU_REQ_GET_QUEUE_NUM:
+		reply->u.u64 = d->nvrings / 2;
+		return 0;
+	case VU_REQ_GET_MAX_MEM_SLOTS:
+		reply->u.u64 = GUEST_MEM_MAX_REGIONS;
+		return 0;
+	case VU_REQ_SET_OWNER:
+		d->state = vu_state_after(d->state, m->request);
+		return 0;
+	case VU_REQ_RESET_OWNER:
+		vu_dev_reset(d);
+		return 0;
+	case VU_REQ_SET_MEM_TABLE:
+		return set_mem_table(d, m);
+	case VU_REQ_SET_LOG_BASE:
+		return set_log_base(d, m);
+	case VU_REQ_SET_LOG_FD:
+		/* Only for LOG_SHMFD-less front ends that poll an eventfd; unused. */
+		return 0;
+	case VU_REQ_NET_SET_MTU:
+		d->mtu = (uint16_t)m->u.u64;
+		return 0;
+	case VU_REQ_SEND_RARP:
+		if (!d->ops->send_rarp)
+			return 0;
+		e = d->ops->send_rarp(d->opaque, m->u.mac);
+		return e < 0 ? fail(d, e, "SEND_RARP: %s", strerror(-e)) : 0;
+	default:
+		break;
+	}
+
+	/* Per-ring requests: the parser checked index < nvrings. */
+	switch (m->request) {
+	case VU_REQ_SET_VRING_NUM:
+	case VU_REQ_SET_VRING_BASE:
+	case VU_REQ_GET_VRING_BASE:
+	case VU_REQ_SET_VRING_ENABLE:
+		idx = m->u.state.index;
+		break;
+	case VU_REQ_SET_VRING_ADDR:
+		idx = m->u.addr.index;
+		break;
+	case VU_REQ_SET_VRING_KICK:
+	case VU_REQ_SET_VRING_CALL:
+	case VU_REQ_SET_VRING_ERR:
+		idx = m->u.vring_file.index;
+		break;
+	default:
+		return fail(d, -EOPNOTSUPP, "%s: not supported by this back end",
+			    vu_request_name(m->request));
+	}
+	if (idx >= d->nvrings)
+		return fail(d, -ERANGE, "%s: ring %u of %u", vu_request_name(m->request), idx,
+			    d->nvrings);
+	r = &d->ring[idx];
+
+	switch (m->request) {
+	case VU_REQ_SET_VRING_NUM:
+		if (r->started)
+			return fail(d, -EBUSY, "SET_VRING_NUM: ring %u is running", idx);
+		r->num = m->u.state.num;
+		return 0;
+	case VU_REQ_SET_VRING_BASE:
+		if (r->started)
+			return fail(d, -EBUSY, "SET_VRING_BASE: ring %u is running", idx);
+		r->base = (uint16_t)m->u.state.num;
+		return 0;
+	case VU_REQ_GET_VRING_BASE:
+		/* The spec's stop signal: quiesce, then report where we are. */
+		ring_stop(d, idx);
+		r->kick_set = false;
+		reply->u.state.index = idx;
+		reply->u.state.num = r->base;
+		return 0;
+	case VU_REQ_SET_VRING_ADDR:
+		if (!r->num)
+			return fail(d, -EINVAL, "SET_VRING_ADDR: ring %u has no size yet", idx);
+		/* QEMU re-sends addresses on a running ring to switch used-ring logging. */
+		paused = r->started;
+		if (paused)
+			d->ops->pause(d->opaque);
+		r->addr = m->u.addr;
+		r->addr_set = true;
+		if (paused)
+			d->ops->resume(d->opaque);
+		return maybe_start(d, idx);
+	case VU_REQ_SET_VRING_KICK:
+		swap_ring_fd(d, idx, &r->kick_fd, m->u.vring_file.nofd ? -1 : vu_msg_take_fd(m, 0));
+		r->kick_set = true;
+		return maybe_start(d, idx);
+	case VU_REQ_SET_VRING_CALL:
+		swap_ring_fd(d, idx, &r->call_fd, m->u.vring_file.nofd ? -1 : vu_msg_take_fd(m, 0));
+		return 0;
+	case VU_REQ_SET_VRING_ERR:
+		swap_ring_fd(d, idx, &r->err_fd, m->u.vring_file.nofd ? -1 : vu_msg_take_fd(m, 0));
+		return 0;
+	case VU_REQ_SET_VRING_ENABLE:
+		r->enabled = m->u.state.num != 0;
+		if (!r->enabled) {
+			ring_stop(d, idx);
+			return 0;
+		}
+		return maybe_start(d, idx);
+	default:
+		break;
+	}
+	return fail(d, -EOPNOTSUPP, "%s: not supported", vu_request_name(m->request));
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Small helpers shared by the unit tests (every .c in tests/helpers/ is linked
+ * into every unit test).  Names start with th_; keep each helper tiny.
+ */
+#ifndef VDPA_TESTS_TESTHELP_H
+#define VDPA_TESTS_TESTHELP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Open fds of this process (entries of /proc/self/fd), or -errno. */
+int th_count_fds(void);
+
+/* A memfd (O_CLOEXEC) of size bytes, or -errno. */
+int th_memfd(const char *name, uint64_t size);
+
+/* Whether fd is an open descriptor. */
+bool th_fd_is_open(int fd);
+
+#endif

@@ -1,0 +1,51 @@
+# shellcheck shell=bash
+# Helpers for tests that run vdpa-agentd (source after lib.sh):
+#
+#   agent_start NAME [--netns NS] -- AGENT_ARGS...   runtime dir TEST_DIR/NAME.rt
+#   agent_sock NAME PORT                             the port's vhost-user socket path
+#   agent_cli NAME ARGS...                           vdpa-migrate against that agent
+#   agent_check_alive NAME                           fails the test if it died
+#   vu_netdev_args ID SOCK                           QEMU args for a vhost-user NIC
+
+VDPA_BUILD=${VDPA_BUILD:-$REPO_DIR/build}
+AGENTD=$VDPA_BUILD/vdpa-agentd
+VMCLI=$VDPA_BUILD/vdpa-migrate
+declare -A AGENT_PID=()
+
+agent_start() {
+	local name=$1; shift
+	local ns=""
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--netns) ns=$2; shift 2 ;;
+		--) shift; break ;;
+		*) fail "agent_start: unknown option $1" ;;
+		esac
+	done
+	local rt=$TEST_DIR/$name.rt
+	mkdir -p "$rt"
+	local cmd=("$AGENTD" --runtime-dir "$rt" --state-dir "$rt" "$@")
+	[ -z "$ns" ] || cmd=(ip netns exec "$ns" "${cmd[@]}")
+	lib_bg "agent-$name" "${cmd[@]}"
+	AGENT_PID[$name]=$LIB_PID
+	lib_wait_for 10 test -S "$rt/control.sock" ||
+		fail "agent $name did not start: $(tail -5 "$TEST_DIR/agent-$name.log")"
+	log "agent $name: pid ${AGENT_PID[$name]}${ns:+ in netns $ns}"
+}
+
+agent_rt() { echo "$TEST_DIR/$1.rt"; }
+agent_sock() { echo "$TEST_DIR/$1.rt/$2.sock"; }
+agent_cli() { local name=$1; shift; "$VMCLI" --agent "unix:$(agent_rt "$name")/control.sock" "$@"; }
+
+agent_check_alive() {
+	kill -0 "${AGENT_PID[$1]}" 2>/dev/null ||
+		fail "agent $1 died: $(tail -20 "$TEST_DIR/agent-$1.log")"
+}
+
+vu_netdev_args() { # ID SOCK [MAC] [QUEUES]
+	local id=$1 sock=$2 mac=${3:-52:54:00:77:00:02} q=${4:-1} mq=""
+	[ "$q" -le 1 ] || mq=",mq=on"
+	printf '%s\n' -chardev "socket,id=c$id,path=$sock,reconnect=1" \
+		-netdev "vhost-user,id=$id,chardev=c$id,queues=$q" \
+		-device "virtio-net-pci,netdev=$id,mac=$mac,vectors=0$mq"
+}

@@ -1,0 +1,347 @@
+# shellcheck shell=bash
+# Helpers for the integration tests: network namespaces, QEMU with the test
+# guest, the guest's serial console, QMP, and cleanup of everything a test
+# started.  Source it, then call lib_init:
+#
+#   . "$(dirname "$0")/lib.sh"
+#   lib_init                          # traps, log dir, guest, root check
+#   netns_create "$NS"; netns_add_tap "$NS" tap0 10.77.0.1/24
+#   vm_start g1 --netns "$NS" --append "vdpa.ip=10.77.0.2/24" -- \
+#       -netdev tap,id=n0,ifname=tap0,script=no,downscript=no,vhost=off \
+#       -device virtio-net-pci,netdev=n0
+#   vm_wait_ready g1
+#   vm_run g1 "ip -br addr"
+#
+# A vhost-user NIC (the agent) instead, per DESIGN.md (no MSI-X under TCG):
+#   -chardev socket,id=vu0,path=$SOCK -netdev vhost-user,id=n0,chardev=vu0
+#   -device virtio-net-pci,netdev=n0,vectors=0
+# The guest memory is always a shared memfd, as vhost-user needs.
+#
+# Console: "-chardev pipe": QEMU reads NAME.con.in and writes NAME.con.out
+# (FIFOs); a cat drains the latter into NAME.console (never let QEMU block on
+# a full FIFO), and the test keeps NAME.con.in open read-write so a write never
+# blocks even if QEMU died.  The guest runs a non-interactive shell with echo
+# off on the console, so the log holds only what commands print (plus kernel
+# messages at warning level and above).
+#
+# Deadlines use /proc/uptime (monotonic), never the wall clock.
+
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_DIR=$(cd "$LIB_DIR/../.." && pwd)
+
+declare -a LIB_PIDS=()        # every background process we started
+declare -a LIB_CLEANUP=()     # commands run (last first) at exit
+declare -A VM_PID=() VM_INFD=() VM_CATPID=() VM_NETNS=()
+LIB_SEQ=0
+
+# ---- basics ---------------------------------------------------------------
+
+log() { printf '[%s] %s\n' "$(lib_elapsed)" "$*" >&2; }
+fail() { log "FAIL: $*"; exit 1; }
+
+# Centiseconds since boot: a monotonic clock without forking.
+lib_now_cs() {
+	local up
+	read -r up _ </proc/uptime
+	up=${up/./}
+	echo $((10#$up))
+}
+lib_elapsed() {
+	local d=$(( $(lib_now_cs) - ${LIB_START_CS:-0} ))
+	printf '%d.%02ds' $((d / 100)) $((d % 100))
+}
+
+# lib_init: call once, first.  Sets TEST_NAME, TEST_DIR (logs and sockets;
+# $VDPA_TEST_LOGDIR when run by run.sh), GUEST_DIR (built if
+# $VDPA_GUEST_DIR is unset), TRAFFICCHECK and QMPCMD (host-side binaries).
+lib_init() {
+	LIB_START_CS=$(lib_now_cs)
+	TEST_NAME=$(basename "$0" .sh)
+	TEST_NAME=${TEST_NAME#test_}
+	[ "$(id -u)" -eq 0 ] || { echo "SKIP: $TEST_NAME needs root (netns, tap)"; exit 77; }
+	if [ -n "${VDPA_TEST_LOGDIR:-}" ]; then
+		TEST_DIR=$VDPA_TEST_LOGDIR
+		mkdir -p "$TEST_DIR"
+	else
+		TEST_DIR=$(mktemp -d "/tmp/vdpa-$TEST_NAME.XXXXXX")
+	fi
+	if [ -z "${VDPA_GUEST_DIR:-}" ]; then
+		VDPA_GUEST_DIR=$("$REPO_DIR/tests/guest/build-guest.sh" | tail -n1) ||
+			fail "cannot build the test guest"
+	fi
+	GUEST_DIR=$VDPA_GUEST_DIR
+	TRAFFICCHECK=$GUEST_DIR/trafficcheck
+	QMPCMD=$GUEST_DIR/qmpcmd
+	for f in vmlinuz initramfs.gz trafficcheck qmpcmd; do
+		[ -e "$GUEST_DIR/$f" ] || fail "guest incomplete: no $GUEST_DIR/$f"
+	done
+	trap 'lib_cleanup' EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+	log "logs in $TEST_DIR"
+}
+
+# lib_unique SUFFIX: a name unique to this test run (netns names etc.).
+lib_unique() { echo "vdpa-${TEST_NAME:0:12}-$$-$1"; }
+
+# lib_on_cleanup CMD...: run CMD at exit (in reverse order of registration).
+lib_on_cleanup() { LIB_CLEANUP+=("$(printf '%q ' "$@")"); }
+
+# lib_bg LOGNAME CMD...: start CMD in the background, output to
+# TEST_DIR/LOGNAME.log; its pid is in LIB_PID and it is killed at exit.
+lib_bg() {
+	local name=$1; shift
+	"$@" >"$TEST_DIR/$name.log" 2>&1 </dev/null &
+	LIB_PID=$!
+	LIB_PIDS+=("$LIB_PID")
+}
+
+# lib_kill PID [GRACE_SECONDS]: TERM, then KILL after the grace period.
+lib_kill() {
+	local pid=$1 grace=${2:-3} deadline
+	kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+	kill -TERM "$pid" 2>/dev/null
+	deadline=$(( $(lib_now_cs) + grace * 100 ))
+	while kill -0 "$pid" 2>/dev/null; do
+		if [ "$(lib_now_cs)" -ge $deadline ]; then
+			kill -KILL "$pid" 2>/dev/null
+			break
+		fi
+		sleep 0.05
+	done
+	wait "$pid" 2>/dev/null || true
+	return 0
+}
+
+lib_cleanup() {
+	local rc=$? i pid
+	trap - EXIT INT TERM
+	set +e  # cleanup must run to the end whatever fails
+	for vm in "${!VM_PID[@]}"; do vm_kill "$vm"; done
+	for ((i = ${#LIB_PIDS[@]} - 1; i >= 0; i--)); do
+		lib_kill "${LIB_PIDS[i]}" 2
+	done
+	for ((i = ${#LIB_CLEANUP[@]} - 1; i >= 0; i--)); do
+		eval "${LIB_CLEANUP[i]}" >/dev/null 2>&1 || true
+	done
+	exit $rc
+}
+
+# lib_wait_for TIMEOUT_S CMD...: poll CMD every 0.1 s until it succeeds.
+lib_wait_for() {
+	local deadline=$(( $(lib_now_cs) + $1 * 100 )); shift
+	until "$@"; do
+		[ "$(lib_now_cs)" -lt $deadline ] || return 1
+		sleep 0.1
+	done
+}
+
+# ---- network namespaces ---------------------------------------------------
+
+# netns_create NS: a fresh namespace with lo up, deleted at exit.
+netns_create() {
+	ip netns add "$1" || fail "cannot create netns $1"
+	lib_on_cleanup ip netns del "$1"
+	ip -n "$1" link set lo up
+}
+
+# netns_exec NS CMD...
+netns_exec() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
+
+# netns_add_tap NS TAP [ADDR/LEN [multi_queue]]: a tap in NS, up, with an
+# address.  Whoever opens it (QEMU, the agent) must run in NS and match the
+# multi_queue flag (QEMU: queues=N > 1 on the netdev).
+netns_add_tap() {
+	ip -n "$1" tuntap add dev "$2" mode tap ${4:-} || fail "cannot create tap $2 in $1"
+	[ -z "${3:-}" ] || ip -n "$1" addr add "$3" dev "$2"
+	ip -n "$1" link set "$2" up
+}
+
+# netns_add_veth NS IF PEER_NS PEER_IF [ADDR/LEN [PEER_ADDR/LEN]]: a veth
+# pair between two namespaces (or within one), both ends up.
+netns_add_veth() {
+	ip -n "$1" link add "$2" type veth peer name "$4" netns "$3" ||
+		fail "cannot create veth $2/$4"
+	[ -z "${5:-}" ] || ip -n "$1" addr add "$5" dev "$2"
+	[ -z "${6:-}" ] || ip -n "$3" addr add "$6" dev "$4"
+	ip -n "$1" link set "$2" up
+	ip -n "$3" link set "$4" up
+}
+
+# ---- VMs ------------------------------------------------------------------
+
+# vm_start NAME [--netns NS] [--append "KERNEL ARGS"] [--smp N] [--mem 256M]
+#          [-- EXTRA QEMU ARGS (netdev, device, -incoming ...)]
+# Files: TEST_DIR/NAME.console (serial log), NAME.qemu.log (QEMU's
+# stdout/stderr), NAME.qmp (QMP socket).  VM_PID[NAME] is QEMU's pid.
+vm_start() {
+	local name=$1; shift
+	local ns="" append="" smp=1 mem=256M
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--netns) ns=$2; shift 2 ;;
+		--append) append=$2; shift 2 ;;
+		--smp) smp=$2; shift 2 ;;
+		--mem) mem=$2; shift 2 ;;
+		--) shift; break ;;
+		*) fail "vm_start: unknown option $1" ;;
+		esac
+	done
+	local base=$TEST_DIR/$name fd
+	rm -f "$base.con.in" "$base.con.out" "$base.qmp" "$base.console"
+	mkfifo "$base.con.in" "$base.con.out" || fail "mkfifo failed"
+	: >"$base.console"
+	# The drain first: its open blocks until QEMU opens the FIFO.
+	cat "$base.con.out" >>"$base.console" &
+	VM_CATPID[$name]=$!
+	exec {fd}<>"$base.con.in"
+	VM_INFD[$name]=$fd
+	VM_NETNS[$name]=$ns
+	local cmd=(qemu-system-x86_64
+		-name "$name" -machine "${VDPA_QEMU_MACHINE:-q35},accel=tcg" -cpu max
+		-smp "$smp" -m "$mem"
+		-object "memory-backend-memfd,id=mem,size=$mem,share=on" -numa node,memdev=mem
+		-display none -nodefaults -no-user-config -no-reboot
+		-chardev "pipe,id=con,path=$base.con" -serial chardev:con
+		-qmp "unix:$base.qmp,server=on,wait=off"
+		-kernel "$GUEST_DIR/vmlinuz" -initrd "$GUEST_DIR/initramfs.gz"
+		-append "console=ttyS0 loglevel=5 printk.time=1 panic=-1 $append"
+		"$@")
+	[ -z "$ns" ] || cmd=(ip netns exec "$ns" "${cmd[@]}")
+	printf '%q ' "${cmd[@]}" >"$base.cmdline"
+	"${cmd[@]}" >"$base.qemu.log" 2>&1 </dev/null &
+	VM_PID[$name]=$!
+	log "$name: QEMU pid ${VM_PID[$name]}${ns:+ in netns $ns}"
+}
+
+vm_alive() { kill -0 "${VM_PID[$1]}" 2>/dev/null; }
+
+# vm_console NAME [FROM_BYTE]: the console log, CRs removed.
+vm_console() { tail -c +$(( ${2:-0} + 1 )) "$TEST_DIR/$1.console" | tr -d '\r'; }
+
+# vm_console_offset NAME: current size of the console log (for "since").
+vm_console_offset() { stat -c %s "$TEST_DIR/$1.console"; }
+
+# vm_diag NAME: why a VM failed, on stderr.
+vm_diag() {
+	log "$1: last console lines:"
+	vm_console "$1" | tail -n 25 | sed 's/^/    | /' >&2
+	log "$1: QEMU log:"
+	tail -n 15 "$TEST_DIR/$1.qemu.log" | sed 's/^/    | /' >&2
+}
+
+# vm_wait_console NAME REGEX [TIMEOUT_S=30] [FROM_BYTE=0]: wait for a console
+# line matching the extended REGEX; print the first such line.
+vm_wait_console() {
+	local name=$1 re=$2 timeout=${3:-30} from=${4:-0} line deadline
+	deadline=$(( $(lib_now_cs) + timeout * 100 ))
+	for (( ; ; )); do
+		# No grep -m1: an early exit would SIGPIPE the writer (pipefail).
+		if line=$(vm_console "$name" "$from" | grep -E -- "$re"); then
+			echo "${line%%$'\n'*}"
+			return 0
+		fi
+		if ! vm_alive "$name"; then
+			log "$name: QEMU exited while waiting for /$re/"
+			vm_diag "$name"
+			return 1
+		fi
+		if [ "$(lib_now_cs)" -ge $deadline ]; then
+			log "$name: no /$re/ on the console within ${timeout}s"
+			vm_diag "$name"
+			return 1
+		fi
+		sleep 0.1
+	done
+}
+
+# vm_wait_ready NAME [TIMEOUT_S=60]: wait for the guest's VDPA-GUEST-READY.
+vm_wait_ready() {
+	local line
+	line=$(vm_wait_console "$1" '^VDPA-GUEST-READY' "${2:-60}") || return 1
+	log "$1: ${line#VDPA-GUEST-READY }"
+}
+
+# vm_send NAME LINE: type one line on the guest's shell, do not wait.
+vm_send() {
+	[ -n "${VM_INFD[$1]:-}" ] || fail "vm_send: no VM $1"
+	printf '%s\n' "$2" >&"${VM_INFD[$1]}"
+}
+
+# vm_run NAME CMD [TIMEOUT_S=30]: run CMD in the guest's shell; print its
+# output (stdout and stderr) and return its exit status; 124 on timeout.
+# Output of background guest jobs and kernel messages may interleave.
+vm_run() {
+	local name=$1 cmd=$2 timeout=${3:-30} from tag out line
+	LIB_SEQ=$((LIB_SEQ + 1))
+	tag="VDPA-END-$$-$LIB_SEQ"
+	from=$(vm_console_offset "$name")
+	vm_send "$name" "{ $cmd
+} 2>&1; echo \"$tag rc=\$?\""
+	line=$(vm_wait_console "$name" "^$tag rc=[0-9]+\$" "$timeout" "$from") || return 124
+	out=$(vm_console "$name" "$from")
+	printf '%s\n' "$out" | sed "/^$tag rc=/,\$d"
+	return "${line##*rc=}"
+}
+
+# vm_check_console NAME: fail-worthy console lines (virtio errors, kernel
+# BUG/WARNING/Oops/panic, init errors) are printed; status 1 if any.
+vm_check_console() {
+	local bad
+	bad=$(vm_console "$1" | grep -E \
+		'^\[ *[0-9]+\.[0-9]+\] .*(virtio|BUG|WARNING|Oops|Call Trace|panic|failover)|VDPA-GUEST-ERROR|VDPA-GUEST-SHELL-RESTART' || true)
+	[ -z "$bad" ] && return 0
+	log "$1: errors on the console:"
+	printf '%s\n' "$bad" | sed 's/^/    | /' >&2
+	return 1
+}
+
+# qmp NAME CMD...: QMP commands (JSON, or a bare command name) on NAME's
+# socket; prints one reply per line; non-zero if any reply is an error.
+# "qmp -e EVENT NAME ..." then waits for that event; "-t SEC" per reply.
+qmp() {
+	local opts=()
+	while [ $# -gt 0 ] && [ "${1#-}" != "$1" ]; do opts+=("$1" "$2"); shift 2; done
+	local name=$1; shift
+	"$QMPCMD" "${opts[@]}" "$TEST_DIR/$name.qmp" "$@"
+}
+
+# vm_stop NAME: QMP quit, then TERM/KILL if QEMU lingers.
+vm_stop() {
+	local name=$1
+	[ -n "${VM_PID[$name]:-}" ] || return 0
+	vm_alive "$name" && qmp -t 3 "$name" quit >/dev/null 2>&1
+	lib_wait_for 5 eval "! kill -0 ${VM_PID[$name]} 2>/dev/null" || true
+	vm_kill "$name"
+}
+
+# vm_kill NAME: QEMU and the console drain go, now.
+vm_kill() {
+	local name=$1
+	[ -n "${VM_PID[$name]:-}" ] || return 0
+	lib_kill "${VM_PID[$name]}" 2
+	lib_kill "${VM_CATPID[$name]}" 1
+	local fd=${VM_INFD[$name]:-}
+	[ -z "$fd" ] || exec {fd}>&-
+	unset "VM_PID[$name]" "VM_CATPID[$name]" "VM_INFD[$name]"
+}
+
+# ---- traffic --------------------------------------------------------------
+
+# json_field LINE FIELD: a numeric field of a TRAFFIC/SENT line.
+json_field() {
+	local v
+	v=$(printf '%s\n' "$1" | sed -n "s/.*\"$2\":\\([0-9][0-9]*\\).*/\\1/p")
+	[ -n "$v" ] || { log "no field $2 in: $1"; echo -1; return 1; }
+	echo "$v"
+}
+
+# expect NAME VALUE OP LIMIT: numeric check with a readable verdict, e.g.
+# expect "guest corrupt" "$c" -eq 0.  Fails the test when false.
+expect() {
+	if [ "$2" "$3" "$4" ] 2>/dev/null; then
+		log "ok: $1 = $2 ($3 $4)"
+	else
+		fail "$1 = $2, expected $3 $4"
+	fi
+}

@@ -1,0 +1,333 @@
+/*
+ * Unit tests for agent/vu_dev.c: the ring life cycle as QEMU drives it, and
+ * that shared state only changes while the data path is paused.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "agent/vu_dev.h"
+#include "dirtylog/dirtylog.h"
+
+struct rec {
+	unsigned started[VU_DEV_MAX_VRINGS];
+	unsigned stopped[VU_DEV_MAX_VRINGS];
+	unsigned pauses, resumes;
+	int paused;		/* nesting: must be 0 or 1 */
+	uint16_t stop_base;
+	int start_error;
+};
+
+static int r_start(void *o, unsigned idx)
+{
+	struct rec *r = o;
+
+	if (r->start_error)
+		return r->start_error;
+	r->started[idx]++;
+	return 0;
+}
+
+static int r_stop(void *o, unsigned idx, uint16_t *ret_base)
+{
+	struct rec *r = o;
+
+	r->stopped[idx]++;
+	*ret_base = r->stop_base;
+	return 0;
+}
+
+static void r_pause(void *o)
+{
+	struct rec *r = o;
+
+	assert_int_equal(r->paused, 0);
+	r->paused = 1;
+	r->pauses++;
+}
+
+static void r_resume(void *o)
+{
+	struct rec *r = o;
+
+	assert_int_equal(r->paused, 1);
+	r->paused = 0;
+	r->resumes++;
+}
+
+static const struct vu_dev_ops ops = {
+	.ring_start = r_start,
+	.ring_stop = r_stop,
+	.pause = r_pause,
+	.resume = r_resume,
+};
+
+#define FEATURES (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_LOG_ALL) | \
+		  VU_BIT(VU_F_PROTOCOL_FEATURES) | VU_BIT(VIRTIO_NET_F_MRG_RXBUF))
+
+static struct vu_msg msg(uint32_t req)
+{
+	struct vu_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.request = req;
+	m.flags = VU_VERSION;
+	for (unsigned i = 0; i < VU_MAX_FDS; i++)
+		m.fds[i] = -1;
+	return m;
+}
+
+static int memfd(size_t size)
+{
+	int fd = memfd_create("t", MFD_CLOEXEC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)size), 0);
+	return fd;
+}
+
+static int handle(struct vu_dev *d, struct vu_msg *m, struct vu_reply *rep)
+{
+	int e = vu_dev_handle(d, m, rep);
+
+	vu_msg_close(m);
+	return e;
+}
+
+/* QEMU's start sequence for one ring, with or without SET_VRING_ENABLE. */
+static void bring_up(struct vu_dev *d, unsigned idx, bool with_mem)
+{
+	struct vu_reply rep;
+	struct vu_msg m;
+
+	if (with_mem) {
+		m = msg(VU_REQ_SET_MEM_TABLE);
+		m.u.mem.nregions = 1;
+		m.u.mem.regions[0] = (struct vu_mem_region){ 0, 1 << 20, 0x10000000, 0 };
+		m.fds[0] = memfd(1 << 20);
+		m.nfds = 1;
+		assert_int_equal(handle(d, &m, &rep), 0);
+	}
+	m = msg(VU_REQ_SET_VRING_NUM);
+	m.u.state = (struct vu_vring_state){ idx, 256 };
+	assert_int_equal(handle(d, &m, &rep), 0);
+	m = msg(VU_REQ_SET_VRING_BASE);
+	m.u.state = (struct vu_vring_state){ idx, 77 };
+	assert_int_equal(handle(d, &m, &rep), 0);
+	m = msg(VU_REQ_SET_VRING_ADDR);
+	m.u.addr.index = idx;
+	m.u.addr.desc_user_addr = 0x10000000;
+	m.u.addr.avail_user_addr = 0x10001000;
+	m.u.addr.used_user_addr = 0x10002000;
+	assert_int_equal(handle(d, &m, &rep), 0);
+	m = msg(VU_REQ_SET_VRING_KICK);
+	m.u.vring_file.index = idx;
+	m.fds[0] = memfd(1);
+	m.nfds = 1;
+	assert_int_equal(handle(d, &m, &rep), 0);
+}
+
+static void lifecycle(void **state)
+{
+	struct rec rec = { .stop_base = 1234 };
+	struct vu_dev d;
+	struct vu_reply rep;
+	struct vu_msg m;
+
+	(void)state;
+	vu_dev_init(&d, "p0", FEATURES, VU_PF(VU_PROTO_F_LOG_SHMFD), 2, &ops, &rec);
+
+	m = msg(VU_REQ_GET_FEATURES);
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(rep.u.u64, FEATURES);
+	m = msg(VU_REQ_GET_QUEUE_NUM);
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(rep.u.u64, 2);
+	m = msg(VU_REQ_SET_OWNER);
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(d.state, VU_STATE_OWNED);
+	m = msg(VU_REQ_SET_FEATURES);
+	m.u.u64 = FEATURES & ~VU_BIT(VU_F_LOG_ALL);
+	assert_int_equal(handle(&d, &m, &rep), 0);
+
+	/* With PROTOCOL_FEATURES the ring waits for SET_VRING_ENABLE. */
+	bring_up(&d, 0, true);
+	assert_int_equal(rec.started[0], 0);
+	m = msg(VU_REQ_SET_VRING_ENABLE);
+	m.u.state = (struct vu_vring_state){ 0, 1 };
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(rec.started[0], 1);
+	assert_true(d.ring[0].started);
+	assert_int_equal(d.ring[0].base, 77);
+
+	/* A running ring refuses a new size or base. */
+	m = msg(VU_REQ_SET_VRING_NUM);
+	m.u.state = (struct vu_vring_state){ 0, 128 };
+	assert_int_equal(handle(&d, &m, &rep), -EBUSY);
+	assert_non_null(strstr(d.err, "running"));
+
+	/* GET_VRING_BASE stops the ring and answers the data path's index. */
+	m = msg(VU_REQ_GET_VRING_BASE);
+	m.u.state.index = 0;
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(rec.stopped[0], 1);
+	assert_int_equal(rep.u.state.index, 0);
+	assert_int_equal(rep.u.state.num, 1234);
+	assert_false(d.ring[0].started);
+
+	/* A second GET_VRING_BASE on a stopped ring answers without stopping again. */
+	m = msg(VU_REQ_GET_VRING_BASE);
+	m.u.state.index = 0;
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(rec.stopped[0], 1);
+	assert_int_equal(rep.u.state.num, 1234);
+
+	vu_dev_reset(&d);
+	assert_int_equal(d.state, VU_STATE_CONNECTED);
+	assert_int_equal(d.mem.nregions, 0);
+}
+
+static void no_protocol_features_starts_on_kick(void **state)
+{
+	struct rec rec = { 0 };
+	struct vu_dev d;
+	struct vu_reply rep;
+	struct vu_msg m;
+
+	(void)state;
+	vu_dev_init(&d, "p0", FEATURES, 0, 1, &ops, &rec);
+	m = msg(VU_REQ_SET_OWNER);
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	m = msg(VU_REQ_SET_FEATURES);
+	m.u.u64 = VU_BIT(VIRTIO_F_VERSION_1);
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	bring_up(&d, 1, true);
+	assert_int_equal(rec.started[1], 1);
+	vu_dev_reset(&d);
+	assert_int_equal(rec.stopped[1], 1);
+}
+
+static void ring_needs_memory(void **state)
+{
+	struct rec rec = { 0 };
+	struct vu_dev d;
+
+	(void)state;
+	vu_dev_init(&d, "p0", FEATURES, 0, 1, &ops, &rec);
+	d.state = VU_STATE_OWNED;
+	bring_up(&d, 0, false);
+	assert_int_equal(rec.started[0], 0);
+	vu_dev_reset(&d);
+}
+
+/* LOG_ALL toggles and a new log (QEMU resizing it) only pause, never stop. */
+static void logging_pauses_not_stops(void **state)
+{
+	struct rec rec = { 0 };
+	struct vu_dev d;
+	struct vu_reply rep;
+	struct vu_msg m;
+
+	(void)state;
+	vu_dev_init(&d, "p0", FEATURES, VU_PF(VU_PROTO_F_LOG_SHMFD), 1, &ops, &rec);
+	d.state = VU_STATE_OWNED;
+	m = msg(VU_REQ_SET_FEATURES);
+	m.u.u64 = VU_BIT(VIRTIO_F_VERSION_1);
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	bring_up(&d, 0, true);
+	assert_true(d.ring[0].started);
+	assert_null(vu_dev_active_log(&d));
+
+	m = msg(VU_REQ_SET_LOG_BASE);
+	m.u.log = (struct vu_log){ 4096, 0 };
+	m.fds[0] = memfd(4096);
+	m.nfds = 1;
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	m = msg(VU_REQ_SET_FEATURES);
+	m.u.u64 = VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_LOG_ALL);
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_non_null(vu_dev_active_log(&d));
+	assert_int_equal(dirtylog_size(vu_dev_active_log(&d)), 4096);
+
+	m = msg(VU_REQ_SET_LOG_BASE);
+	m.u.log = (struct vu_log){ 8192, 0 };
+	m.fds[0] = memfd(8192);
+	m.nfds = 1;
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(dirtylog_size(vu_dev_active_log(&d)), 8192);
+
+	m = msg(VU_REQ_SET_FEATURES);
+	m.u.u64 = VU_BIT(VIRTIO_F_VERSION_1);
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_null(vu_dev_active_log(&d));
+
+	assert_int_equal(rec.stopped[0], 0);
+	assert_true(rec.pauses >= 4);
+	assert_int_equal(rec.pauses, rec.resumes);
+	assert_true(d.ring[0].started);
+	vu_dev_reset(&d);
+}
+
+static void refusals(void **state)
+{
+	struct rec rec = { .start_error = -ENOMEM };
+	struct vu_dev d;
+	struct vu_reply rep;
+	struct vu_msg m;
+
+	(void)state;
+	vu_dev_init(&d, "p0", FEATURES, 0, 1, &ops, &rec);
+	d.state = VU_STATE_OWNED;
+	m = msg(VU_REQ_SET_FEATURES);
+	m.u.u64 = VU_BIT(1);
+	assert_int_equal(handle(&d, &m, &rep), -EINVAL);
+	assert_non_null(strstr(d.err, "did not offer"));
+	m = msg(VU_REQ_SET_VRING_ADDR);
+	m.u.addr.index = 0;
+	assert_int_equal(handle(&d, &m, &rep), -EINVAL);
+	assert_non_null(strstr(d.err, "no size"));
+	m = msg(VU_REQ_SET_VRING_NUM);
+	m.u.state = (struct vu_vring_state){ 5, 256 };
+	assert_int_equal(handle(&d, &m, &rep), -ERANGE);
+	/* A data path that cannot start says so. */
+	m = msg(VU_REQ_SET_FEATURES);
+	m.u.u64 = VU_BIT(VIRTIO_F_VERSION_1);
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	m = msg(VU_REQ_SET_MEM_TABLE);
+	m.u.mem.nregions = 1;
+	m.u.mem.regions[0] = (struct vu_mem_region){ 0, 1 << 20, 0x10000000, 0 };
+	m.fds[0] = memfd(1 << 20);
+	m.nfds = 1;
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	m = msg(VU_REQ_SET_VRING_NUM);
+	m.u.state = (struct vu_vring_state){ 0, 256 };
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	m = msg(VU_REQ_SET_VRING_ADDR);
+	m.u.addr.index = 0;
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	m = msg(VU_REQ_SET_VRING_KICK);
+	m.u.vring_file.index = 0;
+	m.u.vring_file.nofd = true;
+	assert_int_equal(handle(&d, &m, &rep), -ENOMEM);
+	assert_non_null(strstr(d.err, "cannot start"));
+	assert_false(d.ring[0].started);
+	vu_dev_reset(&d);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(lifecycle),
+		cmocka_unit_test(no_protocol_features_starts_on_kick),
+		cmocka_unit_test(ring_needs_memory),
+		cmocka_unit_test(logging_pauses_not_stops),
+		cmocka_unit_test(refusals),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
