@@ -31,7 +31,7 @@
 #define CTL_MAX_CLIENTS 64
 #define CTL_WRITE_TIMEOUT_MS 1000
 
-struct ctl_client {
+struct ctl_conn {
 	struct ctl_server *srv;
 	int fd;
 	struct watch *watch;
@@ -48,10 +48,10 @@ struct ctl_server {
 	bool unlink_on_free;
 	struct watch *watch;
 	char path[108];
-	struct ctl_client *clients[CTL_MAX_CLIENTS];
+	struct ctl_conn *clients[CTL_MAX_CLIENTS];
 };
 
-static void client_free(struct ctl_client *c)
+static void client_free(struct ctl_conn *c)
 {
 	struct ctl_server *s = c->srv;
 
@@ -83,7 +83,7 @@ static int write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-static int send_json(struct ctl_client *c, struct json_object *o)
+static int send_json(struct ctl_conn *c, struct json_object *o)
 {
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
 	size_t n = strlen(s);
@@ -119,7 +119,7 @@ static struct json_object *ok_reply(void)
 }
 
 /* root, or the peer's primary or supplementary groups include CTL_GROUP. */
-static bool may_change_state(const struct ctl_client *c)
+static bool may_change_state(const struct ctl_conn *c)
 {
 	struct group *g;
 	struct passwd *pw;
@@ -142,7 +142,7 @@ static bool may_change_state(const struct ctl_client *c)
 	return false;
 }
 
-static struct json_object *dispatch(struct ctl_client *c, const struct ctl_request *req)
+static struct json_object *dispatch(struct ctl_conn *c, const struct ctl_request *req)
 {
 	struct agentd *a = c->srv->agent;
 	struct json_object *o, *arr;
@@ -199,7 +199,7 @@ static struct json_object *dispatch(struct ctl_client *c, const struct ctl_reque
 }
 
 /* Handles one line; false when the client must be dropped. */
-static bool handle_line(struct ctl_client *c, const char *line, size_t len)
+static bool handle_line(struct ctl_conn *c, const char *line, size_t len)
 {
 	struct ctl_request req;
 	struct ctl_error cerr;
@@ -218,7 +218,7 @@ static bool handle_line(struct ctl_client *c, const char *line, size_t len)
 
 static void on_client(struct watch *w, int fd, uint32_t events, void *opaque)
 {
-	struct ctl_client *c = opaque;
+	struct ctl_conn *c = opaque;
 	ssize_t n;
 	char *nl;
 
@@ -243,9 +243,8 @@ static void on_client(struct watch *w, int fd, uint32_t events, void *opaque)
 		c->len -= l + 1;
 	}
 	if (c->len > CTL_MAX_LINE) {
-		struct json_object *o = error_reply("request line too long", "");
-		send_json(c, o);
-		json_object_put(o);
+		/* The parser words the refusal; the stream cannot be framed any more. */
+		handle_line(c, c->buf, c->len);
 		log_warning("control: uid %u pid %d sent a line over %d bytes; disconnected",
 			    (unsigned)c->uid, (int)c->pid, CTL_MAX_LINE);
 		client_free(c);
@@ -257,7 +256,7 @@ static void on_accept(struct watch *w, int fd, uint32_t events, void *opaque)
 	struct ctl_server *s = opaque;
 	struct ucred cred;
 	socklen_t cl = sizeof(cred);
-	struct ctl_client *c;
+	struct ctl_conn *c;
 	unsigned slot;
 	int cfd;
 

@@ -212,6 +212,26 @@ int endpoint_rx_fd(const struct endpoint *ep, unsigned q)
 	return -1;
 }
 
+int endpoint_set_carrier(struct endpoint *ep, bool on)
+{
+	int v = on;
+
+	if (ep->kind != PORT_ENDPOINT_TAP)
+		return 0;
+	return ioctl(ep->tap_fd[0], TUNSETCARRIER, &v) < 0 ? -errno : 0;
+}
+
+unsigned endpoint_drain(struct endpoint *ep, unsigned q)
+{
+	static uint8_t sink[ENDPOINT_MAX_FRAME];
+	unsigned n = 0;
+
+	/* Bounded: a flood arriving meanwhile must not keep us here. */
+	while (n < 100000 && endpoint_recv(ep, q, sink, sizeof(sink)) >= 0)
+		n++;
+	return n;
+}
+
 size_t endpoint_build_rarp(const uint8_t mac[6], uint8_t buf[60])
 {
 	static const uint8_t head[] = {

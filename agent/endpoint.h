@@ -10,6 +10,7 @@
 #ifndef VDPA_AGENT_ENDPOINT_H
 #define VDPA_AGENT_ENDPOINT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -37,6 +38,15 @@ int endpoint_send(struct endpoint *ep, unsigned q, const uint8_t *frame, size_t 
 ssize_t endpoint_recv(struct endpoint *ep, unsigned q, uint8_t *buf, size_t cap);
 /* Pollable for "a frame waits" (EPOLLIN); -1 when the endpoint never has any. */
 int endpoint_rx_fd(const struct endpoint *ep, unsigned q);
+/*
+ * Link state towards the host: a tap's carrier is off while no guest
+ * receives on the port, so a bridge does not queue frames for it that would
+ * reach the guest late (stale, after a migration back) or never.
+ */
+int endpoint_set_carrier(struct endpoint *ep, bool on);
+/* Drops every frame waiting on queue q (before a receive ring starts). */
+unsigned endpoint_drain(struct endpoint *ep, unsigned q);
+
 /* Announces mac on the host side (RARP, as QEMU's announce does). */
 int endpoint_send_rarp(struct endpoint *ep, const uint8_t mac[6]);
 

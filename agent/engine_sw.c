@@ -352,6 +352,20 @@ static void worker_refresh(struct worker *w)
 	}
 }
 
+/* The host sees a link while at least one receive ring runs. */
+static void update_carrier(struct engine_sw *e)
+{
+	bool on = false;
+	int r;
+
+	for (unsigned q = 0; q < e->nqp; q++)
+		on = on || __atomic_load_n(&e->w[q].running[RX], __ATOMIC_RELAXED);
+	r = endpoint_set_carrier(e->ep, on);
+	if (r < 0)
+		log_warning("port %s: cannot set the link %s: %s", e->name, on ? "up" : "down",
+			    strerror(-r));
+}
+
 static int eng_ring_start(void *opaque, unsigned idx)
 {
 	struct engine_sw *e = opaque;
@@ -367,10 +381,15 @@ static int eng_ring_start(void *opaque, unsigned idx)
 	r = worker_refresh_ring(w, s, true);
 	if (r == 0) {
 		w->running[s] = true;
-		if (s == RX)
+		if (s == RX) {
+			/* Frames queued while nobody received are stale: drop them. */
 			w->rx_pending = false;
+			endpoint_drain(e->ep, w->qp);
+		}
 	}
 	worker_resume(w);
+	if (r == 0 && s == RX)
+		update_carrier(e);
 	if (r == 0)
 		log_info("port %s: ring %u started at avail index %u", e->name, idx,
 			 e->dev->ring[idx].base);
@@ -397,6 +416,8 @@ static int eng_ring_stop(void *opaque, unsigned idx, uint16_t *ret_base)
 	w->running[s] = false;
 	w->kick_fd[s] = w->call_fd[s] = w->err_fd[s] = -1;
 	worker_resume(w);
+	if (s == RX)
+		update_carrier(e);
 	log_info("port %s: ring %u stopped at avail index %u", e->name, idx, base);
 	*ret_base = base;
 	return 0;

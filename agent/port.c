@@ -292,6 +292,8 @@ int port_new(struct loop *loop, const struct port_config *cfg, enum port_origin 
 	r = endpoint_open(cfg->endpoint, cfg->ifname, cfg->queues, &p->ep, err, errlen);
 	if (r < 0)
 		goto fail;
+	/* No guest receives yet: no link towards the host. */
+	endpoint_set_carrier(p->ep, false);
 	r = prepare_socket_path(cfg->socket, err, errlen);
 	if (r < 0) {
 		if (!err[0])

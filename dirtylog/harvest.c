@@ -12,9 +12,17 @@
  * instruction per word (exchange out of the device, OR into QEMU) costs
  * ~5 ns, 20x slower than copying the log.  So locked instructions are kept
  * for the words that need them; the orderings that make the exceptions
- * safe are argued where they are used.  Everything below assumes the
- * device's DMA write of a page is visible before its log bit is (PCIe
- * posted writes are ordered; the simulated device uses a release OR).
+ * safe are argued where they are used.  Measured (bench_dirtylog, 32 MiB):
+ * sparse merge ~1.3x memcpy, dense merge ~0.7x.
+ *
+ * Assumptions: the device's write of a page is visible before its log bit
+ * (PCIe posted writes are ordered; a software device must set its bit with
+ * a release or stronger OR after writing the page), and the host is x86
+ * (TSO: stores become visible in program order, a locked instruction is a
+ * full barrier).  The all-ones shortcut below reasons about that hardware
+ * order, which the C memory model alone does not promise for relaxed
+ * atomics; a port to a weaker architecture must take every word with an
+ * exchange (harvest_general does) or add a full fence.
  */
 #include "dirtylog/harvest.h"
 

@@ -116,31 +116,30 @@ static bool is_json_ws(char c)
 }
 
 /*
- * Parses one complete JSON text of len bytes.  Returns the value, or NULL
- * with *too_deep telling the one failure that gets its own message.
+ * Parses one complete JSON text of len bytes into *ret (NULL for the JSON
+ * literal null).  0, -EBADMSG when it is not JSON, -ELOOP when it nests
+ * deeper than depth.
  */
-static struct json_object *parse_json(const char *buf, size_t len, int depth, bool *too_deep)
+static int parse_json(const char *buf, size_t len, int depth, struct json_object **ret)
 {
 	struct json_tokener *tok;
 	struct json_object *obj;
 	enum json_tokener_error e;
-	size_t end;
+	int r = 0;
 
-	*too_deep = false;
 	tok = json_tokener_new_ex(depth);
 	if (!tok)
-		return NULL;
+		return -ENOMEM;
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	/* len <= CTL_MAX_REPLY, checked by both callers: fits an int. */
 	obj = json_tokener_parse_ex(tok, buf, (int)len);
 	e = json_tokener_get_error(tok);
-	if (obj) {
+	if (e == json_tokener_success) {
 		/* json-c stops at the value's end: only whitespace may follow
 		 * (this also catches a NUL byte in the line). */
-		for (end = json_tokener_get_parse_end(tok); end < len; end++) {
+		for (size_t end = json_tokener_get_parse_end(tok); end < len; end++) {
 			if (!is_json_ws(buf[end])) {
-				json_object_put(obj);
-				obj = NULL;
+				r = -EBADMSG;
 				break;
 			}
 		}
@@ -150,10 +149,15 @@ static struct json_object *parse_json(const char *buf, size_t len, int depth, bo
 		obj = json_tokener_parse_ex(tok, "", 1);
 		e = json_tokener_get_error(tok);
 	}
-	if (!obj && e == json_tokener_error_depth)
-		*too_deep = true;
+	if (e != json_tokener_success)
+		r = e == json_tokener_error_depth ? -ELOOP : -EBADMSG;
 	json_tokener_free(tok);
-	return obj;
+	if (r < 0) {
+		json_object_put(obj);
+		return r;
+	}
+	*ret = obj;
+	return 0;
 }
 
 /* ---- requests ---------------------------------------------------------- */
@@ -193,11 +197,10 @@ int ctl_parse_request(const char *line, size_t len, struct ctl_request *ret,
 		      struct ctl_error *err)
 {
 	const struct ctl_cmd_info *info;
-	struct json_object *obj, *cmdv;
+	struct json_object *obj = NULL, *cmdv;
 	struct ctl_request req;
 	unsigned seen = 0;
-	bool too_deep;
-	int r = -EINVAL;
+	int r;
 
 	if (len > 0 && line[len - 1] == '\n')
 		len--;
@@ -207,17 +210,22 @@ int ctl_parse_request(const char *line, size_t len, struct ctl_request *ret,
 		err->field[0] = '\0';
 		return -EMSGSIZE;
 	}
-	obj = parse_json(line, len, CTL_MAX_DEPTH, &too_deep);
-	if (!obj) {
-		set_err(err, NULL, too_deep ? "request is nested too deeply"
-					    : "request is not valid JSON");
+	r = parse_json(line, len, CTL_MAX_DEPTH, &obj);
+	if (r == -ENOMEM) {
+		set_err(err, NULL, "out of memory");
+		return r;
+	}
+	if (r < 0) {
+		set_err(err, NULL, r == -ELOOP ? "request is nested too deeply"
+					       : "request is not valid JSON");
 		return -EBADMSG;
 	}
+	r = -EBADMSG;
 	if (!json_object_is_type(obj, json_type_object)) {
 		set_err(err, NULL, "request must be a JSON object");
-		r = -EBADMSG;
 		goto out;
 	}
+	r = -EINVAL;
 
 	if (!json_object_object_get_ex(obj, "cmd", &cmdv)) {
 		set_err(err, "cmd", "missing member");
@@ -381,9 +389,8 @@ fail:
 int ctl_parse_reply(const char *line, size_t len, struct json_object **ret_obj,
 		    struct ctl_error *err)
 {
-	struct json_object *obj, *ok, *e, *f = NULL;
-	bool too_deep;
-	int r = -EBADMSG;
+	struct json_object *obj = NULL, *ok, *e, *f = NULL;
+	int r;
 
 	if (len > 0 && line[len - 1] == '\n')
 		len--;
@@ -393,11 +400,16 @@ int ctl_parse_reply(const char *line, size_t len, struct json_object **ret_obj,
 		err->field[0] = '\0';
 		return -EMSGSIZE;
 	}
-	obj = parse_json(line, len, CTL_MAX_REPLY_DEPTH, &too_deep);
-	if (!obj) {
-		set_err(err, NULL, too_deep ? "reply is nested too deeply" : "reply is not valid JSON");
+	r = parse_json(line, len, CTL_MAX_REPLY_DEPTH, &obj);
+	if (r == -ENOMEM) {
+		set_err(err, NULL, "out of memory");
+		return r;
+	}
+	if (r < 0) {
+		set_err(err, NULL, r == -ELOOP ? "reply is nested too deeply" : "reply is not valid JSON");
 		return -EBADMSG;
 	}
+	r = -EBADMSG;
 	if (!json_object_is_type(obj, json_type_object)) {
 		set_err(err, NULL, "reply is not a JSON object");
 		goto out;

@@ -80,6 +80,7 @@ const struct ctl_cmd_info *ctl_cmd_info(enum ctl_cmd cmd);
  *   -EBADMSG   not JSON, nested too deeply, or not an object
  *   -EINVAL    a member is missing, unknown, of the wrong type or too long,
  *              or the command is unknown
+ *   -ENOMEM    (message "out of memory")
  */
 int ctl_parse_request(const char *line, size_t len, struct ctl_request *ret,
 		      struct ctl_error *err);
@@ -102,6 +103,7 @@ char *ctl_encode_error(const struct ctl_error *err);
  *               control characters replaced by '?' and cut to fit.
  *   -EMSGSIZE   longer than CTL_MAX_REPLY; err says so.
  *   -EBADMSG    not a reply; err says why.
+ *   -ENOMEM
  */
 int ctl_parse_reply(const char *line, size_t len, struct json_object **ret_obj,
 		    struct ctl_error *err);

@@ -101,7 +101,11 @@ trap 'rm -rf "$work"' EXIT
 # ---- fetch and unpack --------------------------------------------------
 debs=$cache/debs
 mkdir -p "$debs"
-find_deb() { ls "$debs/${1}_"*"_amd64.deb" 2>/dev/null | grep -F "_${2//:/%3a}_" | head -n1 || true; }
+# apt-get download names the file PACKAGE_VERSION_ARCH.deb, ":" as "%3a".
+find_deb() {
+	local f="$debs/${1}_${2//:/%3a}_amd64.deb"
+	[ ! -e "$f" ] || echo "$f"
+}
 fetch() { # PACKAGE VERSION: sets deb to the path of its .deb
 	deb=$(find_deb "$1" "$2")
 	[ -z "$deb" ] || return 0
@@ -109,6 +113,7 @@ fetch() { # PACKAGE VERSION: sets deb to the path of its .deb
 		# Refresh the lists and start over: the versions may change.
 		if apt_update; then
 			rm -rf "$work"
+			exec {lockfd}>&-  # else the new run waits for our lock
 			exec "${BASH_SOURCE[0]}" "${args[@]}"
 		fi
 		die "apt-get download $1=$2 failed; last lines of $log:$(echo; tail -n 5 "$log")"

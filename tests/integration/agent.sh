@@ -49,3 +49,32 @@ vu_netdev_args() { # ID SOCK [MAC] [QUEUES]
 		-netdev "vhost-user,id=$id,chardev=c$id,queues=$q" \
 		-device "virtio-net-pci,netdev=$id,mac=$mac,vectors=0$mq"
 }
+
+# migrate_vm SRC DST URI [TIMEOUT_S=120]: live-migrates VM SRC into DST
+# (started with "-incoming URI"); on success prints "downtime_ms total_ms"
+# and leaves SRC paused (quit it), DST running.
+migrate_vm() {
+	local src=$1 dst=$2 uri=$3 timeout=${4:-120} deadline st out
+	qmp "$src" '{"execute":"migrate-set-parameters","arguments":{"downtime-limit":300}}' \
+		>/dev/null || fail "$src: migrate-set-parameters failed"
+	qmp "$src" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"$uri\"}}" >/dev/null ||
+		fail "$src: migrate command refused"
+	deadline=$(( $(lib_now_cs) + timeout * 100 ))
+	for (( ; ; )); do
+		out=$(qmp "$src" query-migrate) || fail "$src: query-migrate failed"
+		st=$(printf '%s' "$out" | sed -n 's/.*"status": *"\([a-z-]*\)".*/\1/p' | head -n1)
+		case "$st" in
+		completed) break ;;
+		failed|cancelled) fail "$src -> $dst: migration $st: $out" ;;
+		esac
+		[ "$(lib_now_cs)" -lt $deadline ] || fail "$src -> $dst: migration not done in ${timeout}s ($st)"
+		sleep 0.2
+	done
+	printf '%s\n' "$out" >"$TEST_DIR/migrate-$src-$dst.json"
+	local down total
+	down=$(printf '%s' "$out" | sed -n 's/.*"downtime": *\([0-9]*\).*/\1/p')
+	total=$(printf '%s' "$out" | sed -n 's/.*"total-time": *\([0-9]*\).*/\1/p')
+	lib_wait_for 10 eval "$QMPCMD $TEST_DIR/$dst.qmp query-status | grep -q '\"running\"'" ||
+		fail "$dst is not running after migration"
+	echo "${down:-?} ${total:-?}"
+}

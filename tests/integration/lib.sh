@@ -26,6 +26,8 @@
 #
 # Deadlines use /proc/uptime (monotonic), never the wall clock.
 
+# Globals set here are for the tests: TRAFFICCHECK, QMPCMD, VM_NETNS, ...
+# shellcheck disable=SC2034,SC2054
 LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO_DIR=$(cd "$LIB_DIR/../.." && pwd)
 
@@ -152,7 +154,7 @@ netns_exec() { local ns=$1; shift; ip netns exec "$ns" "$@"; }
 # address.  Whoever opens it (QEMU, the agent) must run in NS and match the
 # multi_queue flag (QEMU: queues=N > 1 on the netdev).
 netns_add_tap() {
-	ip -n "$1" tuntap add dev "$2" mode tap ${4:-} || fail "cannot create tap $2 in $1"
+	ip -n "$1" tuntap add dev "$2" mode tap ${4:+"$4"} || fail "cannot create tap $2 in $1"
 	[ -z "${3:-}" ] || ip -n "$1" addr add "$3" dev "$2"
 	ip -n "$1" link set "$2" up
 }
@@ -272,11 +274,11 @@ vm_send() {
 # output (stdout and stderr) and return its exit status; 124 on timeout.
 # Output of background guest jobs and kernel messages may interleave.
 vm_run() {
-	local name=$1 cmd=$2 timeout=${3:-30} from tag out line
+	local name=$1 gcmd=$2 timeout=${3:-30} from tag out line
 	LIB_SEQ=$((LIB_SEQ + 1))
 	tag="VDPA-END-$$-$LIB_SEQ"
 	from=$(vm_console_offset "$name")
-	vm_send "$name" "{ $cmd
+	vm_send "$name" "{ $gcmd
 } 2>&1; echo \"$tag rc=\$?\""
 	line=$(vm_wait_console "$name" "^$tag rc=[0-9]+\$" "$timeout" "$from") || return 124
 	out=$(vm_console "$name" "$from")
@@ -339,7 +341,7 @@ json_field() {
 # expect NAME VALUE OP LIMIT: numeric check with a readable verdict, e.g.
 # expect "guest corrupt" "$c" -eq 0.  Fails the test when false.
 expect() {
-	if [ "$2" "$3" "$4" ] 2>/dev/null; then
+	if test "$2" "$3" "$4" 2>/dev/null; then
 		log "ok: $1 = $2 ($3 $4)"
 	else
 		fail "$1 = $2, expected $3 $4"

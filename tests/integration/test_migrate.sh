@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Two agents (two "hosts") and two QEMU instances at a time: a guest with
+# UDP traffic both ways migrates from agent A to agent B and back, three
+# times.  Each migration must complete and traffic resume; at the end both
+# receivers report 0 corrupt and 0 duplicate datagrams, loss bounded by the
+# switchovers, and no guest console shows virtio errors.  QEMU's downtime and
+# total time are printed for each migration.
+#
+# The wire: both agents' taps are ports of one bridge in a namespace of the
+# test's own, with the host's address on the bridge, so the guest keeps its
+# address wherever it runs (the bridge learns the MAC's new port from the
+# guest's traffic and announce).
+#
+#   QUEUES=2 (test_migrate_mq.sh) runs the same with two queue pairs, -smp 2,
+#   and checks that both queue pairs carried traffic.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/agent.sh"
+lib_init
+
+QUEUES=${QUEUES:-1}
+ROUNDS=${ROUNDS:-3}
+FLOWS=${FLOWS:-1}
+RATE=${RATE:-2000}          # per flow and direction
+HOST_IP=10.79.0.1 GUEST_IP=10.79.0.2
+MAC=52:54:00:79:00:02
+SMP=1; [ "$QUEUES" -le 1 ] || SMP=2
+
+NS=$(lib_unique net)
+netns_create "$NS"
+netns_exec "$NS" ip link add br0 type bridge
+netns_exec "$NS" ip addr add "$HOST_IP/24" dev br0
+netns_exec "$NS" ip link set br0 up
+
+for a in A B; do
+	agent_start $a --netns "$NS" -- \
+		--port "name=p0,socket=$(agent_sock $a p0),endpoint=tap:t$a$$,queues=$QUEUES"
+	netns_exec "$NS" ip link set "t$a$$" master br0
+	netns_exec "$NS" ip link set "t$a$$" up
+done
+
+vm_on() { # NAME AGENT [-incoming URI]
+	local name=$1 agent=$2; shift 2
+	local nic
+	mapfile -t nic < <(vu_netdev_args n0 "$(agent_sock "$agent" p0)" "$MAC" "$QUEUES")
+	vm_start "$name" --netns "$NS" --smp "$SMP" \
+		--append "vdpa.ip=$GUEST_IP/24 vdpa.queues=$QUEUES" -- "${nic[@]}" "$@"
+}
+
+vm_on g0 A
+vm_wait_ready g0 90 || fail "guest did not boot"
+vm_run g0 "ping -c 1 -W 3 $HOST_IP >/dev/null" 15 || fail "guest cannot ping the host"
+
+# Traffic runs until the test stops the senders after the last migration;
+# the receivers end when their sender has been quiet for a while.  SECS only
+# bounds a test that went wrong.
+SECS=$(( 60 + ROUNDS * 2 * 30 ))
+for f in $(seq 1 "$FLOWS"); do
+	lib_bg "host-recv$f" netns_exec "$NS" "$TRAFFICCHECK" recv --port $((5100 + f)) \
+		--duration $((SECS + 30)) --idle-exit 4 --json
+	vm_send g0 "trafficcheck recv --port $((5200 + f)) --duration $((SECS + 30)) --idle-exit 4 --json >/tmp/recv$f.out 2>&1 &"
+done
+sleep 1
+for f in $(seq 1 "$FLOWS"); do
+	vm_send g0 "trafficcheck send --dst $HOST_IP:$((5100 + f)) --rate $RATE --duration $SECS --flow $((100 + f)) >/tmp/send$f.out 2>&1 & echo \$! >/tmp/send$f.pid"
+	lib_bg "host-send$f" netns_exec "$NS" "$TRAFFICCHECK" send --dst "$GUEST_IP:$((5200 + f))" \
+		--rate $RATE --duration $SECS --flow $((200 + f))
+done
+sleep 3
+
+host_received() { # FLOW: datagrams the host receiver has so far (SIGUSR1 prints a line)
+	local pid line v
+	pid=$(pgrep -f "trafficcheck recv --port $((5100 + $1))" | head -n1 || true)
+	[ -z "$pid" ] || kill -USR1 "$pid" 2>/dev/null || true
+	sleep 0.2
+	line=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv$1.log" | tail -n1 || true)
+	v=$(printf '%s' "$line" | sed -n 's/.*"received":\([0-9]*\).*/\1/p')
+	echo "${v:-0}"
+}
+
+cur=g0 where=A n=0
+declare -a downs=()
+for round in $(seq 1 "$ROUNDS"); do
+	for to in B A; do
+		n=$((n + 1))
+		next=g$n
+		vm_on "$next" "$to" -incoming "unix:$TEST_DIR/mig$n.sock"
+		lib_wait_for 20 test -S "$TEST_DIR/$next.qmp" || fail "$next: no QMP socket"
+		before=$(host_received 1)
+		res=$(migrate_vm "$cur" "$next" "unix:$TEST_DIR/mig$n.sock") || exit 1
+		log "migration $n ($where -> $to): downtime ${res% *} ms, total ${res#* } ms"
+		downs+=("${res% *}")
+		vm_check_console "$cur" || fail "errors on $cur's console"
+		vm_stop "$cur"
+		# Traffic resumes: the host hears the guest again within 10 s.
+		lib_wait_for 10 eval "[ \$(host_received 1) -gt $((before + RATE)) ]" ||
+			fail "traffic did not resume after migration $n"
+		agent_check_alive A
+		agent_check_alive B
+		cur=$next where=$to
+	done
+done
+
+sleep 3
+log "stopping the senders"
+vm_send "$cur" "for p in /tmp/send*.pid; do kill -TERM \$(cat \$p); done"
+for f in $(seq 1 "$FLOWS"); do
+	pid=$(pgrep -f "trafficcheck send --dst $GUEST_IP:$((5200 + f))" | head -n1 || true)
+	[ -z "$pid" ] || lib_kill "$pid" 5
+done
+total_lost=0
+for f in $(seq 1 "$FLOWS"); do
+	vm_run "$cur" "while [ ! -s /tmp/send$f.out ] || ! grep -q SENT /tmp/send$f.out; do sleep 0.5; done" 60 ||
+		fail "guest sender $f did not finish"
+	vm_run "$cur" "while ! grep -q TRAFFIC /tmp/recv$f.out; do sleep 0.5; done" 60 ||
+		fail "guest receiver $f did not finish"
+	g_sent=$(vm_run "$cur" "grep SENT /tmp/send$f.out")
+	g_recv=$(vm_run "$cur" "grep TRAFFIC /tmp/recv$f.out")
+	lib_wait_for 20 grep -q '"elapsed_ms"' "$TEST_DIR/host-recv$f.log" || true
+	pid=$(pgrep -f "trafficcheck recv --port $((5100 + f))" | head -n1 || true)
+	[ -z "$pid" ] || lib_wait_for 20 eval "! kill -0 $pid 2>/dev/null" || true
+	h_recv=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv$f.log" | tail -n1)
+	h_sent=$(grep '^SENT ' "$TEST_DIR/host-send$f.log")
+	log "flow $f host -> guest: $h_sent"
+	log "                  got: $g_recv"
+	log "flow $f guest -> host: $g_sent"
+	log "                  got: $h_recv"
+	for dir in h2g g2h; do
+		if [ $dir = h2g ]; then s=$h_sent r=$g_recv; else s=$g_sent r=$h_recv; fi
+		expect "flow $f $dir corrupt" "$(json_field "$r" corrupt)" -eq 0
+		expect "flow $f $dir duplicate" "$(json_field "$r" duplicate)" -eq 0
+		lost=$(( $(json_field "$s" sent) - $(json_field "$r" unique) ))
+		# Loss only around the switchovers: at most 2 s of traffic each.
+		expect "flow $f $dir lost" "$lost" -le $(( n * 2 * RATE ))
+		total_lost=$((total_lost + lost))
+	done
+done
+log "downtimes (ms): ${downs[*]}; datagrams lost in all: $total_lost"
+
+if [ "$QUEUES" -gt 1 ]; then
+	show=$(agent_cli "$where" -j port show p0) || fail "port show failed"
+	printf '%s\n' "$show" >"$TEST_DIR/port-show.json"
+	for ring in $(seq 0 $((2 * QUEUES - 1))); do
+		fr=$(printf '%s' "$show" | tr -d ' \n' | sed -n "s/.*\"index\":$ring,[^}]*\"frames\":\([0-9]*\).*/\1/p")
+		expect "ring $ring frames" "${fr:-0}" -gt 0
+	done
+fi
+vm_check_console "$cur" || fail "errors on $cur's console"
+vm_stop "$cur"
+log "PASS"
