@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "agent/log.h"
 #include "dirtylog/dirtylog.h"
 
 static int fail(struct vu_dev *d, int err, const char *fmt, ...)
@@ -204,12 +205,15 @@ static int set_log_base(struct vu_dev *d, struct vu_msg *m)
 	d->log = log;
 	resume_if_paused(d, paused);
 	dirtylog_free(old);
+	log_info("port %s: dirty log of %llu bytes (guest memory up to %llu MiB)", d->name,
+		 (unsigned long long)m->u.log.mmap_size,
+		 (unsigned long long)(m->u.log.mmap_size * 8 * 4096 >> 20));
 	return 0;
 }
 
 static int set_features(struct vu_dev *d, uint64_t features)
 {
-	bool paused;
+	bool paused, was;
 
 	if (features & ~d->features_offered)
 		return fail(d, -EINVAL, "SET_FEATURES: 0x%llx has bits we did not offer (0x%llx)",
@@ -217,10 +221,14 @@ static int set_features(struct vu_dev *d, uint64_t features)
 			    (unsigned long long)(features & ~d->features_offered));
 	/* Turning LOG_ALL on or off must not stop the rings: only pause them. */
 	pause_if_running(d, &paused);
+	was = d->log_all;
 	d->features = features;
 	d->features_set = true;
 	d->log_all = (features & VU_BIT(VU_F_LOG_ALL)) != 0;
 	resume_if_paused(d, paused);
+	if (d->log_all != was)
+		log_notice("port %s: dirty logging %s%s", d->name, d->log_all ? "on" : "off",
+			   d->log_all && !d->log ? " (no log yet)" : "");
 	return 0;
 }
 

@@ -50,11 +50,12 @@ vu_netdev_args() { # ID SOCK [MAC] [QUEUES]
 		-device "virtio-net-pci,netdev=$id,mac=$mac,vectors=0$mq"
 }
 
-# migrate_vm SRC DST URI [TIMEOUT_S=120]: live-migrates VM SRC into DST
-# (started with "-incoming URI"); on success prints "downtime_ms total_ms"
-# and leaves SRC paused (quit it), DST running.
+# migrate_vm SRC DST URI [TIMEOUT_S=120] [DST_PAUSED=0]: live-migrates VM
+# SRC into DST (started with "-incoming URI", and -S when DST_PAUSED=1); on
+# success prints "downtime_ms total_ms" and leaves SRC paused (quit it), DST
+# running (or paused, with -S).
 migrate_vm() {
-	local src=$1 dst=$2 uri=$3 timeout=${4:-120} deadline st out
+	local src=$1 dst=$2 uri=$3 timeout=${4:-120} paused=${5:-0} deadline st out
 	qmp "$src" '{"execute":"migrate-set-parameters","arguments":{"downtime-limit":300}}' \
 		>/dev/null || fail "$src: migrate-set-parameters failed"
 	qmp "$src" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"$uri\"}}" >/dev/null ||
@@ -74,7 +75,26 @@ migrate_vm() {
 	local down total
 	down=$(printf '%s' "$out" | sed -n 's/.*"downtime": *\([0-9]*\).*/\1/p')
 	total=$(printf '%s' "$out" | sed -n 's/.*"total-time": *\([0-9]*\).*/\1/p')
-	lib_wait_for 10 eval "$QMPCMD $TEST_DIR/$dst.qmp query-status | grep -q '\"running\"'" ||
-		fail "$dst is not running after migration"
+	local want='"running"'
+	[ "$paused" = 0 ] || want='"status": "prelaunch"\|"status": "paused"'
+	lib_wait_for 10 eval "$QMPCMD $TEST_DIR/$dst.qmp query-status | grep '$want' >/dev/null" ||
+		fail "$dst is not ${want//\"/} after migration: $($QMPCMD "$TEST_DIR/$dst.qmp" query-status)"
 	echo "${down:-?} ${total:-?}"
+}
+
+# ram_compare SRC DST BYTES: the guest-physical RAM [0, BYTES) of two paused
+# VMs must be identical (after a migration: nothing the backends wrote was
+# missed by the dirty log).  Prints the differing pages on failure.
+ram_compare() {
+	local a=$TEST_DIR/$1.ram b=$TEST_DIR/$2.ram diff
+	qmp -t 30 "$1" "{\"execute\":\"pmemsave\",\"arguments\":{\"val\":0,\"size\":$3,\"filename\":\"$a\"}}" >/dev/null ||
+		fail "$1: pmemsave failed"
+	qmp -t 30 "$2" "{\"execute\":\"pmemsave\",\"arguments\":{\"val\":0,\"size\":$3,\"filename\":\"$b\"}}" >/dev/null ||
+		fail "$2: pmemsave failed"
+	if ! cmp -s "$a" "$b"; then
+		diff=$(cmp -l "$a" "$b" | awk '{ p = int(($1 - 1) / 4096); if (!(p in s)) { s[p]; n++; if (n <= 10) printf "0x%x ", p * 4096 } } END { printf "(%d pages)", n }')
+		fail "guest RAM differs after migration $1 -> $2 at GPA $diff"
+	fi
+	log "guest RAM identical after $1 -> $2 ($(($3 >> 20)) MiB)"
+	rm -f "$a" "$b"
 }

@@ -77,6 +77,9 @@ lib_init() {
 	for f in vmlinuz initramfs.gz trafficcheck qmpcmd; do
 		[ -e "$GUEST_DIR/$f" ] || fail "guest incomplete: no $GUEST_DIR/$f"
 	done
+	# A test that set -e ends must say where, or it ends in silence.
+	set -o errtrace
+	trap 'log "stopped by a failing command at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND (status $?)"' ERR
 	trap 'lib_cleanup' EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
