@@ -183,9 +183,17 @@ int port_config_set(struct port_config *pc, const char *key, const char *value,
 			pc->poll = false;
 		else
 			return fail(err, errlen, "poll: '%s' is not 'on' or 'off'", value);
+	} else if (strcmp(key, "bench-log") == 0) {
+		if (strcmp(value, "on") == 0)
+			pc->bench_log = true;
+		else if (strcmp(value, "off") == 0)
+			pc->bench_log = false;
+		else
+			return fail(err, errlen, "bench-log: '%s' is not 'on' or 'off'", value);
 	} else {
 		return fail(err, errlen,
-			    "unknown key '%s' (name, socket, backend, endpoint, mac, queues, mtu, poll)",
+			    "unknown key '%s' (name, socket, backend, endpoint, mac, queues, mtu, poll, "
+			    "bench-log)",
 			    key);
 	}
 	return 0;
@@ -207,7 +215,7 @@ int port_spec_parse(const char *spec, struct port_config *ret, char *err, size_t
 	char *save = NULL, *item;
 	unsigned seen = 0;
 	static const char *const keys[] = { "name", "socket", "backend", "endpoint",
-					    "mac", "queues", "mtu", "poll" };
+					    "mac", "queues", "mtu", "poll", "bench-log" };
 	int r;
 
 	if (strlen(spec) >= sizeof(buf))
@@ -247,6 +255,12 @@ int port_spec_format(const struct port_config *pc, char *buf, size_t len)
 		     pc->name, pc->socket, port_backend_name(pc->backend), ep[pc->endpoint],
 		     pc->endpoint == PORT_ENDPOINT_TAP ? pc->ifname : "", pc->queues,
 		     pc->poll ? ",poll=on" : "");
+	if (n > 0 && pc->bench_log && (size_t)n < len) {
+		int m = snprintf(buf + n, len - (size_t)n, ",bench-log=on");
+		if (m < 0 || (size_t)m >= len - (size_t)n)
+			return -ENOSPC;
+		n += m;
+	}
 	if (n < 0 || (size_t)n >= len)
 		return -ENOSPC;
 	if (pc->has_mac) {
@@ -438,7 +452,7 @@ int agent_config_parse(const char *name, const char *text, struct agent_config *
 		}
 		{
 			static const char *const keys[] = { "socket", "backend", "endpoint", "mac",
-							    "queues", "mtu", "poll" };
+							    "queues", "mtu", "poll", "bench-log" };
 			for (unsigned k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
 				if (strcmp(key, keys[k]) == 0) {
 					if (seen & (1u << k)) {

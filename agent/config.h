@@ -44,6 +44,12 @@ struct port_config {
 	bool has_mtu;
 	unsigned mtu;
 	bool poll;
+	/*
+	 * Benchmarks only: log every write as if QEMU had turned LOG_ALL on,
+	 * into a log of the agent's own (front ends such as DPDK virtio-user
+	 * never migrate, so never ask for logging).
+	 */
+	bool bench_log;
 };
 
 struct agent_config {

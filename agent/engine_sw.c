@@ -310,14 +310,22 @@ static int worker_refresh_ring(struct worker *w, unsigned s, bool fresh)
 	uint32_t flags = 0;
 	int r;
 
+	uint64_t log_addr = rc->addr.log_guest_addr;
+
 	if (rc->addr.flags & VU_VRING_F_LOG)
 		flags |= VQ_F_LOG;
+	/* bench-log: log the used ring too, at its guest-physical address. */
+	if (d->bench_log && !(flags & VQ_F_LOG)) {
+		log_addr = guest_mem_uva_to_gpa(&d->mem, rc->addr.used_user_addr);
+		if (log_addr != UINT64_MAX)
+			flags |= VQ_F_LOG;
+	}
 	if (d->features & VU_BIT(VIRTIO_F_EVENT_IDX))
 		flags |= VQ_F_EVENT_IDX;
 	if (d->features & VU_BIT(VIRTIO_F_INDIRECT_DESC))
 		flags |= VQ_F_INDIRECT;
 	r = vq_setup(vq, &d->mem, rc->num, rc->addr.desc_user_addr, rc->addr.avail_user_addr,
-		     rc->addr.used_user_addr, rc->addr.log_guest_addr, flags, base);
+		     rc->addr.used_user_addr, log_addr, flags, base);
 	if (r < 0) {
 		log_err("port %s: ring %u: %s", w->e->name, idx, vq_reason(vq));
 		return r;

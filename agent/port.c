@@ -222,6 +222,7 @@ static void on_accept(struct watch *w, int fd, uint32_t events, void *opaque)
 	}
 	vu_dev_init(&p->dev, p->cfg.name, port_offered_features(&p->cfg),
 		    port_offered_protocol_features(&p->cfg), p->cfg.queues, &engine_sw_ops, NULL);
+	p->dev.bench_log = p->cfg.bench_log;
 	r = engine_sw_new(p->cfg.name, &p->dev, p->ep, p->cfg.poll, &p->engine);
 	if (r < 0) {
 		log_err("port %s: cannot start the data path: %s", p->cfg.name, strerror(-r));

@@ -161,6 +161,7 @@ static void resume_if_paused(struct vu_dev *d, bool paused)
 
 static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
 {
+	struct dirtylog *own = NULL, *old = NULL;
 	struct guest_mem mem;
 	bool paused;
 	int e;
@@ -178,10 +179,29 @@ static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
 				    e == -EEXIST ? "overlaps another region" : strerror(-e));
 		}
 	}
+	/* bench-log: a log of our own over all of guest memory, as QEMU would size it. */
+	if (d->bench_log) {
+		uint64_t span = 0;
+
+		for (unsigned i = 0; i < mem.nregions; i++)
+			if (mem.r[i].gpa + mem.r[i].size > span)
+				span = mem.r[i].gpa + mem.r[i].size;
+		e = dirtylog_new(span, DIRTYLOG_QEMU_PAGE_SHIFT, &own);
+		if (e < 0) {
+			guest_mem_clear(&mem);
+			return fail(d, e, "SET_MEM_TABLE: bench-log: no log for %llu bytes: %s",
+				    (unsigned long long)span, strerror(-e));
+		}
+	}
 	pause_if_running(d, &paused);
 	guest_mem_clear(&d->mem);
 	d->mem = mem;
+	if (own) {
+		old = d->log;
+		d->log = own;
+	}
 	resume_if_paused(d, paused);
+	dirtylog_free(old);
 	return 0;
 }
 

@@ -77,6 +77,7 @@ struct vu_dev {
 	struct vu_ring_cfg ring[VU_DEV_MAX_VRINGS];
 	struct dirtylog *log;		/* QEMU's log, NULL until SET_LOG_BASE */
 	bool log_all;			/* VHOST_F_LOG_ALL acked */
+	bool bench_log;			/* port key bench-log: log into our own log */
 	const struct vu_dev_ops *ops;
 	void *opaque;
 	char err[200];			/* why the last request failed */
@@ -101,7 +102,7 @@ int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply);
 /* The log the data path should mark, or NULL when not logging. */
 static inline struct dirtylog *vu_dev_active_log(const struct vu_dev *d)
 {
-	return d->log_all ? d->log : NULL;
+	return d->log_all || d->bench_log ? d->log : NULL;
 }
 
 #endif

@@ -92,7 +92,7 @@ ram_compare() {
 	qmp -t 30 "$2" "{\"execute\":\"pmemsave\",\"arguments\":{\"val\":0,\"size\":$3,\"filename\":\"$b\"}}" >/dev/null ||
 		fail "$2: pmemsave failed"
 	if ! cmp -s "$a" "$b"; then
-		diff=$(cmp -l "$a" "$b" | awk '{ p = int(($1 - 1) / 4096); if (!(p in s)) { s[p]; n++; if (n <= 10) printf "0x%x ", p * 4096 } } END { printf "(%d pages)", n }')
+		diff=$({ cmp -l "$a" "$b" || true; } | awk '{ p = int(($1 - 1) / 4096); if (!(p in s)) { s[p] = 1; n++; if (n <= 10) printf "0x%x ", p * 4096 } } END { printf "(%d pages)", n }')
 		fail "guest RAM differs after migration $1 -> $2 at GPA $diff"
 	fi
 	log "guest RAM identical after $1 -> $2 ($(($3 >> 20)) MiB)"

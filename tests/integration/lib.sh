@@ -77,6 +77,9 @@ lib_init() {
 	for f in vmlinuz initramfs.gz trafficcheck qmpcmd; do
 		[ -e "$GUEST_DIR/$f" ] || fail "guest incomplete: no $GUEST_DIR/$f"
 	done
+	# A write into a closed pipe must be an error we see, not a silent death
+	# of the test shell that skips the cleanup (seen as exit status 141).
+	trap '' PIPE
 	# A test that set -e ends must say where, or it ends in silence.
 	set -o errtrace
 	trap 'log "stopped by a failing command at ${BASH_SOURCE[0]##*/}:$LINENO: $BASH_COMMAND (status $?)"' ERR
@@ -203,7 +206,7 @@ vm_start() {
 	VM_INFD[$name]=$fd
 	VM_NETNS[$name]=$ns
 	local cmd=(qemu-system-x86_64
-		-name "$name" -machine "${VDPA_QEMU_MACHINE:-q35},accel=tcg" -cpu max
+		-name "$name" -machine "${VDPA_QEMU_MACHINE:-q35}" -accel "${VDPA_QEMU_ACCEL:-tcg}" -cpu max
 		-smp "$smp" -m "$mem"
 		-object "memory-backend-memfd,id=mem,size=$mem,share=on" -numa node,memdev=mem
 		-display none -nodefaults -no-user-config -no-reboot

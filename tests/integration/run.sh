@@ -20,6 +20,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 mkdir -p "$build/integration" || exit 1
+# The tests run the agent and CLI of this build (tests/integration/agent.sh).
+VDPA_BUILD=$(cd "$build" && pwd)
+export VDPA_BUILD
 logs=$(cd "$build/integration" && pwd)
 
 now_cs() { local up; read -r up _ </proc/uptime; up=${up/./}; echo $((10#$up)); }

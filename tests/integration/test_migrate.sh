@@ -24,8 +24,9 @@ FLOWS=${FLOWS:-1}
 RATE=${RATE:-2000}          # per flow and direction
 HOST_IP=10.79.0.1 GUEST_IP=10.79.0.2
 MAC=52:54:00:79:00:02
-SMP=1; [ "$QUEUES" -le 1 ] || SMP=2
+SMP=${SMP:-1}; [ "$QUEUES" -le 1 ] || SMP=${SMP_MQ:-2}
 MEM_BYTES=$((256 << 20))
+[ "$SMP" -eq 1 ] || log "guest RAM comparison off: two vCPUs (see the comment at the migration loop)"
 
 NS=$(lib_unique net)
 netns_create "$NS"
@@ -44,6 +45,11 @@ vm_on() { # NAME AGENT [-incoming URI]
 	local name=$1 agent=$2; shift 2
 	local nic
 	mapfile -t nic < <(vu_netdev_args n0 "$(agent_sock "$agent" p0)" "$MAC" "$QUEUES")
+	if [ -n "${NIC_TAP:-}" ]; then # diagnosis: QEMU's own tap instead of the agent
+		nic=(-netdev "tap,id=n0,ifname=q$name$$,script=no,downscript=no,vhost=off"
+		     -device "virtio-net-pci,netdev=n0,mac=$MAC")
+		( sleep 1; netns_exec "$NS" ip link set "q$name$$" master br0; netns_exec "$NS" ip link set "q$name$$" up ) &
+	fi
 	vm_start "$name" --netns "$NS" --smp "$SMP" \
 		--append "vdpa.ip=$GUEST_IP/24 vdpa.queues=$QUEUES" -- "${nic[@]}" "$@"
 }
@@ -88,7 +94,11 @@ for round in $(seq 1 "$ROUNDS"); do
 		# destination starts paused (-S), and its RAM must equal the
 		# source's final RAM.  A page the agent wrote but did not log
 		# differs (the buffers it filled after the vCPUs stopped, at least).
-		verify=0; [ "$n" -gt 2 ] || verify=1
+		#
+		# Only with one vCPU: QEMU 7.2's TCG with two vCPUs leaves a few
+		# guest pages different after migration even with QEMU's own tap
+		# backend and no agent at all (NIC_TAP=1 SMP=2 reproduces it).
+		verify=0; [ "$n" -gt 2 ] || [ "$SMP" -ne 1 ] || verify=1
 		if [ $verify = 1 ]; then
 			vm_on "$next" "$to" -incoming "unix:$TEST_DIR/mig$n.sock" -S
 		else

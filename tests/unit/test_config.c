@@ -72,7 +72,7 @@ static void spec_refusals(void **state)
 		{ "name=p,socket=/s,endpoint=udp", "endpoint: 'udp' is not tap:IFNAME, null or loop" },
 		{ "name=p,socket=/s,backend=hw", "backend: 'hw' is not 'sw'" },
 		{ "name=p,socket=/s,poll=yes", "poll: 'yes' is not 'on' or 'off'" },
-		{ "name=p,socket=/s,colour=red", "unknown key 'colour' (name, socket, backend, endpoint, mac, queues, mtu, poll)" },
+		{ "name=p,socket=/s,colour=red", "unknown key 'colour' (name, socket, backend, endpoint, mac, queues, mtu, poll, bench-log)" },
 		{ "name=p,socket=/s,queues", "'queues' is not KEY=VALUE" },
 		{ "name=p,name=q,socket=/s", "name: given twice" },
 		{ "name=-p,socket=/s", "name: '-p' is not 1-31 characters of [A-Za-z0-9_.-] not starting with '.' or '-'" },

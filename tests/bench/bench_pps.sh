@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Software data path throughput, guest-to-wire direction, 64-byte frames:
+# dpdk-testpmd's net_virtio_user (a real vhost-user front end, txonly, one
+# forwarding lcore) sends into
+#   - an agent port (endpoint=null, poll=on), and
+#   - dpdk-testpmd's own net_vhost back end (rxonly), the peer,
+# and once more into the agent with bench-log=on (every guest-memory write
+# marked in a dirty log, as during a migration) to price logging.
+#
+#   tests/bench/bench_pps.sh BUILD_DIR
+#   env: ROUNDS (2) WARMUP (3 s) MEASURE (8 s per round) QSIZE (1024)
+#
+# The back end runs on CPU 0, the front end on CPU 1 (main and forwarding
+# lcore together: the main lcore sleeps between the 1 s stats).  Rounds
+# alternate the back ends so a neighbour's load hits all of them alike.  The
+# rate is the front end's TX-packets counter over the whole stats periods in
+# the window (lines time-stamped as they arrive, CLOCK_MONOTONIC); the back
+# end's own count (the agent's ring 1 frames, testpmd's RX-packets) over the
+# same window is reported beside it as "value_backend"/"peer_value_backend", and the two
+# must agree within 10% or the result is flagged "suspect": true.
+#
+# Results (one JSON line each):
+#   agent.pps.null          agent vs dpdk-vhost      (target ratio >= 0.5)
+#   agent.pps.null.logging  agent bench-log=on vs off (overhead 1 - ratio, target <= 0.1)
+set -euo pipefail
+. "$(dirname "$0")/benchlib.sh"
+bench_init "${1:?usage: bench_pps.sh BUILD_DIR}"
+
+ROUNDS=${ROUNDS:-2}
+WARMUP=${WARMUP:-3}
+MEASURE=${MEASURE:-8}
+QSIZE=${QSIZE:-1024}
+BE_CPU=0 FE_CPU=1
+[ "$(nproc --all)" -ge 2 ] || bdie "needs two CPUs"
+
+HZ=$(getconf CLK_TCK)
+declare -A FE_RATES=() BE_RATES=() BE_CPU=() FE_CPU=()
+
+# run_one KIND ROUND: KIND is dpdk, agent or agent-log.
+run_one() {
+	local kind=$1 round=$2 tag="$1-r$2" sock be fe ctl="" cmd
+	local f0="" f1="" t0 t1 fe_rate be_rate c0 c1 d0 d1 be_cpu fe_cpu
+	sock=$BENCH_TMP/$tag.sock
+	case "$kind" in
+	dpdk)
+		mapfile -t cmd < <(testpmd_cmd "vbbe$$-$tag" $BE_CPU "net_vhost0,iface=$sock,queues=1" rxonly)
+		bench_bg "$tag.backend.log" "${cmd[@]}"
+		;;
+	agent|agent-log)
+		local bl=off
+		[ "$kind" = agent ] || bl=on
+		mkdir -p "$BENCH_TMP/$tag.rt"
+		ctl=$BENCH_TMP/$tag.rt/control.sock
+		bench_bg "$tag.backend.log" taskset -c $BE_CPU "$AGENTD" \
+			--runtime-dir "$BENCH_TMP/$tag.rt" --state-dir "$BENCH_TMP/$tag.rt" \
+			--port "name=p0,socket=$sock,endpoint=null,poll=on,bench-log=$bl"
+		;;
+	esac
+	be=$BENCH_PID
+	for ((i = 0; i < 100; i++)); do [ -S "$sock" ] && break; sleep 0.1; done
+	[ -S "$sock" ] || bdie "$tag: back end did not create $sock: $(tail -5 "$BENCH_TMP/$tag.backend.log")"
+
+	mapfile -t cmd < <(testpmd_cmd "vbfe$$-$tag" $FE_CPU \
+		"net_virtio_user0,path=$sock,queues=1,queue_size=$QSIZE" txonly --txpkts=64)
+	bench_bg "$tag.frontend.log" "${cmd[@]}"
+	fe=$BENCH_PID
+	for ((i = 0; i < 150; i++)); do
+		[ "$(stats_count "$BENCH_TMP/$tag.frontend.log" Tx-pps)" -ge 1 ] && break
+		kill -0 "$fe" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ "$(stats_count "$BENCH_TMP/$tag.frontend.log" Tx-pps)" -ge 1 ] ||
+		bdie "$tag: front end does not forward: $(tail -5 "$BENCH_TMP/$tag.frontend.log")"
+
+	sleep "$WARMUP"
+	c0=$(proc_cpu_ticks "$be") d0=$(proc_cpu_ticks "$fe")
+	t0=$(bench_now)
+	[ -z "$ctl" ] || f0=$(agent_ring_counter "$ctl" p0 1 frames)
+	sleep "$MEASURE"
+	if [ -n "$ctl" ]; then
+		f1=$(agent_ring_counter "$ctl" p0 1 frames)
+		t1=$(bench_now)
+		"$VMCLI" --agent "unix:$ctl" -j port show p0 >"$BENCH_TMP/$tag.port-show.json"
+		[ -n "$f0" ] && [ -n "$f1" ] || bdie "$tag: no ring 1 frames counter in port show"
+		be_rate=$(awk -v a="$f0" -v b="$f1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.4f\n", (b - a) / (e - s) / 1e6 }')
+	else
+		t1=$(bench_now)
+		be_rate=$(stats_rate "$BENCH_TMP/$tag.backend.log" RX-packets "$t0" "$t1")
+	fi
+	c1=$(proc_cpu_ticks "$be") d1=$(proc_cpu_ticks "$fe")
+	fe_rate=$(stats_rate "$BENCH_TMP/$tag.frontend.log" TX-packets "$t0" "$t1")
+	# The share of a CPU each side got: the host is shared, and a back end
+	# that got 60% of its CPU moves 60% of the frames it could.
+	be_cpu=$(awk -v a="$c0" -v b="$c1" -v s="$t0" -v e="$t1" -v hz="$HZ" 'BEGIN { printf "%.2f\n", (b - a) / hz / (e - s) }')
+	fe_cpu=$(awk -v a="$d0" -v b="$d1" -v s="$t0" -v e="$t1" -v hz="$HZ" 'BEGIN { printf "%.2f\n", (b - a) / hz / (e - s) }')
+	[ "$fe_rate" != nan ] && [ "$be_rate" != nan ] ||
+		bdie "$tag: too few stats lines in the window (front end $fe_rate, back end $be_rate)"
+	kill -0 "$be" 2>/dev/null || bdie "$tag: back end died: $(tail -5 "$BENCH_TMP/$tag.backend.log")"
+	kill -0 "$fe" 2>/dev/null || bdie "$tag: front end died: $(tail -5 "$BENCH_TMP/$tag.frontend.log")"
+	bench_stop "$fe"
+	bench_stop "$be"
+	rm -rf "/var/run/dpdk/vbfe$$-$tag" "/var/run/dpdk/vbbe$$-$tag"
+	blog "$tag: front end Tx $fe_rate Mpps (CPU $fe_cpu), back end $be_rate Mpps (CPU $be_cpu), load $(load1)"
+	FE_RATES[$kind]="${FE_RATES[$kind]:-} $fe_rate"
+	BE_RATES[$kind]="${BE_RATES[$kind]:-} $be_rate"
+	BE_CPU[$kind]="${BE_CPU[$kind]:-} $be_cpu"
+	FE_CPU[$kind]="${FE_CPU[$kind]:-} $fe_cpu"
+}
+
+mean() { printf '%s\n' "$@" | awk '{ s += $1; n++ } END { printf "%.3f\n", n ? s / n : 0 }'; }
+# Front end and back end disagree by more than 10%: a counter is wrong.
+suspect() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; print (b > 0 && d / b <= 0.1) ? "false" : "true" }'; }
+jarr() { local IFS=,; echo "[$*]"; }
+
+for r in $(seq 1 "$ROUNDS"); do
+	# The peer first in odd rounds, last in even ones.
+	if [ $((r % 2)) = 1 ]; then order="dpdk agent agent-log"; else order="agent-log agent dpdk"; fi
+	for k in $order; do run_one "$k" "$r"; done
+done
+
+# emit BENCH KIND PEER_NAME PEER_KIND: one result line, KIND against PEER_KIND.
+# shellcheck disable=SC2086
+emit() {
+	local v pv vb pvb
+	v=$(mean ${FE_RATES[$2]}) pv=$(mean ${FE_RATES[$4]})
+	vb=$(mean ${BE_RATES[$2]}) pvb=$(mean ${BE_RATES[$4]})
+	local sus=false
+	[ "$(suspect "$v" "$vb")" = false ] && [ "$(suspect "$pv" "$pvb")" = false ] || sus=true
+	printf '{"bench":"%s","value":%s,"unit":"Mpps","peer":"%s","peer_value":%s,"ratio":%s,' \
+		"$1" "$v" "$3" "$pv" "$(ratio "$v" "$pv")"
+	printf '"value_backend":%s,"peer_value_backend":%s,"samples":%s,"peer_samples":%s,' \
+		"$vb" "$pvb" "$(jarr ${FE_RATES[$2]})" "$(jarr ${FE_RATES[$4]})"
+	printf '"cpu_backend":%s,"peer_cpu_backend":%s,"cpu_frontend":%s,"peer_cpu_frontend":%s,' \
+		"$(mean ${BE_CPU[$2]})" "$(mean ${BE_CPU[$4]})" "$(mean ${FE_CPU[$2]})" "$(mean ${FE_CPU[$4]})"
+	printf '"seconds":%s,"frame":64,"queue_size":%s,"suspect":%s,"load1":%s}\n' \
+		"$((ROUNDS * MEASURE))" "$QSIZE" "$sus" "$(load1)"
+}
+emit agent.pps.null agent dpdk-vhost dpdk
+emit agent.pps.null.logging agent-log agent-nolog agent

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# A migration cancelled half-way: QEMU's bandwidth is throttled so the copy
+# takes long enough; once the source agent logs dirty pages the migration is
+# cancelled.  The source VM keeps running, the agent turns logging off
+# without stopping the rings, traffic goes on both ways, and the receivers
+# see 0 corrupt and 0 duplicate datagrams.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/agent.sh"
+lib_init
+
+RATE=2000
+HOST_IP=10.80.0.1 GUEST_IP=10.80.0.2 MAC=52:54:00:80:00:02
+
+NS=$(lib_unique net)
+netns_create "$NS"
+netns_exec "$NS" ip link add br0 type bridge
+netns_exec "$NS" ip addr add "$HOST_IP/24" dev br0
+netns_exec "$NS" ip link set br0 up
+for a in A B; do
+	agent_start $a --netns "$NS" -- --port "name=p0,socket=$(agent_sock $a p0),endpoint=tap:c$a$$"
+	netns_exec "$NS" ip link set "c$a$$" master br0
+	netns_exec "$NS" ip link set "c$a$$" up
+done
+
+mapfile -t nicA < <(vu_netdev_args n0 "$(agent_sock A p0)" "$MAC")
+mapfile -t nicB < <(vu_netdev_args n0 "$(agent_sock B p0)" "$MAC")
+vm_start src --netns "$NS" --append "vdpa.ip=$GUEST_IP/24" -- "${nicA[@]}"
+vm_wait_ready src 90 || fail "guest did not boot"
+vm_run src "ping -c 1 -W 3 $HOST_IP >/dev/null" 15 || fail "guest cannot ping the host"
+
+lib_bg host-recv netns_exec "$NS" "$TRAFFICCHECK" recv --port 5101 --duration 300 --idle-exit 4 --json
+vm_send src "trafficcheck recv --port 5201 --duration 300 --idle-exit 4 --json >/tmp/recv.out 2>&1 &"
+sleep 1
+vm_send src "trafficcheck send --dst $HOST_IP:5101 --rate $RATE --duration 240 --flow 1 >/tmp/send.out 2>&1 & echo \$! >/tmp/send.pid"
+lib_bg host-send netns_exec "$NS" "$TRAFFICCHECK" send --dst "$GUEST_IP:5201" --rate $RATE --duration 240 --flow 2
+
+host_received() {
+	local line v
+	pkill -USR1 -f "trafficcheck recv --port 5101" || true
+	sleep 0.3
+	line=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv.log" | tail -n1 || true)
+	v=$(printf '%s' "$line" | sed -n 's/.*"received":\([0-9]*\).*/\1/p')
+	echo "${v:-0}"
+}
+
+vm_start dst --netns "$NS" --append "vdpa.ip=$GUEST_IP/24" -- "${nicB[@]}" -incoming "unix:$TEST_DIR/mig.sock"
+lib_wait_for 20 test -S "$TEST_DIR/dst.qmp" || fail "dst: no QMP socket"
+
+# 4 MiB/s: the ~90 MiB of non-zero guest memory take far longer than the test waits.
+qmp src '{"execute":"migrate-set-parameters","arguments":{"max-bandwidth":4194304}}' >/dev/null ||
+	fail "cannot throttle the migration"
+qmp src "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"unix:$TEST_DIR/mig.sock\"}}" >/dev/null ||
+	fail "migrate refused"
+lib_wait_for 20 grep 'dirty logging on' "$TEST_DIR/agent-A.log" >/dev/null ||
+	fail "the source agent never turned dirty logging on"
+sleep 2
+st=$(qmp src query-migrate)
+printf '%s' "$st" | grep '"status": "active"' >/dev/null || fail "migration not active before cancel: $st"
+log "migration active, cancelling"
+qmp src migrate_cancel >/dev/null || fail "migrate_cancel refused"
+lib_wait_for 20 eval "qmp src query-migrate | grep '\"cancelled\"' >/dev/null" ||
+	fail "migration not cancelled: $(qmp src query-migrate)"
+vm_kill dst
+
+qmp src query-status | grep '"running"' >/dev/null || fail "source VM is not running after cancel"
+lib_wait_for 10 grep 'dirty logging off' "$TEST_DIR/agent-A.log" >/dev/null ||
+	fail "the source agent did not turn dirty logging off"
+grep -E 'ring [0-9]+ stopped' "$TEST_DIR/agent-A.log" && fail "a ring stopped during the cancelled migration"
+
+show=$(agent_cli A -j port show p0) || fail "port show failed"
+printf '%s' "$show" | tr -d ' \n' | grep '"state":"running"' >/dev/null || fail "port not running: $show"
+printf '%s' "$show" | tr -d ' \n' | grep '"log_all":false' >/dev/null || fail "port still logging: $show"
+
+# Traffic goes on after the cancel.
+before=$(host_received)
+sleep 3
+after=$(host_received)
+expect "datagrams from the guest in 3 s after the cancel" $((after - before)) -gt $((RATE * 2))
+
+vm_send src "kill -TERM \$(cat /tmp/send.pid)"
+pkill -TERM -f "trafficcheck send --dst $GUEST_IP:5201" || true
+lib_wait_for 10 grep '^SENT ' "$TEST_DIR/host-send.log" >/dev/null || fail "host sender did not stop"
+vm_run src "i=0; while ! grep TRAFFIC /tmp/recv.out >/dev/null && [ \$i -lt 40 ]; do sleep 0.5; i=\$((i+1)); done" 40 ||
+	fail "guest shell does not answer"
+g_recv=$(vm_run src "grep TRAFFIC /tmp/recv.out") || fail "guest receiver did not finish"
+lib_wait_for 20 eval "! pgrep -f 'trafficcheck recv --port 5101' >/dev/null" || true
+h_recv=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv.log" | tail -n1)
+log "host -> guest: $g_recv"
+log "guest -> host: $h_recv"
+for r in "$g_recv" "$h_recv"; do
+	expect "corrupt" "$(json_field "$r" corrupt)" -eq 0
+	expect "duplicate" "$(json_field "$r" duplicate)" -eq 0
+	expect "lost" "$(json_field "$r" lost)" -le $((RATE / 2))
+done
+vm_check_console src || fail "errors on the guest console"
+vm_stop src
+log "PASS"
