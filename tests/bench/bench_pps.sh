@@ -34,7 +34,7 @@ BE_CPU=0 FE_CPU=1
 [ "$(nproc --all)" -ge 2 ] || bdie "needs two CPUs"
 
 HZ=$(getconf CLK_TCK)
-declare -A FE_RATES=() BE_RATES=() BE_CPU=() FE_CPU=()
+declare -A FE_RATES=() BE_RATES=() BE_SHARE=() FE_SHARE=()
 
 # run_one KIND ROUND: KIND is dpdk, agent or agent-log.
 run_one() {
@@ -103,8 +103,8 @@ run_one() {
 	blog "$tag: front end Tx $fe_rate Mpps (CPU $fe_cpu), back end $be_rate Mpps (CPU $be_cpu), load $(load1)"
 	FE_RATES[$kind]="${FE_RATES[$kind]:-} $fe_rate"
 	BE_RATES[$kind]="${BE_RATES[$kind]:-} $be_rate"
-	BE_CPU[$kind]="${BE_CPU[$kind]:-} $be_cpu"
-	FE_CPU[$kind]="${FE_CPU[$kind]:-} $fe_cpu"
+	BE_SHARE[$kind]="${BE_SHARE[$kind]:-} $be_cpu"
+	FE_SHARE[$kind]="${FE_SHARE[$kind]:-} $fe_cpu"
 }
 
 mean() { printf '%s\n' "$@" | awk '{ s += $1; n++ } END { printf "%.3f\n", n ? s / n : 0 }'; }
@@ -131,7 +131,7 @@ emit() {
 	printf '"value_backend":%s,"peer_value_backend":%s,"samples":%s,"peer_samples":%s,' \
 		"$vb" "$pvb" "$(jarr ${FE_RATES[$2]})" "$(jarr ${FE_RATES[$4]})"
 	printf '"cpu_backend":%s,"peer_cpu_backend":%s,"cpu_frontend":%s,"peer_cpu_frontend":%s,' \
-		"$(mean ${BE_CPU[$2]})" "$(mean ${BE_CPU[$4]})" "$(mean ${FE_CPU[$2]})" "$(mean ${FE_CPU[$4]})"
+		"$(mean ${BE_SHARE[$2]})" "$(mean ${BE_SHARE[$4]})" "$(mean ${FE_SHARE[$2]})" "$(mean ${FE_SHARE[$4]})"
 	printf '"seconds":%s,"frame":64,"queue_size":%s,"suspect":%s,"load1":%s}\n' \
 		"$((ROUNDS * MEASURE))" "$QSIZE" "$sus" "$(load1)"
 }
