@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * libFuzzer target: the dirty-log trace reader over arbitrary bytes, read
  * through a memfd (the fd path) and through fmemopen (the FILE path).  Both

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0-only
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * libFuzzer target for the vhost-user parser (protocol/vhost_user.c) and,
  * in one mode, the socket layer in front of it (protocol/vhost_user_io.c).
