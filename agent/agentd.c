@@ -24,6 +24,8 @@ static void notify_status(const struct agentd *a)
 {
 	size_t running = 0;
 
+	if (a->stopping)
+		return;
 	for (size_t i = 0; i < a->nports; i++)
 		if (strcmp(port_state_name(a->ports[i]), "listening") != 0)
 			running++;
@@ -147,6 +149,7 @@ static void on_signal(struct watch *w, int fd, uint32_t events, void *opaque)
 		case SIGINT:
 			log_notice("signal %s: shutting down", strsignal((int)si.ssi_signo));
 			sd_notify(0, "STOPPING=1");
+			a->stopping = true;
 			loop_quit(a->loop);
 			break;
 		case SIGHUP:
@@ -203,6 +206,7 @@ int agentd_init(struct agentd *a, const char *config_path, const char *runtime_d
 
 void agentd_fini(struct agentd *a)
 {
+	a->stopping = true;
 	while (a->nports)
 		agentd_del_port(a, port_config(a->ports[a->nports - 1])->name);
 	free(a->ports);
@@ -265,6 +269,9 @@ int agentd_run(struct agentd *a)
 	notify_status(a);
 	log_notice("ready: %zu port(s), control socket %s", a->nports, ctl_server_path(a->ctl));
 	r = loop_run(a->loop);
-	sd_notify(0, "STOPPING=1");
+	/* SIGTERM said STOPPING=1 already; an error exit says it here. */
+	if (!a->stopping)
+		sd_notify(0, "STOPPING=1");
+	a->stopping = true;
 	return r;
 }

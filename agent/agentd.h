@@ -5,6 +5,7 @@
 #ifndef VDPA_AGENT_AGENTD_H
 #define VDPA_AGENT_AGENTD_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "agent/config.h"
@@ -23,7 +24,7 @@ struct agentd {
 	int wd_fd;			/* watchdog timerfd, -1 without WATCHDOG_USEC */
 	struct watch *wd_watch;
 	struct ctl_server *ctl;
-	int exit_code;
+	bool stopping;		/* STOPPING=1 sent: no more STATUS= */
 };
 
 int agentd_init(struct agentd *a, const char *config_path, const char *runtime_dir,

@@ -98,3 +98,15 @@ ram_compare() {
 	log "guest RAM identical after $1 -> $2 ($(($3 >> 20)) MiB)"
 	rm -f "$a" "$b"
 }
+
+# tool_build NAME: compiles tests/tools/NAME.c into $VDPA_BUILD/tools/NAME
+# when missing or older than its source; prints the path.
+tool_build() {
+	local src=$REPO_DIR/tests/tools/$1.c out=$VDPA_BUILD/tools/$1
+	if [ ! -x "$out" ] || [ "$src" -nt "$out" ]; then
+		mkdir -p "$VDPA_BUILD/tools"
+		gcc -std=gnu11 -O2 -Wall -Wextra -I"$REPO_DIR" -o "$out" "$src" ||
+			fail "cannot build $1"
+	fi
+	echo "$out"
+}
