@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0-only
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Control socket client: the thin I/O layer in front of the control codec.
  * Non-blocking socket, poll() against one CLOCK_MONOTONIC deadline per

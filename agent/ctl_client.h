@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The client side of the control socket: connect to an agent, send one
  * request line, read one reply line within a deadline, hand the reply to

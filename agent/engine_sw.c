@@ -46,6 +46,14 @@ struct worker {
 	/* Owned by the worker while it runs, by the control thread while paused. */
 	struct vq vq[2];
 	bool running[2];
+	/*
+	 * The ring could not be set up again after a change of the memory table
+	 * (its addresses are no longer in guest memory): it stays "running" for
+	 * the device, is not served, reports broken, and GET_VRING_BASE answers
+	 * the index it had.
+	 */
+	bool failed[2];
+	uint16_t failed_base[2];
 	int kick_fd[2];
 	int call_fd[2];
 	int err_fd[2];
@@ -189,9 +197,15 @@ static bool park(struct worker *w)
 	return quit;
 }
 
+/* Whether the worker moves frames on ring s: started, set up, not broken. */
+static bool serving(const struct worker *w, unsigned s)
+{
+	return w->running[s] && !w->failed[s] && !vq_is_broken(&w->vq[s]);
+}
+
 static bool want_rx_kick(const struct worker *w)
 {
-	return w->running[RX] && w->rx_pending && !vq_is_broken(&w->vq[RX]);
+	return serving(w, RX) && w->rx_pending;
 }
 
 static void *worker_main(void *arg)
@@ -211,9 +225,9 @@ static void *worker_main(void *arg)
 				break;
 			continue;
 		}
-		if (w->running[TX])
+		if (serving(w, TX))
 			progress += do_tx(w);
-		if (w->running[RX])
+		if (serving(w, RX))
 			progress += do_rx(w);
 		report_broken(w, TX);
 		report_broken(w, RX);
@@ -221,18 +235,18 @@ static void *worker_main(void *arg)
 			continue;
 
 		/* Nothing to do: ask for kicks, then re-check to close the race. */
-		if (w->running[TX] && !vq_is_broken(&w->vq[TX]) && vq_enable_notify(&w->vq[TX]) == 1)
+		if (serving(w, TX) && vq_enable_notify(&w->vq[TX]) == 1)
 			again = true;
 		if (want_rx_kick(w) && vq_enable_notify(&w->vq[RX]) == 1)
 			again = true;
 		if (again) {
-			if (w->running[TX])
+			if (serving(w, TX))
 				vq_disable_notify(&w->vq[TX]);
 			continue;
 		}
 
 		pfd[n++] = (struct pollfd){ .fd = w->ctl_efd, .events = POLLIN };
-		if (w->running[TX] && !vq_is_broken(&w->vq[TX])) {
+		if (serving(w, TX)) {
 			if (w->kick_fd[TX] >= 0)
 				pfd[n++] = (struct pollfd){ .fd = w->kick_fd[TX], .events = POLLIN };
 			else
@@ -244,7 +258,7 @@ static void *worker_main(void *arg)
 			else
 				nofd = true;
 		}
-		if (w->running[RX] && !w->rx_pending && endpoint_rx_fd(e->ep, w->qp) >= 0)
+		if (serving(w, RX) && !w->rx_pending && endpoint_rx_fd(e->ep, w->qp) >= 0)
 			pfd[n++] = (struct pollfd){ .fd = endpoint_rx_fd(e->ep, w->qp), .events = POLLIN };
 		/* A ring without a kick fd must be polled: look again every millisecond. */
 		if (nofd)
@@ -257,17 +271,17 @@ static void *worker_main(void *arg)
 				continue;
 			if (pfd[i].fd == w->ctl_efd) {
 				drain_fd(w->ctl_efd);
-			} else if (pfd[i].fd == w->kick_fd[TX] && w->running[TX]) {
+			} else if (pfd[i].fd == w->kick_fd[TX] && serving(w, TX)) {
 				drain_fd(pfd[i].fd);
 				vq_count_kick(&w->vq[TX]);
-			} else if (pfd[i].fd == w->kick_fd[RX] && w->running[RX]) {
+			} else if (pfd[i].fd == w->kick_fd[RX] && serving(w, RX)) {
 				drain_fd(pfd[i].fd);
 				vq_count_kick(&w->vq[RX]);
 			}
 		}
-		if (w->running[TX])
+		if (serving(w, TX))
 			vq_disable_notify(&w->vq[TX]);
-		if (w->running[RX])
+		if (serving(w, RX))
 			vq_disable_notify(&w->vq[RX]);
 	}
 	return NULL;
@@ -328,8 +342,14 @@ static int worker_refresh_ring(struct worker *w, unsigned s, bool fresh)
 		     rc->addr.used_user_addr, log_addr, flags, base);
 	if (r < 0) {
 		log_err("port %s: ring %u: %s", w->e->name, idx, vq_reason(vq));
+		if (!fresh) {
+			w->failed[s] = true;
+			w->failed_base[s] = base;
+			signal_fd(rc->err_fd);
+		}
 		return r;
 	}
+	w->failed[s] = false;
 	/* A ring the guest broke stays broken across pauses (and is not re-reported). */
 	if (was_broken)
 		vq_set_broken(vq, reason);
@@ -355,8 +375,8 @@ static void worker_refresh(struct worker *w)
 	if (log)
 		dirtylog_cache_init(&w->cache, log);
 	for (unsigned s = 0; s < 2; s++) {
-		if (w->running[s] && worker_refresh_ring(w, s, false) < 0)
-			w->running[s] = false;
+		if (w->running[s] && !w->failed[s])
+			worker_refresh_ring(w, s, false);
 	}
 }
 
@@ -420,8 +440,9 @@ static int eng_ring_stop(void *opaque, unsigned idx, uint16_t *ret_base)
 		return -EINVAL;
 	}
 	/* Paused: every popped chain was pushed and published; the base is exact. */
-	base = vq_get_base(&w->vq[s]);
+	base = w->failed[s] ? w->failed_base[s] : vq_get_base(&w->vq[s]);
 	w->running[s] = false;
+	w->failed[s] = false;
 	w->kick_fd[s] = w->call_fd[s] = w->err_fd[s] = -1;
 	worker_resume(w);
 	if (s == RX)
@@ -557,7 +578,7 @@ void engine_sw_ring_info(struct engine_sw *e, unsigned idx, struct engine_ring_i
 	w = &e->w[idx / 2];
 	/* Display only: racy snapshots of single words are acceptable here. */
 	ret->running = __atomic_load_n(&w->running[s], __ATOMIC_RELAXED);
-	ret->broken = vq_is_broken(&w->vq[s]);
+	ret->broken = vq_is_broken(&w->vq[s]) || __atomic_load_n(&w->failed[s], __ATOMIC_RELAXED);
 	ret->reason = ret->broken ? vq_reason(&w->vq[s]) : NULL;
 	ret->next_avail = __atomic_load_n(&w->vq[s].last_avail_idx, __ATOMIC_RELAXED);
 	ret->used = __atomic_load_n(&w->vq[s].published_idx, __ATOMIC_RELAXED);

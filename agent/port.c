@@ -28,8 +28,11 @@
 #include "protocol/vhost_user.h"
 #include "protocol/vhost_user_io.h"
 
-/* A started message must complete this fast; QEMU writes each at once. */
-#define VU_IO_TIMEOUT_MS 2000
+/*
+ * A reply must be taken this fast.  QEMU reads each reply at once; a front
+ * end that does not read stalls only itself, then loses its connection.
+ */
+#define VU_SEND_TIMEOUT_MS 200
 
 struct port {
 	struct port_config cfg;
@@ -39,6 +42,7 @@ struct port {
 	struct watch *listen_watch;
 	int conn_fd;
 	struct watch *conn_watch;
+	struct vu_io_rx rx;	/* partial message of the connection */
 	struct vu_dev dev;
 	struct engine_sw *engine;
 	struct endpoint *ep;
@@ -101,6 +105,7 @@ static void disconnect(struct port *p, const char *why)
 		   why ? why : "");
 	loop_remove(p->conn_watch);
 	p->conn_watch = NULL;
+	vu_io_rx_reset(&p->rx);
 	/* Stop the rings while the workers still exist, then drop the workers. */
 	vu_dev_reset(&p->dev);
 	engine_sw_free(p->engine);
@@ -122,7 +127,7 @@ static int send_response(struct port *p, const struct vu_msg *m, enum vu_respond
 		r = vu_encode_ack(m->request, status, buf, sizeof(buf), &len);
 	if (r < 0)
 		return r;
-	return vu_io_send(p->conn_fd, VU_IO_TIMEOUT_MS, buf, len, NULL, 0);
+	return vu_io_send(p->conn_fd, VU_SEND_TIMEOUT_MS, buf, len, NULL, 0);
 }
 
 /* Handles one message; returns false when the connection must close. */
@@ -182,9 +187,12 @@ static void on_conn(struct watch *w, int fd, uint32_t events, void *opaque)
 
 	(void)w;
 	(void)events;
-	/* Bounded so one chatty front end cannot starve the other ports. */
+	/*
+	 * Never waits: a message that is not complete yet stays in p->rx.
+	 * Bounded so one chatty front end cannot starve the other ports.
+	 */
 	for (int i = 0; i < 64; i++) {
-		int r = vu_io_recv(fd, VU_IO_TIMEOUT_MS, &io);
+		int r = vu_io_rx_step(fd, &p->rx, &io);
 
 		if (r == -EAGAIN)
 			return;
@@ -193,7 +201,11 @@ static void on_conn(struct watch *w, int fd, uint32_t events, void *opaque)
 			return;
 		}
 		if (r < 0) {
-			snprintf(why, sizeof(why), "vhost-user socket: %s", strerror(-r));
+			snprintf(why, sizeof(why), "vhost-user socket: %s",
+				 r == -ENOBUFS ? "more file descriptors than a message may carry" :
+				 r == -EMSGSIZE ? "message size above the limit" :
+				 r == -EPROTO ? "file descriptors sent with payload bytes" :
+				 r == -ECONNRESET ? "closed in the middle of a message" : strerror(-r));
 			disconnect(p, why);
 			return;
 		}
@@ -239,6 +251,7 @@ static void on_accept(struct watch *w, int fd, uint32_t events, void *opaque)
 		return;
 	}
 	p->conn_fd = c;
+	vu_io_rx_init(&p->rx);
 	p->connections++;
 	log_notice("port %s: front end connected", p->cfg.name);
 }
@@ -288,6 +301,7 @@ int port_new(struct loop *loop, const struct port_config *cfg, enum port_origin 
 	p->loop = loop;
 	p->listen_fd = -1;
 	p->conn_fd = -1;
+	vu_io_rx_init(&p->rx);
 	vu_dev_init(&p->dev, p->cfg.name, 0, 0, 1, &engine_sw_ops, NULL);
 
 	r = endpoint_open(cfg->endpoint, cfg->ifname, cfg->queues, &p->ep, err, errlen);

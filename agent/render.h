@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * vdpa-migrate's output: agent replies (struct json_object, as returned by
  * ctl_parse_reply()) rendered for people, or as JSON for -j.  Pure: a reply

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * dirtylog core: creating and mapping logs, marking, the per-writer mark
  * cache, iteration, counting, clearing and taking a snapshot.

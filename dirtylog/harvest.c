@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Harvest-and-merge of a device log into QEMU's log, and the IOVA -> GPA
  * translation table it uses.

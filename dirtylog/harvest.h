@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Harvest-and-merge: move the dirty bits out of a device's log (any page
  * size 4 KiB..2 MiB, addresses possibly IOVAs) into QEMU's 4 KiB vhost log.

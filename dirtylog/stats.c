@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Dirty-rate bookkeeping for the migration rounds.  Monotonic time only:
  * a wall-clock step during a migration would make rates meaningless.

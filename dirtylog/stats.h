@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Per-round dirty-log statistics: pages per round, totals, dirty rate in
  * pages per second on CLOCK_MONOTONIC.  Every function takes the time so

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Dirty-log trace files: a recording of successive log snapshots, for
  * replaying a guest's dirtying pattern offline.

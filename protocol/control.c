@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0-only
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The control protocol codec: the command table, the one validator every
  * request goes through, and the encoders of requests and error replies.

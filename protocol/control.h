@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * The control protocol codec (docs/control-protocol.md): one JSON request
  * per line from a control client, one JSON reply per line from the agent.

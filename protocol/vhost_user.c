@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0-only
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * vhost-user back end: the message table, the single validator, the pure
  * parser and the reply/REPLY_ACK encoders.  See vhost_user.h for the API.

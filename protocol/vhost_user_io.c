@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0-only
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * vhost-user socket I/O: recvmsg()/sendmsg() with SCM_RIGHTS, short reads
  * and writes, MSG_CTRUNC, EOF.  See vhost_user_io.h.
@@ -208,6 +208,74 @@ int vu_io_recv(int sock, int timeout_ms, struct vu_io_msg *ret)
 
 out_close:
 	close_fds(fds, nfds);
+	return rc;
+}
+
+void vu_io_rx_init(struct vu_io_rx *rx)
+{
+	rx->got = 0;
+	rx->nfds = 0;
+	for (size_t i = 0; i < VU_MAX_FDS; i++)
+		rx->fds[i] = -1;
+}
+
+void vu_io_rx_reset(struct vu_io_rx *rx)
+{
+	if (!rx)
+		return;
+	close_fds(rx->fds, rx->nfds);
+	vu_io_rx_init(rx);
+}
+
+int vu_io_rx_step(int sock, struct vu_io_rx *rx, struct vu_io_msg *ret)
+{
+	int rc;
+
+	for (;;) {
+		struct vu_wire_hdr h;
+		size_t want = VU_HDR_SIZE;
+		int got_fds = 0;
+		ssize_t r;
+
+		if (rx->got >= VU_HDR_SIZE) {
+			memcpy(&h, rx->buf, sizeof(h));
+			if (h.size > VU_MAX_PAYLOAD) {
+				rc = -EMSGSIZE;
+				goto fail;
+			}
+			want = VU_HDR_SIZE + h.size;
+		}
+		if (rx->got == want) {
+			ret->len = want;
+			memcpy(ret->buf, rx->buf, want);
+			for (size_t i = 0; i < VU_MAX_FDS; i++)
+				ret->fds[i] = i < rx->nfds ? rx->fds[i] : -1;
+			ret->nfds = rx->nfds;
+			/* The fds moved to *ret: forget them without closing. */
+			rx->nfds = 0;
+			vu_io_rx_init(rx);
+			return (int)want;
+		}
+		r = recv_some(sock, rx->buf + rx->got, want - rx->got, true, rx->fds,
+			      &rx->nfds, &got_fds);
+		/* As vu_io_recv(): fds belong with the header bytes only. */
+		if (got_fds && rx->got >= VU_HDR_SIZE) {
+			rc = r == -ENOBUFS ? -ENOBUFS : -EPROTO;
+			goto fail;
+		}
+		if (r > 0) {
+			rx->got += (size_t)r;
+			continue;
+		}
+		if (r == -EINTR)
+			continue;
+		if (r == -EAGAIN || r == -EWOULDBLOCK)
+			return -EAGAIN;
+		rc = r == 0 ? (rx->got ? -ECONNRESET : 0) : (int)r;
+		goto fail;
+	}
+fail:
+	vu_io_rx_reset(rx);
 	return rc;
 }
 

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * vhost-user socket I/O: moves whole messages (bytes + SCM_RIGHTS fds)
  * between a SOCK_STREAM unix socket and memory.  It knows the 12-byte
@@ -48,6 +48,31 @@ struct vu_io_msg {
  * On every error *ret is untouched and every fd that arrived is closed.
  */
 int vu_io_recv(int sock, int timeout_ms, struct vu_io_msg *ret);
+
+/*
+ * The same, for an event loop that must never wait on one peer: a
+ * connection keeps a struct vu_io_rx, and vu_io_rx_step() takes whatever the
+ * socket has now (it never blocks, the socket may be blocking or not) and
+ * returns a message once one is complete.  A front end that stops in the
+ * middle of a message holds only its own buffer.  Returns:
+ *   > 0          a complete message in *ret (fds owned by the caller)
+ *   -EAGAIN      nothing more to read yet; bytes so far stay in rx
+ *   0            orderly EOF between messages
+ *   -ECONNRESET, -EMSGSIZE, -ENOBUFS, -EPROTO, other errno: as vu_io_recv()
+ * After any error other than -EAGAIN, rx is reset (its fds closed) and the
+ * connection must be closed.
+ */
+struct vu_io_rx {
+	uint8_t buf[VU_HDR_SIZE + VU_MAX_PAYLOAD];
+	size_t got;	/* bytes of the current message so far */
+	int fds[VU_MAX_FDS];
+	size_t nfds;
+};
+
+void vu_io_rx_init(struct vu_io_rx *rx);
+/* Drops a partial message and closes its fds.  Takes NULL. */
+void vu_io_rx_reset(struct vu_io_rx *rx);
+int vu_io_rx_step(int sock, struct vu_io_rx *rx, struct vu_io_msg *ret);
 
 /*
  * Sends len bytes (a whole encoded message) with nfds fds attached to the

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Benchmark of the dirty log: harvest-and-merge (device 4 KiB log into
  * QEMU's log) and scan (count dirty pages) over the 32 MiB log of a 1 TiB

@@ -8,7 +8,7 @@
 # marked in a dirty log, as during a migration) to price logging.
 #
 #   tests/bench/bench_pps.sh BUILD_DIR
-#   env: ROUNDS (2) WARMUP (3 s) MEASURE (8 s per round) QSIZE (1024)
+#   env: ROUNDS (3) WARMUP (3 s) MEASURE (6 s per round) QSIZE (1024)
 #
 # The back end runs on CPU 0, the front end on CPU 1 (main and forwarding
 # lcore together: the main lcore sleeps between the 1 s stats).  Rounds
@@ -16,8 +16,17 @@
 # rate is the front end's TX-packets counter over the whole stats periods in
 # the window (lines time-stamped as they arrive, CLOCK_MONOTONIC); the back
 # end's own count (the agent's ring 1 frames, testpmd's RX-packets) over the
-# same window is reported beside it as "value_backend"/"peer_value_backend", and the two
-# must agree within 10% or the result is flagged "suspect": true.
+# same window is reported beside it as "value_backend"/"peer_value_backend";
+# in every round the two must agree within 10%, or the result is flagged
+# "suspect": true.  Values are medians over the rounds ("samples" lists the
+# front end's rate of each round).
+#
+# The host may be shared: each line also says what share of a CPU each side
+# got during the window ("cpu_backend", "cpu_frontend", 1.0 = all of it) and
+# the back end's frames per CPU-second ("backend_mpps_per_cpu": its rate
+# over its CPU share, a measure of cost that a busy neighbour disturbs less;
+# for a back end faster than its front end it is low, as a spinning back end
+# burns its CPU whether frames come or not).
 #
 # Results (one JSON line each):
 #   agent.pps.null          agent vs dpdk-vhost      (target ratio >= 0.5)
@@ -26,15 +35,15 @@ set -euo pipefail
 . "$(dirname "$0")/benchlib.sh"
 bench_init "${1:?usage: bench_pps.sh BUILD_DIR}"
 
-ROUNDS=${ROUNDS:-2}
+ROUNDS=${ROUNDS:-3}
 WARMUP=${WARMUP:-3}
-MEASURE=${MEASURE:-8}
+MEASURE=${MEASURE:-6}
 QSIZE=${QSIZE:-1024}
 BE_CPU=0 FE_CPU=1
 [ "$(nproc --all)" -ge 2 ] || bdie "needs two CPUs"
 
 HZ=$(getconf CLK_TCK)
-declare -A FE_RATES=() BE_RATES=() BE_SHARE=() FE_SHARE=()
+declare -A FE_RATES=() BE_RATES=() BE_SHARE=() FE_SHARE=() BE_EFF=() SUSPECT=()
 
 # run_one KIND ROUND: KIND is dpdk, agent or agent-log.
 run_one() {
@@ -104,10 +113,12 @@ run_one() {
 	FE_RATES[$kind]="${FE_RATES[$kind]:-} $fe_rate"
 	BE_RATES[$kind]="${BE_RATES[$kind]:-} $be_rate"
 	BE_SHARE[$kind]="${BE_SHARE[$kind]:-} $be_cpu"
+	[ "$(suspect "$fe_rate" "$be_rate")" = false ] || SUSPECT[$kind]=true
+	BE_EFF[$kind]="${BE_EFF[$kind]:-} $(ratio "$be_rate" "$be_cpu")"
 	FE_SHARE[$kind]="${FE_SHARE[$kind]:-} $fe_cpu"
 }
 
-mean() { printf '%s\n' "$@" | awk '{ s += $1; n++ } END { printf "%.3f\n", n ? s / n : 0 }'; }
+mean() { median "$@"; }
 # Front end and back end disagree by more than 10%: a counter is wrong.
 suspect() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; print (b > 0 && d / b <= 0.1) ? "false" : "true" }'; }
 jarr() { local IFS=,; echo "[$*]"; }
@@ -125,13 +136,15 @@ emit() {
 	v=$(mean ${FE_RATES[$2]}) pv=$(mean ${FE_RATES[$4]})
 	vb=$(mean ${BE_RATES[$2]}) pvb=$(mean ${BE_RATES[$4]})
 	local sus=false
-	[ "$(suspect "$v" "$vb")" = false ] && [ "$(suspect "$pv" "$pvb")" = false ] || sus=true
+	[ -z "${SUSPECT[$2]:-}" ] && [ -z "${SUSPECT[$4]:-}" ] || sus=true
 	printf '{"bench":"%s","value":%s,"unit":"Mpps","peer":"%s","peer_value":%s,"ratio":%s,' \
 		"$1" "$v" "$3" "$pv" "$(ratio "$v" "$pv")"
 	printf '"value_backend":%s,"peer_value_backend":%s,"samples":%s,"peer_samples":%s,' \
 		"$vb" "$pvb" "$(jarr ${FE_RATES[$2]})" "$(jarr ${FE_RATES[$4]})"
 	printf '"cpu_backend":%s,"peer_cpu_backend":%s,"cpu_frontend":%s,"peer_cpu_frontend":%s,' \
 		"$(mean ${BE_SHARE[$2]})" "$(mean ${BE_SHARE[$4]})" "$(mean ${FE_SHARE[$2]})" "$(mean ${FE_SHARE[$4]})"
+	printf '"backend_mpps_per_cpu":%s,"peer_backend_mpps_per_cpu":%s,' \
+		"$(mean ${BE_EFF[$2]})" "$(mean ${BE_EFF[$4]})"
 	printf '"seconds":%s,"frame":64,"queue_size":%s,"suspect":%s,"load1":%s}\n' \
 		"$((ROUNDS * MEASURE))" "$QSIZE" "$sus" "$(load1)"
 }

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Small helpers shared by the unit tests (every .c in tests/helpers/ is linked
  * into every unit test).  Names start with th_; keep each helper tiny.

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0-only
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * fd helpers for the unit tests: counting open fds (leak checks around
  * every malformed-input case) and making memfds to stand in for guest

@@ -110,3 +110,21 @@ tool_build() {
 	fi
 	echo "$out"
 }
+
+# vufront_build: compiles tests/tools/vufront.c (the synthetic vhost-user
+# front end) into $VDPA_BUILD/tools/vufront when missing or older than its
+# source or the wire header it includes; sets VUFRONT.  Built under a
+# temporary name and renamed, so tests running side by side never see a
+# half-written binary.
+vufront_build() {
+	local src=$REPO_DIR/tests/tools/vufront.c hdr=$REPO_DIR/protocol/vhost_user.h
+	VUFRONT=$VDPA_BUILD/tools/vufront
+	if [ ! -x "$VUFRONT" ] || [ "$src" -nt "$VUFRONT" ] || [ "$hdr" -nt "$VUFRONT" ]; then
+		mkdir -p "$VDPA_BUILD/tools"
+		gcc -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wstrict-prototypes \
+			-Wmissing-prototypes -Wpointer-arith -Wcast-qual -Werror \
+			-I"$REPO_DIR" -o "$VUFRONT.$$" "$src" &&
+			mv -f "$VUFRONT.$$" "$VUFRONT" ||
+			fail "cannot build $src"
+	fi
+}

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0-only
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * vufront: a synthetic vhost-user FRONT END for testing vdpa-agentd.
  *
@@ -6,18 +6,22 @@
  * with the agent, the split rings (RX = ring 0, TX = ring 1) and buffers live
  * in it, and the negotiation follows QEMU 7.2's order.  Then one mode runs:
  *
- *   vufront log SOCK [--frames N]
+ *   vufront log SOCK [--frames N] [--hold S [--until FILE]]
  *       The dirty-log invariant, checked deterministically on a port with
  *       endpoint=loop: per frame, clear the log, post poisoned RX buffers,
  *       transmit, wait for the frame to come back, then every page the agent
  *       wrote (RX buffers per the used lengths, used ring entries and index)
  *       must be marked.  Along the way the log is resized (a second
  *       SET_LOG_BASE), LOG_ALL is switched off (frames must keep flowing)
- *       and on again.  Prints LOGCHECK {...}; exit 1 on any miss.
- *   vufront hostile SOCK CASE [--hold S]
+ *       and on again.  Prints LOGCHECK {...}; exit 1 on any miss.  With
+ *       --hold the connection stays up afterwards (logging on) for S seconds
+ *       or until FILE exists, so a test can read the port's counters.
+ *   vufront hostile SOCK CASE [--hold S] [--until FILE]
  *       Delivers one malformed message or corrupted ring (see the case
  *       table, "vufront hostile --list").  Ring cases keep the connection
- *       open for S seconds (default 10) so the test can inspect the agent.
+ *       open for S seconds (default 10) or until FILE exists, so the test
+ *       can inspect the agent; protocol cases wait (5 s at most) for the
+ *       agent to hang up.
  *       Exit 0 when the case was delivered.
  *   vufront traffic SOCK [--seconds S]
  *       64-byte frames on TX as fast as the agent takes them; prints
@@ -141,6 +145,24 @@ static void die(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	exit(2);
+}
+
+/* Names for messages (standalone: no link against the agent's libraries). */
+static const char *req_name(uint32_t req)
+{
+	static const char *const n[] = {
+		[VU_REQ_GET_FEATURES] = "GET_FEATURES", [VU_REQ_SET_FEATURES] = "SET_FEATURES",
+		[VU_REQ_SET_OWNER] = "SET_OWNER", [VU_REQ_SET_MEM_TABLE] = "SET_MEM_TABLE",
+		[VU_REQ_SET_LOG_BASE] = "SET_LOG_BASE", [VU_REQ_SET_VRING_NUM] = "SET_VRING_NUM",
+		[VU_REQ_SET_VRING_ADDR] = "SET_VRING_ADDR", [VU_REQ_SET_VRING_BASE] = "SET_VRING_BASE",
+		[VU_REQ_GET_VRING_BASE] = "GET_VRING_BASE", [VU_REQ_SET_VRING_KICK] = "SET_VRING_KICK",
+		[VU_REQ_SET_VRING_CALL] = "SET_VRING_CALL",
+		[VU_REQ_GET_PROTOCOL_FEATURES] = "GET_PROTOCOL_FEATURES",
+		[VU_REQ_SET_PROTOCOL_FEATURES] = "SET_PROTOCOL_FEATURES",
+		[VU_REQ_SET_VRING_ENABLE] = "SET_VRING_ENABLE",
+	};
+
+	return req < sizeof(n) / sizeof(n[0]) && n[req] ? n[req] : "request";
 }
 
 static uint64_t gpa_of(uint64_t off)
@@ -314,17 +336,17 @@ static int recv_reply(struct fe *fe, uint32_t req, void *out, uint32_t want_size
 		return r;
 	if (h.request != req) {
 		fprintf(stderr, "vufront: reply to %s has request id %u\n",
-			vu_request_name(req), h.request);
+			req_name(req), h.request);
 		return -EPROTO;
 	}
 	if ((h.flags & VU_FLAG_VERSION_MASK) != VU_VERSION || !(h.flags & VU_FLAG_REPLY)) {
-		fprintf(stderr, "vufront: reply to %s has flags %#x\n", vu_request_name(req),
+		fprintf(stderr, "vufront: reply to %s has flags %#x\n", req_name(req),
 			h.flags);
 		return -EPROTO;
 	}
 	if (h.size != want_size) {
 		fprintf(stderr, "vufront: reply to %s has size %u, expected %u\n",
-			vu_request_name(req), h.size, want_size);
+			req_name(req), h.size, want_size);
 		return -EPROTO;
 	}
 	r = recv_full(fe->sock, payload, h.size, deadline);
@@ -368,9 +390,9 @@ static void must(struct fe *fe, uint32_t req, const void *payload, uint32_t size
 	int r = request(fe, req, payload, size, fds, nfds, out, out_size);
 
 	if (r > 0)
-		die("%s: the agent answered failure (REPLY_ACK)", vu_request_name(req));
+		die("%s: the agent answered failure (REPLY_ACK)", req_name(req));
 	if (r < 0)
-		die("%s: %s", vu_request_name(req), strerror(-r));
+		die("%s: %s", req_name(req), strerror(-r));
 }
 
 static void must_u64(struct fe *fe, uint32_t req, uint64_t v)
@@ -647,6 +669,38 @@ static void logging_off(struct fe *fe)
 	fe->cur_log = -1;
 }
 
+/*
+ * Keeps the connection open until the agent closes it (returns true), ms
+ * pass, or the file until (if not NULL) exists: the test creates it once it
+ * has looked at the agent.  Bytes the agent sends meanwhile are reported.
+ */
+static bool hold(struct fe *fe, int ms, const char *until)
+{
+	int64_t deadline = now_ms() + ms;
+	uint8_t buf[256];
+
+	for (;;) {
+		struct pollfd p = { .fd = fe->sock, .events = POLLIN };
+		ssize_t n;
+		int r;
+
+		if (until && access(until, F_OK) == 0)
+			return false;
+		if (now_ms() >= deadline)
+			return false;
+		r = poll(&p, 1, 50);
+		if (r < 0 && errno != EINTR)
+			die("poll: %s", strerror(errno));
+		if (r <= 0)
+			continue;
+		n = recv(fe->sock, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return true;
+		if (n > 0)
+			fprintf(stderr, "vufront: agent sent %zd unexpected bytes\n", n);
+	}
+}
+
 /* ---- log mode ------------------------------------------------------------ */
 
 struct logcheck {
@@ -670,12 +724,15 @@ static void report(struct logcheck *lc, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* Waits until ring s's used index reaches want and a call came; false on timeout. */
+/*
+ * Waits until ring s's used index reaches want and a call came (*called
+ * says on entry whether one already came for this wait); false on timeout.
+ */
 static bool wait_used(struct fe *fe, unsigned s, uint16_t want, bool *ret_called)
 {
 	struct ring *r = &fe->r[s];
 	int64_t deadline = now_ms() + FRAME_TIMEOUT_MS;
-	bool called = false;
+	bool called = *ret_called;
 
 	for (;;) {
 		struct pollfd p = { .fd = r->call, .events = POLLIN };
@@ -727,7 +784,7 @@ static void one_frame(struct fe *fe, struct logcheck *lc, uint32_t seq, bool che
 	uint8_t poison = (uint8_t)(0xa5 ^ seq);
 	uint16_t rx_start = rx->last_used, tx_want;
 	size_t gotlen = 0;
-	bool called;
+	bool called = false;
 
 	if (!mrg)
 		bufsz = 4096;
@@ -744,6 +801,12 @@ static void one_frame(struct fe *fe, struct logcheck *lc, uint32_t seq, bool che
 		uint64_t slot = RXBUF_OFF + (uint64_t)head * RXSLOT_SIZE;
 		uint64_t in = ((seq * 7u + j * 3u) % 4u) * 1024u;
 
+		/* Now and then the header alone (or split) at the end of a page:
+		 * a header write that is not logged then shows on its own. */
+		if (j == 0 && seq % 5 == 3)
+			in = PAGE - VNET_HDR;
+		else if (j == 0 && seq % 5 == 4)
+			in = PAGE - VNET_HDR / 2;
 		if (in + bufsz > RXSLOT_SIZE)
 			in = RXSLOT_SIZE - bufsz;
 		memset(fe->mem + slot, poison, RXSLOT_SIZE);
@@ -792,6 +855,7 @@ static void one_frame(struct fe *fe, struct logcheck *lc, uint32_t seq, bool che
 	}
 
 	/* The frame comes back on RX: how many buffers does it say it used? */
+	called = false;
 	if (!wait_used(fe, RX, (uint16_t)(rx_start + 1), &called)) {
 		report(lc, "frame %u: no frame came back on RX within %d ms (used index %u)", seq,
 		       FRAME_TIMEOUT_MS, used_idx(rx));
@@ -895,7 +959,7 @@ static void one_frame(struct fe *fe, struct logcheck *lc, uint32_t seq, bool che
 	}
 }
 
-static int mode_log(const char *sock, uint32_t nframes)
+static int mode_log(const char *sock, uint32_t nframes, int hold_s, const char *until)
 {
 	struct fe fe;
 	struct logcheck lc = { 0 };
@@ -941,6 +1005,8 @@ static int mode_log(const char *sock, uint32_t nframes)
 	       lc.frames, lc.rx_pages, lc.used_pages, lc.missed, lc.bad, lc.stale_log_marks,
 	       lc.calls_missing);
 	fflush(stdout);
+	if (hold_s > 0 && hold(&fe, hold_s * 1000, until))
+		fprintf(stderr, "vufront: agent closed the connection while held\n");
 	close(fe.sock);
 	return lc.missed || lc.bad || lc.stale_log_marks || lc.calls_missing ||
 	       lc.frames != nframes ? 1 : 0;
@@ -1050,38 +1116,13 @@ static int mode_traffic(const char *sock, double seconds)
 
 /* ---- hostile mode -------------------------------------------------------- */
 
-/*
- * Waits for the agent to close the connection (bounded); reports what
- * happened.  Returns true if it closed.
- */
-static bool wait_closed(struct fe *fe, int ms)
-{
-	int64_t deadline = now_ms() + ms;
-	uint8_t buf[256];
-
-	for (;;) {
-		ssize_t n;
-
-		if (wait_fd(fe->sock, POLLIN, deadline) < 0)
-			return false;
-		n = recv(fe->sock, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n == 0 || (n < 0 && errno == ECONNRESET))
-			return true;
-		if (n < 0 && errno != EAGAIN && errno != EINTR)
-			return true;
-		/* Bytes (a reply to a hostile message?) are reported and ignored. */
-		if (n > 0)
-			fprintf(stderr, "vufront: agent sent %zd bytes\n", n);
-	}
-}
-
 static void hostile_raw(struct fe *fe, uint32_t req, uint32_t flags, const void *payload,
 			uint32_t size, const int *fds, size_t nfds)
 {
 	int r = send_msg(fe, req, flags, payload, size, fds, nfds);
 
 	if (r < 0)
-		die("sending the hostile %s: %s", vu_request_name(req), strerror(-r));
+		die("sending the hostile %s: %s", req_name(req), strerror(-r));
 }
 
 /* Sets the TX ring up and running with a valid first descriptor prepared. */
@@ -1116,7 +1157,8 @@ static const struct hcase hcases[] = {
 	{ "mem-beyond-fd", false, "SET_MEM_TABLE region larger than its memfd" },
 	{ "ring-size", false, "SET_VRING_NUM 100 (not a power of two)" },
 	{ "ring-index", false, "SET_VRING_NUM for ring 7 of 2" },
-	{ "vring-addr-outside", false, "SET_VRING_ADDR outside guest memory" },
+	{ "vring-addr-outside", true, "SET_VRING_ADDR outside guest memory" },
+	{ "mem-shrink", true, "SET_MEM_TABLE without the rings' pages while they run" },
 	{ "desc-loop", true, "TX descriptor chain 0 -> 1 -> 0" },
 	{ "desc-outside", true, "TX descriptor pointing past guest memory" },
 	{ "len-overflow", true, "TX descriptor whose addr + len wraps" },
@@ -1127,7 +1169,8 @@ static const struct hcase hcases[] = {
 	{ "rx-readable", true, "RX chain without WRITE, then a frame to receive" },
 };
 
-static int mode_hostile(const char *sock, const char *name, int hold_s)
+static int mode_hostile(const char *sock, const char *name, int hold_s,
+			const char *until)
 {
 	const struct hcase *hc = NULL;
 	struct fe fe;
@@ -1225,6 +1268,28 @@ static int mode_hostile(const char *sock, const char *name, int hold_s)
 					r == 0 ? "acked" : r > 0 ? "NAKed" : strerror(-r));
 			}
 		}
+	} else if (strcmp(name, "mem-shrink") == 0) {
+		struct vu_wire_mem_table mt;
+		int r;
+
+		/* Running rings, then a table that no longer holds them. */
+		ring_case_setup(&fe);
+		memset(&mt, 0, sizeof(mt));
+		mt.nregions = 1;
+		mt.regions[0].guest_phys_addr = GPA_BASE + TXBUF_OFF;
+		mt.regions[0].memory_size = MEM_SIZE - TXBUF_OFF;
+		mt.regions[0].userspace_addr = uva_of(&fe, TXBUF_OFF);
+		mt.regions[0].mmap_offset = TXBUF_OFF;
+		r = request(&fe, VU_REQ_SET_MEM_TABLE, &mt,
+			    offsetof(struct vu_wire_mem_table, regions) +
+				    sizeof(struct vu_wire_mem_region), &fe.memfd, 1, NULL, 0);
+		fprintf(stderr, "vufront: SET_MEM_TABLE without the rings: %s\n",
+			r == 0 ? "acked" : r > 0 ? "NAKed" : strerror(-r));
+		if (r >= 0) {
+			/* A kick on the orphaned ring must not make the agent touch it. */
+			kick(tx);
+			kick(&fe.r[RX]);
+		}
 	} else {
 		/* Ring cases: a running, well set-up device first. */
 		uint64_t buf = gpa_of(TXBUF_OFF);
@@ -1266,7 +1331,7 @@ static int mode_hostile(const char *sock, const char *name, int hold_s)
 		} else if (strcmp(name, "rx-readable") == 0) {
 			struct ring *rx = &fe.r[RX];
 			uint8_t frame[64];
-			bool called;
+			bool called = false;
 
 			desc_set(rx, 0, gpa_of(RXBUF_OFF), 2048, 0 /* no WRITE */, 0);
 			ring_post(rx, 0);
@@ -1278,6 +1343,7 @@ static int mode_hostile(const char *sock, const char *name, int hold_s)
 				die("rx-readable: TX did not complete the frame");
 			tx->last_used = 1;
 			usleep(200 * 1000);
+			called = false;
 			tx_frame(&fe, frame, sizeof(frame));
 			if (!wait_used(&fe, TX, 2, &called)) {
 				fprintf(stderr, "vufront: TX stopped after RX broke\n");
@@ -1293,12 +1359,14 @@ static int mode_hostile(const char *sock, const char *name, int hold_s)
 	fflush(stdout);
 	if (hc->ring) {
 		/* Hold the connection so the test can look at the broken ring. */
-		bool closed = wait_closed(&fe, hold_s * 1000);
+		bool closed = hold(&fe, hold_s * 1000, until);
 
 		fprintf(stderr, "vufront: %s\n", closed ? "agent closed the connection" :
-			"hold time over, closing");
+			"hold over, closing");
 	} else {
-		bool closed = wait_closed(&fe, 5000);
+		/* The agent hangs up on a refused message; a half-sent one it keeps
+		 * buffered (without waiting on it) until we close. */
+		bool closed = hold(&fe, 5000, NULL);
 
 		fprintf(stderr, "vufront: %s\n", closed ? "agent closed the connection" :
 			"agent kept the connection open for 5 s");
@@ -1312,8 +1380,8 @@ static int mode_hostile(const char *sock, const char *name, int hold_s)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: vufront log SOCK [--frames N]\n"
-		"       vufront hostile SOCK CASE [--hold SECONDS]\n"
+		"Usage: vufront log SOCK [--frames N] [--hold SECONDS [--until FILE]]\n"
+		"       vufront hostile SOCK CASE [--hold SECONDS] [--until FILE]\n"
 		"       vufront hostile --list\n"
 		"       vufront traffic SOCK [--seconds S]\n");
 }
@@ -1346,20 +1414,26 @@ int main(int argc, char **argv)
 		return 64;
 	}
 	if (strcmp(argv[1], "log") == 0) {
-		long frames = 2000;
+		long frames = 2000, hold_s = 0;
+		const char *until = NULL;
 
 		for (int i = 3; i < argc; i++) {
 			if (strcmp(argv[i], "--frames") == 0 && i + 1 < argc)
 				frames = num_arg(argv[++i], 1, 10000000);
+			else if (strcmp(argv[i], "--hold") == 0 && i + 1 < argc)
+				hold_s = num_arg(argv[++i], 0, 3600);
+			else if (strcmp(argv[i], "--until") == 0 && i + 1 < argc)
+				until = argv[++i];
 			else {
 				usage(stderr);
 				return 64;
 			}
 		}
-		return mode_log(argv[2], (uint32_t)frames);
+		return mode_log(argv[2], (uint32_t)frames, (int)hold_s, until);
 	}
 	if (strcmp(argv[1], "hostile") == 0) {
-		long hold = 10;
+		long hold_s = 10;
+		const char *until = NULL;
 
 		if (argc < 4) {
 			usage(stderr);
@@ -1367,13 +1441,15 @@ int main(int argc, char **argv)
 		}
 		for (int i = 4; i < argc; i++) {
 			if (strcmp(argv[i], "--hold") == 0 && i + 1 < argc)
-				hold = num_arg(argv[++i], 0, 3600);
+				hold_s = num_arg(argv[++i], 0, 3600);
+			else if (strcmp(argv[i], "--until") == 0 && i + 1 < argc)
+				until = argv[++i];
 			else {
 				usage(stderr);
 				return 64;
 			}
 		}
-		return mode_hostile(argv[2], argv[3], (int)hold);
+		return mode_hostile(argv[2], argv[3], (int)hold_s, until);
 	}
 	if (strcmp(argv[1], "traffic") == 0) {
 		long secs = 5;

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0-only
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Unit tests for protocol/control.c: every command survives encode then
  * parse; every refusal of docs/control-protocol.md's error table comes back

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Unit tests of the dirtylog core: geometry, mapping from an fd, marking at
  * every edge, the mark cache, iteration, count, clear, take, statistics.

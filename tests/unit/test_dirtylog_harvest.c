@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Unit tests of harvest-and-merge: device page sizes 4 KiB..2 MiB, IOVA
  * translation with several ranges and gaps, QEMU logs smaller than the

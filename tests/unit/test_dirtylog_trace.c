@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0-only */
+/* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
  * Unit tests of dirty-log trace files: a round trip through an fd and a
  * FILE, then every kind of damage (flipped bytes in the header, a snapshot

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0-only
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Unit tests for protocol/vhost_user.c: every request, encoded here the way
  * QEMU lays it out, goes through a socketpair and the I/O layer into the

@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0-only
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Unit tests for protocol/vhost_user_io.c over real socketpairs: whole
  * messages with fds, a header split across several writes, fds in the
@@ -448,6 +448,109 @@ static void test_send_recv_pair(void **state)
 	assert_int_equal(th_count_fds(), before);
 }
 
+/* ---- incremental receive (event loops) ------------------------------------ */
+
+/*
+ * A message trickling in piece by piece: every step before the last says
+ * -EAGAIN and never waits; fds that came with the first header byte arrive
+ * with the message; a second message in the same write follows.
+ */
+static void test_rx_step_pieces(void **state)
+{
+	uint8_t buf[2 * (VU_HDR_SIZE + 64)];
+	struct vu_io_rx rx;
+	struct vu_io_msg m;
+	int sv[2], fds[2];
+	int before = th_count_fds();
+	size_t len, len2;
+
+	(void)state;
+	pair(sv);
+	make_fds(fds, 2);
+	len = encode(buf, VU_REQ_SET_MEM_TABLE, 40, 0xaa);
+	len2 = encode(buf + len, VU_REQ_GET_FEATURES, 0, 0);
+	vu_io_rx_init(&rx);
+	assert_int_equal(vu_io_rx_step(sv[1], &rx, &m), -EAGAIN);
+	raw_send(sv[0], buf, 5, fds, 2);
+	close_fds(fds, 2);
+	assert_int_equal(vu_io_rx_step(sv[1], &rx, &m), -EAGAIN);
+	raw_send(sv[0], buf + 5, 20, NULL, 0);
+	assert_int_equal(vu_io_rx_step(sv[1], &rx, &m), -EAGAIN);
+	raw_send(sv[0], buf + 25, len + len2 - 25, NULL, 0);
+	assert_int_equal(vu_io_rx_step(sv[1], &rx, &m), (int)len);
+	assert_memory_equal(m.buf, buf, len);
+	assert_int_equal(m.nfds, 2);
+	assert_true(th_fd_is_open(m.fds[0]) && th_fd_is_open(m.fds[1]));
+	close_fds(m.fds, m.nfds);
+	assert_int_equal(vu_io_rx_step(sv[1], &rx, &m), (int)len2);
+	assert_int_equal(m.nfds, 0);
+	assert_int_equal(vu_io_rx_step(sv[1], &rx, &m), -EAGAIN);
+	close(sv[0]);
+	assert_int_equal(vu_io_rx_step(sv[1], &rx, &m), 0);
+	close(sv[1]);
+	assert_int_equal(th_count_fds(), before);
+}
+
+/* Each refusal resets the partial message and closes the fds that came. */
+static void test_rx_step_refusals(void **state)
+{
+	uint8_t buf[VU_HDR_SIZE + 64];
+	struct vu_io_rx rx;
+	struct vu_io_msg m;
+	int sv[2], fds[12];
+	int before = th_count_fds();
+	size_t len;
+
+	(void)state;
+	/* EOF in the middle of a message, fds held meanwhile. */
+	pair(sv);
+	make_fds(fds, 1);
+	len = encode(buf, VU_REQ_SET_LOG_BASE, 16, 1);
+	vu_io_rx_init(&rx);
+	raw_send(sv[0], buf, len - 3, fds, 1);
+	close_fds(fds, 1);
+	assert_int_equal(vu_io_rx_step(sv[1], &rx, &m), -EAGAIN);
+	assert_int_equal(th_count_fds(), before + 3);
+	close(sv[0]);
+	assert_int_equal(vu_io_rx_step(sv[1], &rx, &m), -ECONNRESET);
+	close(sv[1]);
+	assert_int_equal(th_count_fds(), before);
+
+	/* fds with payload bytes. */
+	pair(sv);
+	make_fds(fds, 1);
+	vu_io_rx_init(&rx);
+	raw_send(sv[0], buf, VU_HDR_SIZE, NULL, 0);
+	assert_int_equal(vu_io_rx_step(sv[1], &rx, &m), -EAGAIN);
+	raw_send(sv[0], buf + VU_HDR_SIZE, 16, fds, 1);
+	close_fds(fds, 1);
+	assert_int_equal(vu_io_rx_step(sv[1], &rx, &m), -EPROTO);
+	close(sv[0]);
+	close(sv[1]);
+	assert_int_equal(th_count_fds(), before);
+
+	/* Oversized size field; more fds than a message may carry. */
+	pair(sv);
+	vu_io_rx_init(&rx);
+	encode(buf, VU_REQ_GET_FEATURES, 0, 0);
+	((struct vu_wire_hdr *)(void *)buf)->size = VU_MAX_PAYLOAD + 1;
+	raw_send(sv[0], buf, VU_HDR_SIZE, NULL, 0);
+	assert_int_equal(vu_io_rx_step(sv[1], &rx, &m), -EMSGSIZE);
+	close(sv[0]);
+	close(sv[1]);
+	pair(sv);
+	vu_io_rx_init(&rx);
+	make_fds(fds, 12);
+	len = encode(buf, VU_REQ_GET_FEATURES, 0, 0);
+	raw_send(sv[0], buf, len, fds, 12);
+	close_fds(fds, 12);
+	assert_int_equal(vu_io_rx_step(sv[1], &rx, &m), -ENOBUFS);
+	close(sv[0]);
+	close(sv[1]);
+	vu_io_rx_reset(NULL);
+	assert_int_equal(th_count_fds(), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +562,8 @@ int main(void)
 		cmocka_unit_test(test_eagain_and_timeout),
 		cmocka_unit_test(test_send_short_writes),
 		cmocka_unit_test(test_send_recv_pair),
+		cmocka_unit_test(test_rx_step_pieces),
+		cmocka_unit_test(test_rx_step_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
