@@ -122,11 +122,14 @@ check-unit: $(UNIT_BINS)
 check-man:
 	$(Q)tests/check-man.sh man
 
-# ASan + UBSan, halt on the first error, in a build tree of its own.
+# ASan + UBSan, halt on the first error, in a build tree of its own: the
+# unit tests, then the integration tests driving the sanitized agent.
+ASAN_MAKE = $(MAKE) --no-print-directory BUILD=$(BUILD)/asan OPT="-O1 -g" \
+	SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 check-asan: deps
-	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/asan OPT="-O1 -g" \
-		SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
-		check-unit
+	$(Q)$(ASAN_MAKE) all
+	$(Q)$(ASAN_MAKE) check-unit
+	$(Q)if [ -x tests/integration/run.sh ]; then tests/integration/run.sh $(BUILD)/asan; fi
 
 # libFuzzer targets, built with clang, each run for FUZZ_SECONDS.
 FUZZ_CFLAGS = -std=gnu11 -O1 -g -D_GNU_SOURCE -I. -fno-strict-aliasing \

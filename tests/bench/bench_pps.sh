@@ -47,7 +47,7 @@ declare -A FE_RATES=() BE_RATES=() BE_SHARE=() FE_SHARE=() BE_EFF=() SUSPECT=()
 
 # run_one KIND ROUND: KIND is dpdk, agent or agent-log.
 run_one() {
-	local kind=$1 round=$2 tag="$1-r$2" sock be fe ctl="" cmd
+	local kind=$1 tag="$1-r$2" sock be fe ctl="" cmd
 	local f0="" f1="" t0 t1 fe_rate be_rate c0 c1 d0 d1 be_cpu fe_cpu
 	sock=$BENCH_TMP/$tag.sock
 	case "$kind" in

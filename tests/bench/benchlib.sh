@@ -9,7 +9,6 @@
 # could not measure (a process died, a counter is missing), not when a
 # result misses its target.
 
-BENCH_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 declare -a BENCH_PIDS=()
 declare -a BENCH_DPDK_PREFIXES=()
 BENCH_TMP=""
