@@ -157,6 +157,21 @@ install: all
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
 	done
+	# systemd: Debian keeps units in /lib/systemd/system when PREFIX=/usr;
+	# ExecStart= names the agent where this install puts it.
+	install -d $(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system \
+		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	sed 's|^ExecStart=/usr/sbin/|ExecStart=$(SBINDIR)/|' systemd/vdpa-agentd.service \
+		>$(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system/vdpa-agentd.service
+	chmod 0644 $(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system/vdpa-agentd.service
+	install -m 0644 systemd/vdpa-agentd.socket \
+		$(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system/
+	install -m 0644 systemd/vdpa-agentd.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/vdpa-agentd.conf
+	install -m 0644 systemd/vdpa-agentd.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/vdpa-agentd.conf
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/doc/vdpa-migrate
+	install -m 0644 contrib/bash-completion/vdpa-migrate \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/vdpa-migrate
+	install -m 0644 contrib/vdpa-agentd.conf $(DESTDIR)$(PREFIX)/share/doc/vdpa-migrate/vdpa-agentd.conf
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -359,7 +359,11 @@ static int worker_refresh_ring(struct worker *w, unsigned s, bool fresh)
 	w->kick_fd[s] = rc->kick_fd;
 	w->call_fd[s] = rc->call_fd;
 	w->err_fd[s] = rc->err_fd;
-	if (s == RX)
+	/*
+	 * No kicks for RX until we wait for buffers; none at all when polling,
+	 * or the front end makes a system call per burst for nothing.
+	 */
+	if (s == RX || w->e->poll)
 		vq_disable_notify(vq);
 	return 0;
 }

@@ -111,9 +111,7 @@ run_set() {
 		log "$kind migration $n ($where -> $to): downtime ${res% *} ms, total ${res#* } ms"
 		DOWNS+=("${res% *}")
 		TOTALS+=("${res#* }")
-		# "|| true": vm_stop's "qmp quit" may lose the race with QEMU's
-		# exit (qmpcmd status 3), and under set -e that would end us.
-		vm_stop "$cur" || true
+		vm_stop "$cur"
 		rm -f "$TEST_DIR/$kind-mig$n.sock"
 		backends_alive "$kind migration $n"
 		cur=$next where=$to
@@ -127,7 +125,7 @@ run_set() {
 	[ "$(tail -n1 "$TEST_DIR/$kind-tx2")" -gt "$(tail -n1 "$TEST_DIR/$kind-tx1")" ] ||
 		log "WARNING: $kind: the guest's tx_packets did not grow after the last migration"
 	vm_check_console "$cur" || log "WARNING: $kind: errors on the guest console"
-	vm_stop "$cur" || true
+	vm_stop "$cur"
 	backends_stop
 }
 

@@ -52,6 +52,7 @@ run_one() {
 	sock=$BENCH_TMP/$tag.sock
 	case "$kind" in
 	dpdk)
+		bench_dpdk_prefix "vbbe$$-$tag"
 		mapfile -t cmd < <(testpmd_cmd "vbbe$$-$tag" $BE_CPU "net_vhost0,iface=$sock,queues=1" rxonly)
 		bench_bg "$tag.backend.log" "${cmd[@]}"
 		;;
@@ -69,6 +70,7 @@ run_one() {
 	for ((i = 0; i < 100; i++)); do [ -S "$sock" ] && break; sleep 0.1; done
 	[ -S "$sock" ] || bdie "$tag: back end did not create $sock: $(tail -5 "$BENCH_TMP/$tag.backend.log")"
 
+	bench_dpdk_prefix "vbfe$$-$tag"
 	mapfile -t cmd < <(testpmd_cmd "vbfe$$-$tag" $FE_CPU \
 		"net_virtio_user0,path=$sock,queues=1,queue_size=$QSIZE" txonly --txpkts=64)
 	bench_bg "$tag.frontend.log" "${cmd[@]}"
@@ -86,6 +88,15 @@ run_one() {
 	t0=$(bench_now)
 	[ -z "$ctl" ] || f0=$(agent_ring_counter "$ctl" p0 1 frames)
 	sleep "$MEASURE"
+	# testpmd's periods stretch on a loaded host: wait (10 s at most) until
+	# the window holds two stats lines of each testpmd.
+	for ((i = 0; i < 100; i++)); do
+		t1=$(bench_now)
+		[ "$(stats_rate "$BENCH_TMP/$tag.frontend.log" TX-packets "$t0" "$t1")" != nan ] &&
+			{ [ -n "$ctl" ] || [ "$(stats_rate "$BENCH_TMP/$tag.backend.log" RX-packets "$t0" "$t1")" != nan ]; } &&
+			break
+		sleep 0.1
+	done
 	if [ -n "$ctl" ]; then
 		f1=$(agent_ring_counter "$ctl" p0 1 frames)
 		t1=$(bench_now)
@@ -93,7 +104,6 @@ run_one() {
 		[ -n "$f0" ] && [ -n "$f1" ] || bdie "$tag: no ring 1 frames counter in port show"
 		be_rate=$(awk -v a="$f0" -v b="$f1" -v s="$t0" -v e="$t1" 'BEGIN { printf "%.4f\n", (b - a) / (e - s) / 1e6 }')
 	else
-		t1=$(bench_now)
 		be_rate=$(stats_rate "$BENCH_TMP/$tag.backend.log" RX-packets "$t0" "$t1")
 	fi
 	c1=$(proc_cpu_ticks "$be") d1=$(proc_cpu_ticks "$fe")

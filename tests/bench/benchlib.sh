@@ -96,15 +96,19 @@ bench_cleanup() {
 # line) a testpmd command line with its main and forwarding lcores both on
 # CPU (the main lcore sleeps between the periodic stats), its own file
 # prefix (so several instances coexist), no hugepages, no PCI, and periodic
-# stats (without them testpmd exits when its stdin closes).
+# stats (without them testpmd exits when its stdin closes).  Call it in a
+# process substitution, so register PREFIX first (bench_dpdk_prefix).
 testpmd_cmd() {
 	local prefix=$1 cpu=$2 vdev=$3 fwd=$4; shift 4
-	BENCH_DPDK_PREFIXES+=("$prefix")
 	printf '%s\n' dpdk-testpmd --lcores "0@$cpu,1@$cpu" --no-huge -m 1024 --no-pci \
 		--single-file-segments --file-prefix="$prefix" --log-level=lib.eal:error \
 		--vdev "$vdev" -- --forward-mode="$fwd" --nb-cores=1 --rxq=1 --txq=1 \
 		--stats-period 1 "$@"
 }
+
+# bench_dpdk_prefix PREFIX: testpmd's run directory /var/run/dpdk/PREFIX
+# goes at exit.
+bench_dpdk_prefix() { BENCH_DPDK_PREFIXES+=("$1"); }
 
 # stats_count LOG FIELD: how many periodic "FIELD:" lines LOG has so far.
 stats_count() {

@@ -318,7 +318,8 @@ qmp() {
 vm_stop() {
 	local name=$1
 	[ -n "${VM_PID[$name]:-}" ] || return 0
-	vm_alive "$name" && qmp -t 3 "$name" quit >/dev/null 2>&1
+	# QEMU may exit before it answers quit: not an error.
+	if vm_alive "$name"; then qmp -t 3 "$name" quit >/dev/null 2>&1 || true; fi
 	lib_wait_for 5 eval "! kill -0 ${VM_PID[$name]} 2>/dev/null" || true
 	vm_kill "$name"
 }

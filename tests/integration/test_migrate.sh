@@ -110,7 +110,7 @@ for round in $(seq 1 "$ROUNDS"); do
 			# A flood the guest cannot keep up with keeps the agent writing
 			# receive buffers up to the moment the vCPUs stop.
 			lib_bg "flood$n" netns_exec "$NS" "$TRAFFICCHECK" send --dst "$GUEST_IP:5999" \
-				--rate 20000 --size 1400 --duration 30 --flow 999
+				--rate 20000 --size 64 --duration 30 --flow 999
 		fi
 		res=$(migrate_vm "$cur" "$next" "unix:$TEST_DIR/mig$n.sock" 120 $verify) || exit 1
 		if [ $verify = 1 ]; then
