@@ -188,6 +188,25 @@ static struct json_object *dispatch(struct ctl_conn *c, const struct ctl_request
 		o = ok_reply();
 		json_object_object_add(o, "port", port_summary_json(agentd_find_port(a, pc.name)));
 		return o;
+	case CTL_CMD_DIRTYLOG_SNAPSHOT:
+	case CTL_CMD_DIRTYLOG_STOP:
+		p = agentd_find_port(a, req->name);
+		if (!p) {
+			snprintf(err, sizeof(err), "no port named '%s'", req->name);
+			return error_reply(err, "name");
+		}
+		if (req->cmd == CTL_CMD_DIRTYLOG_STOP) {
+			if (port_dirtylog_stop(p) < 0)
+				return error_reply("the port is not recording", "name");
+			return ok_reply();
+		}
+		if (port_dirtylog_snapshot(p, &arr, err, sizeof(err)) < 0)
+			return error_reply(err, "name");
+		o = ok_reply();
+		json_object_object_foreach(arr, key, val)
+			json_object_object_add(o, key, json_object_get(val));
+		json_object_put(arr);
+		return o;
 	case CTL_CMD_PORT_DEL:
 		if (agentd_del_port(a, req->name) < 0) {
 			snprintf(err, sizeof(err), "no port named '%s'", req->name);

@@ -61,8 +61,10 @@ struct worker {
 	size_t hdr_len;
 	bool mergeable;
 	struct vq_logger logger;
-	struct dirtylog_cache cache;
+	struct dirtylog_cache cache;	/* QEMU's log (migration) or bench-log */
 	bool logging;
+	struct dirtylog_cache rec_cache;	/* dirtylog-snapshot recording */
+	bool recording;
 	uint64_t log_errors;
 
 	uint8_t *txbuf;
@@ -85,15 +87,20 @@ static void lg_mark(void *opaque, uint64_t gpa, uint64_t len)
 	struct worker *w = opaque;
 
 	/* Beyond QEMU's log: cannot be recorded; counted, shown in port show. */
-	if (dirtylog_cache_mark(&w->cache, gpa, len) < 0)
+	if (w->logging && dirtylog_cache_mark(&w->cache, gpa, len) < 0)
 		w->log_errors++;
+	if (w->recording)
+		dirtylog_cache_mark(&w->rec_cache, gpa, len);
 }
 
 static void lg_flush(void *opaque)
 {
 	struct worker *w = opaque;
 
-	dirtylog_cache_flush(&w->cache);
+	if (w->logging)
+		dirtylog_cache_flush(&w->cache);
+	if (w->recording)
+		dirtylog_cache_flush(&w->rec_cache);
 }
 
 static void signal_fd(int fd)
@@ -328,8 +335,8 @@ static int worker_refresh_ring(struct worker *w, unsigned s, bool fresh)
 
 	if (rc->addr.flags & VU_VRING_F_LOG)
 		flags |= VQ_F_LOG;
-	/* bench-log: log the used ring too, at its guest-physical address. */
-	if (d->bench_log && !(flags & VQ_F_LOG)) {
+	/* bench-log and recording: the used ring too, at its guest-physical address. */
+	if ((d->bench_log || d->rec_log) && !(flags & VQ_F_LOG)) {
 		log_addr = guest_mem_uva_to_gpa(&d->mem, rc->addr.used_user_addr);
 		if (log_addr != UINT64_MAX)
 			flags |= VQ_F_LOG;
@@ -355,7 +362,7 @@ static int worker_refresh_ring(struct worker *w, unsigned s, bool fresh)
 		vq_set_broken(vq, reason);
 	if (fresh)
 		w->err_reported[s] = false;
-	vq_set_logger(vq, w->logging ? &w->logger : NULL);
+	vq_set_logger(vq, w->logging || w->recording ? &w->logger : NULL);
 	w->kick_fd[s] = rc->kick_fd;
 	w->call_fd[s] = rc->call_fd;
 	w->err_fd[s] = rc->err_fd;
@@ -378,6 +385,9 @@ static void worker_refresh(struct worker *w)
 	w->logging = log != NULL;
 	if (log)
 		dirtylog_cache_init(&w->cache, log);
+	w->recording = d->rec_log != NULL;
+	if (d->rec_log)
+		dirtylog_cache_init(&w->rec_cache, d->rec_log);
 	for (unsigned s = 0; s < 2; s++) {
 		if (w->running[s] && !w->failed[s])
 			worker_refresh_ring(w, s, false);

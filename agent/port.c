@@ -21,10 +21,16 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <time.h>
+#include <zlib.h>
+
 #include "agent/endpoint.h"
 #include "agent/engine_sw.h"
 #include "agent/log.h"
 #include "agent/vu_dev.h"
+#include "dirtylog/dirtylog.h"
+#include "protocol/base64.h"
+#include "protocol/control.h"
 #include "protocol/vhost_user.h"
 #include "protocol/vhost_user_io.h"
 
@@ -450,4 +456,85 @@ struct json_object *port_detail_json(const struct port *p)
 	}
 	json_object_object_add(o, "rings", rings);
 	return o;
+}
+
+int port_dirtylog_snapshot(struct port *p, struct json_object **ret, char *err, size_t errlen)
+{
+	struct json_object *o;
+	struct timespec ts;
+	uint8_t *raw = NULL, *z = NULL;
+	char *b64 = NULL;
+	uint64_t pages = 0;
+	size_t size;
+	uLongf zlen;
+	int r;
+
+	if (p->conn_fd < 0 || !p->dev.mem.nregions) {
+		snprintf(err, errlen, "port %s has no guest memory to record (no front end)",
+			 p->cfg.name);
+		return -ENODATA;
+	}
+	if (!p->dev.rec_log) {
+		r = vu_dev_record_start(&p->dev);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot start recording: %s", strerror(-r));
+			return r;
+		}
+		log_notice("port %s: dirty-log recording started", p->cfg.name);
+	}
+	size = dirtylog_size(p->dev.rec_log);
+	raw = malloc(size);
+	zlen = compressBound(size);
+	z = malloc(zlen);
+	if (!raw || !z) {
+		r = -ENOMEM;
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	r = vu_dev_record_take(&p->dev, raw, size, &pages);
+	if (r < 0) {
+		snprintf(err, errlen, "snapshot: %s", strerror(-r));
+		goto out;
+	}
+	if (compress2(z, &zlen, raw, size, 1) != Z_OK) {
+		r = -EIO;
+		snprintf(err, errlen, "snapshot: compression failed");
+		goto out;
+	}
+	/* The reply must stay within what clients read (CTL_MAX_REPLY). */
+	if (b64_encoded_len(zlen) > CTL_MAX_REPLY - 4096) {
+		r = -EMSGSIZE;
+		snprintf(err, errlen, "snapshot of %llu dirty pages does not fit in a reply",
+			 (unsigned long long)pages);
+		goto out;
+	}
+	b64 = malloc(b64_encoded_len(zlen) + 1);
+	if (!b64) {
+		r = -ENOMEM;
+		goto out;
+	}
+	b64_encode(z, zlen, b64);
+	o = json_object_new_object();
+	json_object_object_add(o, "page_size", json_object_new_int(1 << DIRTYLOG_QEMU_PAGE_SHIFT));
+	json_object_object_add(o, "guest_size", u64((uint64_t)size * 8 << DIRTYLOG_QEMU_PAGE_SHIFT));
+	json_object_object_add(o, "timestamp_ns",
+			       u64((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec));
+	json_object_object_add(o, "pages", u64(pages));
+	json_object_object_add(o, "bitmap_z64", json_object_new_string(b64));
+	*ret = o;
+	r = 0;
+out:
+	free(raw);
+	free(z);
+	free(b64);
+	return r;
+}
+
+int port_dirtylog_stop(struct port *p)
+{
+	if (p->conn_fd < 0 || !p->dev.rec_log)
+		return -ENODATA;
+	vu_dev_record_stop(&p->dev);
+	log_notice("port %s: dirty-log recording stopped", p->cfg.name);
+	return 0;
 }

@@ -40,6 +40,14 @@ struct json_object *port_summary_json(const struct port *p);
 /* The summary plus features, rings and counters (docs/control-protocol.md). */
 struct json_object *port_detail_json(const struct port *p);
 
+/*
+ * dirtylog-snapshot / dirtylog-stop (docs/control-protocol.md).  snapshot
+ * fills *ret with the reply members, or returns a negative errno with err
+ * saying why.
+ */
+int port_dirtylog_snapshot(struct port *p, struct json_object **ret, char *err, size_t errlen);
+int port_dirtylog_stop(struct port *p);
+
 /* Offered virtio features for a port configuration. */
 uint64_t port_offered_features(const struct port_config *cfg);
 uint64_t port_offered_protocol_features(const struct port_config *cfg);

@@ -79,9 +79,64 @@ static void stop_all(struct vu_dev *d)
 		ring_stop(d, i);
 }
 
+static void pause_if_running(struct vu_dev *d, bool *paused);
+static void resume_if_paused(struct vu_dev *d, bool paused);
+
+static uint64_t guest_span(const struct guest_mem *mem)
+{
+	uint64_t span = 0;
+
+	for (unsigned i = 0; i < mem->nregions; i++)
+		if (mem->r[i].gpa + mem->r[i].size > span)
+			span = mem->r[i].gpa + mem->r[i].size;
+	return span;
+}
+
+int vu_dev_record_start(struct vu_dev *d)
+{
+	struct dirtylog *log;
+	bool paused;
+	int e;
+
+	if (d->rec_log)
+		return 0;
+	if (!d->mem.nregions)
+		return -ENODATA;
+	e = dirtylog_new(guest_span(&d->mem), DIRTYLOG_QEMU_PAGE_SHIFT, &log);
+	if (e < 0)
+		return e;
+	pause_if_running(d, &paused);
+	d->rec_log = log;
+	resume_if_paused(d, paused);
+	return 0;
+}
+
+void vu_dev_record_stop(struct vu_dev *d)
+{
+	struct dirtylog *old = d->rec_log;
+	bool paused;
+
+	if (!old)
+		return;
+	pause_if_running(d, &paused);
+	d->rec_log = NULL;
+	resume_if_paused(d, paused);
+	dirtylog_free(old);
+}
+
+int vu_dev_record_take(struct vu_dev *d, void *dst, size_t dst_size, uint64_t *ret_pages)
+{
+	if (!d->rec_log)
+		return -ENODATA;
+	/* Safe against the workers' concurrent marks: nothing is lost. */
+	return dirtylog_take(d->rec_log, dst, dst_size, ret_pages);
+}
+
 void vu_dev_reset(struct vu_dev *d)
 {
 	stop_all(d);
+	dirtylog_free(d->rec_log);
+	d->rec_log = NULL;
 	for (unsigned i = 0; i < VU_DEV_MAX_VRINGS; i++) {
 		struct vu_ring_cfg *r = &d->ring[i];
 		close_fd(&r->kick_fd);
@@ -181,11 +236,8 @@ static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
 	}
 	/* bench-log: a log of our own over all of guest memory, as QEMU would size it. */
 	if (d->bench_log) {
-		uint64_t span = 0;
+		uint64_t span = guest_span(&mem);
 
-		for (unsigned i = 0; i < mem.nregions; i++)
-			if (mem.r[i].gpa + mem.r[i].size > span)
-				span = mem.r[i].gpa + mem.r[i].size;
 		e = dirtylog_new(span, DIRTYLOG_QEMU_PAGE_SHIFT, &own);
 		if (e < 0) {
 			guest_mem_clear(&mem);

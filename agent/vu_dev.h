@@ -13,6 +13,7 @@
 #define VDPA_AGENT_VU_DEV_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "agent/guest_mem.h"
@@ -78,6 +79,7 @@ struct vu_dev {
 	struct dirtylog *log;		/* QEMU's log, NULL until SET_LOG_BASE */
 	bool log_all;			/* VHOST_F_LOG_ALL acked */
 	bool bench_log;			/* port key bench-log: log into our own log */
+	struct dirtylog *rec_log;	/* dirtylog-snapshot recording, NULL: off */
 	const struct vu_dev_ops *ops;
 	void *opaque;
 	char err[200];			/* why the last request failed */
@@ -98,6 +100,17 @@ void vu_dev_parse_ctx(const struct vu_dev *d, struct vu_parse_ctx *ret);
  * filled for requests that answer.  Takes the fds it keeps out of m.
  */
 int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply);
+
+/*
+ * Recording for `vdpa-migrate dirtylog record`: a log of the agent's own
+ * over all of guest memory that the data path marks besides QEMU's.
+ * start needs a memory table (-ENODATA) and is a no-op when recording;
+ * take moves the marks since the previous take into dst (dst_size >= the
+ * log's size) and says how many pages and how much guest space they cover.
+ */
+int vu_dev_record_start(struct vu_dev *d);
+void vu_dev_record_stop(struct vu_dev *d);
+int vu_dev_record_take(struct vu_dev *d, void *dst, size_t dst_size, uint64_t *ret_pages);
 
 /* The log the data path should mark, or NULL when not logging. */
 static inline struct dirtylog *vu_dev_active_log(const struct vu_dev *d)

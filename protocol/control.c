@@ -34,6 +34,8 @@ static const struct ctl_cmd_info commands[] = {
 	{ "port-add", CTL_CMD_PORT_ADD, CTL_M_SPEC, 0, true },
 	{ "port-del", CTL_CMD_PORT_DEL, CTL_M_NAME, 0, true },
 	{ "version", CTL_CMD_VERSION, 0, 0, false },
+	{ "dirtylog-snapshot", CTL_CMD_DIRTYLOG_SNAPSHOT, CTL_M_NAME, 0, true },
+	{ "dirtylog-stop", CTL_CMD_DIRTYLOG_STOP, CTL_M_NAME, 0, true },
 };
 
 struct member_info {

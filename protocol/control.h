@@ -37,8 +37,10 @@ enum ctl_cmd {
 	CTL_CMD_PORT_ADD = 3,
 	CTL_CMD_PORT_DEL = 4,
 	CTL_CMD_VERSION = 5,
+	CTL_CMD_DIRTYLOG_SNAPSHOT = 6,
+	CTL_CMD_DIRTYLOG_STOP = 7,
 };
-#define CTL_CMD_MAX 5
+#define CTL_CMD_MAX 7
 
 /* Request members, as bits of ctl_cmd_info.required / .optional. */
 enum ctl_member {
