@@ -451,6 +451,7 @@ struct json_object *port_detail_json(const struct port *p)
 			json_object_object_add(r, "no_bufs", u64(ri.stats.no_bufs));
 			json_object_object_add(r, "log_marks", u64(ri.stats.log_marks));
 			json_object_object_add(r, "log_bytes", u64(ri.stats.log_bytes));
+			json_object_object_add(r, "log_pages", u64(ri.stats.log_pages));
 			json_object_array_add(rings, r);
 		}
 	}

@@ -148,6 +148,7 @@ void vq_get_stats(const struct vq *vq, struct vq_stats *ret)
 	ret->no_bufs = __atomic_load_n(&s->no_bufs, __ATOMIC_RELAXED);
 	ret->log_marks = __atomic_load_n(&s->log_marks, __ATOMIC_RELAXED);
 	ret->log_bytes = __atomic_load_n(&s->log_bytes, __ATOMIC_RELAXED);
+	ret->log_pages = __atomic_load_n(&s->log_pages, __ATOMIC_RELAXED);
 	ret->errors = __atomic_load_n(&s->errors, __ATOMIC_RELAXED);
 }
 
@@ -169,6 +170,8 @@ static void log_mark(struct vq *vq, uint64_t gpa, uint64_t len)
 	lg->mark(lg->opaque, gpa, len);
 	stat_add(&vq->stats.log_marks, 1);
 	stat_add(&vq->stats.log_bytes, len);
+	/* 4 KiB pages the mark touches (a page marked twice counts twice). */
+	stat_add(&vq->stats.log_pages, ((gpa + len - 1) >> 12) - (gpa >> 12) + 1);
 }
 
 /* Used-ring writes are logged only when the front end asked (VQ_F_LOG). */

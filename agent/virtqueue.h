@@ -72,6 +72,7 @@ struct vq_stats {
 	uint64_t no_bufs;	/* RX: not enough buffers available */
 	uint64_t log_marks;	/* calls to logger->mark */
 	uint64_t log_bytes;	/* bytes covered by those marks */
+	uint64_t log_pages;	/* 4 KiB pages covered by those marks */
 	uint64_t errors;	/* guest errors that broke the ring */
 };
 
