@@ -45,6 +45,8 @@ DIRTYLOG_SRCS = $(sort $(wildcard dirtylog/*.c))
 AGENTD_MAIN   = agent/vdpa_agentd.c
 CLIENT_MAIN   = agent/vdpa_migrate.c
 AGENT_SRCS    = $(filter-out $(AGENTD_MAIN) $(CLIENT_MAIN),$(sort $(wildcard agent/*.c)))
+# The simulated accelerator (a vfio-user server), built beside the agent.
+SIMD_SRCS     = $(sort $(wildcard contrib/vdpa-simd/*.c))
 UNIT_SRCS     = $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRCS     = $(sort $(wildcard tests/fuzz/fuzz_*.c))
 BENCH_SRCS    = $(sort $(wildcard tests/bench/bench_*.c))
@@ -64,7 +66,8 @@ UNIT_BINS  = $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
 BENCH_BINS = $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(BENCH_SRCS))
 FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
-PROGRAMS = $(AGENTD) $(CLIENT)
+SIMD    = $(BUILD)/vdpa-simd
+PROGRAMS = $(AGENTD) $(CLIENT) $(if $(SIMD_SRCS),$(SIMD))
 
 .PHONY: all deps check check-unit check-asan check-man fuzz bench install demo clean
 .DEFAULT_GOAL := all
@@ -94,6 +97,10 @@ $(AGENTD): $(call obj,$(AGENTD_MAIN)) $(LIBS_OWN)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_EXT)
 
 $(CLIENT): $(call obj,$(CLIENT_MAIN)) $(LIBS_OWN)
+	$(call say,LINK,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_EXT)
+
+$(SIMD): $(call obj,$(SIMD_SRCS)) $(LIBS_OWN)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_EXT)
 
@@ -152,6 +159,7 @@ install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(AGENTD) $(DESTDIR)$(SBINDIR)/vdpa-agentd
 	install -m 0755 $(CLIENT) $(DESTDIR)$(BINDIR)/vdpa-migrate
+	$(if $(SIMD_SRCS),install -m 0755 $(SIMD) $(DESTDIR)$(SBINDIR)/vdpa-simd)
 	for m in man/*.[0-9]; do \
 		[ -e "$$m" ] || continue; \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \

@@ -11,7 +11,6 @@
 #include <grp.h>
 #include <json-c/json.h>
 #include <poll.h>
-#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +37,9 @@ struct ctl_conn {
 	uid_t uid;
 	gid_t gid;
 	pid_t pid;
+	/* The peer process's supplementary groups at connect (SO_PEERGROUPS). */
+	int ngroups;
+	gid_t groups[64];
 	size_t len;
 	char buf[CTL_MAX_LINE + 2];
 };
@@ -118,13 +120,14 @@ static struct json_object *ok_reply(void)
 	return o;
 }
 
-/* root, or the peer's primary or supplementary groups include CTL_GROUP. */
+/*
+ * root, or the peer process is in CTL_GROUP: its primary group or one of
+ * the supplementary groups it had when it connected (a unit's
+ * SupplementaryGroups= counts, the user database is not consulted).
+ */
 static bool may_change_state(const struct ctl_conn *c)
 {
 	struct group *g;
-	struct passwd *pw;
-	gid_t groups[256];
-	int n = 256;
 
 	if (c->uid == 0)
 		return true;
@@ -133,11 +136,8 @@ static bool may_change_state(const struct ctl_conn *c)
 		return false;
 	if (c->gid == g->gr_gid)
 		return true;
-	pw = getpwuid(c->uid);
-	if (!pw || getgrouplist(pw->pw_name, c->gid, groups, &n) < 0)
-		return false;
-	for (int i = 0; i < n; i++)
-		if (groups[i] == g->gr_gid)
+	for (int i = 0; i < c->ngroups; i++)
+		if (c->groups[i] == g->gr_gid)
 			return true;
 	return false;
 }
@@ -223,16 +223,20 @@ static bool handle_line(struct ctl_conn *c, const char *line, size_t len)
 	struct ctl_request req;
 	struct ctl_error cerr;
 	struct json_object *reply;
-	int r;
+	int r, parsed;
 
-	r = ctl_parse_request(line, len, &req, &cerr);
-	if (r < 0)
+	parsed = ctl_parse_request(line, len, &req, &cerr);
+	if (parsed < 0)
 		reply = error_reply(cerr.message, cerr.field);
 	else
 		reply = dispatch(c, &req);
 	r = send_json(c, reply);
 	json_object_put(reply);
-	return r == 0;
+	if (parsed == -EMSGSIZE)
+		log_warning("control: uid %u pid %d sent a line over %d bytes; disconnected",
+			    (unsigned)c->uid, (int)c->pid, CTL_MAX_LINE);
+	/* A line over the limit: the stream cannot be trusted to be framed. */
+	return r == 0 && parsed != -EMSGSIZE;
 }
 
 static void on_client(struct watch *w, int fd, uint32_t events, void *opaque)
@@ -262,10 +266,8 @@ static void on_client(struct watch *w, int fd, uint32_t events, void *opaque)
 		c->len -= l + 1;
 	}
 	if (c->len > CTL_MAX_LINE) {
-		/* The parser words the refusal; the stream cannot be framed any more. */
+		/* No newline within the limit: the parser words the refusal. */
 		handle_line(c, c->buf, c->len);
-		log_warning("control: uid %u pid %d sent a line over %d bytes; disconnected",
-			    (unsigned)c->uid, (int)c->pid, CTL_MAX_LINE);
 		client_free(c);
 	}
 }
@@ -302,6 +304,10 @@ static void on_accept(struct watch *w, int fd, uint32_t events, void *opaque)
 	c->uid = cred.uid;
 	c->gid = cred.gid;
 	c->pid = cred.pid;
+	cl = sizeof(c->groups);
+	/* More groups than we keep: the ones kept still count, the rest do not. */
+	if (getsockopt(cfd, SOL_SOCKET, SO_PEERGROUPS, c->groups, &cl) == 0 || errno == ERANGE)
+		c->ngroups = (int)(cl / sizeof(gid_t) > 64 ? 64 : cl / sizeof(gid_t));
 	if (loop_add(s->agent->loop, cfd, EPOLLIN, on_client, c, &c->watch) < 0) {
 		close(cfd);
 		free(c);
