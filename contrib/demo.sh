@@ -30,13 +30,10 @@ RATE=2000 HOST_IP=10.81.0.1 GUEST_IP=10.81.0.2 MAC=52:54:00:81:00:02
 
 NS=$(lib_unique net)
 netns_create "$NS"
-netns_exec "$NS" ip link add br0 type bridge
-netns_exec "$NS" ip addr add "$HOST_IP/24" dev br0
-netns_exec "$NS" ip link set br0 up
+netns_add_bridge "$NS" br0 "$HOST_IP/24"
 for a in A B; do
 	agent_start $a --netns "$NS" -- --port "name=vm1-net0,socket=$(agent_sock $a vm1-net0),endpoint=tap:d$a$$"
-	netns_exec "$NS" ip link set "d$a$$" master br0
-	netns_exec "$NS" ip link set "d$a$$" up
+	netns_bridge_port "$NS" br0 "d$a$$"
 done
 
 vm_on() { # NAME AGENT [QEMU ARGS]

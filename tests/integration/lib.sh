@@ -165,6 +165,20 @@ netns_add_tap() {
 	ip -n "$1" link set "$2" up
 }
 
+# netns_add_bridge NS BR ADDR/LEN: a bridge in NS, up, with the host's
+# address (the "wire" two hosts' taps share in migration tests).
+netns_add_bridge() {
+	ip -n "$1" link add "$2" type bridge || fail "cannot create bridge $2 in $1"
+	ip -n "$1" addr add "$3" dev "$2"
+	ip -n "$1" link set "$2" up
+}
+
+# netns_bridge_port NS BR IF: IF joins bridge BR, up.
+netns_bridge_port() {
+	ip -n "$1" link set "$3" master "$2" || fail "cannot add $3 to $2"
+	ip -n "$1" link set "$3" up
+}
+
 # netns_add_veth NS IF PEER_NS PEER_IF [ADDR/LEN [PEER_ADDR/LEN]]: a veth
 # pair between two namespaces (or within one), both ends up.
 netns_add_veth() {
@@ -336,6 +350,57 @@ vm_kill() {
 }
 
 # ---- traffic --------------------------------------------------------------
+
+# traffic_both_ways VM NS HOST_IP GUEST_IP RATE SECS: UDP host->guest and
+# guest->host at the same time (ports 5001 into the guest, 5002 into the
+# host) for SECS at RATE datagrams/s, then checks both directions: at least
+# 80% of the datagrams sent, 0 corrupt, 0 duplicate, over 90% received.
+traffic_both_ways() {
+	local vm=$1 ns=$2 hip=$3 gip=$4 rate=$5 secs=$6 from host_recv host_send
+	local host_sent guest_sent guest_traffic host_traffic
+	# Receivers first: each end must be listening before anything is sent.
+	lib_bg host-recv netns_exec "$ns" "$TRAFFICCHECK" recv --port 5002 \
+		--duration $((secs + 3)) --idle-exit 1.5 --json
+	host_recv=$LIB_PID
+	from=$(vm_console_offset "$vm")
+	vm_send "$vm" "trafficcheck recv --port 5001 --duration $((secs + 3)) --idle-exit 1.5 --json &"
+	vm_wait_console "$vm" '^RECV-READY' 10 "$from" >/dev/null || fail "guest receiver did not start"
+	lib_wait_for 5 grep -q '^RECV-READY' "$TEST_DIR/host-recv.log" || fail "host receiver did not start"
+
+	log "traffic both ways: $rate pps for ${secs}s"
+	vm_send "$vm" "trafficcheck send --dst $hip:5002 --rate $rate --duration $secs --flow 2 &"
+	lib_bg host-send netns_exec "$ns" "$TRAFFICCHECK" send --dst "$gip:5001" \
+		--rate "$rate" --duration "$secs" --flow 1
+	host_send=$LIB_PID
+
+	wait "$host_send" || fail "host sender failed: $(cat "$TEST_DIR/host-send.log")"
+	host_sent=$(grep '^SENT ' "$TEST_DIR/host-send.log") || fail "host sender printed no SENT line"
+	guest_sent=$(vm_wait_console "$vm" '^SENT ' 10 "$from") || fail "guest sender printed no SENT line"
+	guest_traffic=$(vm_wait_console "$vm" '^TRAFFIC ' 15 "$from") ||
+		fail "guest receiver printed no TRAFFIC line"
+	wait "$host_recv" || fail "host receiver failed"
+	host_traffic=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv.log") ||
+		fail "host receiver printed no TRAFFIC line"
+	log "host -> guest: $host_sent"
+	log "         got : $guest_traffic"
+	log "guest -> host: $guest_sent"
+	log "         got : $host_traffic"
+	traffic_check "host->guest" "$host_sent" "$guest_traffic" "$rate" "$secs"
+	traffic_check "guest->host" "$guest_sent" "$host_traffic" "$rate" "$secs"
+	# For tests that look further (e.g. the agent's counters).
+	TRAFFIC_TO_GUEST=$guest_traffic TRAFFIC_TO_HOST=$host_traffic
+}
+
+# traffic_check DIRECTION SENT_LINE TRAFFIC_LINE RATE SECS
+traffic_check() {
+	local sent recv
+	sent=$(json_field "$2" sent)
+	recv=$(json_field "$3" received)
+	expect "$1 sent" "$sent" -ge $(($4 * $5 * 8 / 10))
+	expect "$1 corrupt" "$(json_field "$3" corrupt)" -eq 0
+	expect "$1 duplicate" "$(json_field "$3" duplicate)" -eq 0
+	expect "$1 received x10" $((recv * 10)) -gt $((sent * 9))
+}
 
 # json_field LINE FIELD: a numeric field of a TRAFFIC/SENT line.
 json_field() {

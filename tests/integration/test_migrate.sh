@@ -30,15 +30,12 @@ MEM_BYTES=$((256 << 20))
 
 NS=$(lib_unique net)
 netns_create "$NS"
-netns_exec "$NS" ip link add br0 type bridge
-netns_exec "$NS" ip addr add "$HOST_IP/24" dev br0
-netns_exec "$NS" ip link set br0 up
+netns_add_bridge "$NS" br0 "$HOST_IP/24"
 
 for a in A B; do
 	agent_start $a --netns "$NS" -- \
 		--port "name=p0,socket=$(agent_sock $a p0),endpoint=tap:t$a$$,queues=$QUEUES"
-	netns_exec "$NS" ip link set "t$a$$" master br0
-	netns_exec "$NS" ip link set "t$a$$" up
+	netns_bridge_port "$NS" br0 "t$a$$"
 done
 
 vm_on() { # NAME AGENT [-incoming URI]

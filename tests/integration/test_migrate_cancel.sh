@@ -14,13 +14,10 @@ HOST_IP=10.80.0.1 GUEST_IP=10.80.0.2 MAC=52:54:00:80:00:02
 
 NS=$(lib_unique net)
 netns_create "$NS"
-netns_exec "$NS" ip link add br0 type bridge
-netns_exec "$NS" ip addr add "$HOST_IP/24" dev br0
-netns_exec "$NS" ip link set br0 up
+netns_add_bridge "$NS" br0 "$HOST_IP/24"
 for a in A B; do
 	agent_start $a --netns "$NS" -- --port "name=p0,socket=$(agent_sock $a p0),endpoint=tap:c$a$$"
-	netns_exec "$NS" ip link set "c$a$$" master br0
-	netns_exec "$NS" ip link set "c$a$$" up
+	netns_bridge_port "$NS" br0 "c$a$$"
 done
 
 mapfile -t nicA < <(vu_netdev_args n0 "$(agent_sock A p0)" "$MAC")
