@@ -40,6 +40,7 @@ void port_config_init(struct port_config *ret)
 	ret->backend = PORT_BACKEND_SW;
 	ret->endpoint = PORT_ENDPOINT_NULL;
 	ret->queues = 1;
+	ret->harvest_ms = 50;
 }
 
 const char *port_backend_name(enum port_backend b)
@@ -47,6 +48,8 @@ const char *port_backend_name(enum port_backend b)
 	switch (b) {
 	case PORT_BACKEND_SW:
 		return "sw";
+	case PORT_BACKEND_ACCEL:
+		return "accel";
 	}
 	return "?";
 }
@@ -135,10 +138,22 @@ int port_config_set(struct port_config *pc, const char *key, const char *value,
 		if (strcmp(value, "sw") == 0)
 			pc->backend = PORT_BACKEND_SW;
 		else if (strcmp(value, "accel") == 0)
-			return fail(err, errlen,
-				    "backend: 'accel' is not supported by this build yet; use 'sw'");
+			pc->backend = PORT_BACKEND_ACCEL;
 		else
-			return fail(err, errlen, "backend: '%s' is not 'sw'", value);
+			return fail(err, errlen, "backend: '%s' is not 'sw' or 'accel'", value);
+	} else if (strcmp(key, "device") == 0) {
+		if (strncmp(value, "vfio:", 5) == 0)
+			return fail(err, errlen,
+				    "device: '%s': kernel VFIO devices are not supported yet; "
+				    "use vfio-user:PATH", value);
+		if (strncmp(value, "vfio-user:", 10) != 0 || !value[10] ||
+		    strlen(value + 10) > PORT_SOCKET_MAX)
+			return fail(err, errlen, "device: '%s' is not vfio-user:PATH", value);
+		strcpy(pc->device, value);
+	} else if (strcmp(key, "harvest-ms") == 0) {
+		if (parse_uint(value, 1, 10000, &u) < 0)
+			return fail(err, errlen, "harvest-ms: '%s' is not a number in 1..10000", value);
+		pc->harvest_ms = u;
 	} else if (strcmp(key, "endpoint") == 0) {
 		if (strcmp(value, "null") == 0) {
 			pc->endpoint = PORT_ENDPOINT_NULL;
@@ -192,8 +207,8 @@ int port_config_set(struct port_config *pc, const char *key, const char *value,
 			return fail(err, errlen, "bench-log: '%s' is not 'on' or 'off'", value);
 	} else {
 		return fail(err, errlen,
-			    "unknown key '%s' (name, socket, backend, endpoint, mac, queues, mtu, poll, "
-			    "bench-log)",
+			    "unknown key '%s' (name, socket, backend, device, harvest-ms, endpoint, mac, "
+			    "queues, mtu, poll, bench-log)",
 			    key);
 	}
 	return 0;
@@ -205,6 +220,8 @@ int port_config_check(const struct port_config *pc, char *err, size_t errlen)
 		return fail(err, errlen, "name: missing");
 	if (pc->socket[0] == '\0')
 		return fail(err, errlen, "socket: missing");
+	if (pc->backend == PORT_BACKEND_ACCEL && !pc->device[0])
+		return fail(err, errlen, "device: missing (backend=accel needs device=vfio-user:PATH)");
 	return 0;
 }
 
@@ -215,7 +232,8 @@ int port_spec_parse(const char *spec, struct port_config *ret, char *err, size_t
 	char *save = NULL, *item;
 	unsigned seen = 0;
 	static const char *const keys[] = { "name", "socket", "backend", "endpoint",
-					    "mac", "queues", "mtu", "poll", "bench-log" };
+					    "mac", "queues", "mtu", "poll", "bench-log", "device",
+					    "harvest-ms" };
 	int r;
 
 	if (strlen(spec) >= sizeof(buf))
@@ -255,6 +273,13 @@ int port_spec_format(const struct port_config *pc, char *buf, size_t len)
 		     pc->name, pc->socket, port_backend_name(pc->backend), ep[pc->endpoint],
 		     pc->endpoint == PORT_ENDPOINT_TAP ? pc->ifname : "", pc->queues,
 		     pc->poll ? ",poll=on" : "");
+	if (pc->backend == PORT_BACKEND_ACCEL) {
+		int m = snprintf(buf + n, len - (size_t)n, ",device=%s,harvest-ms=%u", pc->device,
+				 pc->harvest_ms);
+		if (m < 0 || (size_t)m >= len - (size_t)n)
+			return -ENOSPC;
+		n += m;
+	}
 	if (n > 0 && pc->bench_log && (size_t)n < len) {
 		int m = snprintf(buf + n, len - (size_t)n, ",bench-log=on");
 		if (m < 0 || (size_t)m >= len - (size_t)n)
@@ -452,7 +477,8 @@ int agent_config_parse(const char *name, const char *text, struct agent_config *
 		}
 		{
 			static const char *const keys[] = { "socket", "backend", "endpoint", "mac",
-							    "queues", "mtu", "poll", "bench-log" };
+							    "queues", "mtu", "poll", "bench-log", "device",
+							    "harvest-ms" };
 			for (unsigned k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
 				if (strcmp(key, keys[k]) == 0) {
 					if (seen & (1u << k)) {

@@ -24,7 +24,10 @@
 
 enum port_backend {
 	PORT_BACKEND_SW = 0,
+	PORT_BACKEND_ACCEL = 1,
 };
+
+#define PORT_DEVICE_MAX 127
 
 enum port_endpoint {
 	PORT_ENDPOINT_NULL = 0,
@@ -36,6 +39,8 @@ struct port_config {
 	char name[PORT_NAME_MAX + 1];
 	char socket[PORT_SOCKET_MAX + 1];
 	enum port_backend backend;
+	char device[PORT_DEVICE_MAX + 1];	/* backend=accel: vfio-user:PATH */
+	unsigned harvest_ms;			/* device log harvest period, default 50 */
 	enum port_endpoint endpoint;
 	char ifname[IFNAME_MAX + 1];	/* endpoint=tap:IFNAME */
 	bool has_mac;

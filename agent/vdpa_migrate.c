@@ -9,23 +9,36 @@
  * a table of its own.  Only exact names match.  The socket work is in
  * agent/ctl_client.c, the output in agent/render.c; this file maps their
  * results to exit statuses (see vdpa-migrate(8)):
- *   0 ok, 1 the agent refused, 2 usage, 69 agent unreachable,
- *   74 cannot write the output, 76 bad reply.
+ *   0 ok, 1 the agent refused, 2 usage, 65 a bad trace file, 66 cannot
+ *   read an input file, 69 agent unreachable, 71 out of memory, 74 cannot
+ *   write the output, 76 bad reply, 128 + N stopped by signal N.
+ * Commands that take options after their arguments (dirtylog record and
+ * analyze) parse them themselves, with exact names too.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "agent/ctl_client.h"
+#include "agent/dlanalyze.h"
+#include "agent/dlrecord.h"
 #include "agent/render.h"
+#include "dirtylog/trace.h"
 #include "agent/version.h"
 #include "protocol/control.h"
 
 #define EXIT_USAGE 2
+#define EXIT_DATAERR 65	/* EX_DATAERR: a corrupt or truncated trace */
+#define EXIT_NOINPUT 66	/* EX_NOINPUT */
+#define EXIT_OSERR 71	/* EX_OSERR: out of memory */
 #define EXIT_IOERR 74	/* EX_IOERR */
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -40,7 +53,8 @@ typedef int (*render_fn)(struct json_object *reply, FILE *f, struct ctl_error *e
 struct command {
 	const char *name;
 	const char *args;	/* names of the arguments, for usage; NULL: none */
-	int nargs;		/* exact count of arguments */
+	int nargs;		/* exact count of arguments (the least, with options) */
+	bool options;		/* options may follow; fn parses them from args[nargs] on */
 	int (*fn)(const struct cli *cli, char **args);
 	const char *help;
 	const struct command *sub;	/* a command with subcommands has no fn */
@@ -53,27 +67,42 @@ static int cmd_port_add(const struct cli *cli, char **args);
 static int cmd_port_del(const struct cli *cli, char **args);
 static int cmd_version(const struct cli *cli, char **args);
 static int cmd_help(const struct cli *cli, char **args);
+static int cmd_dirtylog_record(const struct cli *cli, char **args);
+static int cmd_dirtylog_analyze(const struct cli *cli, char **args);
 
 static const struct command port_commands[] = {
-	{ "show", "NAME", 1, cmd_port_show, "show a port: features, dirty logging, rings", NULL, 0 },
-	{ "add", "SPEC", 1, cmd_port_add, "add a port (SPEC as in vdpa-agentd(8))", NULL, 0 },
-	{ "del", "NAME", 1, cmd_port_del, "delete a port", NULL, 0 },
+	{ "show", "NAME", 1, false, cmd_port_show, "show a port: features, dirty logging, rings", NULL, 0 },
+	{ "add", "SPEC", 1, false, cmd_port_add, "add a port (SPEC as in vdpa-agentd(8))", NULL, 0 },
+	{ "del", "NAME", 1, false, cmd_port_del, "delete a port", NULL, 0 },
+};
+
+static const struct command dirtylog_commands[] = {
+	{ "record", "NAME --seconds S --out FILE [--interval MS]", 1, true, cmd_dirtylog_record,
+	  "record the pages a port's data path writes into a trace file", NULL, 0 },
+	{ "analyze", "FILE [--bandwidth RATE] [--downtime-limit MS] [--plot SVG]", 1, true,
+	  cmd_dirtylog_analyze, "dirty rate, working set and a pre-copy estimate of a trace",
+	  NULL, 0 },
 };
 
 static const struct command commands[] = {
-	{ "ports", NULL, 0, cmd_ports, "list the agent's ports", NULL, 0 },
-	{ "port", NULL, 0, NULL, NULL, port_commands, ARRAY_SIZE(port_commands) },
-	{ "version", NULL, 0, cmd_version, "print the version of vdpa-migrate", NULL, 0 },
-	{ "help", NULL, 0, cmd_help, "print this help", NULL, 0 },
+	{ "ports", NULL, 0, false, cmd_ports, "list the agent's ports", NULL, 0 },
+	{ "port", NULL, 0, false, NULL, NULL, port_commands, ARRAY_SIZE(port_commands) },
+	{ "dirtylog", NULL, 0, false, NULL, NULL, dirtylog_commands, ARRAY_SIZE(dirtylog_commands) },
+	{ "version", NULL, 0, false, cmd_version, "print the version of vdpa-migrate", NULL, 0 },
+	{ "help", NULL, 0, false, cmd_help, "print this help", NULL, 0 },
 };
 
 static void usage_line(FILE *f, const char *parent, const struct command *c)
 {
-	char label[64];
+	char label[128];
 
 	snprintf(label, sizeof(label), "%s%s%s%s%s", parent ? parent : "", parent ? " " : "",
 		 c->name, c->args ? " " : "", c->args ? c->args : "");
-	fprintf(f, "  %-18s %s\n", label, c->help);
+	/* A long synopsis takes its own line, the help goes under it. */
+	if (strlen(label) > 18)
+		fprintf(f, "  %s\n  %-18s %s\n", label, "", c->help);
+	else
+		fprintf(f, "  %-18s %s\n", label, c->help);
 }
 
 static void usage(FILE *f)
@@ -92,7 +121,7 @@ static void usage(FILE *f)
 	fputs("\nOptions:\n"
 	      "  --agent unix:PATH  the agent's control socket (default: $" CTL_AGENT_ENV ",\n"
 	      "                     else " CTL_DEFAULT_AGENT ")\n"
-	      "  -j                 print the agent's reply as JSON\n"
+	      "  -j                 print JSON: the agent's reply, or the result\n"
 	      "\nSee vdpa-migrate(8).\n", f);
 }
 
@@ -112,20 +141,12 @@ static void print_refusal_json(const struct ctl_error *err)
 	json_object_put(o);
 }
 
-/*
- * Sends req, prints the reply with render (or as JSON with -j) and returns
- * the exit status.  Every message names the agent, so an operator with
- * several agents knows which one failed.
- */
-static int call_agent(const struct cli *cli, const struct ctl_request *req, render_fn render)
+static int open_agent(const struct cli *cli, char *path, size_t cap, struct ctl_client **ret)
 {
-	struct json_object *reply = NULL;
-	struct ctl_client *c = NULL;
 	struct ctl_error err = { "", "" };
-	char path[128];
-	int r, status;
+	int r;
 
-	r = ctl_agent_path(cli->agent, path, sizeof(path));
+	r = ctl_agent_path(cli->agent, path, cap);
 	if (r == -EPROTONOSUPPORT) {
 		fprintf(stderr, "vdpa-migrate: --agent %s: ssh:// agents are not supported yet; "
 				"use unix:PATH\n", cli->agent);
@@ -141,11 +162,30 @@ static int call_agent(const struct cli *cli, const struct ctl_request *req, rend
 		return EXIT_USAGE;
 	}
 
-	r = ctl_client_connect(path, CTL_CLIENT_TIMEOUT_MS, &c, &err);
+	r = ctl_client_connect(path, CTL_CLIENT_TIMEOUT_MS, ret, &err);
 	if (r < 0) {
 		fprintf(stderr, "vdpa-migrate: cannot reach the agent at %s: %s\n", path, err.message);
 		return CTL_STATUS_UNAVAILABLE;
 	}
+	return 0;
+}
+
+/*
+ * Sends req, prints the reply with render (or as JSON with -j) and returns
+ * the exit status.  Every message names the agent, so an operator with
+ * several agents knows which one failed.
+ */
+static int call_agent(const struct cli *cli, const struct ctl_request *req, render_fn render)
+{
+	struct json_object *reply = NULL;
+	struct ctl_client *c = NULL;
+	struct ctl_error err = { "", "" };
+	char path[128];
+	int r, status;
+
+	status = open_agent(cli, path, sizeof(path), &c);
+	if (status != 0)
+		return status;
 	r = ctl_client_call(c, req, &reply, &err);
 	ctl_client_free(c);
 	status = (int)ctl_client_status(r);
@@ -242,6 +282,385 @@ static int cmd_port_del(const struct cli *cli, char **args)
 	return call_agent(cli, &req, render_nothing);
 }
 
+/* ---- dirtylog ---------------------------------------------------------- */
+
+/*
+ * Option NAME VALUE or NAME=VALUE at args[*i]: the value, advancing *i
+ * past it; NULL when args[*i] is not that option.  *missing is set when
+ * the option is last and has no value.
+ */
+static const char *opt_value(char **args, int *i, const char *name, bool *missing)
+{
+	size_t n = strlen(name);
+	const char *a = args[*i];
+
+	if (strncmp(a, name, n) != 0)
+		return NULL;
+	if (a[n] == '=') {
+		(*i)++;
+		return a + n + 1;
+	}
+	if (a[n] != '\0')
+		return NULL;
+	if (!args[*i + 1]) {
+		*missing = true;
+		return NULL;
+	}
+	*i += 2;
+	return args[*i - 1];
+}
+
+/*
+ * A decimal with at most three decimals, times 1000 (seconds to ms, or ms
+ * to µs), within [min, max] after scaling.  Exact: no floating point.
+ */
+static bool parse_milli(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
+{
+	uint64_t v = 0;
+	int frac = -1;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s == '.' && frac < 0) {
+			frac = 0;
+			continue;
+		}
+		if (*s < '0' || *s > '9' || frac == 3 || v > UINT64_MAX / 100)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+		if (frac >= 0)
+			frac++;
+	}
+	if (frac == 0)
+		return false;	/* "5." */
+	for (frac = frac < 0 ? 0 : frac; frac < 3; frac++)
+		v *= 10;
+	if (v < min || v > max)
+		return false;
+	*ret = v;
+	return true;
+}
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+struct record_ui {
+	const char *name;
+	bool tty;
+	uint64_t next_line_ms;	/* not a terminal: a line per second */
+};
+
+static void record_progress(const struct dlrec_progress *p, void *userdata)
+{
+	struct record_ui *ui = userdata;
+
+	if (ui->tty) {
+		fprintf(stderr, "\rrecording %s: %llu snapshot(s), %llu dirty pages, %.1f/%.1f s  ",
+			ui->name, (unsigned long long)p->snapshots, (unsigned long long)p->pages,
+			(double)p->elapsed_ms / 1000, (double)p->duration_ms / 1000);
+		return;
+	}
+	if (p->elapsed_ms < ui->next_line_ms)
+		return;
+	ui->next_line_ms = (p->elapsed_ms / 1000 + 1) * 1000;
+	fprintf(stderr, "recording %s: %llu snapshot(s), %llu dirty pages, %.1f/%.1f s\n",
+		ui->name, (unsigned long long)p->snapshots, (unsigned long long)p->pages,
+		(double)p->elapsed_ms / 1000, (double)p->duration_ms / 1000);
+}
+
+/*
+ * The trace goes to a temporary file beside FILE, renamed over it at the
+ * end: a record that fails before its first snapshot leaves an existing
+ * FILE alone, and a reader never sees a file being written.  Once recording
+ * has started, whatever was written is renamed into place, also after an
+ * error or a signal: the trace is complete up to its last snapshot.
+ */
+static int cmd_dirtylog_record(const struct cli *cli, char **args)
+{
+	struct dlrec_opts o = { .interval_ms = 100, .stop = &got_signal };
+	struct record_ui ui = { .tty = isatty(STDERR_FILENO) == 1 };
+	struct ctl_error err = { "", "" };
+	struct dlrec_summary sum;
+	struct sigaction sa;
+	struct ctl_client *c = NULL;
+	const char *out = NULL;
+	char *tmp = NULL;
+	char path[128], name[CTL_NAME_MAX + 1];
+	int fd = -1, r, status;
+
+	if (!copy_arg(name, sizeof(name), args[0], "NAME"))
+		return EXIT_USAGE;
+	o.name = ui.name = name;
+	for (int i = 1; args[i];) {
+		bool missing = false;
+		const char *v;
+
+		if ((v = opt_value(args, &i, "--seconds", &missing))) {
+			if (!parse_milli(v, 1, UINT64_C(7) * 24 * 3600 * 1000, &o.duration_ms)) {
+				fprintf(stderr, "vdpa-migrate: --seconds %s: expected a number of "
+					"seconds, 0.001 to 604800\n", v);
+				return EXIT_USAGE;
+			}
+		} else if (!missing && (v = opt_value(args, &i, "--interval", &missing))) {
+			if (!parse_milli(v, 1000, UINT64_C(3600) * 1000 * 1000, &o.interval_ms) ||
+			    o.interval_ms % 1000) {
+				fprintf(stderr, "vdpa-migrate: --interval %s: expected whole "
+					"milliseconds, 1 to 3600000\n", v);
+				return EXIT_USAGE;
+			}
+			o.interval_ms /= 1000;
+		} else if (!missing && (v = opt_value(args, &i, "--out", &missing))) {
+			if (!v[0]) {
+				fputs("vdpa-migrate: --out needs a file name\n", stderr);
+				return EXIT_USAGE;
+			}
+			out = v;
+		} else {
+			if (missing)
+				fprintf(stderr, "vdpa-migrate: %s needs a value\n", args[i]);
+			else
+				fprintf(stderr, "vdpa-migrate: dirtylog record: unknown option '%s'\n",
+					args[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (!o.duration_ms || !out) {
+		fputs("vdpa-migrate: dirtylog record needs --seconds S and --out FILE\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (o.interval_ms > o.duration_ms) {
+		fputs("vdpa-migrate: --interval is longer than --seconds: nothing to record\n", stderr);
+		return EXIT_USAGE;
+	}
+	o.progress = record_progress;
+	o.userdata = &ui;
+
+	status = open_agent(cli, path, sizeof(path), &c);
+	if (status != 0)
+		return status;
+	if (asprintf(&tmp, "%s.%ld.tmp", out, (long)getpid()) < 0) {
+		ctl_client_free(c);
+		fputs("vdpa-migrate: out of memory\n", stderr);
+		return EXIT_OSERR;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "vdpa-migrate: cannot create %s: %s\n", tmp, strerror(errno));
+		status = EXIT_IOERR;
+		goto out;
+	}
+
+	/* No SA_RESTART: the signal ends the sleep between two snapshots. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	r = dlrec_run(c, &o, fd, &sum, &err);
+	if (ui.tty && sum.progress.snapshots)
+		fputc('\n', stderr);
+	status = 0;
+	switch (sum.stage) {
+	case DLREC_OK:
+		break;
+	case DLREC_INTERRUPTED:
+		status = 128 + (int)got_signal;
+		break;
+	case DLREC_AGENT:
+		status = (int)ctl_client_status(r);
+		if (r == -EREMOTEIO && cli->json)
+			print_refusal_json(&err);
+		if (status == CTL_STATUS_BAD_REPLY)
+			fprintf(stderr, "vdpa-migrate: bad reply from the agent at %s: %s\n", path,
+				err.message);
+		else if (status == CTL_STATUS_REFUSED)
+			fprintf(stderr, "vdpa-migrate: %s\n", err.message);
+		else
+			fprintf(stderr, "vdpa-migrate: talking to the agent at %s: %s\n", path,
+				err.message);
+		break;
+	case DLREC_OUTPUT:
+		fprintf(stderr, "vdpa-migrate: %s: %s\n", out, err.message);
+		status = EXIT_IOERR;
+		break;
+	}
+	if (sum.stop_rc < 0 && sum.stage != DLREC_AGENT)
+		fprintf(stderr, "vdpa-migrate: dirtylog-stop %s: %s\n", name, sum.stop_err.message);
+
+	if (close(fd) < 0 && status == 0) {
+		fprintf(stderr, "vdpa-migrate: %s: %s\n", out, strerror(errno));
+		status = EXIT_IOERR;
+	}
+	fd = -1;
+	if (!sum.progress.guest_size) {
+		/* Nothing recorded, not even the header: leave FILE as it was. */
+		unlink(tmp);
+		goto out;
+	}
+	if (rename(tmp, out) < 0) {
+		fprintf(stderr, "vdpa-migrate: cannot rename %s to %s: %s\n", tmp, out,
+			strerror(errno));
+		unlink(tmp);
+		status = EXIT_IOERR;
+		goto out;
+	}
+	if (cli->json && (status == 0 || sum.stage == DLREC_INTERRUPTED)) {
+		struct json_object *jo = json_object_new_object();
+
+		if (jo) {
+			json_object_object_add(jo, "port", json_object_new_string(name));
+			json_object_object_add(jo, "file", json_object_new_string(out));
+			json_object_object_add(jo, "snapshots",
+					       json_object_new_uint64(sum.progress.snapshots));
+			json_object_object_add(jo, "dirty_pages",
+					       json_object_new_uint64(sum.progress.pages));
+			json_object_object_add(jo, "guest_size",
+					       json_object_new_uint64(sum.progress.guest_size));
+			json_object_object_add(jo, "interrupted",
+					       json_object_new_boolean(sum.stage == DLREC_INTERRUPTED));
+			render_json(jo, stdout);
+			json_object_put(jo);
+		}
+	} else if (!cli->json) {
+		printf("%s %llu snapshots of port %s (%llu dirty pages, guest %.1f MiB) into %s\n",
+		       status == 0 ? "recorded" : "kept", (unsigned long long)sum.progress.snapshots,
+		       name, (unsigned long long)sum.progress.pages,
+		       (double)sum.progress.guest_size / (1024.0 * 1024.0), out);
+	}
+out:
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	free(tmp);
+	ctl_client_free(c);
+	return status;
+}
+
+static int cmd_dirtylog_analyze(const struct cli *cli, char **args)
+{
+	struct dla_params params = {
+		.link_bps = DLA_DEFAULT_LINK_BPS,
+		.downtime_ms = DLA_DEFAULT_DOWNTIME_MS,
+		.window_ns = DLA_DEFAULT_WINDOW_NS,
+	};
+	struct dirtylog_trace_reader rd;
+	struct dla_state *st = NULL;
+	struct dla_result res = { 0 };
+	const char *file = args[0], *plot = NULL;
+	bool json = cli->json, have_result = false;
+	char err[160];
+	int fd, r, status = 0;
+
+	for (int i = 1; args[i];) {
+		bool missing = false;
+		const char *v;
+		uint64_t us;
+
+		if (strcmp(args[i], "-j") == 0) {
+			json = true;
+			i++;
+		} else if ((v = opt_value(args, &i, "--bandwidth", &missing))) {
+			if (dla_parse_rate(v, &params.link_bps) < 0) {
+				fprintf(stderr, "vdpa-migrate: --bandwidth %s: expected bits/s, such "
+					"as 10G, 2.5G, 500M\n", v);
+				return EXIT_USAGE;
+			}
+		} else if (!missing && (v = opt_value(args, &i, "--downtime-limit", &missing))) {
+			if (!parse_milli(v, 1, UINT64_C(3600) * 1000 * 1000, &us)) {
+				fprintf(stderr, "vdpa-migrate: --downtime-limit %s: expected "
+					"milliseconds, 0.001 to 3600000\n", v);
+				return EXIT_USAGE;
+			}
+			params.downtime_ms = (double)us / 1000;
+		} else if (!missing && (v = opt_value(args, &i, "--plot", &missing))) {
+			if (!v[0]) {
+				fputs("vdpa-migrate: --plot needs a file name\n", stderr);
+				return EXIT_USAGE;
+			}
+			plot = v;
+		} else {
+			if (missing)
+				fprintf(stderr, "vdpa-migrate: %s needs a value\n", args[i]);
+			else
+				fprintf(stderr, "vdpa-migrate: dirtylog analyze: unknown option '%s'\n",
+					args[i]);
+			return EXIT_USAGE;
+		}
+	}
+
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "vdpa-migrate: cannot open %s: %s\n", file, strerror(errno));
+		return EXIT_NOINPUT;
+	}
+	r = dirtylog_trace_reader_init(&rd, fd);
+	if (r < 0) {
+		fprintf(stderr, "vdpa-migrate: %s: %s\n", file, rd.err);
+		status = r == -ENOMEM ? EXIT_OSERR : EXIT_DATAERR;
+		goto out;
+	}
+	r = dla_new(rd.page_shift, rd.guest_size, &params, &st);
+	if (r < 0) {
+		fprintf(stderr, "vdpa-migrate: %s: cannot analyze a guest of %llu bytes: %s\n", file,
+			(unsigned long long)rd.guest_size, strerror(-r));
+		status = r == -ENOMEM ? EXIT_OSERR : EXIT_DATAERR;
+		goto out;
+	}
+	for (;;) {
+		struct dirtylog_trace_snapshot snap;
+
+		r = dirtylog_trace_reader_next(&rd, &snap);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			fprintf(stderr, "vdpa-migrate: %s: %s\n", file, rd.err);
+			status = r == -ENOMEM ? EXIT_OSERR : EXIT_DATAERR;
+			goto out;
+		}
+		r = dla_add(st, snap.timestamp_ns, snap.bitmap, snap.len, err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "vdpa-migrate: %s: %s\n", file, err);
+			status = r == -ENOMEM ? EXIT_OSERR : EXIT_DATAERR;
+			goto out;
+		}
+	}
+	if (dla_finish(st, &res) < 0) {
+		fputs("vdpa-migrate: out of memory\n", stderr);
+		status = EXIT_OSERR;
+		goto out;
+	}
+	have_result = true;
+
+	if (plot) {
+		FILE *f = fopen(plot, "we");
+
+		if (!f || dla_write_svg(&res, f) < 0 || fclose(f) != 0) {
+			fprintf(stderr, "vdpa-migrate: cannot write %s: %s\n", plot, strerror(errno));
+			status = EXIT_IOERR;
+			goto out;
+		}
+	}
+	r = json ? dla_write_json(&res, stdout) : dla_write_report(&res, stdout);
+	if (r == -ENOMEM) {
+		fputs("vdpa-migrate: out of memory\n", stderr);
+		status = EXIT_OSERR;
+	}
+out:
+	if (have_result)
+		dla_result_release(&res);
+	dla_free(st);
+	dirtylog_trace_reader_release(&rd);
+	close(fd);
+	return status;
+}
+
 static int cmd_version(const struct cli *cli, char **args)
 {
 	(void)args;
@@ -293,7 +712,7 @@ static int dispatch(const struct cli *cli, int argc, char **argv)
 		argc--;
 		argv++;
 	}
-	if (argc - 1 != c->nargs) {
+	if (c->options ? argc - 1 < c->nargs : argc - 1 != c->nargs) {
 		fprintf(stderr, "vdpa-migrate: %s%s%s: expected %s\n", parent ? parent : "",
 			parent ? " " : "", c->name, c->args ? c->args : "no arguments");
 		goto usage;

@@ -128,3 +128,25 @@ vufront_build() {
 			fail "cannot build $src"
 	fi
 }
+
+# tool_build_with_libs NAME: like tool_build, but links the project's own
+# static libraries of $VDPA_BUILD (libprotocol.a, libdirtylog.a: build them
+# first with make) for tools that use the codecs; warnings are errors.
+# Built under a temporary name and renamed, as vufront_build does.
+tool_build_with_libs() {
+	local src=$REPO_DIR/tests/tools/$1.c out=$VDPA_BUILD/tools/$1 lib newer=0
+	local libs=("$VDPA_BUILD/libprotocol.a" "$VDPA_BUILD/libdirtylog.a")
+	for lib in "${libs[@]}"; do
+		[ -f "$lib" ] || fail "cannot build $1: $lib is missing (run make BUILD=$VDPA_BUILD)"
+		[ "$lib" -nt "$out" ] && newer=1
+	done
+	if [ ! -x "$out" ] || [ "$src" -nt "$out" ] || [ $newer = 1 ]; then
+		mkdir -p "$VDPA_BUILD/tools"
+		gcc -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wstrict-prototypes \
+			-Wmissing-prototypes -Wpointer-arith -Wcast-qual -Werror \
+			-I"$REPO_DIR" -o "$out.$$" "$src" "${libs[@]}" -lpthread &&
+			mv -f "$out.$$" "$out" ||
+			fail "cannot build $1"
+	fi
+	echo "$out"
+}

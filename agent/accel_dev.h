@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * An accelerator as the agent drives it: vhost requests over a VFIO device
+ * (protocol/vhost_vfio.h), whatever carries the VFIO device.  Today the
+ * carrier is vfio-user (a unix socket, as vdpa-simd serves); a kernel VFIO
+ * device ("vfio:/sys/bus/mdev/devices/UUID") is refused until it is
+ * implemented.
+ *
+ * Trust boundary: the device's replies are untrusted (a buggy or hostile
+ * accelerator); every reply goes through vfu_parse()/vv_parse() and is
+ * matched to its request.  A device that stops answering is given
+ * ACCEL_DEV_TIMEOUT_MS per request and then treated as dead.
+ *
+ * The functions block the calling thread for at most that timeout; the
+ * agent calls them from the control thread only.
+ */
+#ifndef VDPA_AGENT_ACCEL_DEV_H
+#define VDPA_AGENT_ACCEL_DEV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "protocol/vhost_vfio.h"
+
+#define ACCEL_DEV_TIMEOUT_MS 1000
+#define ACCEL_DEV_MAX_VRINGS 16
+
+struct accel_dev;
+
+/*
+ * Opens the device of a port SPEC's device= value for nvrings rings:
+ * connects, checks the version, the regions (mailbox, notify area), the
+ * irqs, and takes the doorbell eventfds.  err says why it failed.
+ */
+int accel_dev_open(const char *spec, unsigned nvrings, struct accel_dev **ret, char *err,
+		   size_t errlen);
+void accel_dev_close(struct accel_dev *d);
+
+/* The carrier's fd, to watch for the device going away (EPOLLHUP/EPOLLIN). */
+int accel_dev_fd(const struct accel_dev *d);
+/* Why the last call failed. */
+const char *accel_dev_error(const struct accel_dev *d);
+/* Log granularity the device announced (bytes per log bit), 4096 if none. */
+uint64_t accel_dev_log_granularity(const struct accel_dev *d);
+
+/* DMA: [iova, iova + size) of the device's address space is fd at offset. */
+int accel_dev_dma_map(struct accel_dev *d, uint64_t iova, uint64_t size, int fd,
+		      uint64_t offset);
+int accel_dev_dma_unmap(struct accel_dev *d, uint64_t iova, uint64_t size);
+
+/* Interrupts: fds[i] (an eventfd, or -1 for none) is signalled for vring i. */
+int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n);
+
+/* One vhost request through the mailbox; *ret_reply when one is due. */
+int accel_dev_vhost(struct accel_dev *d, const struct vv_msg *req, struct vv_msg *ret_reply);
+
+/* The doorbell of vring q: an eventfd whose write rings it. */
+int accel_dev_doorbell_fd(const struct accel_dev *d, unsigned q);
+
+#endif
