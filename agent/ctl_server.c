@@ -207,6 +207,28 @@ static struct json_object *dispatch(struct ctl_conn *c, const struct ctl_request
 			json_object_object_add(o, key, json_object_get(val));
 		json_object_put(arr);
 		return o;
+	case CTL_CMD_PORT_SWITCH: {
+		enum port_backend to;
+		uint64_t us = 0;
+
+		p = agentd_find_port(a, req->name);
+		if (!p) {
+			snprintf(err, sizeof(err), "no port named '%s'", req->name);
+			return error_reply(err, "name");
+		}
+		if (strcmp(req->to, "sw") == 0)
+			to = PORT_BACKEND_SW;
+		else if (strcmp(req->to, "accel") == 0)
+			to = PORT_BACKEND_ACCEL;
+		else
+			return error_reply("must be \"sw\" or \"accel\"", "to");
+		if (port_switch(p, to, &us, err, sizeof(err)) < 0)
+			return error_reply(err, "to");
+		o = ok_reply();
+		json_object_object_add(o, "engine", json_object_new_string(port_engine_name(p)));
+		json_object_object_add(o, "gap_us", json_object_new_uint64(us));
+		return o;
+	}
 	case CTL_CMD_PORT_DEL:
 		if (agentd_del_port(a, req->name) < 0) {
 			snprintf(err, sizeof(err), "no port named '%s'", req->name);

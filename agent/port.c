@@ -24,7 +24,9 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "agent/accel_dev.h"
 #include "agent/endpoint.h"
+#include "agent/engine_accel.h"
 #include "agent/engine_sw.h"
 #include "agent/log.h"
 #include "agent/vu_dev.h"
@@ -50,7 +52,11 @@ struct port {
 	struct watch *conn_watch;
 	struct vu_io_rx rx;	/* partial message of the connection */
 	struct vu_dev dev;
-	struct engine_sw *engine;
+	struct engine_sw *engine;	/* always there while connected: the fallback */
+	struct engine_accel *acc;	/* the accelerator, while it serves the port */
+	struct watch *dev_watch;	/* the device's socket: EOF means it died */
+	uint64_t fallbacks;
+	uint64_t last_switch_us;
 	struct endpoint *ep;
 	uint64_t connections;
 };
@@ -103,6 +109,109 @@ const char *port_state_name(const struct port *p)
 	return any_ring_started(p) ? "running" : "connected";
 }
 
+static uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The accelerator leaves the port: its rings go on in software. */
+static void drop_accel(struct port *p, const char *why)
+{
+	uint64_t t0 = mono_us();
+	int r;
+
+	if (!p->acc)
+		return;
+	r = vu_dev_switch(&p->dev, &engine_sw_ops, p->engine);
+	loop_remove(p->dev_watch);
+	p->dev_watch = NULL;
+	engine_accel_free(p->acc);
+	p->acc = NULL;
+	p->last_switch_us = mono_us() - t0;
+	if (why) {
+		p->fallbacks++;
+		log_warning("port %s: falling back to software: %s%s", p->cfg.name, why,
+			    r < 0 ? " (a ring did not restart)" : "");
+	} else {
+		log_notice("port %s: switched to software in %llu us", p->cfg.name,
+			   (unsigned long long)p->last_switch_us);
+	}
+}
+
+static void on_device(struct watch *w, int fd, uint32_t events, void *opaque)
+{
+	struct port *p = opaque;
+
+	(void)w;
+	(void)fd;
+	(void)events;
+	/* The device never speaks unasked: readable means closed or broken. */
+	drop_accel(p, "the accelerator's connection closed");
+}
+
+/* The port's rings move onto its accelerator (opened now). */
+static int use_accel(struct port *p, char *err, size_t errlen)
+{
+	struct accel_dev *adev;
+	uint64_t t0 = mono_us();
+	int r;
+
+	if (p->acc)
+		return 0;
+	r = accel_dev_open(p->cfg.device, p->dev.nvrings, &adev, err, errlen);
+	if (r < 0)
+		return r;
+	r = engine_accel_new(p->cfg.name, &p->dev, adev, p->cfg.harvest_ms, &p->acc);
+	if (r < 0) {
+		snprintf(err, errlen, "device %s: %s", p->cfg.device, strerror(-r));
+		return r;
+	}
+	r = loop_add(p->loop, accel_dev_fd(engine_accel_device(p->acc)), EPOLLIN, on_device, p,
+		     &p->dev_watch);
+	if (r == 0)
+		r = vu_dev_switch(&p->dev, &engine_accel_ops, p->acc);
+	if (r < 0 || engine_accel_failed(p->acc)) {
+		snprintf(err, errlen, "device %s: cannot take over the rings", p->cfg.device);
+		drop_accel(p, NULL);
+		return r < 0 ? r : -EIO;
+	}
+	p->last_switch_us = mono_us() - t0;
+	log_notice("port %s: rings on the accelerator %s (%llu us)", p->cfg.name, p->cfg.device,
+		   (unsigned long long)p->last_switch_us);
+	return 0;
+}
+
+int port_switch(struct port *p, enum port_backend to, uint64_t *ret_us, char *err,
+		size_t errlen)
+{
+	int r = 0;
+
+	if (p->conn_fd < 0) {
+		snprintf(err, errlen, "port %s has no front end", p->cfg.name);
+		return -ENOTCONN;
+	}
+	if (to == PORT_BACKEND_ACCEL) {
+		if (!p->cfg.device[0]) {
+			snprintf(err, errlen, "port %s has no device= configured", p->cfg.name);
+			return -EINVAL;
+		}
+		r = use_accel(p, err, errlen);
+	} else {
+		drop_accel(p, NULL);
+	}
+	if (r == 0)
+		*ret_us = p->last_switch_us;
+	return r;
+}
+
+const char *port_engine_name(const struct port *p)
+{
+	return p->acc ? "accel" : "sw";
+}
+
 static void disconnect(struct port *p, const char *why)
 {
 	if (p->conn_fd < 0)
@@ -112,8 +221,12 @@ static void disconnect(struct port *p, const char *why)
 	loop_remove(p->conn_watch);
 	p->conn_watch = NULL;
 	vu_io_rx_reset(&p->rx);
-	/* Stop the rings while the workers still exist, then drop the workers. */
+	/* Stop the rings while the engines still exist, then drop them. */
 	vu_dev_reset(&p->dev);
+	loop_remove(p->dev_watch);
+	p->dev_watch = NULL;
+	engine_accel_free(p->acc);
+	p->acc = NULL;
 	engine_sw_free(p->engine);
 	p->engine = NULL;
 	close(p->conn_fd);
@@ -176,6 +289,8 @@ static bool handle_one(struct port *p, struct vu_io_msg *io)
 		}
 	}
 	vu_msg_close(&m);
+	if (p->acc && engine_accel_failed(p->acc))
+		drop_accel(p, "the accelerator failed a request");
 	if (r < 0 && how != VU_RESPOND_ACK) {
 		snprintf(why, sizeof(why), "%s failed and the front end cannot be told",
 			 vu_request_name(m.request));
@@ -260,6 +375,15 @@ static void on_accept(struct watch *w, int fd, uint32_t events, void *opaque)
 	vu_io_rx_init(&p->rx);
 	p->connections++;
 	log_notice("port %s: front end connected", p->cfg.name);
+	if (p->cfg.backend == PORT_BACKEND_ACCEL) {
+		char err[256] = "";
+
+		if (use_accel(p, err, sizeof(err)) < 0) {
+			p->fallbacks++;
+			log_warning("port %s: accelerator unavailable, serving in software: %s",
+				    p->cfg.name, err);
+		}
+	}
 }
 
 /*
@@ -426,6 +550,31 @@ struct json_object *port_detail_json(const struct port *p)
 			       hex(p->conn_fd >= 0 ? p->dev.protocol_features : 0));
 	json_object_object_add(o, "log_all", json_object_new_boolean(p->conn_fd >= 0 && p->dev.log_all));
 	json_object_object_add(o, "connections", u64(p->connections));
+	json_object_object_add(o, "engine", json_object_new_string(p->conn_fd >= 0 ?
+							port_engine_name(p) : "none"));
+	json_object_object_add(o, "fallbacks", u64(p->fallbacks));
+	json_object_object_add(o, "last_switch_us", u64(p->last_switch_us));
+	if (p->acc) {
+		struct engine_accel_stats st;
+		struct json_object *a = json_object_new_object();
+		struct timespec ts;
+		uint64_t now;
+
+		engine_accel_stats(p->acc, &st);
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		json_object_object_add(a, "device", json_object_new_string(p->cfg.device));
+		json_object_object_add(a, "harvest_rounds", u64(st.harvest_rounds));
+		json_object_object_add(a, "harvest_pages", u64(st.harvest_pages));
+		json_object_object_add(a, "last_round_pages", u64(st.last_round_pages));
+		json_object_object_add(a, "dirty_rate_pps", json_object_new_double(st.dirty_rate));
+		json_object_object_add(a, "last_harvest_ms_ago",
+				       st.last_harvest_ns ? u64((now - st.last_harvest_ns) / 1000000u)
+							  : NULL);
+		json_object_object_add(a, "switchover_us", u64(st.last_switchover_us));
+		json_object_object_add(a, "device_stops", u64(st.device_stops));
+		json_object_object_add(o, "accel", a);
+	}
 	if (p->conn_fd >= 0) {
 		for (unsigned i = 0; i < p->dev.nvrings; i++) {
 			const struct vu_ring_cfg *rc = &p->dev.ring[i];

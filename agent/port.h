@@ -48,6 +48,16 @@ struct json_object *port_detail_json(const struct port *p);
 int port_dirtylog_snapshot(struct port *p, struct json_object **ret, char *err, size_t errlen);
 int port_dirtylog_stop(struct port *p);
 
+/*
+ * Moves a live port's rings between the software path and its accelerator
+ * (device= of its configuration); *ret_us is the time the rings were
+ * stopped.  The port also falls back to software by itself when the
+ * accelerator's connection closes or a request to it fails.
+ */
+int port_switch(struct port *p, enum port_backend to, uint64_t *ret_us, char *err,
+		size_t errlen);
+const char *port_engine_name(const struct port *p);
+
 /* Offered virtio features for a port configuration. */
 uint64_t port_offered_features(const struct port_config *cfg);
 uint64_t port_offered_protocol_features(const struct port_config *cfg);

@@ -68,6 +68,7 @@ static int cmd_port_del(const struct cli *cli, char **args);
 static int cmd_version(const struct cli *cli, char **args);
 static int cmd_help(const struct cli *cli, char **args);
 static int cmd_dirtylog_record(const struct cli *cli, char **args);
+static int cmd_switch(const struct cli *cli, char **args);
 static int cmd_dirtylog_analyze(const struct cli *cli, char **args);
 
 static const struct command port_commands[] = {
@@ -88,6 +89,8 @@ static const struct command commands[] = {
 	{ "ports", NULL, 0, false, cmd_ports, "list the agent's ports", NULL, 0 },
 	{ "port", NULL, 0, false, NULL, NULL, port_commands, ARRAY_SIZE(port_commands) },
 	{ "dirtylog", NULL, 0, false, NULL, NULL, dirtylog_commands, ARRAY_SIZE(dirtylog_commands) },
+	{ "switch", "NAME --to sw|accel", 3, false, cmd_switch,
+	  "move a live port between software and its accelerator", NULL, 0 },
 	{ "version", NULL, 0, false, cmd_version, "print the version of vdpa-migrate", NULL, 0 },
 	{ "help", NULL, 0, false, cmd_help, "print this help", NULL, 0 },
 };
@@ -280,6 +283,37 @@ static int cmd_port_del(const struct cli *cli, char **args)
 	if (!copy_arg(req.name, sizeof(req.name), args[0], "NAME"))
 		return EXIT_USAGE;
 	return call_agent(cli, &req, render_nothing);
+}
+
+static int render_switch(struct json_object *reply, FILE *f, struct ctl_error *err)
+{
+	struct json_object *e, *g;
+
+	if (!json_object_object_get_ex(reply, "engine", &e) ||
+	    !json_object_is_type(e, json_type_string) ||
+	    !json_object_object_get_ex(reply, "gap_us", &g) || !json_object_is_type(g, json_type_int)) {
+		snprintf(err->message, sizeof(err->message), "no engine or gap_us in the reply");
+		return -EBADMSG;
+	}
+	fprintf(f, "now on %s; rings stopped for %lld us\n",
+		strcmp(json_object_get_string(e), "accel") == 0 ? "the accelerator" : "software",
+		(long long)json_object_get_int64(g));
+	return 0;
+}
+
+static int cmd_switch(const struct cli *cli, char **args)
+{
+	struct ctl_request req = { .cmd = CTL_CMD_PORT_SWITCH };
+
+	if (strcmp(args[1], "--to") != 0 ||
+	    (strcmp(args[2], "sw") != 0 && strcmp(args[2], "accel") != 0)) {
+		fprintf(stderr, "vdpa-migrate: usage: switch NAME --to sw|accel\n");
+		return EXIT_USAGE;
+	}
+	if (!copy_arg(req.name, sizeof(req.name), args[0], "NAME"))
+		return EXIT_USAGE;
+	strcpy(req.to, args[2]);
+	return call_agent(cli, &req, render_switch);
 }
 
 /* ---- dirtylog ---------------------------------------------------------- */

@@ -201,6 +201,29 @@ static bool any_started(const struct vu_dev *d)
 	return false;
 }
 
+int vu_dev_switch(struct vu_dev *d, const struct vu_dev_ops *ops, void *opaque)
+{
+	bool moved[VU_DEV_MAX_VRINGS] = { false };
+	int r = 0;
+
+	for (unsigned i = 0; i < d->nvrings; i++) {
+		moved[i] = d->ring[i].started;
+		ring_stop(d, i);
+	}
+	d->ops = ops;
+	d->opaque = opaque;
+	for (unsigned i = 0; i < d->nvrings; i++) {
+		int e;
+
+		if (!moved[i])
+			continue;
+		e = maybe_start(d, i);
+		if (e < 0 && r == 0)
+			r = e;
+	}
+	return r;
+}
+
 static void pause_if_running(struct vu_dev *d, bool *paused)
 {
 	*paused = any_started(d);

@@ -91,6 +91,14 @@ void vu_dev_init(struct vu_dev *d, const char *name, uint64_t features,
 /* Stops every ring and frees memory, log and fds (front end went away). */
 void vu_dev_reset(struct vu_dev *d);
 
+/*
+ * Moves every running ring to another data path without the front end
+ * noticing: each ring stops on the current one (which answers its next
+ * avail index), then starts on the new one there.  Returns 0, or the first
+ * error starting a ring on the new path (the ring then stays stopped).
+ */
+int vu_dev_switch(struct vu_dev *d, const struct vu_dev_ops *ops, void *opaque);
+
 /* The context vu_parse() needs for the next message. */
 void vu_dev_parse_ctx(const struct vu_dev *d, struct vu_parse_ctx *ret);
 

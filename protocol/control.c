@@ -36,6 +36,7 @@ static const struct ctl_cmd_info commands[] = {
 	{ "version", CTL_CMD_VERSION, 0, 0, false },
 	{ "dirtylog-snapshot", CTL_CMD_DIRTYLOG_SNAPSHOT, CTL_M_NAME, 0, true },
 	{ "dirtylog-stop", CTL_CMD_DIRTYLOG_STOP, CTL_M_NAME, 0, true },
+	{ "port-switch", CTL_CMD_PORT_SWITCH, CTL_M_NAME | CTL_M_TO, 0, true },
 };
 
 struct member_info {
@@ -48,10 +49,12 @@ struct member_info {
 static const struct member_info members[] = {
 	{ "name", CTL_M_NAME, CTL_NAME_MAX, offsetof(struct ctl_request, name) },
 	{ "spec", CTL_M_SPEC, CTL_SPEC_MAX, offsetof(struct ctl_request, spec) },
+	{ "to", CTL_M_TO, CTL_TO_MAX, offsetof(struct ctl_request, to) },
 };
 
 _Static_assert(sizeof(((struct ctl_request *)0)->name) == CTL_NAME_MAX + 1, "name size");
 _Static_assert(sizeof(((struct ctl_request *)0)->spec) == CTL_SPEC_MAX + 1, "spec size");
+_Static_assert(sizeof(((struct ctl_request *)0)->to) == CTL_TO_MAX + 1, "to size");
 _Static_assert(sizeof(commands) / sizeof(commands[0]) == CTL_CMD_MAX, "one entry per command");
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

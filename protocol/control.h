@@ -30,6 +30,7 @@ struct json_object;
 #define CTL_MAX_REPLY_DEPTH 16		/* JSON nesting of a reply */
 #define CTL_NAME_MAX      31		/* bytes of "name" */
 #define CTL_SPEC_MAX      1023		/* bytes of "spec" */
+#define CTL_TO_MAX        15		/* bytes of "to" */
 
 enum ctl_cmd {
 	CTL_CMD_PORTS = 1,
@@ -39,13 +40,15 @@ enum ctl_cmd {
 	CTL_CMD_VERSION = 5,
 	CTL_CMD_DIRTYLOG_SNAPSHOT = 6,
 	CTL_CMD_DIRTYLOG_STOP = 7,
+	CTL_CMD_PORT_SWITCH = 8,
 };
-#define CTL_CMD_MAX 7
+#define CTL_CMD_MAX 8
 
 /* Request members, as bits of ctl_cmd_info.required / .optional. */
 enum ctl_member {
 	CTL_M_NAME = 1u << 0,	/* "name": string, 1..CTL_NAME_MAX bytes */
 	CTL_M_SPEC = 1u << 1,	/* "spec": string, 1..CTL_SPEC_MAX bytes */
+	CTL_M_TO = 1u << 2,	/* "to": string, 1..CTL_TO_MAX bytes ("sw" or "accel") */
 };
 
 struct ctl_cmd_info {
@@ -66,6 +69,7 @@ struct ctl_request {
 	enum ctl_cmd cmd;
 	char name[CTL_NAME_MAX + 1];	/* "" unless the command has "name" */
 	char spec[CTL_SPEC_MAX + 1];	/* "" unless the command has "spec" */
+	char to[CTL_TO_MAX + 1];	/* "" unless the command has "to" */
 	bool changes_state;		/* copied from the table */
 };
 
