@@ -366,12 +366,20 @@ static int configure_and_start(struct engine_accel *e)
 	r = map_memory(e);
 	if (r < 0)
 		return r;
-	if (!e->owner_set) {
+	/*
+	 * The device keeps rings it was given before; a ring that stopped must
+	 * not run again, so it forgets them all and gets the running ones anew.
+	 */
+	if (e->owner_set) {
 		vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
-		if ((r = vhost(e, VV_REQ_SET_OWNER, &m, NULL)) < 0)
+		if ((r = vhost(e, VV_REQ_RESET_OWNER, &m, NULL)) < 0)
 			return r;
-		e->owner_set = true;
+		e->owner_set = false;
 	}
+	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
+	if ((r = vhost(e, VV_REQ_SET_OWNER, &m, NULL)) < 0)
+		return r;
+	e->owner_set = true;
 	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
 	m.u.u64 = (e->dev->features & DEVICE_FEATURES & e->device_features) |
 		  (qemu ? VU_BIT(VU_F_LOG_ALL) : 0);

@@ -150,3 +150,26 @@ tool_build_with_libs() {
 	fi
 	echo "$out"
 }
+
+# simd_start NAME [--netns NS] -- SIMD_ARGS...: a vdpa-simd (the simulated
+# accelerator) serving TEST_DIR/NAME.sock; simd_sock NAME prints the path.
+declare -A SIMD_PID=()
+simd_sock() { echo "$TEST_DIR/$1.sock"; }
+simd_start() {
+	local name=$1; shift
+	local ns=""
+	while [ $# -gt 0 ]; do
+		case "$1" in
+		--netns) ns=$2; shift 2 ;;
+		--) shift; break ;;
+		*) fail "simd_start: unknown option $1" ;;
+		esac
+	done
+	local cmd=("$VDPA_BUILD/vdpa-simd" --socket "$(simd_sock "$name")" "$@")
+	[ -z "$ns" ] || cmd=(ip netns exec "$ns" "${cmd[@]}")
+	lib_bg "simd-$name" "${cmd[@]}"
+	SIMD_PID[$name]=$LIB_PID
+	lib_wait_for 10 test -S "$(simd_sock "$name")" ||
+		fail "vdpa-simd $name did not start: $(tail -5 "$TEST_DIR/simd-$name.log")"
+	log "vdpa-simd $name: pid ${SIMD_PID[$name]}${ns:+ in netns $ns}"
+}

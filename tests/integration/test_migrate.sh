@@ -32,9 +32,19 @@ NS=$(lib_unique net)
 netns_create "$NS"
 netns_add_bridge "$NS" br0 "$HOST_IP/24"
 
+# BACKEND_A / BACKEND_B: sw (default) or accel, a vdpa-simd whose wire is a
+# tap on the same bridge, logging at GRAN_A / GRAN_B bytes per bit.
 for a in A B; do
+	backend=BACKEND_$a gran=GRAN_$a
+	extra=""
+	if [ "${!backend:-sw}" = accel ]; then
+		simd_start "sim$a" --netns "$NS" -- --wire "tap:s$a$$" --queues "$QUEUES" \
+			--log-granularity "${!gran:-4096}"
+		netns_bridge_port "$NS" br0 "s$a$$"
+		extra=",backend=accel,device=vfio-user:$(simd_sock "sim$a")"
+	fi
 	agent_start $a --netns "$NS" -- \
-		--port "name=p0,socket=$(agent_sock $a p0),endpoint=tap:t$a$$,queues=$QUEUES"
+		--port "name=p0,socket=$(agent_sock $a p0),endpoint=tap:t$a$$,queues=$QUEUES$extra"
 	netns_bridge_port "$NS" br0 "t$a$$"
 done
 
@@ -53,6 +63,13 @@ vm_on() { # NAME AGENT [-incoming URI]
 
 vm_on g0 A
 vm_wait_ready g0 90 || fail "guest did not boot"
+# Each port serves on the engine it was configured for.
+expect_engine() { # AGENT
+	local b=BACKEND_$1 got
+	got=$(agent_cli "$1" -j port show p0 | tr -d ' \n' | sed -n 's/.*"engine":"\([a-z]*\)".*/\1/p')
+	[ "$got" = "${!b:-sw}" ] || fail "agent $1's port runs on '$got', expected ${!b:-sw}"
+}
+expect_engine A
 vm_run g0 "ping -c 1 -W 3 $HOST_IP >/dev/null" 15 || fail "guest cannot ping the host"
 
 # Traffic runs until the test stops the senders after the last migration;
@@ -124,6 +141,7 @@ for round in $(seq 1 "$ROUNDS"); do
 			fail "traffic did not resume after migration $n"
 		agent_check_alive A
 		agent_check_alive B
+		expect_engine "$to"
 		cur=$next where=$to
 	done
 done
