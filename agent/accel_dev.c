@@ -229,17 +229,25 @@ int accel_dev_vhost(struct accel_dev *d, const struct vv_msg *req, struct vv_msg
 	return 0;
 }
 
-/* Optional "log_granularity" in the VERSION capabilities (vdpa-simd's). */
+/*
+ * The device's dirty-log page size, from "log_granularity" in its VERSION
+ * capabilities (vdpa-simd announces it; 4 KiB when absent).  The text is the
+ * device's: only a plain number in range after the key is believed.
+ */
 static uint64_t caps_granularity(const char *caps)
 {
 	const char *p = caps ? strstr(caps, "\"log_granularity\"") : NULL;
 	unsigned long long v;
+	char *end;
 
-	if (!p || sscanf(p, "\"log_granularity\" : %llu", &v) != 1) {
-		if (!p || sscanf(p, "\"log_granularity\":%llu", &v) != 1)
-			return 4096;
-	}
-	if (v < 4096 || v > (2u << 20) || (v & (v - 1)))
+	if (!p)
+		return 4096;
+	p += strlen("\"log_granularity\"");
+	while (*p == ' ' || *p == ':')
+		p++;
+	errno = 0;
+	v = strtoull(p, &end, 10);
+	if (errno || end == p || v < 4096 || v > (2u << 20) || (v & (v - 1)))
 		return 4096;
 	return v;
 }

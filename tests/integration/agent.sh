@@ -142,8 +142,12 @@ tool_build_with_libs() {
 	done
 	if [ ! -x "$out" ] || [ "$src" -nt "$out" ] || [ $newer = 1 ]; then
 		mkdir -p "$VDPA_BUILD/tools"
+		# Libraries of a sanitized build (make check-asan) need the runtimes.
+		local san=()
+		nm "${libs[0]}" 2>/dev/null | grep -q __asan_ &&
+			san=(-fsanitize=address,undefined -fno-omit-frame-pointer)
 		gcc -std=gnu11 -O2 -g -Wall -Wextra -Wshadow -Wstrict-prototypes \
-			-Wmissing-prototypes -Wpointer-arith -Wcast-qual -Werror \
+			-Wmissing-prototypes -Wpointer-arith -Wcast-qual -Werror "${san[@]}" \
 			-I"$REPO_DIR" -o "$out.$$" "$src" "${libs[@]}" -lpthread &&
 			mv -f "$out.$$" "$out" ||
 			fail "cannot build $1"

@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vdpa-simd: a simulated VRING-capable virtio-net accelerator, the stand-in
+ * for hardware this project drives over vhost-vfio (as the kernel ships
+ * vdpa_sim).  A vfio-user server on a unix socket, in the foreground, one
+ * client at a time; the device is reset when a client leaves.  Behaviour
+ * and the interface are in vdpa-simd(8).
+ *
+ * This file: the command line (a table), the wire, the listening socket.
+ */
+#include "contrib/vdpa-simd/simd.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "agent/log.h"
+
+static volatile int quit;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	quit = 1;
+}
+
+/* ---- options ---------------------------------------------------------------- */
+
+static int parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
+{
+	unsigned long long v;
+	char *end;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+typedef int opt_fn(struct simd_options *o, const char *arg);
+
+static int opt_socket(struct simd_options *o, const char *arg)
+{
+	struct sockaddr_un sa;
+
+	if (strlen(arg) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	o->socket = arg;
+	return 0;
+}
+
+static int opt_wire(struct simd_options *o, const char *arg)
+{
+	if (strcmp(arg, "null") == 0) {
+		o->wire = PORT_ENDPOINT_NULL;
+	} else if (strcmp(arg, "loop") == 0) {
+		o->wire = PORT_ENDPOINT_LOOP;
+	} else if (strncmp(arg, "tap:", 4) == 0 && arg[4] && strlen(arg + 4) < IFNAME_MAX + 1) {
+		o->wire = PORT_ENDPOINT_TAP;
+		o->ifname = arg + 4;
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int opt_granularity(struct simd_options *o, const char *arg)
+{
+	uint64_t v;
+
+	if (parse_u64(arg, 1ULL << VV_LOG_SHIFT_MIN, 1ULL << VV_LOG_SHIFT_MAX, &v) < 0 ||
+	    (v & (v - 1)))
+		return -EINVAL;
+	o->log_shift = (unsigned)__builtin_ctzll(v);
+	return 0;
+}
+
+static int opt_queues(struct simd_options *o, const char *arg)
+{
+	uint64_t v;
+
+	if (parse_u64(arg, 1, SIMD_MAX_QP, &v) < 0)
+		return -EINVAL;
+	o->queues = (unsigned)v;
+	return 0;
+}
+
+static int opt_fault(struct simd_options *o, const char *arg)
+{
+	uint64_t v;
+
+	if (strncmp(arg, "die-after-packets=", 18) == 0) {
+		if (parse_u64(arg + 18, 1, UINT64_MAX, &v) < 0)
+			return -EINVAL;
+		o->die_after = v;
+	} else if (strncmp(arg, "stall-ms=", 9) == 0) {
+		if (parse_u64(arg + 9, 0, 60000, &v) < 0)
+			return -EINVAL;
+		o->stall_ms = (unsigned)v;
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int opt_log_level(struct simd_options *o, const char *arg)
+{
+	enum log_level l;
+
+	(void)o;
+	if (log_level_from_string(arg, &l) < 0)
+		return -EINVAL;
+	log_set_level(l);
+	return 0;
+}
+
+static const struct {
+	const char *name;
+	const char *arg;
+	opt_fn *fn;
+	const char *help;
+} options[] = {
+	{ "--socket", "PATH", opt_socket, "the vfio-user socket to listen on (required)" },
+	{ "--wire", "tap:IFNAME|null|loop", opt_wire, "where frames go (default null)" },
+	{ "--log-granularity", "BYTES", opt_granularity,
+	  "bytes per dirty-log bit, a power of two 4096..2097152 (default 4096)" },
+	{ "--queues", "N", opt_queues, "queue pairs, 1..32 (default 1)" },
+	{ "--fault", "SPEC", opt_fault,
+	  "die-after-packets=N or stall-ms=N, for tests; may be repeated" },
+	{ "--log-level", "LEVEL", opt_log_level, "err, warning, notice, info (default), debug" },
+};
+
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: vdpa-simd --socket PATH [OPTION ARG]...\n"
+		   "A simulated virtio-net accelerator served over vfio-user.\n\n");
+	for (size_t i = 0; i < NOPTIONS; i++) {
+		char both[64];
+
+		snprintf(both, sizeof(both), "%s %s", options[i].name, options[i].arg);
+		fprintf(f, "  %-38s %s\n", both, options[i].help);
+	}
+	fprintf(f, "  %-38s %s\n", "--help", "this text");
+}
+
+static int parse_args(int argc, char **argv, struct simd_options *o)
+{
+	for (int i = 1; i < argc; i += 2) {
+		size_t k;
+
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			usage(stdout);
+			exit(SIMD_EXIT_OK);
+		}
+		for (k = 0; k < NOPTIONS; k++)
+			if (strcmp(argv[i], options[k].name) == 0)
+				break;
+		if (k == NOPTIONS) {
+			fprintf(stderr, "vdpa-simd: unknown option '%s'\n", argv[i]);
+			return -EINVAL;
+		}
+		if (i + 1 >= argc) {
+			fprintf(stderr, "vdpa-simd: %s needs %s\n", options[k].name, options[k].arg);
+			return -EINVAL;
+		}
+		if (options[k].fn(o, argv[i + 1]) < 0) {
+			fprintf(stderr, "vdpa-simd: %s: bad value '%s' (want %s)\n",
+				options[k].name, argv[i + 1], options[k].arg);
+			return -EINVAL;
+		}
+	}
+	if (!o->socket) {
+		fprintf(stderr, "vdpa-simd: --socket PATH is required\n");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- socket --------------------------------------------------------------- */
+
+static int listen_on(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd;
+
+	/* A socket left behind by a previous run is ours to replace. */
+	if (lstat(path, &st) == 0 && S_ISSOCK(st.st_mode))
+		unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static const char *wire_name(const struct simd_options *o)
+{
+	switch (o->wire) {
+	case PORT_ENDPOINT_LOOP:
+		return "loop";
+	case PORT_ENDPOINT_TAP:
+		return "tap";
+	case PORT_ENDPOINT_NULL:
+		break;
+	}
+	return "null";
+}
+
+int main(int argc, char **argv)
+{
+	struct simd_options o = { .wire = PORT_ENDPOINT_NULL, .log_shift = 12, .queues = 1 };
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct endpoint *ep = NULL;
+	struct simd_dev *d = NULL;
+	char err[256] = "";
+	unsigned nclient = 0;
+	int lfd = -1, rc = SIMD_EXIT_FAILURE, r;
+
+	log_init();
+	if (parse_args(argc, argv, &o) < 0) {
+		usage(stderr);
+		return SIMD_EXIT_USAGE;
+	}
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: poll() returns EINTR */
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	r = endpoint_open(o.wire, o.ifname, o.queues, &ep, err, sizeof(err));
+	if (r < 0) {
+		log_err("cannot open the wire %s: %s", wire_name(&o), err[0] ? err : strerror(-r));
+		return SIMD_EXIT_FAILURE;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d || (r = simd_dev_init(d, &o, ep)) < 0) {
+		log_err("cannot set the device up: %s", d ? strerror(-r) : "out of memory");
+		goto out;
+	}
+	lfd = listen_on(o.socket);
+	if (lfd < 0) {
+		log_err("cannot listen on %s: %s", o.socket, strerror(-lfd));
+		goto out;
+	}
+	log_notice("vdpa-simd: listening on %s: %u queue pair(s), wire %s%s%s, log %llu bytes per bit%s%s",
+		   o.socket, o.queues, wire_name(&o), o.ifname ? ":" : "", o.ifname ? o.ifname : "",
+		   1ULL << o.log_shift, o.die_after ? ", fault die-after-packets" : "",
+		   o.stall_ms ? ", fault stall-ms" : "");
+
+	while (!quit) {
+		int cfd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+
+		if (cfd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			log_err("accept: %s", strerror(errno));
+			goto out;
+		}
+		snprintf(d->who, sizeof(d->who), "client %u", ++nclient);
+		log_info("%s: connected", d->who);
+		r = simd_serve(d, cfd, lfd, &quit);
+		close(cfd);
+		if (r < 0)
+			log_warning("%s: connection closed: %s", d->who, strerror(-r));
+		else
+			log_info("%s: disconnected", d->who);
+		r = simd_dev_reset(d);
+		if (r < 0) {
+			log_err("cannot reset the device: %s", strerror(-r));
+			goto out;
+		}
+		snprintf(d->who, sizeof(d->who), "device");
+	}
+	log_notice("vdpa-simd: stopping");
+	rc = SIMD_EXIT_OK;
+out:
+	if (d) {
+		simd_dev_destroy(d);
+		free(d);
+	}
+	if (lfd >= 0) {
+		close(lfd);
+		unlink(o.socket);
+	}
+	endpoint_close(ep);
+	return rc;
+}
