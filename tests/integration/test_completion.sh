@@ -57,7 +57,7 @@ want() { # LINE EXPECTED
 }
 
 : >"$TEST_DIR/comp.err"
-want 'vdpa-migrate ' 'help port ports version'
+want 'vdpa-migrate ' 'dirtylog help port ports switch version'
 want 'vdpa-migrate p' 'port ports'
 want 'vdpa-migrate ver' 'version'
 want 'vdpa-migrate -' '--agent --help -j'
@@ -66,12 +66,17 @@ want 'vdpa-migrate port s' 'show'
 want 'vdpa-migrate ports ' ''
 want 'vdpa-migrate version ' ''
 want 'vdpa-migrate port add ' 'name='
+want 'vdpa-migrate dirtylog ' 'analyze record'
 # Port names from the agent --agent names, in either spelling, with -j too.
 want "vdpa-migrate --agent $A port show " 'p0 p1 web.1'
 want "vdpa-migrate --agent $A port del w" 'web.1'
 want "vdpa-migrate --agent=$A -j port show p" 'p0 p1'
 want "vdpa-migrate -j --agent $B port del " 'b0'
 want "vdpa-migrate --agent $A port show p0 " ''
+want "vdpa-migrate --agent $A switch " 'p0 p1 web.1'
+want "vdpa-migrate --agent $A switch p0 " '--to'
+want "vdpa-migrate --agent $A switch p0 --to " 'accel sw'
+want "vdpa-migrate --agent $A dirtylog record w" 'web.1'
 # $VDPA_AGENT when the line has no --agent; --agent wins over it.
 export VDPA_AGENT=$A
 want 'vdpa-migrate port show ' 'p0 p1 web.1'
