@@ -187,6 +187,7 @@ int agentd_init(struct agentd *a, const char *config_path, const char *runtime_d
 	a->state_dir = state_dir;
 	a->sig_fd = -1;
 	a->wd_fd = -1;
+	a->tick_fd = -1;
 	r = loop_new(&a->loop);
 	if (r < 0)
 		return r;
@@ -213,12 +214,41 @@ void agentd_fini(struct agentd *a)
 	ctl_server_free(a->ctl);
 	loop_remove(a->sig_watch);
 	loop_remove(a->wd_watch);
+	loop_remove(a->tick_watch);
+	if (a->tick_fd >= 0)
+		close(a->tick_fd);
 	if (a->sig_fd >= 0)
 		close(a->sig_fd);
 	if (a->wd_fd >= 0)
 		close(a->wd_fd);
 	loop_free(a->loop);
 	memset(a, 0, sizeof(*a));
+}
+
+static void on_tick(struct watch *w, int fd, uint32_t events, void *opaque)
+{
+	struct agentd *a = opaque;
+	uint64_t n;
+
+	(void)w;
+	(void)events;
+	if (read(fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	for (size_t i = 0; i < a->nports; i++)
+		port_tick(a->ports[i]);
+}
+
+/* A once-a-second tick for the ports' housekeeping (accelerator health). */
+static int start_tick(struct agentd *a)
+{
+	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+
+	a->tick_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (a->tick_fd < 0)
+		return -errno;
+	if (timerfd_settime(a->tick_fd, 0, &its, NULL) < 0)
+		return -errno;
+	return loop_add(a->loop, a->tick_fd, EPOLLIN, on_tick, a, &a->tick_watch);
 }
 
 static int start_watchdog(struct agentd *a)
@@ -257,6 +287,11 @@ int agentd_run(struct agentd *a)
 	r = ctl_server_new(a, &a->ctl, err, sizeof(err));
 	if (r < 0) {
 		log_err("control socket: %s", err);
+		return r;
+	}
+	r = start_tick(a);
+	if (r < 0) {
+		log_err("timer: %s", strerror(-r));
 		return r;
 	}
 	r = start_watchdog(a);

@@ -23,6 +23,8 @@ struct agentd {
 	struct watch *sig_watch;
 	int wd_fd;			/* watchdog timerfd, -1 without WATCHDOG_USEC */
 	struct watch *wd_watch;
+	int tick_fd;			/* once-a-second housekeeping timerfd */
+	struct watch *tick_watch;
 	struct ctl_server *ctl;
 	bool stopping;		/* STOPPING=1 sent: no more STATUS= */
 };

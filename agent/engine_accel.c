@@ -617,6 +617,29 @@ void engine_accel_free(struct engine_accel *e)
 	free(e);
 }
 
+int engine_accel_probe(struct engine_accel *e)
+{
+	struct vv_msg m, rep;
+	int r;
+
+	if (e->failed)
+		return -EIO;
+	if (!e->started)
+		return 0;
+	for (unsigned i = 0; i < e->nvrings; i++) {
+		if (!e->on[i])
+			continue;
+		/* A healthy running ring answers EBUSY (not while it runs). */
+		vv_msg_init(&m, VV_REQ_GET_VRING_BASE, 0);
+		m.u.state.index = i;
+		r = accel_dev_vhost(e->adev, &m, &rep);
+		if (r == -EBUSY)
+			return 0;
+		return dev_fail(e, r < 0 ? r : -EPROTO, "health check");
+	}
+	return 0;
+}
+
 bool engine_accel_failed(const struct engine_accel *e)
 {
 	return e->failed;

@@ -31,6 +31,13 @@ int engine_accel_new(const char *name, struct vu_dev *dev, struct accel_dev *ade
 		     unsigned harvest_ms, struct engine_accel **ret);
 void engine_accel_free(struct engine_accel *e);
 
+/*
+ * Asks the running device whether it is well (the device has no way to say
+ * so by itself): a ring it broke on a DMA fault answers EIO.  0 when well,
+ * else a negative errno and the engine is failed.
+ */
+int engine_accel_probe(struct engine_accel *e);
+
 /* Whether the device failed (a request failed or it went away). */
 bool engine_accel_failed(const struct engine_accel *e);
 struct accel_dev *engine_accel_device(struct engine_accel *e);

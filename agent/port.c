@@ -207,6 +207,12 @@ int port_switch(struct port *p, enum port_backend to, uint64_t *ret_us, char *er
 	return r;
 }
 
+void port_tick(struct port *p)
+{
+	if (p->acc && engine_accel_probe(p->acc) < 0)
+		drop_accel(p, "the accelerator reports an error");
+}
+
 const char *port_engine_name(const struct port *p)
 {
 	return p->acc ? "accel" : "sw";

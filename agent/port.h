@@ -57,6 +57,8 @@ int port_dirtylog_stop(struct port *p);
 int port_switch(struct port *p, enum port_backend to, uint64_t *ret_us, char *err,
 		size_t errlen);
 const char *port_engine_name(const struct port *p);
+/* Once a second: checks the accelerator's health (falls back if ill). */
+void port_tick(struct port *p);
 
 /* Offered virtio features for a port configuration. */
 uint64_t port_offered_features(const struct port_config *cfg);

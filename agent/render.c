@@ -426,6 +426,48 @@ static void line_features(FILE *f, const char *label, uint64_t v, bool names)
 	fputc('\n', f);
 }
 
+/* The data path and, on an accelerator, its harvest (all optional members). */
+static int render_engine(struct json_object *p, FILE *f, struct ctl_error *err)
+{
+	struct json_object *a, *v;
+	const char *engine = NULL, *device;
+	uint64_t fallbacks = 0, rounds, pages, last, ago = 0, sw_us;
+	bool has_ago;
+
+	if (get_opt_str(p, "port", "engine", &engine, err) < 0)
+		return -EBADMSG;
+	if (json_object_object_get_ex(p, "fallbacks", &v) &&
+	    get_uint(p, "port", "fallbacks", &fallbacks, err) < 0)
+		return -EBADMSG;
+	if (engine)
+		line_str(f, "engine:", engine);
+	if (engine)
+		fprintf(f, "%-19s%" PRIu64 "\n", "fallbacks:", fallbacks);
+	if (!json_object_object_get_ex(p, "accel", &a))
+		return 0;
+	if (get_str(a, "accel", "device", &device, err) < 0 ||
+	    get_uint(a, "accel", "harvest_rounds", &rounds, err) < 0 ||
+	    get_uint(a, "accel", "harvest_pages", &pages, err) < 0 ||
+	    get_uint(a, "accel", "last_round_pages", &last, err) < 0 ||
+	    get_uint(a, "accel", "switchover_us", &sw_us, err) < 0)
+		return -EBADMSG;
+	has_ago = json_object_object_get_ex(a, "last_harvest_ms_ago", &v) &&
+		  json_object_is_type(v, json_type_int);
+	if (has_ago && get_uint(a, "accel", "last_harvest_ms_ago", &ago, err) < 0)
+		return -EBADMSG;
+	line_str(f, "device:", device);
+	fprintf(f, "%-19s%" PRIu64 " rounds, %" PRIu64 " pages, last round %" PRIu64 " pages",
+		"harvest:", rounds, pages, last);
+	if (json_object_object_get_ex(a, "dirty_rate_pps", &v) &&
+	    (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
+		fprintf(f, ", %.0f pages/s", json_object_get_double(v));
+	if (has_ago)
+		fprintf(f, ", %" PRIu64 " ms ago", ago);
+	fputc('\n', f);
+	fprintf(f, "%-19s%" PRIu64 " us\n", "switchover:", sw_us);
+	return 0;
+}
+
 int render_port_show(struct json_object *reply, FILE *f, struct ctl_error *err)
 {
 	struct json_object *p, *arr, *mtuv;
@@ -479,6 +521,10 @@ int render_port_show(struct json_object *reply, FILE *f, struct ctl_error *err)
 	line_features(f, "protocol_features:", pfeatures, false);
 	line_str(f, "log_all:", log_all ? "on" : "off");
 	fprintf(f, "%-19s%" PRIu64 "\n", "connections:", connections);
+	if (render_engine(p, f, err) < 0) {
+		free(rings);
+		return -EBADMSG;
+	}
 	print_rings(f, rings, n);
 	free(rings);
 	return 0;
