@@ -553,7 +553,15 @@ int engine_accel_new(const char *name, struct vu_dev *dev, struct accel_dev *ade
 	e->harvest_ms = harvest_ms ? harvest_ms : 50;
 	e->log_fd = -1;
 	pthread_mutex_init(&e->mu, NULL);
-	pthread_cond_init(&e->cv, NULL);
+	{
+		/* The harvester's deadlines are CLOCK_MONOTONIC; so must its waits be. */
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&e->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	pthread_mutex_init(&e->rmu, NULL);
 	pthread_cond_init(&e->rcv, NULL);
 	for (unsigned i = 0; i < NV; i++)

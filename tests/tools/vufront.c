@@ -16,6 +16,13 @@
  *       and on again.  Prints LOGCHECK {...}; exit 1 on any miss.  With
  *       --hold the connection stays up afterwards (logging on) for S seconds
  *       or until FILE exists, so a test can read the port's counters.
+ *   vufront log SOCK [--frames N] --at-stop
+ *       The invariant at switchover, for ports whose log is merged only now
+ *       and then (an accelerator's): logging on, the log cleared once, N
+ *       frames moved (contents checked, the log not), then GET_VRING_BASE
+ *       on both rings as QEMU sends at migration switchover; only then must
+ *       every RX buffer page any frame wrote, and every used ring page
+ *       written, be marked.  Prints LOGCHECK {...}; exit 1 on any miss.
  *   vufront hostile SOCK CASE [--hold S] [--until FILE]
  *       Delivers one malformed message or corrupted ring (see the case
  *       table, "vufront hostile --list").  Ring cases keep the connection
@@ -706,7 +713,25 @@ static bool hold(struct fe *fe, int ms, const char *until)
 struct logcheck {
 	uint64_t frames, rx_pages, used_pages, missed, bad, stale_log_marks, calls_missing;
 	unsigned printed;
+	/* --at-stop: per guest page, 1 + the last frame that made the agent
+	 * write it (0: none) and what it was; checked after GET_VRING_BASE. */
+	uint32_t *defer_frame;
+	uint8_t *defer_kind;
 };
+
+enum { DK_RX_BUF = 1, DK_USED_RX, DK_USED_TX };
+
+/* --at-stop: remembers that frame wrote guest bytes [gpa, gpa + len). */
+static void defer_mark(struct logcheck *lc, uint32_t frame, uint64_t gpa, uint64_t len,
+		       uint8_t kind)
+{
+	if (!lc->defer_frame || !len || gpa < GPA_BASE || gpa + len > GPA_BASE + MEM_SIZE)
+		return;
+	for (uint64_t p = (gpa - GPA_BASE) / PAGE; p <= (gpa - GPA_BASE + len - 1) / PAGE; p++) {
+		lc->defer_frame[p] = frame + 1;
+		lc->defer_kind[p] = kind;
+	}
+}
 
 __attribute__((format(printf, 2, 3)))
 static void report(struct logcheck *lc, const char *fmt, ...)
@@ -851,6 +876,9 @@ static void one_frame(struct fe *fe, struct logcheck *lc, uint32_t seq, bool che
 					  "used element");
 			check_used_logged(fe, lc, seq, TX, 2, 2, "used index");
 		}
+		defer_mark(lc, seq, gpa_of(ring_used_off[TX]) + 4 + 8 * (tx->last_used % tx->num), 8,
+			   DK_USED_TX);
+		defer_mark(lc, seq, gpa_of(ring_used_off[TX]) + 2, 2, DK_USED_TX);
 		tx->last_used = u;
 	}
 
@@ -935,10 +963,13 @@ static void one_frame(struct fe *fe, struct logcheck *lc, uint32_t seq, bool che
 			}
 			check_used_logged(fe, lc, seq, RX, 4 + 8 * (ui % rx->num), 8, "used element");
 		}
+		defer_mark(lc, seq, gpa, len, DK_RX_BUF);
+		defer_mark(lc, seq, gpa_of(ring_used_off[RX]) + 4 + 8 * (ui % rx->num), 8, DK_USED_RX);
 		rx->buflen[id] = 0;
 	}
 	if (check_log && fe->cur_log >= 0)
 		check_used_logged(fe, lc, seq, RX, 2, 2, "used index");
+	defer_mark(lc, seq, gpa_of(ring_used_off[RX]) + 2, 2, DK_USED_RX);
 	rx->last_used = (uint16_t)(rx_start + nused);
 
 	/* The loop endpoint swaps the MACs and changes nothing else. */
@@ -1010,6 +1041,79 @@ static int mode_log(const char *sock, uint32_t nframes, int hold_s, const char *
 	close(fe.sock);
 	return lc.missed || lc.bad || lc.stale_log_marks || lc.calls_missing ||
 	       lc.frames != nframes ? 1 : 0;
+}
+
+/*
+ * --at-stop: the log is checked once, after QEMU's switchover stop of both
+ * rings (GET_VRING_BASE), not per frame: an accelerator port merges the
+ * device's log periodically and finally when a ring stops.
+ */
+static int mode_log_at_stop(const char *sock, uint32_t nframes)
+{
+	static const char *const kind_name[] = {
+		[DK_RX_BUF] = "RX buffer", [DK_USED_RX] = "RX used ring", [DK_USED_TX] = "TX used ring",
+	};
+	struct fe fe;
+	struct logcheck lc = { 0 };
+	uint32_t base[2];
+
+	lc.defer_frame = calloc(MEM_SIZE / PAGE, sizeof(*lc.defer_frame));
+	lc.defer_kind = calloc(MEM_SIZE / PAGE, sizeof(*lc.defer_kind));
+	if (!lc.defer_frame || !lc.defer_kind)
+		die("out of memory");
+	fe_init(&fe, sock);
+	negotiate(&fe, features_wanted);
+	rings_start(&fe);
+	log_create(&fe, 0, GPA_BASE + MEM_SIZE);
+	logging_on(&fe, 0);
+	log_clear(&fe, 0);
+
+	for (uint32_t i = 0; i < nframes && lc.bad <= 20; i++)
+		one_frame(&fe, &lc, i, false);
+
+	/* Switchover: QEMU stops each ring; the answer means "no more writes". */
+	for (unsigned s = 0; s < 2; s++) {
+		struct vu_wire_vring_state st = { .index = s }, rep;
+
+		must(&fe, VU_REQ_GET_VRING_BASE, &st, sizeof(st), NULL, 0, &rep, sizeof(rep));
+		if (rep.index != s) {
+			report(&lc, "GET_VRING_BASE %u: reply is for ring %u", s, rep.index);
+			lc.bad++;
+		}
+		base[s] = rep.num;
+	}
+	if (base[TX] != fe.r[TX].avail_idx) {
+		report(&lc, "GET_VRING_BASE TX: %u, but all %u TX buffers were used", base[TX],
+		       fe.r[TX].avail_idx);
+		lc.bad++;
+	}
+
+	for (uint64_t p = 0; p < MEM_SIZE / PAGE; p++) {
+		uint64_t gpa = GPA_BASE + p * PAGE;
+
+		if (!lc.defer_frame[p])
+			continue;
+		if (lc.defer_kind[p] == DK_RX_BUF)
+			lc.rx_pages++;
+		else
+			lc.used_pages++;
+		if (!log_test(&fe, 0, gpa)) {
+			lc.missed++;
+			report(&lc, "frame %u: %s page gpa 0x%" PRIx64 " written but not in the dirty log"
+			       " after GET_VRING_BASE", lc.defer_frame[p] - 1,
+			       kind_name[lc.defer_kind[p]], gpa);
+		}
+	}
+	printf("LOGCHECK {\"at_stop\":true,\"frames\":%" PRIu64 ",\"rx_pages_checked\":%" PRIu64
+	       ",\"used_pages_checked\":%" PRIu64 ",\"missed\":%" PRIu64 ",\"bad\":%" PRIu64
+	       ",\"calls_missing\":%" PRIu64 ",\"rx_base\":%u,\"tx_base\":%u}\n",
+	       lc.frames, lc.rx_pages, lc.used_pages, lc.missed, lc.bad, lc.calls_missing,
+	       base[RX], base[TX]);
+	fflush(stdout);
+	close(fe.sock);
+	free(lc.defer_frame);
+	free(lc.defer_kind);
+	return lc.missed || lc.bad || lc.calls_missing || lc.frames != nframes ? 1 : 0;
 }
 
 /* ---- traffic mode -------------------------------------------------------- */
@@ -1381,6 +1485,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: vufront log SOCK [--frames N] [--hold SECONDS [--until FILE]]\n"
+		"       vufront log SOCK [--frames N] --at-stop\n"
 		"       vufront hostile SOCK CASE [--hold SECONDS] [--until FILE]\n"
 		"       vufront hostile --list\n"
 		"       vufront traffic SOCK [--seconds S]\n");
@@ -1416,6 +1521,7 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "log") == 0) {
 		long frames = 2000, hold_s = 0;
 		const char *until = NULL;
+		bool at_stop = false;
 
 		for (int i = 3; i < argc; i++) {
 			if (strcmp(argv[i], "--frames") == 0 && i + 1 < argc)
@@ -1424,10 +1530,19 @@ int main(int argc, char **argv)
 				hold_s = num_arg(argv[++i], 0, 3600);
 			else if (strcmp(argv[i], "--until") == 0 && i + 1 < argc)
 				until = argv[++i];
+			else if (strcmp(argv[i], "--at-stop") == 0)
+				at_stop = true;
 			else {
 				usage(stderr);
 				return 64;
 			}
+		}
+		if (at_stop) {
+			if (hold_s || until) {
+				usage(stderr);
+				return 64;
+			}
+			return mode_log_at_stop(argv[2], (uint32_t)frames);
 		}
 		return mode_log(argv[2], (uint32_t)frames, (int)hold_s, until);
 	}
