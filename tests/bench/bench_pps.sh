@@ -5,13 +5,20 @@
 #   - an agent port (endpoint=null, poll=on), and
 #   - dpdk-testpmd's own net_vhost back end (rxonly), the peer,
 # and once more into the agent with bench-log=on (every guest-memory write
-# marked in a dirty log, as during a migration) to price logging.
+# marked in a dirty log, as during a migration) to price logging, and into
+# an accelerator port (backend=accel,device=vfio-user:SOCK, endpoint=null)
+# served by the simulated accelerator (vdpa-simd --wire null), against the
+# same port on the software engine (endpoint=null, poll=on).
 #
 #   tests/bench/bench_pps.sh BUILD_DIR
 #   env: ROUNDS (3) WARMUP (3 s) MEASURE (6 s per round) QSIZE (1024)
 #
 # The back end runs on CPU 0, the front end on CPU 1 (main and forwarding
-# lcore together: the main lcore sleeps between the 1 s stats).  Rounds
+# lcore together: the main lcore sleeps between the 1 s stats).  For the
+# accelerator port, CPU 0 holds both vdpa-simd (whose one worker thread per
+# queue pair is the "hardware" data path: it sleeps on the doorbell eventfd
+# and copies in software) and the agent (control plane only: kicks ring the
+# device's doorbell directly), so the figure measures the simulator.  Rounds
 # alternate the back ends so a neighbour's load hits all of them alike.  The
 # rate is the front end's TX-packets counter over the whole stats periods in
 # the window (lines time-stamped as they arrive, CLOCK_MONOTONIC); the back
@@ -28,9 +35,14 @@
 # for a back end faster than its front end it is low, as a spinning back end
 # burns its CPU whether frames come or not).
 #
+# vdpa-simd keeps no frame counter it can be asked for, so the accelerator
+# port has no back-end rate ("value_backend": null); with a 1024-entry ring
+# the front end's TX count cannot run ahead of the device by more than that.
+#
 # Results (one JSON line each):
 #   agent.pps.null          agent vs dpdk-vhost      (target ratio >= 0.5)
 #   agent.pps.null.logging  agent bench-log=on vs off (overhead 1 - ratio, target <= 0.1)
+#   accel.pps.null          accel port (vdpa-simd --wire null) vs sw port (poll=on)
 set -euo pipefail
 . "$(dirname "$0")/benchlib.sh"
 bench_init "${1:?usage: bench_pps.sh BUILD_DIR}"
@@ -43,11 +55,14 @@ BE_CPU=0 FE_CPU=1
 [ "$(nproc --all)" -ge 2 ] || bdie "needs two CPUs"
 
 HZ=$(getconf CLK_TCK)
-declare -A FE_RATES=() BE_RATES=() BE_SHARE=() FE_SHARE=() BE_EFF=() SUSPECT=()
+declare -A FE_RATES=() BE_RATES=() BE_SHARE=() FE_SHARE=() BE_EFF=() SUSPECT=() SIM_SHARE=()
 
-# run_one KIND ROUND: KIND is dpdk, agent or agent-log.
+SIMD=$BENCH_BUILD/vdpa-simd
+[ -x "$SIMD" ] || bdie "build $BENCH_BUILD has no vdpa-simd"
+
+# run_one KIND ROUND: KIND is dpdk, agent, agent-log or accel.
 run_one() {
-	local kind=$1 tag="$1-r$2" sock be fe ctl="" cmd
+	local kind=$1 tag="$1-r$2" sock be fe ctl="" cmd sim=
 	local f0="" f1="" t0 t1 fe_rate be_rate c0 c1 d0 d1 be_cpu fe_cpu
 	sock=$BENCH_TMP/$tag.sock
 	case "$kind" in
@@ -64,6 +79,18 @@ run_one() {
 		bench_bg "$tag.backend.log" taskset -c $BE_CPU "$AGENTD" \
 			--runtime-dir "$BENCH_TMP/$tag.rt" --state-dir "$BENCH_TMP/$tag.rt" \
 			--port "name=p0,socket=$sock,endpoint=null,poll=on,bench-log=$bl"
+		;;
+	accel)
+		local simsock=$BENCH_TMP/$tag.sim.sock
+		bench_bg "$tag.simd.log" taskset -c $BE_CPU "$SIMD" --socket "$simsock" --wire null
+		sim=$BENCH_PID
+		for ((i = 0; i < 100; i++)); do [ -S "$simsock" ] && break; sleep 0.1; done
+		[ -S "$simsock" ] || bdie "$tag: vdpa-simd did not create $simsock: $(tail -5 "$BENCH_TMP/$tag.simd.log")"
+		mkdir -p "$BENCH_TMP/$tag.rt"
+		ctl=$BENCH_TMP/$tag.rt/control.sock
+		bench_bg "$tag.backend.log" taskset -c $BE_CPU "$AGENTD" \
+			--runtime-dir "$BENCH_TMP/$tag.rt" --state-dir "$BENCH_TMP/$tag.rt" \
+			--port "name=p0,socket=$sock,endpoint=null,backend=accel,device=vfio-user:$simsock"
 		;;
 	esac
 	be=$BENCH_PID
@@ -86,7 +113,9 @@ run_one() {
 	sleep "$WARMUP"
 	c0=$(proc_cpu_ticks "$be") d0=$(proc_cpu_ticks "$fe")
 	t0=$(bench_now)
-	[ -z "$ctl" ] || f0=$(agent_ring_counter "$ctl" p0 1 frames)
+	[ -z "$ctl" ] || [ -n "$sim" ] || f0=$(agent_ring_counter "$ctl" p0 1 frames)
+	local s0=0 s1=0
+	[ -z "$sim" ] || { s0=$(proc_cpu_ticks "$sim"); c0=$((c0 + s0)); }
 	sleep "$MEASURE"
 	# testpmd's periods stretch on a loaded host: wait (10 s at most) until
 	# the window holds two stats lines of each testpmd.
@@ -97,7 +126,13 @@ run_one() {
 			break
 		sleep 0.1
 	done
-	if [ -n "$ctl" ]; then
+	if [ -n "$sim" ]; then
+		t1=$(bench_now)
+		"$VMCLI" --agent "unix:$ctl" -j port show p0 >"$BENCH_TMP/$tag.port-show.json"
+		grep -q '"engine": *"accel"' "$BENCH_TMP/$tag.port-show.json" ||
+			bdie "$tag: the port is not on the accelerator: $(tr -d '\n' <"$BENCH_TMP/$tag.port-show.json")"
+		be_rate=null
+	elif [ -n "$ctl" ]; then
 		f1=$(agent_ring_counter "$ctl" p0 1 frames)
 		t1=$(bench_now)
 		"$VMCLI" --agent "unix:$ctl" -j port show p0 >"$BENCH_TMP/$tag.port-show.json"
@@ -107,6 +142,7 @@ run_one() {
 		be_rate=$(stats_rate "$BENCH_TMP/$tag.backend.log" RX-packets "$t0" "$t1")
 	fi
 	c1=$(proc_cpu_ticks "$be") d1=$(proc_cpu_ticks "$fe")
+	[ -z "$sim" ] || { s1=$(proc_cpu_ticks "$sim"); c1=$((c1 + s1)); }
 	fe_rate=$(stats_rate "$BENCH_TMP/$tag.frontend.log" TX-packets "$t0" "$t1")
 	# The share of a CPU each side got: the host is shared, and a back end
 	# that got 60% of its CPU moves 60% of the frames it could.
@@ -116,26 +152,36 @@ run_one() {
 		bdie "$tag: too few stats lines in the window (front end $fe_rate, back end $be_rate)"
 	kill -0 "$be" 2>/dev/null || bdie "$tag: back end died: $(tail -5 "$BENCH_TMP/$tag.backend.log")"
 	kill -0 "$fe" 2>/dev/null || bdie "$tag: front end died: $(tail -5 "$BENCH_TMP/$tag.frontend.log")"
+	[ -z "$sim" ] || kill -0 "$sim" 2>/dev/null || bdie "$tag: vdpa-simd died: $(tail -5 "$BENCH_TMP/$tag.simd.log")"
 	bench_stop "$fe"
 	bench_stop "$be"
+	[ -z "$sim" ] || bench_stop "$sim"
 	rm -rf "/var/run/dpdk/vbfe$$-$tag" "/var/run/dpdk/vbbe$$-$tag"
 	blog "$tag: front end Tx $fe_rate Mpps (CPU $fe_cpu), back end $be_rate Mpps (CPU $be_cpu), load $(load1)"
 	FE_RATES[$kind]="${FE_RATES[$kind]:-} $fe_rate"
 	BE_RATES[$kind]="${BE_RATES[$kind]:-} $be_rate"
 	BE_SHARE[$kind]="${BE_SHARE[$kind]:-} $be_cpu"
-	[ "$(suspect "$fe_rate" "$be_rate")" = false ] || SUSPECT[$kind]=true
-	BE_EFF[$kind]="${BE_EFF[$kind]:-} $(ratio "$be_rate" "$be_cpu")"
+	[ "$be_rate" = null ] || [ "$(suspect "$fe_rate" "$be_rate")" = false ] || SUSPECT[$kind]=true
+	# No back-end count for the accelerator: its cost from the front end's rate.
+	if [ "$be_rate" = null ]; then
+		BE_EFF[$kind]="${BE_EFF[$kind]:-} $(ratio "$fe_rate" "$be_cpu")"
+	else
+		BE_EFF[$kind]="${BE_EFF[$kind]:-} $(ratio "$be_rate" "$be_cpu")"
+	fi
 	FE_SHARE[$kind]="${FE_SHARE[$kind]:-} $fe_cpu"
+	[ -z "$sim" ] || SIM_SHARE[$kind]="${SIM_SHARE[$kind]:-} $(awk -v a="$s0" -v b="$s1" -v s="$t0" -v e="$t1" -v hz="$HZ" 'BEGIN { printf "%.2f\n", (b - a) / hz / (e - s) }')"
 }
 
 mean() { median "$@"; }
+# Back-end rates: "null" when the back end has no counter (the accelerator).
+bmean() { case "$1" in null) echo null ;; *) median "$@" ;; esac; }
 # Front end and back end disagree by more than 10%: a counter is wrong.
 suspect() { awk -v a="$1" -v b="$2" 'BEGIN { d = a - b; if (d < 0) d = -d; print (b > 0 && d / b <= 0.1) ? "false" : "true" }'; }
 jarr() { local IFS=,; echo "[$*]"; }
 
 for r in $(seq 1 "$ROUNDS"); do
 	# The peer first in odd rounds, last in even ones.
-	if [ $((r % 2)) = 1 ]; then order="dpdk agent agent-log"; else order="agent-log agent dpdk"; fi
+	if [ $((r % 2)) = 1 ]; then order="dpdk agent agent-log accel"; else order="accel agent-log agent dpdk"; fi
 	for k in $order; do run_one "$k" "$r"; done
 done
 
@@ -144,7 +190,7 @@ done
 emit() {
 	local v pv vb pvb
 	v=$(mean ${FE_RATES[$2]}) pv=$(mean ${FE_RATES[$4]})
-	vb=$(mean ${BE_RATES[$2]}) pvb=$(mean ${BE_RATES[$4]})
+	vb=$(bmean ${BE_RATES[$2]}) pvb=$(bmean ${BE_RATES[$4]})
 	local sus=false
 	[ -z "${SUSPECT[$2]:-}" ] && [ -z "${SUSPECT[$4]:-}" ] || sus=true
 	printf '{"bench":"%s","value":%s,"unit":"Mpps","peer":"%s","peer_value":%s,"ratio":%s,' \
@@ -155,8 +201,11 @@ emit() {
 		"$(mean ${BE_SHARE[$2]})" "$(mean ${BE_SHARE[$4]})" "$(mean ${FE_SHARE[$2]})" "$(mean ${FE_SHARE[$4]})"
 	printf '"backend_mpps_per_cpu":%s,"peer_backend_mpps_per_cpu":%s,' \
 		"$(mean ${BE_EFF[$2]})" "$(mean ${BE_EFF[$4]})"
-	printf '"seconds":%s,"frame":64,"queue_size":%s,"suspect":%s,"load1":%s}\n' \
-		"$((ROUNDS * MEASURE))" "$QSIZE" "$sus" "$(load1)"
+	[ -z "${SIM_SHARE[$2]:-}" ] || printf '"cpu_simd":%s,' "$(mean ${SIM_SHARE[$2]})"
+	printf '"seconds":%s,"frame":64,"queue_size":%s,"suspect":%s,"load1":%s%s}\n' \
+		"$((ROUNDS * MEASURE))" "$QSIZE" "$sus" "$(load1)" "${5:+,\"note\":\"$5\"}"
 }
 emit agent.pps.null agent dpdk-vhost dpdk
 emit agent.pps.null.logging agent-log agent-nolog agent
+emit accel.pps.null accel agent-sw-poll agent \
+	"testpmd net_virtio_user txonly 64 B on CPU 1 into an agent port on CPU 0: accel = backend=accel with vdpa-simd --wire null (simd and agent both on CPU 0; the simulator's data path is software, one thread sleeping on the doorbell, so this measures the simulator, not hardware), peer = the same port on the software engine (endpoint=null,poll=on, busy-polling); ratio accel/sw, higher is better; cpu_backend for accel is simd + agent (cpu_simd: simd alone; the rest is the agent's kick relay and its harvester thread)"
