@@ -391,6 +391,52 @@ traffic_both_ways() {
 	TRAFFIC_TO_GUEST=$guest_traffic TRAFFIC_TO_HOST=$host_traffic
 }
 
+# Long-running traffic for tests that act while it flows (switches,
+# migrations): traffic_start VM NS HOST_IP GUEST_IP RATE starts UDP both ways
+# (into the host on 5101, into the guest on 5201), traffic_host_received
+# prints what the host has received so far, and traffic_stop_check VM
+# GUEST_IP MAX_LOST stops the senders and checks both directions: 0 corrupt,
+# 0 duplicate, at most MAX_LOST lost.
+traffic_start() {
+	local vm=$1 ns=$2 hip=$3 gip=$4 rate=$5
+	lib_bg host-recv netns_exec "$ns" "$TRAFFICCHECK" recv --port 5101 --duration 300 \
+		--idle-exit 4 --json
+	vm_send "$vm" "trafficcheck recv --port 5201 --duration 300 --idle-exit 4 --json >/tmp/recv.out 2>&1 &"
+	sleep 1
+	vm_send "$vm" "trafficcheck send --dst $hip:5101 --rate $rate --duration 240 --flow 1 >/tmp/send.out 2>&1 & echo \$! >/tmp/send.pid"
+	lib_bg host-send netns_exec "$ns" "$TRAFFICCHECK" send --dst "$gip:5201" --rate "$rate" \
+		--duration 240 --flow 2
+}
+
+traffic_host_received() {
+	local line v
+	pkill -USR1 -f "trafficcheck recv --port 5101" || true
+	sleep 0.3
+	line=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv.log" | tail -n1 || true)
+	v=$(printf '%s' "$line" | sed -n 's/.*"received":\([0-9]*\).*/\1/p')
+	echo "${v:-0}"
+}
+
+traffic_stop_check() {
+	local vm=$1 gip=$2 max_lost=$3 g_recv h_recv r
+	vm_send "$vm" "kill -TERM \$(cat /tmp/send.pid)"
+	pkill -TERM -f "trafficcheck send --dst $gip:5201" || true
+	lib_wait_for 10 grep '^SENT ' "$TEST_DIR/host-send.log" >/dev/null ||
+		fail "host sender did not stop"
+	vm_run "$vm" "i=0; while ! grep TRAFFIC /tmp/recv.out >/dev/null && [ \$i -lt 40 ]; do sleep 0.5; i=\$((i+1)); done" 40 ||
+		fail "guest shell does not answer"
+	g_recv=$(vm_run "$vm" "grep TRAFFIC /tmp/recv.out") || fail "guest receiver did not finish"
+	lib_wait_for 20 eval "! pgrep -f 'trafficcheck recv --port 5101' >/dev/null" || true
+	h_recv=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv.log" | tail -n1)
+	log "host -> guest: $g_recv"
+	log "guest -> host: $h_recv"
+	for r in "$g_recv" "$h_recv"; do
+		expect "corrupt" "$(json_field "$r" corrupt)" -eq 0
+		expect "duplicate" "$(json_field "$r" duplicate)" -eq 0
+		expect "lost" "$(json_field "$r" lost)" -le "$max_lost"
+	done
+}
+
 # traffic_check DIRECTION SENT_LINE TRAFFIC_LINE RATE SECS
 traffic_check() {
 	local sent recv

@@ -29,25 +29,13 @@ engine() { agent_cli A -j port show p0 | tr -d ' \n' | sed -n 's/.*"engine":"\([
 field() { agent_cli A -j port show p0 | tr -d ' \n' | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"; }
 [ "$(engine)" = accel ] || fail "the port does not run on the accelerator: $(engine)"
 
-lib_bg host-recv netns_exec "$NS" "$TRAFFICCHECK" recv --port 5101 --duration 300 --idle-exit 4 --json
-vm_send g "trafficcheck recv --port 5201 --duration 300 --idle-exit 4 --json >/tmp/recv.out 2>&1 &"
-sleep 1
-vm_send g "trafficcheck send --dst $HOST_IP:5101 --rate $RATE --duration 240 --flow 1 >/tmp/send.out 2>&1 & echo \$! >/tmp/send.pid"
-lib_bg host-send netns_exec "$NS" "$TRAFFICCHECK" send --dst "$GUEST_IP:5201" --rate $RATE --duration 240 --flow 2
+traffic_start g "$NS" "$HOST_IP" "$GUEST_IP" "$RATE"
 sleep 3
 
-host_received() {
-	local line v
-	pkill -USR1 -f "trafficcheck recv --port 5101" || true
-	sleep 0.3
-	line=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv.log" | tail -n1 || true)
-	v=$(printf '%s' "$line" | sed -n 's/.*"received":\([0-9]*\).*/\1/p')
-	echo "${v:-0}"
-}
 flowing() { # WHAT: the host hears the guest within 10 s
 	local before
-	before=$(host_received)
-	lib_wait_for 10 eval "[ \$(host_received) -gt $((before + RATE)) ]" ||
+	before=$(traffic_host_received)
+	lib_wait_for 10 eval "[ \$(traffic_host_received) -gt $((before + RATE)) ]" ||
 		fail "traffic stopped $1"
 	log "ok: traffic flows $1"
 }
@@ -70,22 +58,8 @@ expect "fallbacks" "$(field fallbacks)" -ge 1
 grep 'falling back to software' "$TEST_DIR/agent-A.log" >/dev/null || fail "the fallback is not logged"
 flowing "after the accelerator died"
 
-vm_send g "kill -TERM \$(cat /tmp/send.pid)"
-pkill -TERM -f "trafficcheck send --dst $GUEST_IP:5201" || true
-lib_wait_for 10 grep '^SENT ' "$TEST_DIR/host-send.log" >/dev/null || fail "host sender did not stop"
-vm_run g "i=0; while ! grep TRAFFIC /tmp/recv.out >/dev/null && [ \$i -lt 40 ]; do sleep 0.5; i=\$((i+1)); done" 40 ||
-	fail "guest shell does not answer"
-g_recv=$(vm_run g "grep TRAFFIC /tmp/recv.out") || fail "guest receiver did not finish"
-lib_wait_for 20 eval "! pgrep -f 'trafficcheck recv --port 5101' >/dev/null" || true
-h_recv=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv.log" | tail -n1)
-log "host -> guest: $g_recv"
-log "guest -> host: $h_recv"
-for r in "$g_recv" "$h_recv"; do
-	expect "corrupt" "$(json_field "$r" corrupt)" -eq 0
-	expect "duplicate" "$(json_field "$r" duplicate)" -eq 0
-	# Three switches: at most a second of traffic each.
-	expect "lost" "$(json_field "$r" lost)" -le $((3 * RATE))
-done
+# Three switches: at most a second of traffic each.
+traffic_stop_check g "$GUEST_IP" $((3 * RATE))
 vm_check_console g || fail "errors on the guest console"
 agent_check_alive A
 vm_stop g

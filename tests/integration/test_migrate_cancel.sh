@@ -26,20 +26,7 @@ vm_start src --netns "$NS" --append "vdpa.ip=$GUEST_IP/24" -- "${nicA[@]}"
 vm_wait_ready src 90 || fail "guest did not boot"
 vm_run src "ping -c 1 -W 3 $HOST_IP >/dev/null" 15 || fail "guest cannot ping the host"
 
-lib_bg host-recv netns_exec "$NS" "$TRAFFICCHECK" recv --port 5101 --duration 300 --idle-exit 4 --json
-vm_send src "trafficcheck recv --port 5201 --duration 300 --idle-exit 4 --json >/tmp/recv.out 2>&1 &"
-sleep 1
-vm_send src "trafficcheck send --dst $HOST_IP:5101 --rate $RATE --duration 240 --flow 1 >/tmp/send.out 2>&1 & echo \$! >/tmp/send.pid"
-lib_bg host-send netns_exec "$NS" "$TRAFFICCHECK" send --dst "$GUEST_IP:5201" --rate $RATE --duration 240 --flow 2
-
-host_received() {
-	local line v
-	pkill -USR1 -f "trafficcheck recv --port 5101" || true
-	sleep 0.3
-	line=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv.log" | tail -n1 || true)
-	v=$(printf '%s' "$line" | sed -n 's/.*"received":\([0-9]*\).*/\1/p')
-	echo "${v:-0}"
-}
+traffic_start src "$NS" "$HOST_IP" "$GUEST_IP" "$RATE"
 
 vm_start dst --netns "$NS" --append "vdpa.ip=$GUEST_IP/24" -- "${nicB[@]}" -incoming "unix:$TEST_DIR/mig.sock"
 lib_wait_for 20 test -S "$TEST_DIR/dst.qmp" || fail "dst: no QMP socket"
@@ -70,26 +57,12 @@ printf '%s' "$show" | tr -d ' \n' | grep '"state":"running"' >/dev/null || fail 
 printf '%s' "$show" | tr -d ' \n' | grep '"log_all":false' >/dev/null || fail "port still logging: $show"
 
 # Traffic goes on after the cancel.
-before=$(host_received)
+before=$(traffic_host_received)
 sleep 3
-after=$(host_received)
+after=$(traffic_host_received)
 expect "datagrams from the guest in 3 s after the cancel" $((after - before)) -gt $((RATE * 2))
 
-vm_send src "kill -TERM \$(cat /tmp/send.pid)"
-pkill -TERM -f "trafficcheck send --dst $GUEST_IP:5201" || true
-lib_wait_for 10 grep '^SENT ' "$TEST_DIR/host-send.log" >/dev/null || fail "host sender did not stop"
-vm_run src "i=0; while ! grep TRAFFIC /tmp/recv.out >/dev/null && [ \$i -lt 40 ]; do sleep 0.5; i=\$((i+1)); done" 40 ||
-	fail "guest shell does not answer"
-g_recv=$(vm_run src "grep TRAFFIC /tmp/recv.out") || fail "guest receiver did not finish"
-lib_wait_for 20 eval "! pgrep -f 'trafficcheck recv --port 5101' >/dev/null" || true
-h_recv=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv.log" | tail -n1)
-log "host -> guest: $g_recv"
-log "guest -> host: $h_recv"
-for r in "$g_recv" "$h_recv"; do
-	expect "corrupt" "$(json_field "$r" corrupt)" -eq 0
-	expect "duplicate" "$(json_field "$r" duplicate)" -eq 0
-	expect "lost" "$(json_field "$r" lost)" -le $((RATE / 2))
-done
+traffic_stop_check src "$GUEST_IP" $((RATE / 2))
 vm_check_console src || fail "errors on the guest console"
 vm_stop src
 log "PASS"
