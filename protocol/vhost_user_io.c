@@ -10,6 +10,7 @@
  * on every error path.
  */
 #include "protocol/vhost_user_io.h"
+#include "protocol/sock_io.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -17,157 +18,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/*
- * Waits for events on sock until deadline (ms, CLOCK_MONOTONIC; < 0: none).
- * Returns 0 when ready, -ETIMEDOUT, or -errno.
- */
-static int wait_for(int sock, short events, int64_t deadline)
-{
-	struct pollfd pfd = { .fd = sock, .events = events };
-	int64_t left;
-	int r;
-
-	for (;;) {
-		left = -1;
-		if (deadline >= 0) {
-			left = deadline - now_ms();
-			if (left <= 0)
-				return -ETIMEDOUT;
-			if (left > 60000)
-				left = 60000;
-		}
-		r = poll(&pfd, 1, (int)left);
-		if (r > 0)
-			return 0; /* readable, or HUP/ERR: the next call says which */
-		if (r == 0)
-			continue; /* re-check the deadline */
-		if (errno != EINTR)
-			return -errno;
-	}
-}
-
-/*
- * One recvmsg() of at most want bytes into dst, appending any SCM_RIGHTS
- * fds to fds[*nfds].  Returns bytes read (> 0), 0 on EOF, or -errno; a
- * truncated control message is -ENOBUFS after its fds were collected (so
- * the caller closes them), fds beyond VU_MAX_FDS are closed here.
- */
-static ssize_t recv_some(int sock, uint8_t *dst, size_t want, bool dontwait,
-			 int *fds, size_t *nfds, int *ret_got_fds)
-{
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * VU_MAX_FDS)];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = dst, .iov_len = want };
-	struct msghdr mh = {
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = ctl.buf,
-		.msg_controllen = sizeof(ctl.buf),
-	};
-	struct cmsghdr *c;
-	bool overflow = false;
-	ssize_t r;
-
-	memset(ctl.buf, 0, sizeof(ctl.buf));
-	r = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC | (dontwait ? MSG_DONTWAIT : 0));
-	if (r < 0)
-		return -errno;
-
-	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		size_t n;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-		    c->cmsg_len < CMSG_LEN(0))
-			continue;
-		n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < n; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
-			if (*nfds < VU_MAX_FDS) {
-				fds[(*nfds)++] = fd;
-			} else {
-				close(fd);
-				overflow = true;
-			}
-			*ret_got_fds = 1;
-		}
-	}
-	if ((mh.msg_flags & MSG_CTRUNC) || overflow)
-		return -ENOBUFS;
-	return r;
-}
-
-/*
- * Reads exactly want bytes into dst.  fds are accepted only while
- * fds_ok (the header); first says nothing of this message has arrived
- * yet, which makes EOF clean and EAGAIN harmless.
- */
-static int read_full(int sock, uint8_t *dst, size_t want, int *fds,
-		     size_t *nfds, bool fds_ok, bool first, int timeout_ms,
-		     int64_t *deadline)
-{
-	size_t got = 0;
-
-	while (got < want) {
-		/*
-		 * The first read honours the socket's own blocking mode; once
-		 * a message has started, the rest is waited for with poll() so
-		 * a peer that stops mid-message costs at most timeout_ms.
-		 */
-		bool start = first && got == 0;
-		int got_fds = 0;
-		ssize_t r = recv_some(sock, dst + got, want - got, !start, fds,
-				      nfds, &got_fds);
-		int rc;
-
-		if (got_fds && !fds_ok)
-			return r == -ENOBUFS ? -ENOBUFS : -EPROTO;
-		if (r > 0) {
-			got += (size_t)r;
-			if (*deadline < 0 && timeout_ms >= 0)
-				*deadline = now_ms() + timeout_ms;
-			continue;
-		}
-		if (r == 0)
-			return start ? 0 : -ECONNRESET;
-		if (r == -EINTR)
-			continue;
-		if (r == -EAGAIN || r == -EWOULDBLOCK) {
-			/* Nothing consumed yet: let the caller's loop decide. */
-			if (start)
-				return -EAGAIN;
-			rc = wait_for(sock, POLLIN, timeout_ms < 0 ? -1 : *deadline);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		if (r == -ECONNRESET)
-			return -ECONNRESET;
-		return (int)r;
-	}
-	return 1;
-}
-
-static void close_fds(int *fds, size_t nfds)
-{
-	for (size_t i = 0; i < nfds; i++) {
-		if (fds[i] >= 0)
-			close(fds[i]);
-		fds[i] = -1;
-	}
-}
 
 int vu_io_recv(int sock, int timeout_ms, struct vu_io_msg *ret)
 {
@@ -181,7 +31,7 @@ int vu_io_recv(int sock, int timeout_ms, struct vu_io_msg *ret)
 	if (!ret)
 		return -EINVAL;
 
-	rc = read_full(sock, buf, VU_HDR_SIZE, fds, &nfds, true, true,
+	rc = sio_read_full(sock, buf, VU_HDR_SIZE, fds, &nfds, VU_MAX_FDS, true, true,
 		       timeout_ms, &deadline);
 	if (rc <= 0)
 		goto out_close;
@@ -193,8 +43,8 @@ int vu_io_recv(int sock, int timeout_ms, struct vu_io_msg *ret)
 		goto out_close;
 	}
 	if (h.size) {
-		rc = read_full(sock, buf + VU_HDR_SIZE, h.size, fds, &nfds,
-			       false, false, timeout_ms, &deadline);
+		rc = sio_read_full(sock, buf + VU_HDR_SIZE, h.size, fds, &nfds, VU_MAX_FDS,
+				   false, false, timeout_ms, &deadline);
 		if (rc <= 0)
 			goto out_close;
 	}
@@ -207,7 +57,7 @@ int vu_io_recv(int sock, int timeout_ms, struct vu_io_msg *ret)
 	return (int)ret->len;
 
 out_close:
-	close_fds(fds, nfds);
+	sio_close_fds(fds, nfds);
 	return rc;
 }
 
@@ -223,7 +73,7 @@ void vu_io_rx_reset(struct vu_io_rx *rx)
 {
 	if (!rx)
 		return;
-	close_fds(rx->fds, rx->nfds);
+	sio_close_fds(rx->fds, rx->nfds);
 	vu_io_rx_init(rx);
 }
 
@@ -234,7 +84,7 @@ int vu_io_rx_step(int sock, struct vu_io_rx *rx, struct vu_io_msg *ret)
 	for (;;) {
 		struct vu_wire_hdr h;
 		size_t want = VU_HDR_SIZE;
-		int got_fds = 0;
+		bool got_fds = false;
 		ssize_t r;
 
 		if (rx->got >= VU_HDR_SIZE) {
@@ -256,8 +106,8 @@ int vu_io_rx_step(int sock, struct vu_io_rx *rx, struct vu_io_msg *ret)
 			vu_io_rx_init(rx);
 			return (int)want;
 		}
-		r = recv_some(sock, rx->buf + rx->got, want - rx->got, true, rx->fds,
-			      &rx->nfds, &got_fds);
+		r = sio_recv_some(sock, rx->buf + rx->got, want - rx->got, true, rx->fds,
+				  &rx->nfds, VU_MAX_FDS, &got_fds);
 		/* As vu_io_recv(): fds belong with the header bytes only. */
 		if (got_fds && rx->got >= VU_HDR_SIZE) {
 			rc = r == -ENOBUFS ? -ENOBUFS : -EPROTO;
@@ -282,54 +132,7 @@ fail:
 int vu_io_send(int sock, int timeout_ms, const uint8_t *buf, size_t len,
 	       const int *fds, size_t nfds)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int) * VU_MAX_FDS)];
-		struct cmsghdr align;
-	} ctl;
-	int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
-	size_t done = 0;
-	bool fds_sent = nfds == 0;
-
-	if (!buf || len == 0 || nfds > VU_MAX_FDS || (nfds && !fds))
+	if (nfds > VU_MAX_FDS)
 		return -EINVAL;
-
-	while (done < len) {
-		struct iovec iov = {
-			.iov_base = (void *)(uintptr_t)(buf + done),
-			.iov_len = len - done,
-		};
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-		ssize_t r;
-		int rc;
-
-		if (!fds_sent) {
-			struct cmsghdr *c;
-
-			memset(ctl.buf, 0, sizeof(ctl.buf));
-			mh.msg_control = ctl.buf;
-			mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-			c = CMSG_FIRSTHDR(&mh);
-			c->cmsg_level = SOL_SOCKET;
-			c->cmsg_type = SCM_RIGHTS;
-			c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-			memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-		}
-		r = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (r > 0) {
-			/* The fds went with the first byte; never again. */
-			fds_sent = true;
-			done += (size_t)r;
-			continue;
-		}
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			rc = wait_for(sock, POLLOUT, deadline);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
-		return r < 0 ? -errno : -EIO;
-	}
-	return 0;
+	return sio_send(sock, timeout_ms, buf, len, fds, nfds);
 }
