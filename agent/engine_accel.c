@@ -26,6 +26,7 @@
 #include "agent/log.h"
 #include "dirtylog/dirtylog.h"
 #include "dirtylog/harvest.h"
+#include "dirtylog/stats.h"
 
 #define NV ACCEL_DEV_MAX_VRINGS
 
@@ -76,14 +77,6 @@ struct engine_accel {
 	pthread_t relay;
 	bool relay_started;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static int dev_fail(struct engine_accel *e, int r, const char *what)
 {
@@ -192,7 +185,7 @@ static void log_used_rings(struct engine_accel *e, struct dirtylog *qemu)
 static void harvest_locked(struct engine_accel *e)
 {
 	struct dirtylog *qemu = vu_dev_active_log(e->dev);
-	uint64_t pages = 0, t = now_ns();
+	uint64_t pages = 0, t = dirtylog_now_ns();
 
 	if (!qemu || !e->devlog)
 		return;
@@ -242,20 +235,10 @@ static void devlog_free(struct engine_accel *e)
 	e->log_fd = -1;
 }
 
-static uint64_t guest_span(const struct guest_mem *m)
-{
-	uint64_t span = 0;
-
-	for (unsigned i = 0; i < m->nregions; i++)
-		if (m->r[i].gpa + m->r[i].size > span)
-			span = m->r[i].gpa + m->r[i].size;
-	return span;
-}
-
 /* A log buffer for the device, DMA-mapped just above guest memory. */
 static int devlog_setup(struct engine_accel *e)
 {
-	uint64_t span = guest_span(&e->dev->mem), gran = accel_dev_log_granularity(e->adev);
+	uint64_t span = guest_mem_span(&e->dev->mem), gran = accel_dev_log_granularity(e->adev);
 	size_t bytes;
 	int r;
 
@@ -489,7 +472,7 @@ static int acc_ring_start(void *opaque, unsigned idx)
 static int acc_ring_stop(void *opaque, unsigned idx, uint16_t *ret_base)
 {
 	struct engine_accel *e = opaque;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = dirtylog_now_ns();
 	int r;
 
 	if (idx >= e->nvrings || !e->on[idx])
@@ -506,7 +489,7 @@ static int acc_ring_stop(void *opaque, unsigned idx, uint16_t *ret_base)
 	if (any_on(e) && !e->failed)
 		configure_and_start(e);
 	pthread_mutex_lock(&e->mu);
-	e->st.last_switchover_us = (now_ns() - t0) / 1000;
+	e->st.last_switchover_us = (dirtylog_now_ns() - t0) / 1000;
 	pthread_mutex_unlock(&e->mu);
 	log_info("port %s: ring %u stopped on the accelerator at avail index %u", e->name, idx,
 		 *ret_base);

@@ -134,3 +134,13 @@ uint64_t guest_mem_uva_to_gpa(const struct guest_mem *m, uint64_t uaddr)
 	}
 	return UINT64_MAX;
 }
+
+uint64_t guest_mem_span(const struct guest_mem *m)
+{
+	uint64_t span = 0;
+
+	for (unsigned i = 0; i < m->nregions; i++)
+		if (m->r[i].gpa + m->r[i].size > span)
+			span = m->r[i].gpa + m->r[i].size;
+	return span;
+}

@@ -63,6 +63,9 @@ void *guest_mem_gpa_range(const struct guest_mem *m, uint64_t gpa, uint64_t len)
 /* Front-end virtual address to ours; the whole range in one region. */
 void *guest_mem_uva_range(const struct guest_mem *m, uint64_t uaddr, uint64_t len);
 
+/* End of the highest region: the guest-physical span a dirty log must cover. */
+uint64_t guest_mem_span(const struct guest_mem *m);
+
 /* Front-end virtual address to guest-physical; UINT64_MAX if unmapped. */
 uint64_t guest_mem_uva_to_gpa(const struct guest_mem *m, uint64_t uaddr);
 

@@ -31,6 +31,7 @@
 #include "agent/log.h"
 #include "agent/vu_dev.h"
 #include "dirtylog/dirtylog.h"
+#include "dirtylog/stats.h"
 #include "protocol/base64.h"
 #include "protocol/control.h"
 #include "protocol/vhost_user.h"
@@ -109,18 +110,10 @@ const char *port_state_name(const struct port *p)
 	return any_ring_started(p) ? "running" : "connected";
 }
 
-static uint64_t mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* The accelerator leaves the port: its rings go on in software. */
 static void drop_accel(struct port *p, const char *why)
 {
-	uint64_t t0 = mono_us();
+	uint64_t t0 = (dirtylog_now_ns() / 1000);
 	int r;
 
 	if (!p->acc)
@@ -130,7 +123,7 @@ static void drop_accel(struct port *p, const char *why)
 	p->dev_watch = NULL;
 	engine_accel_free(p->acc);
 	p->acc = NULL;
-	p->last_switch_us = mono_us() - t0;
+	p->last_switch_us = (dirtylog_now_ns() / 1000) - t0;
 	if (why) {
 		p->fallbacks++;
 		log_warning("port %s: falling back to software: %s%s", p->cfg.name, why,
@@ -156,7 +149,7 @@ static void on_device(struct watch *w, int fd, uint32_t events, void *opaque)
 static int use_accel(struct port *p, char *err, size_t errlen)
 {
 	struct accel_dev *adev;
-	uint64_t t0 = mono_us();
+	uint64_t t0 = (dirtylog_now_ns() / 1000);
 	int r;
 
 	if (p->acc)
@@ -178,7 +171,7 @@ static int use_accel(struct port *p, char *err, size_t errlen)
 		drop_accel(p, NULL);
 		return r < 0 ? r : -EIO;
 	}
-	p->last_switch_us = mono_us() - t0;
+	p->last_switch_us = (dirtylog_now_ns() / 1000) - t0;
 	log_notice("port %s: rings on the accelerator %s (%llu us)", p->cfg.name, p->cfg.device,
 		   (unsigned long long)p->last_switch_us);
 	return 0;
@@ -563,12 +556,9 @@ struct json_object *port_detail_json(const struct port *p)
 	if (p->acc) {
 		struct engine_accel_stats st;
 		struct json_object *a = json_object_new_object();
-		struct timespec ts;
-		uint64_t now;
+		uint64_t now = dirtylog_now_ns();
 
 		engine_accel_stats(p->acc, &st);
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 		json_object_object_add(a, "device", json_object_new_string(p->cfg.device));
 		json_object_object_add(a, "harvest_rounds", u64(st.harvest_rounds));
 		json_object_object_add(a, "harvest_pages", u64(st.harvest_pages));
@@ -617,7 +607,7 @@ struct json_object *port_detail_json(const struct port *p)
 int port_dirtylog_snapshot(struct port *p, struct json_object **ret, char *err, size_t errlen)
 {
 	struct json_object *o;
-	struct timespec ts;
+	uint64_t now;
 	uint8_t *raw = NULL, *z = NULL;
 	char *b64 = NULL;
 	uint64_t pages = 0;
@@ -646,7 +636,7 @@ int port_dirtylog_snapshot(struct port *p, struct json_object **ret, char *err, 
 		r = -ENOMEM;
 		goto out;
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = dirtylog_now_ns();
 	r = vu_dev_record_take(&p->dev, raw, size, &pages);
 	if (r < 0) {
 		snprintf(err, errlen, "snapshot: %s", strerror(-r));
@@ -674,7 +664,7 @@ int port_dirtylog_snapshot(struct port *p, struct json_object **ret, char *err, 
 	json_object_object_add(o, "page_size", json_object_new_int(1 << DIRTYLOG_QEMU_PAGE_SHIFT));
 	json_object_object_add(o, "guest_size", u64((uint64_t)size * 8 << DIRTYLOG_QEMU_PAGE_SHIFT));
 	json_object_object_add(o, "timestamp_ns",
-			       u64((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec));
+			       u64(now));
 	json_object_object_add(o, "pages", u64(pages));
 	json_object_object_add(o, "bitmap_z64", json_object_new_string(b64));
 	*ret = o;

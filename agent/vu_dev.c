@@ -82,16 +82,6 @@ static void stop_all(struct vu_dev *d)
 static void pause_if_running(struct vu_dev *d, bool *paused);
 static void resume_if_paused(struct vu_dev *d, bool paused);
 
-static uint64_t guest_span(const struct guest_mem *mem)
-{
-	uint64_t span = 0;
-
-	for (unsigned i = 0; i < mem->nregions; i++)
-		if (mem->r[i].gpa + mem->r[i].size > span)
-			span = mem->r[i].gpa + mem->r[i].size;
-	return span;
-}
-
 int vu_dev_record_start(struct vu_dev *d)
 {
 	struct dirtylog *log;
@@ -102,7 +92,7 @@ int vu_dev_record_start(struct vu_dev *d)
 		return 0;
 	if (!d->mem.nregions)
 		return -ENODATA;
-	e = dirtylog_new(guest_span(&d->mem), DIRTYLOG_QEMU_PAGE_SHIFT, &log);
+	e = dirtylog_new(guest_mem_span(&d->mem), DIRTYLOG_QEMU_PAGE_SHIFT, &log);
 	if (e < 0)
 		return e;
 	pause_if_running(d, &paused);
@@ -259,7 +249,7 @@ static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
 	}
 	/* bench-log: a log of our own over all of guest memory, as QEMU would size it. */
 	if (d->bench_log) {
-		uint64_t span = guest_span(&mem);
+		uint64_t span = guest_mem_span(&mem);
 
 		e = dirtylog_new(span, DIRTYLOG_QEMU_PAGE_SHIFT, &own);
 		if (e < 0) {

@@ -61,6 +61,17 @@ void sio_close_fds(int *fds, size_t nfds)
  * control message is -ENOBUFS after its fds were collected (so the caller
  * closes them); fds beyond max_fds are closed here.
  */
+int sio_take_fd(int *fds, size_t nfds, size_t i)
+{
+	int fd;
+
+	if (i >= nfds)
+		return -1;
+	fd = fds[i];
+	fds[i] = -1;
+	return fd;
+}
+
 ssize_t sio_recv_some(int sock, uint8_t *dst, size_t want, bool dontwait, int *fds,
 		      size_t *nfds, size_t max_fds, bool *ret_got_fds)
 {

@@ -28,6 +28,9 @@ int sio_wait_for(int sock, short events, int64_t deadline);
 /* Closes fds[0..nfds) and leaves -1 in each slot. */
 void sio_close_fds(int *fds, size_t nfds);
 
+/* Returns fds[i] (i < nfds) and leaves -1 in its place; -1 if none. */
+int sio_take_fd(int *fds, size_t nfds, size_t i);
+
 /*
  * One recvmsg() of at most want bytes, appending SCM_RIGHTS fds to
  * fds[*nfds] up to max_fds (beyond: closed here, and -ENOBUFS).  Returns

@@ -15,6 +15,7 @@
  * failure (vfu_parse() always consumes the fds it is given).
  */
 #include "protocol/vfio_user.h"
+#include "protocol/sock_io.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -207,15 +208,6 @@ static int cfail(const struct pctx *c, int rc, const char *fmt, ...)
 }
 
 #define ULL(v) ((unsigned long long)(v))
-
-static void close_fds(int *fds, size_t nfds)
-{
-	for (size_t i = 0; i < nfds; i++) {
-		if (fds[i] >= 0)
-			close(fds[i]);
-		fds[i] = -1;
-	}
-}
 
 /* A range of an address space: non-empty and not wrapping around 2^64. */
 static int check_range(const struct pctx *c, const char *what, uint64_t start,
@@ -904,26 +896,22 @@ int vfu_parse(const uint8_t *buf, size_t len, int *fds, size_t nfds,
 	return 0;
 
 out_close:
-	close_fds(fds, nfds);
+	sio_close_fds(fds, nfds);
 	return rc;
 }
 
 int vfu_msg_take_fd(struct vfu_msg *m, size_t i)
 {
-	int fd;
-
-	if (!m || i >= m->nfds || i >= VFU_MAX_FDS)
+	if (!m)
 		return -1;
-	fd = m->fds[i];
-	m->fds[i] = -1;
-	return fd;
+	return sio_take_fd(m->fds, m->nfds < VFU_MAX_FDS ? m->nfds : VFU_MAX_FDS, i);
 }
 
 void vfu_msg_close(struct vfu_msg *m)
 {
 	if (!m)
 		return;
-	close_fds(m->fds, m->nfds < VFU_MAX_FDS ? m->nfds : VFU_MAX_FDS);
+	sio_close_fds(m->fds, m->nfds < VFU_MAX_FDS ? m->nfds : VFU_MAX_FDS);
 }
 
 /* ---- reply matching ----------------------------------------------------- */

@@ -13,6 +13,7 @@
  * failure (vu_parse() always consumes the fds it is given).
  */
 #include "protocol/vhost_user.h"
+#include "protocol/sock_io.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -219,15 +220,6 @@ static uint64_t get_u64(const uint8_t *p)
 
 	memcpy(&v, p, sizeof(v));
 	return v;
-}
-
-static void close_fds(int *fds, size_t nfds)
-{
-	for (size_t i = 0; i < nfds; i++) {
-		if (fds[i] >= 0)
-			close(fds[i]);
-		fds[i] = -1;
-	}
 }
 
 /* The size of what fd refers to, as fstat() says; negative errno. */
@@ -829,26 +821,22 @@ int vu_parse(const uint8_t *buf, size_t len, int *fds, size_t nfds,
 	return 0;
 
 out_close:
-	close_fds(fds, nfds);
+	sio_close_fds(fds, nfds);
 	return rc;
 }
 
 int vu_msg_take_fd(struct vu_msg *m, size_t i)
 {
-	int fd;
-
-	if (!m || i >= m->nfds || i >= VU_MAX_FDS)
+	if (!m)
 		return -1;
-	fd = m->fds[i];
-	m->fds[i] = -1;
-	return fd;
+	return sio_take_fd(m->fds, m->nfds < VU_MAX_FDS ? m->nfds : VU_MAX_FDS, i);
 }
 
 void vu_msg_close(struct vu_msg *m)
 {
 	if (!m)
 		return;
-	close_fds(m->fds, m->nfds < VU_MAX_FDS ? m->nfds : VU_MAX_FDS);
+	sio_close_fds(m->fds, m->nfds < VU_MAX_FDS ? m->nfds : VU_MAX_FDS);
 }
 
 /* ---- replies ------------------------------------------------------------ */
