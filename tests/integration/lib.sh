@@ -300,9 +300,12 @@ vm_run() {
 	from=$(vm_console_offset "$name")
 	vm_send "$name" "{ $gcmd
 } 2>&1; echo \"$tag rc=\$?\""
-	line=$(vm_wait_console "$name" "^$tag rc=[0-9]+\$" "$timeout" "$from") || return 124
+	# Not anchored at the line start: should the tty ever echo the
+	# command, the echo ends in 'rc=$?' (no digits) and the real marker
+	# may follow it on the same line.
+	line=$(vm_wait_console "$name" "$tag rc=[0-9]+\$" "$timeout" "$from") || return 124
 	out=$(vm_console "$name" "$from")
-	printf '%s\n' "$out" | sed "/^$tag rc=/,\$d"
+	printf '%s\n' "$out" | sed "/$tag rc=[0-9]/,\$d"
 	return "${line##*rc=}"
 }
 
