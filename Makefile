@@ -26,9 +26,12 @@ endif
 OPT      ?= -O2 -g
 SANFLAGS ?=
 BASE_CFLAGS = -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -fno-strict-aliasing \
-	      -I. -MMD -MP $(SANFLAGS)
+	      -I. -MMD -MP $(SANFLAGS) $(CFLAGS_EXT)
 ALL_CFLAGS  = $(BASE_CFLAGS) $(CFLAGS)
-LIBS_EXT    = $(shell pkg-config --libs json-c libsystemd zlib 2>/dev/null || echo -ljson-c -lsystemd -lz) -lpthread
+# libvirt and libxml2: vdpa-migrate's libvirt mode and hook (agent/domxml.c).
+EXT_PKGS    = json-c libsystemd zlib libvirt libxml-2.0
+CFLAGS_EXT  = $(shell pkg-config --cflags $(EXT_PKGS) 2>/dev/null || echo -I/usr/include/libxml2)
+LIBS_EXT    = -Wl,--as-needed $(shell pkg-config --libs $(EXT_PKGS) 2>/dev/null || echo -ljson-c -lsystemd -lz -lvirt -lxml2) -lpthread
 
 ifeq ($(V),1)
 Q =

@@ -45,6 +45,17 @@ int ctl_agent_path(const char *agent, char *ret_path, size_t cap);
 struct ctl_client;
 
 /*
+ * Connects to an agent by address: "unix:PATH", or "ssh://[USER@]HOST[/PATH]"
+ * through the system's ssh (PATH defaults to /run/vdpa-agent/control.sock;
+ * the remote end runs "vdpa-migrate --agent unix:PATH proxy", which joins
+ * its stdio to the socket).  $VDPA_MIGRATE_SSH names another ssh program.
+ *   -EINVAL / -ENAMETOOLONG  a bad address (err says why)
+ *   other                    -errno of the connection (err says which step)
+ */
+int ctl_client_open(const char *agent, int timeout_ms, struct ctl_client **ret,
+		    struct ctl_error *err);
+
+/*
  * Connects to the unix socket at path.  timeout_ms bounds each call made
  * on the client (connect included); CLOCK_MONOTONIC.  -errno of socket()
  * or connect() on failure, with err saying which.

@@ -8,7 +8,7 @@ set -euo pipefail
 
 build_pkgs=(
 	gcc make pkg-config
-	libjson-c-dev libsystemd-dev zlib1g-dev libvirt-dev libcmocka-dev
+	libjson-c-dev libsystemd-dev zlib1g-dev libvirt-dev libxml2-dev libcmocka-dev
 	clang libclang-rt-14-dev      # make fuzz: libFuzzer; make check-asan
 	groff-base                    # man page lint in make check
 )
@@ -17,6 +17,7 @@ test_pkgs=(
 	busybox-static cpio           # the test guest's initramfs
 	iproute2 procps psmisc util-linux
 	systemd                       # systemd-analyze, systemd-socket-activate
+	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients  # the libvirt hook test
 	dpdk dpdk-dev librte-net-vhost23 librte-mempool-ring23 librte-net-virtio23
 )
 
