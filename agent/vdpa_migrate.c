@@ -27,6 +27,7 @@
 
 #include <json-c/json.h>
 
+#include "agent/cli_migrate.h"
 #include "agent/ctl_client.h"
 #include "agent/dlanalyze.h"
 #include "agent/dlrecord.h"
@@ -70,6 +71,8 @@ static int cmd_help(const struct cli *cli, char **args);
 static int cmd_dirtylog_record(const struct cli *cli, char **args);
 static int cmd_switch(const struct cli *cli, char **args);
 static int cmd_dirtylog_analyze(const struct cli *cli, char **args);
+static int cmd_migrate(const struct cli *cli, char **args);
+static int cmd_libvirt_hook(const struct cli *cli, char **args);
 
 static const struct command port_commands[] = {
 	{ "show", "NAME", 1, false, cmd_port_show, "show a port: features, dirty logging, rings", NULL, 0 },
@@ -91,6 +94,10 @@ static const struct command commands[] = {
 	{ "dirtylog", NULL, 0, false, NULL, NULL, dirtylog_commands, ARRAY_SIZE(dirtylog_commands) },
 	{ "switch", "NAME --to sw|accel", 3, false, cmd_switch,
 	  "move a live port between software and its accelerator", NULL, 0 },
+	{ "migrate", "--qmp SRC --dest-qmp DST --to-uri URI [...] | DOMAIN --to URI [...]", 0, true,
+	  cmd_migrate, "live-migrate a VM (QMP or libvirt mode) and check its ports", NULL, 0 },
+	{ "libvirt-hook", "DOMAIN OPERATION SUBOPERATION EXTRA", 4, false, cmd_libvirt_hook,
+	  "what the libvirt qemu hook runs (domain XML on stdin)", NULL, 0 },
 	{ "version", NULL, 0, false, cmd_version, "print the version of vdpa-migrate", NULL, 0 },
 	{ "help", NULL, 0, false, cmd_help, "print this help", NULL, 0 },
 };
@@ -693,6 +700,17 @@ out:
 	dirtylog_trace_reader_release(&rd);
 	close(fd);
 	return status;
+}
+
+static int cmd_migrate(const struct cli *cli, char **args)
+{
+	return cli_migrate(args, cli->json);
+}
+
+static int cmd_libvirt_hook(const struct cli *cli, char **args)
+{
+	(void)cli;
+	return cli_libvirt_hook(args);
 }
 
 static int cmd_version(const struct cli *cli, char **args)

@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* Placeholder until the libvirt mode lands (issue 5, in progress). */
+#include <stdio.h>
+
+#include "agent/cli_migrate.h"
+
+int migrate_libvirt_main(char **args, bool json)
+{
+	(void)args;
+	(void)json;
+	fputs("vdpa-migrate: migrate: libvirt mode not built yet\n", stderr);
+	return MIGRATE_EXIT_USAGE;
+}
