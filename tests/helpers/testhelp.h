@@ -18,4 +18,12 @@ int th_memfd(const char *name, uint64_t size);
 /* Whether fd is an open descriptor. */
 bool th_fd_is_open(int fd);
 
+struct guest_mem;
+
+/*
+ * Adds a guest memory region of size bytes at gpa (front-end address
+ * uaddr) backed by a fresh memfd, as SET_MEM_TABLE would: 0 or -errno.
+ */
+int th_guest_region(struct guest_mem *m, uint64_t gpa, uint64_t size, uint64_t uaddr);
+
 #endif

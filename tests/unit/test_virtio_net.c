@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "agent/guest_mem.h"
+#include "tests/helpers/testhelp.h"
 #include "agent/virtio_net.h"
 #include "agent/virtqueue.h"
 
@@ -61,15 +62,6 @@ static void *gp(struct tg *t, uint64_t gpa, uint64_t len)
 	return p;
 }
 
-static void add_region(struct guest_mem *m, uint64_t gpa, uint64_t size, uint64_t uaddr)
-{
-	int fd = memfd_create("guest", MFD_CLOEXEC);
-
-	assert_true(fd >= 0);
-	assert_int_equal(ftruncate(fd, (off_t)size), 0);
-	assert_int_equal(guest_mem_add(m, gpa, size, uaddr, 0, &fd), 0);
-}
-
 static int tg_create(void **state)
 {
 	struct tg *t = calloc(1, sizeof(*t));
@@ -77,8 +69,8 @@ static int tg_create(void **state)
 	if (!t)
 		return -1;
 	guest_mem_init(&t->mem);
-	add_region(&t->mem, GPA1, SZ1, UVA1);
-	add_region(&t->mem, GPA2, SZ2, UVA2);
+	assert_int_equal(th_guest_region(&t->mem, GPA1, SZ1, UVA1), 0);
+	assert_int_equal(th_guest_region(&t->mem, GPA2, SZ2, UVA2), 0);
 	vq_init(&t->vq);
 	t->next_buf = BUF_GPA;
 	*state = t;
