@@ -118,6 +118,48 @@ static bool valid_ifname(const char *s)
 	return true;
 }
 
+/* A group name as useradd(8) takes it, or a decimal gid. */
+static bool valid_group(const char *s)
+{
+	size_t n = strlen(s);
+	bool digits = true;
+
+	if (n == 0 || n > PORT_GROUP_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			digits = false;
+	if (digits)
+		return n <= 10;
+	if (!((s[0] >= 'a' && s[0] <= 'z') || s[0] == '_'))
+		return false;
+	for (size_t i = 1; i < n; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+/* An octal mode, 3 or 4 digits, with the owner's read and write bits. */
+static int parse_mode(const char *s, unsigned *ret)
+{
+	unsigned v = 0;
+	size_t n = strlen(s);
+
+	if (n < 3 || n > 4)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '7')
+			return -EINVAL;
+		v = v * 8 + (unsigned)(s[i] - '0');
+	}
+	if (v > 0777 || (v & 0600) != 0600)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
 int port_config_set(struct port_config *pc, const char *key, const char *value,
 		    char *err, size_t errlen)
 {
@@ -198,6 +240,18 @@ int port_config_set(struct port_config *pc, const char *key, const char *value,
 			pc->poll = false;
 		else
 			return fail(err, errlen, "poll: '%s' is not 'on' or 'off'", value);
+	} else if (strcmp(key, "socket-group") == 0) {
+		if (!valid_group(value))
+			return fail(err, errlen,
+				    "socket-group: '%s' is not a group name ([a-z_][a-z0-9_-]*, at most "
+				    "%d characters) or a numeric gid", value, PORT_GROUP_MAX);
+		strcpy(pc->socket_group, value);
+	} else if (strcmp(key, "socket-mode") == 0) {
+		if (parse_mode(value, &u) < 0)
+			return fail(err, errlen,
+				    "socket-mode: '%s' is not an octal mode in 0600..0777 "
+				    "(the owner must keep read and write)", value);
+		pc->socket_mode = u;
 	} else if (strcmp(key, "bench-log") == 0) {
 		if (strcmp(value, "on") == 0)
 			pc->bench_log = true;
@@ -208,7 +262,7 @@ int port_config_set(struct port_config *pc, const char *key, const char *value,
 	} else {
 		return fail(err, errlen,
 			    "unknown key '%s' (name, socket, backend, device, harvest-ms, endpoint, mac, "
-			    "queues, mtu, poll, bench-log)",
+			    "queues, mtu, poll, socket-group, socket-mode, bench-log)",
 			    key);
 	}
 	return 0;
@@ -233,7 +287,7 @@ int port_spec_parse(const char *spec, struct port_config *ret, char *err, size_t
 	unsigned seen = 0;
 	static const char *const keys[] = { "name", "socket", "backend", "endpoint",
 					    "mac", "queues", "mtu", "poll", "bench-log", "device",
-					    "harvest-ms" };
+					    "harvest-ms", "socket-group", "socket-mode" };
 	int r;
 
 	if (strlen(spec) >= sizeof(buf))
@@ -292,6 +346,18 @@ int port_spec_format(const struct port_config *pc, char *buf, size_t len)
 		int m = snprintf(buf + n, len - (size_t)n, ",mac=%02x:%02x:%02x:%02x:%02x:%02x",
 				 pc->mac[0], pc->mac[1], pc->mac[2], pc->mac[3], pc->mac[4],
 				 pc->mac[5]);
+		if (m < 0 || (size_t)m >= len - (size_t)n)
+			return -ENOSPC;
+		n += m;
+	}
+	if (pc->socket_group[0]) {
+		int m = snprintf(buf + n, len - (size_t)n, ",socket-group=%s", pc->socket_group);
+		if (m < 0 || (size_t)m >= len - (size_t)n)
+			return -ENOSPC;
+		n += m;
+	}
+	if (pc->socket_mode) {
+		int m = snprintf(buf + n, len - (size_t)n, ",socket-mode=%04o", pc->socket_mode);
 		if (m < 0 || (size_t)m >= len - (size_t)n)
 			return -ENOSPC;
 		n += m;
@@ -478,7 +544,7 @@ int agent_config_parse(const char *name, const char *text, struct agent_config *
 		{
 			static const char *const keys[] = { "socket", "backend", "endpoint", "mac",
 							    "queues", "mtu", "poll", "bench-log", "device",
-							    "harvest-ms" };
+							    "harvest-ms", "socket-group", "socket-mode" };
 			for (unsigned k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
 				if (strcmp(key, keys[k]) == 0) {
 					if (seen & (1u << k)) {

@@ -28,6 +28,7 @@ enum port_backend {
 };
 
 #define PORT_DEVICE_MAX 127
+#define PORT_GROUP_MAX  32	/* a group name (as useradd allows) or a numeric gid */
 
 enum port_endpoint {
 	PORT_ENDPOINT_NULL = 0,
@@ -49,6 +50,10 @@ struct port_config {
 	bool has_mtu;
 	unsigned mtu;
 	bool poll;
+	/* The vhost-user socket's group and mode, applied after bind(); "" and
+	 * 0: left as created (root, mode from the umask). */
+	char socket_group[PORT_GROUP_MAX + 1];
+	unsigned socket_mode;
 	/*
 	 * Benchmarks only: log every write as if QEMU had turned LOG_ALL on,
 	 * into a log of the agent's own (front ends such as DPDK virtio-user

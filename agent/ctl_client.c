@@ -5,11 +5,15 @@
  * call, a reply buffer that never grows past CTL_MAX_REPLY + 1 bytes.
  *
  * Trust boundary: see ctl_client.h.  Nothing read here is interpreted
- * beyond finding the '\n' that ends the reply.
+ * beyond finding the '\n' that ends the reply.  An ssh:// address is
+ * operator input that ends up in a remote shell's command line: its parts
+ * are checked against short character lists before anything runs.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,8 +29,12 @@
 
 #include "agent/ctl_client.h"
 
+extern char **environ;
+
 struct ctl_client {
 	int fd;
+	pid_t ssh;	/* the ssh of an ssh:// agent, 0 when none or reaped */
+	int ssh_status;	/* its wait status, once reaped */
 	int timeout_ms;
 	bool broken;	/* a call failed mid-stream: the framing is lost */
 	char *buf;	/* bytes received and not yet returned */
@@ -44,23 +53,132 @@ static void set_err(struct ctl_error *err, const char *what, const char *detail)
 	err->field[0] = '\0';
 }
 
-int ctl_agent_path(const char *agent, char *ret_path, size_t cap)
+static bool in_set(char c, const char *extra)
 {
-	static const char unix_prefix[] = "unix:";
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr(extra, c));
+}
+
+/* "ssh://[USER@]HOST[/PATH]" after the scheme, into ret. */
+static int parse_ssh(const char *rest, struct ctl_agent_addr *ret, struct ctl_error *err)
+{
+	const char *slash = strchr(rest, '/'), *at, *host;
+	size_t alen = slash ? (size_t)(slash - rest) : strlen(rest), ulen = 0, hlen;
+
+	at = memchr(rest, '@', alen);
+	host = rest;
+	if (at) {
+		ulen = (size_t)(at - rest);
+		if (ulen == 0) {
+			set_err(err, NULL, "empty user before '@'");
+			return -EINVAL;
+		}
+		if (ulen > CTL_SSH_USER_MAX) {
+			set_err(err, NULL, "user name too long");
+			return -ENAMETOOLONG;
+		}
+		for (size_t i = 0; i < ulen; i++) {
+			if (!in_set(rest[i], i ? "_.-" : "_")) {
+				set_err(err, NULL, "the user may only hold letters, digits, '_', '.' "
+						   "and '-', and not start with '.' or '-'");
+				return -EINVAL;
+			}
+		}
+		memcpy(ret->user, rest, ulen);
+		host = at + 1;
+	}
+	ret->user[ulen] = '\0';
+	hlen = alen - (size_t)(host - rest);
+	if (hlen == 0) {
+		set_err(err, NULL, "no host");
+		return -EINVAL;
+	}
+	if (hlen > CTL_SSH_HOST_MAX) {
+		set_err(err, NULL, "host name too long");
+		return -ENAMETOOLONG;
+	}
+	/* Not even a leading '-': ssh would take the host for an option. */
+	for (size_t i = 0; i < hlen; i++) {
+		if (!in_set(host[i], i ? ".-_:" : ":")) {
+			set_err(err, NULL, "the host may only hold letters, digits, '.', '-', '_' "
+					   "and ':', and must start with a letter, digit or ':'");
+			return -EINVAL;
+		}
+	}
+	memcpy(ret->host, host, hlen);
+	ret->host[hlen] = '\0';
+	if (!slash || !slash[1]) {
+		snprintf(ret->path, sizeof(ret->path), "%s", CTL_SSH_DEFAULT_PATH);
+		return 0;
+	}
+	/* The path travels to a remote shell: letters, digits and "/._+,=@:-". */
+	if (strlen(slash) >= sizeof(ret->path)) {
+		set_err(err, NULL, "the socket path does not fit a unix socket address");
+		return -ENAMETOOLONG;
+	}
+	for (const char *c = slash; *c; c++) {
+		if (!in_set(*c, "/._+,=@:-")) {
+			set_err(err, NULL, "the socket path may only hold letters, digits and "
+					   "\"/._+,=@:-\"");
+			return -EINVAL;
+		}
+	}
+	strcpy(ret->path, slash);
+	return 0;
+}
+
+int ctl_agent_parse(const char *agent, struct ctl_agent_addr *ret, struct ctl_error *err)
+{
+	static const char unix_prefix[] = "unix:", ssh_prefix[] = "ssh://";
+	struct ctl_agent_addr a;
 	const char *path;
 	size_t n;
+	int r;
 
-	if (strncmp(agent, "ssh://", 6) == 0)
-		return -EPROTONOSUPPORT;
-	if (strncmp(agent, unix_prefix, sizeof(unix_prefix) - 1) != 0)
+	memset(&a, 0, sizeof(a));
+	if (strncmp(agent, ssh_prefix, sizeof(ssh_prefix) - 1) == 0) {
+		a.ssh = true;
+		r = parse_ssh(agent + sizeof(ssh_prefix) - 1, &a, err);
+		if (r < 0)
+			return r;
+		*ret = a;
+		return 0;
+	}
+	if (strncmp(agent, unix_prefix, sizeof(unix_prefix) - 1) != 0) {
+		set_err(err, NULL, "expected unix:PATH or ssh://[USER@]HOST[/PATH]");
 		return -EINVAL;
+	}
 	path = agent + sizeof(unix_prefix) - 1;
 	n = strlen(path);
-	if (n == 0)
+	if (n == 0) {
+		set_err(err, NULL, "unix: needs a socket path");
 		return -EINVAL;
-	if (n >= sizeof(((struct sockaddr_un *)0)->sun_path) || n >= cap)
+	}
+	if (n >= sizeof(a.path)) {
+		set_err(err, NULL, "the path is too long for a unix socket");
 		return -ENAMETOOLONG;
-	memcpy(ret_path, path, n + 1);
+	}
+	memcpy(a.path, path, n + 1);
+	*ret = a;
+	return 0;
+}
+
+int ctl_agent_path(const char *agent, char *ret_path, size_t cap)
+{
+	struct ctl_agent_addr a;
+	struct ctl_error err;
+	size_t n;
+	int r;
+
+	r = ctl_agent_parse(agent, &a, &err);
+	if (r < 0)
+		return r;
+	if (a.ssh)
+		return -EPROTONOSUPPORT;
+	n = strlen(a.path);
+	if (n >= cap)
+		return -ENAMETOOLONG;
+	memcpy(ret_path, a.path, n + 1);
 	return 0;
 }
 
@@ -160,14 +278,129 @@ int ctl_client_adopt(int fd, int timeout_ms, struct ctl_client **ret)
 	return new_client(fd, timeout_ms, ret);
 }
 
+/* Reaps the ssh if it has exited, waiting up to ms for it: true when reaped. */
+static bool reap_ssh(struct ctl_client *c, int ms)
+{
+	int64_t deadline = now_ms() + ms;
+
+	for (;;) {
+		pid_t w = waitpid(c->ssh, &c->ssh_status, WNOHANG);
+
+		if (w == c->ssh || (w < 0 && errno != EINTR)) {
+			if (w < 0)
+				c->ssh_status = -1;
+			c->ssh = 0;
+			return true;
+		}
+		if (now_ms() >= deadline)
+			return false;
+		usleep(10000);
+	}
+}
+
 void ctl_client_free(struct ctl_client *c)
 {
 	if (!c)
 		return;
 	if (c->fd >= 0)
 		close(c->fd);
+	/* EOF on its stdin ends the remote proxy, and so ssh; a hung one is ended. */
+	if (c->ssh > 0 && !reap_ssh(c, 3000)) {
+		kill(c->ssh, SIGTERM);
+		if (!reap_ssh(c, 2000)) {
+			kill(c->ssh, SIGKILL);
+			while (waitpid(c->ssh, &c->ssh_status, 0) < 0 && errno == EINTR)
+				;
+		}
+	}
 	free(c->buf);
 	free(c);
+}
+
+int ctl_client_fd(const struct ctl_client *c)
+{
+	return c->fd;
+}
+
+/* Runs ssh with one end of a socketpair as its stdin and stdout. */
+static int open_ssh(struct ctl_agent_addr *a, int timeout_ms, struct ctl_client **ret,
+		    struct ctl_error *err)
+{
+	char *env = getenv(CTL_SSH_ENV);
+	char *prog = env && env[0] ? env : "ssh";
+	char remote_agent[sizeof(a->path) + 8];
+	char *argv[16];
+	posix_spawn_file_actions_t fa;
+	struct ctl_client *c;
+	size_t n = 0;
+	pid_t pid;
+	int sv[2], r;
+
+	snprintf(remote_agent, sizeof(remote_agent), "unix:%s", a->path);
+	argv[n++] = prog;
+	argv[n++] = "-T";
+	argv[n++] = "-o";
+	argv[n++] = "BatchMode=yes";
+	if (a->user[0]) {
+		argv[n++] = "-l";
+		argv[n++] = a->user;
+	}
+	argv[n++] = a->host;
+	argv[n++] = "--";
+	argv[n++] = "vdpa-migrate";
+	argv[n++] = "--agent";
+	argv[n++] = remote_agent;
+	argv[n++] = "proxy";
+	argv[n] = NULL;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		r = -errno;
+		set_err(err, "socketpair", strerror(-r));
+		return r;
+	}
+	r = -posix_spawn_file_actions_init(&fa);
+	if (r == 0) {
+		/* dup2() clears close-on-exec on the copies: ssh keeps 0 and 1 only. */
+		r = -posix_spawn_file_actions_adddup2(&fa, sv[1], STDIN_FILENO);
+		if (r == 0)
+			r = -posix_spawn_file_actions_adddup2(&fa, sv[1], STDOUT_FILENO);
+		if (r == 0)
+			r = -posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
+		posix_spawn_file_actions_destroy(&fa);
+	}
+	close(sv[1]);
+	if (r < 0) {
+		snprintf(err->message, sizeof(err->message), "cannot run %s: %s", prog, strerror(-r));
+		err->field[0] = '\0';
+		close(sv[0]);
+		return r;
+	}
+	r = ctl_client_adopt(sv[0], timeout_ms, &c);
+	if (r < 0) {
+		set_err(err, NULL, strerror(-r));
+		close(sv[0]);
+		kill(pid, SIGTERM);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return r;
+	}
+	c->ssh = pid;
+	*ret = c;
+	return 0;
+}
+
+int ctl_client_open(const char *agent, int timeout_ms, struct ctl_client **ret,
+		    struct ctl_error *err)
+{
+	struct ctl_agent_addr a;
+	int r;
+
+	r = ctl_agent_parse(agent, &a, err);
+	if (r < 0)
+		return r;
+	if (a.ssh)
+		return open_ssh(&a, timeout_ms, ret, err);
+	return ctl_client_connect(a.path, timeout_ms, ret, err);
 }
 
 static int send_all(struct ctl_client *c, const char *line, size_t len, int64_t deadline,
@@ -202,6 +435,23 @@ static int send_all(struct ctl_client *c, const char *line, size_t len, int64_t 
 		}
 	}
 	return 0;
+}
+
+/* After EOF from an ssh:// agent: how ssh ended, appended to err. */
+static void ssh_gone(struct ctl_client *c, struct ctl_error *err)
+{
+	size_t n = strlen(err->message);
+	int st;
+
+	if (c->ssh <= 0 || !reap_ssh(c, 1000))
+		return;
+	st = c->ssh_status;
+	if (st >= 0 && WIFEXITED(st))
+		snprintf(err->message + n, sizeof(err->message) - n, " (ssh exited with status %d)",
+			 WEXITSTATUS(st));
+	else if (st >= 0 && WIFSIGNALED(st))
+		snprintf(err->message + n, sizeof(err->message) - n, " (ssh killed by signal %d)",
+			 WTERMSIG(st));
 }
 
 /* Index of the '\n' in the buffer, or -1. */
@@ -300,6 +550,11 @@ int ctl_client_exchange(struct ctl_client *c, const char *line, size_t len,
 	r = send_all(c, line, len, deadline, err);
 	if (r == 0)
 		r = recv_line(c, deadline, ret_reply, ret_len, err);
+	/* The far end is gone; through ssh, ssh's exit says most about why. */
+	if (r == -ECONNRESET || r == -EPIPE) {
+		r = -ECONNRESET;
+		ssh_gone(c, err);
+	}
 	if (r < 0 && r != -ENOMEM)
 		c->broken = true;
 	return r;

@@ -178,6 +178,19 @@ static struct json_object *dispatch(struct ctl_conn *c, const struct ctl_request
 		o = ok_reply();
 		json_object_object_add(o, "port", port_detail_json(p));
 		return o;
+	case CTL_CMD_PORT_OFFER: {
+		struct json_object *offer;
+
+		/* Read-only: what port-add of this SPEC would offer; nothing is created. */
+		if (port_spec_parse(req->spec, &pc, err, sizeof(err)) < 0)
+			return error_reply(err, "spec");
+		o = ok_reply();
+		offer = port_offer_json(&pc);
+		json_object_object_foreach(offer, okey, oval)
+			json_object_object_add(o, okey, json_object_get(oval));
+		json_object_put(offer);
+		return o;
+	}
 	case CTL_CMD_PORT_ADD:
 		if (port_spec_parse(req->spec, &pc, err, sizeof(err)) < 0)
 			return error_reply(err, "spec");

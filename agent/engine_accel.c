@@ -67,6 +67,8 @@ struct engine_accel {
 	pthread_t harvester;
 	bool harvester_started;
 	struct engine_accel_stats st;
+	/* Device stops while QEMU logged that did not merge the device's log. */
+	uint64_t harvest_misses;
 
 	pthread_mutex_t rmu;		/* relay fd set */
 	pthread_cond_t rcv;
@@ -181,16 +183,22 @@ static void log_used_rings(struct engine_accel *e, struct dirtylog *qemu)
 	}
 }
 
-/* With e->mu held. */
-static void harvest_locked(struct engine_accel *e)
+/*
+ * With e->mu held.  0 when the device's log is merged into QEMU's (or
+ * there is nothing to merge: no log on either side), else the harvest's
+ * negative errno.
+ */
+static int harvest_locked(struct engine_accel *e)
 {
 	struct dirtylog *qemu = vu_dev_active_log(e->dev);
 	uint64_t pages = 0, t = dirtylog_now_ns();
+	int r;
 
 	if (!qemu || !e->devlog)
-		return;
-	if (dirtylog_harvest(e->devlog, qemu, NULL, &pages, NULL) < 0)
-		return;
+		return 0;
+	r = dirtylog_harvest(e->devlog, qemu, NULL, &pages, NULL);
+	if (r < 0)
+		return r;
 	log_used_rings(e, qemu);
 	if (e->st.last_harvest_ns && t > e->st.last_harvest_ns)
 		e->st.dirty_rate = (double)pages * 1e9 / (double)(t - e->st.last_harvest_ns);
@@ -198,6 +206,7 @@ static void harvest_locked(struct engine_accel *e)
 	e->st.harvest_pages += pages;
 	e->st.last_round_pages = pages;
 	e->st.last_harvest_ns = t;
+	return 0;
 }
 
 static void *harvester_main(void *arg)
@@ -214,7 +223,7 @@ static void *harvester_main(void *arg)
 		ts.tv_nsec %= 1000000000L;
 		pthread_cond_timedwait(&e->cv, &e->mu, &ts);
 		if (e->harvest_on && !e->quit)
-			harvest_locked(e);
+			(void)harvest_locked(e);	/* the next round or the stop retries */
 	}
 	pthread_mutex_unlock(&e->mu);
 	return NULL;
@@ -286,8 +295,10 @@ static bool any_on(const struct engine_accel *e)
  */
 static int stop_device(struct engine_accel *e)
 {
+	/* QEMU's migration log: what a missed harvest would leave incomplete. */
+	bool migrating = e->dev->log_all && e->dev->log;
 	struct vv_msg m, rep;
-	int r = 0;
+	int r = 0, h = 0;
 
 	if (!e->started)
 		return 0;
@@ -299,7 +310,10 @@ static int stop_device(struct engine_accel *e)
 	pthread_mutex_lock(&e->mu);
 	e->harvest_on = false;
 	if (r == 0)
-		harvest_locked(e);
+		h = harvest_locked(e);
+	/* A device that did not stop may have written after any harvest. */
+	if (migrating && (r < 0 || h < 0))
+		e->harvest_misses++;
 	e->st.device_stops++;
 	pthread_mutex_unlock(&e->mu);
 	for (unsigned i = 0; i < e->nvrings && r == 0; i++) {
@@ -629,6 +643,16 @@ int engine_accel_probe(struct engine_accel *e)
 		return dev_fail(e, r < 0 ? r : -EPROTO, "health check");
 	}
 	return 0;
+}
+
+uint64_t engine_accel_harvest_misses(struct engine_accel *e)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&e->mu);
+	n = e->harvest_misses;
+	pthread_mutex_unlock(&e->mu);
+	return n;
 }
 
 bool engine_accel_failed(const struct engine_accel *e)

@@ -38,6 +38,15 @@ void engine_accel_free(struct engine_accel *e);
  */
 int engine_accel_probe(struct engine_accel *e);
 
+/*
+ * How often the device stopped while QEMU's migration log was on without
+ * its own log being merged into it afterwards (the stop failed, or the
+ * merge did): pages it wrote before may be missing from QEMU's log.
+ * Every clean stop takes the final harvest before it returns, so the
+ * GET_VRING_BASE reply that follows comes after the merge.
+ */
+uint64_t engine_accel_harvest_misses(struct engine_accel *e);
+
 /* Whether the device failed (a request failed or it went away). */
 bool engine_accel_failed(const struct engine_accel *e);
 struct accel_dev *engine_accel_device(struct engine_accel *e);

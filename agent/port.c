@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,7 +61,19 @@ struct port {
 	uint64_t last_switch_us;
 	struct endpoint *ep;
 	uint64_t connections;
+	/*
+	 * Accelerator stops while QEMU logged that missed their final harvest,
+	 * counted over this connection's engines (freed ones included), and
+	 * the count when QEMU last turned logging on: a migration's log is
+	 * complete when no miss happened since.
+	 */
+	uint64_t harvest_misses;
+	uint64_t misses_at_log_on;
+	bool log_all_seen;
 };
+
+/* The longest ring either data path takes (virtio's limit for split rings). */
+#define PORT_MAX_RING_SIZE 32768
 
 uint64_t port_offered_features(const struct port_config *cfg)
 {
@@ -119,6 +132,8 @@ static void drop_accel(struct port *p, const char *why)
 	if (!p->acc)
 		return;
 	r = vu_dev_switch(&p->dev, &engine_sw_ops, p->engine);
+	/* The rings are off the device: its misses are final now. */
+	p->harvest_misses += engine_accel_harvest_misses(p->acc);
 	loop_remove(p->dev_watch);
 	p->dev_watch = NULL;
 	engine_accel_free(p->acc);
@@ -248,6 +263,12 @@ static int send_response(struct port *p, const struct vu_msg *m, enum vu_respond
 	return vu_io_send(p->conn_fd, VU_SEND_TIMEOUT_MS, buf, len, NULL, 0);
 }
 
+/* Misses of the engines gone and of the one serving now. */
+static uint64_t port_harvest_misses(const struct port *p)
+{
+	return p->harvest_misses + (p->acc ? engine_accel_harvest_misses(p->acc) : 0);
+}
+
 /* Handles one message; returns false when the connection must close. */
 static bool handle_one(struct port *p, struct vu_io_msg *io)
 {
@@ -273,6 +294,9 @@ static bool handle_one(struct port *p, struct vu_io_msg *io)
 	pf = p->dev.protocol_features;
 	log_debug("port %s: %s", p->cfg.name, vu_request_name(m.request));
 	r = vu_dev_handle(&p->dev, &m, &reply);
+	if (p->dev.log_all && !p->log_all_seen)
+		p->misses_at_log_on = port_harvest_misses(p);	/* a new migration log */
+	p->log_all_seen = p->dev.log_all;
 	how = vu_respond(&m, pf);
 	if (r < 0)
 		log_warning("port %s: %s failed: %s", p->cfg.name, vu_request_name(m.request),
@@ -373,6 +397,9 @@ static void on_accept(struct watch *w, int fd, uint32_t events, void *opaque)
 	p->conn_fd = c;
 	vu_io_rx_init(&p->rx);
 	p->connections++;
+	p->harvest_misses = 0;
+	p->misses_at_log_on = 0;
+	p->log_all_seen = false;
 	log_notice("port %s: front end connected", p->cfg.name);
 	if (p->cfg.backend == PORT_BACKEND_ACCEL) {
 		char err[256] = "";
@@ -412,6 +439,50 @@ static int prepare_socket_path(const char *path, char *err, size_t errlen)
 		return -EADDRINUSE;
 	}
 	unlink(path);
+	return 0;
+}
+
+/*
+ * socket-group= and socket-mode=: so that QEMU running as another user
+ * (libvirt's libvirt-qemu) may connect.  Applied right after bind(), before
+ * the socket is watched; a group that does not exist fails the port rather
+ * than leave a socket QEMU cannot open.
+ */
+static int socket_access(const struct port_config *cfg, char *err, size_t errlen)
+{
+	const char *g = cfg->socket_group;
+
+	if (g[0]) {
+		char *end;
+		unsigned long v = strtoul(g, &end, 10);
+		gid_t gid;
+
+		if (g[0] >= '0' && g[0] <= '9' && !*end) {
+			gid = (gid_t)v;
+		} else {
+			struct group *gr = getgrnam(g);
+
+			if (!gr) {
+				snprintf(err, errlen, "socket-group: no group named '%s'", g);
+				return -ENOENT;
+			}
+			gid = gr->gr_gid;
+		}
+		if (chown(cfg->socket, (uid_t)-1, gid) < 0) {
+			int e = errno;
+
+			snprintf(err, errlen, "socket %s: chown to group %s: %s", cfg->socket, g,
+				 strerror(e));
+			return -e;
+		}
+	}
+	if (cfg->socket_mode && chmod(cfg->socket, (mode_t)cfg->socket_mode) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "socket %s: chmod %04o: %s", cfg->socket, cfg->socket_mode,
+			 strerror(e));
+		return -e;
+	}
 	return 0;
 }
 
@@ -455,6 +526,11 @@ int port_new(struct loop *loop, const struct port_config *cfg, enum port_origin 
 	    listen(p->listen_fd, 4) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "socket %s: %s", cfg->socket, strerror(errno));
+		goto fail;
+	}
+	r = socket_access(cfg, err, errlen);
+	if (r < 0) {
+		unlink(cfg->socket);
 		goto fail;
 	}
 	r = loop_add(loop, p->listen_fd, EPOLLIN, on_accept, p, &p->listen_watch);
@@ -529,6 +605,72 @@ static struct json_object *u64(uint64_t v)
 	return json_object_new_uint64(v);
 }
 
+/* mac, mtu (when configured) and what a front end is offered. */
+static void add_offer(struct json_object *o, const struct port_config *cfg)
+{
+	if (cfg->has_mac) {
+		char mac[18];
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", cfg->mac[0],
+			 cfg->mac[1], cfg->mac[2], cfg->mac[3], cfg->mac[4], cfg->mac[5]);
+		json_object_object_add(o, "mac", json_object_new_string(mac));
+	}
+	if (cfg->has_mtu)
+		json_object_object_add(o, "mtu", json_object_new_int((int)cfg->mtu));
+	json_object_object_add(o, "offered_features", hex(port_offered_features(cfg)));
+	json_object_object_add(o, "offered_protocol_features",
+			       hex(port_offered_protocol_features(cfg)));
+	/*
+	 * The accelerator interface (vhost-vfio) has no way to tell a ring
+	 * size limit, so an accel port promises what the software path takes:
+	 * it falls back to software whenever the device cannot serve.
+	 */
+	json_object_object_add(o, "max_ring_size", json_object_new_int(PORT_MAX_RING_SIZE));
+}
+
+struct json_object *port_offer_json(const struct port_config *cfg)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(cfg->name));
+	json_object_object_add(o, "backend", json_object_new_string(port_backend_name(cfg->backend)));
+	json_object_object_add(o, "queues", json_object_new_int((int)cfg->queues));
+	add_offer(o, cfg);
+	return o;
+}
+
+/*
+ * Where the source side of a migration stands (docs/control-protocol.md):
+ * quiesced once every ring that ran was stopped by GET_VRING_BASE;
+ * final_harvest when, besides, every write the data path made while QEMU
+ * logged is in QEMU's log.  The software path marks the log before each
+ * used index it publishes, so its side is always complete; an accelerator's
+ * is complete when each of its stops merged the device's log (a clean stop
+ * merges before GET_VRING_BASE is answered) since logging went on.
+ */
+static struct json_object *migration_json(const struct port *p)
+{
+	struct json_object *m = json_object_new_object(), *arr = json_object_new_array();
+	bool quiesced = p->conn_fd >= 0 && vu_dev_quiesced(&p->dev);
+
+	json_object_object_add(m, "quiesced", json_object_new_boolean(quiesced));
+	json_object_object_add(m, "final_harvest",
+			       json_object_new_boolean(quiesced && port_harvest_misses(p) ==
+									p->misses_at_log_on));
+	for (unsigned i = 0; p->conn_fd >= 0 && i < p->dev.nvrings; i++) {
+		const struct vu_ring_cfg *rc = &p->dev.ring[i];
+		struct json_object *h;
+
+		if (!rc->handed_over)
+			continue;
+		h = json_object_new_object();
+		json_object_object_add(h, "ring", json_object_new_int((int)i));
+		json_object_object_add(h, "next_avail", json_object_new_int(rc->handed_base));
+		json_object_array_add(arr, h);
+	}
+	json_object_object_add(m, "handed_over", arr);
+	return m;
+}
+
 struct json_object *port_detail_json(const struct port *p)
 {
 	struct json_object *o = port_summary_json(p), *rings = json_object_new_array();
@@ -536,17 +678,11 @@ struct json_object *port_detail_json(const struct port *p)
 
 	if (port_spec_format(&p->cfg, spec, sizeof(spec)) > 0)
 		json_object_object_add(o, "spec", json_object_new_string(spec));
-	if (p->cfg.has_mac) {
-		char mac[18];
-		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", p->cfg.mac[0],
-			 p->cfg.mac[1], p->cfg.mac[2], p->cfg.mac[3], p->cfg.mac[4], p->cfg.mac[5]);
-		json_object_object_add(o, "mac", json_object_new_string(mac));
-	}
-	if (p->cfg.has_mtu)
-		json_object_object_add(o, "mtu", json_object_new_int((int)p->cfg.mtu));
+	add_offer(o, &p->cfg);
 	json_object_object_add(o, "features", hex(p->conn_fd >= 0 ? p->dev.features : 0));
 	json_object_object_add(o, "protocol_features",
 			       hex(p->conn_fd >= 0 ? p->dev.protocol_features : 0));
+	json_object_object_add(o, "migration", migration_json(p));
 	json_object_object_add(o, "log_all", json_object_new_boolean(p->conn_fd >= 0 && p->dev.log_all));
 	json_object_object_add(o, "connections", u64(p->connections));
 	json_object_object_add(o, "engine", json_object_new_string(p->conn_fd >= 0 ?

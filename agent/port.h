@@ -41,6 +41,13 @@ struct json_object *port_summary_json(const struct port *p);
 struct json_object *port_detail_json(const struct port *p);
 
 /*
+ * port-offer: what a port of configuration cfg would offer a front end,
+ * without creating it: name, backend, queues, mac and mtu (when set),
+ * offered_features, offered_protocol_features, max_ring_size.
+ */
+struct json_object *port_offer_json(const struct port_config *cfg);
+
+/*
  * dirtylog-snapshot / dirtylog-stop (docs/control-protocol.md).  snapshot
  * fills *ret with the reply members, or returns a negative errno with err
  * saying why.

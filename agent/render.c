@@ -468,14 +468,65 @@ static int render_engine(struct json_object *p, FILE *f, struct ctl_error *err)
 	return 0;
 }
 
+/* port-show "migration": where the source side of a switchover stands. */
+#define MAX_HANDED 16
+
+struct migration_row {
+	bool quiesced, final_harvest;
+	size_t n;
+	uint64_t ring[MAX_HANDED], next_avail[MAX_HANDED];
+};
+
+static int read_migration(struct json_object *p, struct migration_row *m, struct ctl_error *err)
+{
+	struct json_object *o, *arr;
+
+	if (get_obj(p, "port", "migration", &o, err) < 0 ||
+	    get_bool(o, "migration", "quiesced", &m->quiesced, err) < 0 ||
+	    get_bool(o, "migration", "final_harvest", &m->final_harvest, err) < 0 ||
+	    get_array(o, "migration", "handed_over", &arr, err) < 0)
+		return -EBADMSG;
+	m->n = json_object_array_length(arr);
+	if (m->n > MAX_HANDED) {
+		snprintf(err->message, sizeof(err->message),
+			 "migration: more than %d rings handed over", MAX_HANDED);
+		err->field[0] = '\0';
+		return -EBADMSG;
+	}
+	for (size_t i = 0; i < m->n; i++) {
+		struct json_object *h = json_object_array_get_idx(arr, i);
+
+		if (!json_object_is_type(h, json_type_object))
+			return bad(err, "migration", "handed_over[]", "an object");
+		if (get_uint(h, "handed_over[]", "ring", &m->ring[i], err) < 0 ||
+		    get_uint(h, "handed_over[]", "next_avail", &m->next_avail[i], err) < 0)
+			return -EBADMSG;
+	}
+	return 0;
+}
+
+static void print_migration(FILE *f, const struct migration_row *m)
+{
+	fprintf(f, "%-19s%s\n", "quiesced:", m->quiesced ? "yes" : "no");
+	fprintf(f, "%-19s%s\n", "final_harvest:", m->final_harvest ? "yes" : "no");
+	fprintf(f, "%-19s", "handed_over:");
+	if (!m->n)
+		fputs("-", f);
+	for (size_t i = 0; i < m->n; i++)
+		fprintf(f, "%sring %" PRIu64 " at %" PRIu64, i ? ", " : "", m->ring[i],
+			m->next_avail[i]);
+	fputc('\n', f);
+}
+
 int render_port_show(struct json_object *reply, FILE *f, struct ctl_error *err)
 {
 	struct json_object *p, *arr, *mtuv;
 	struct port_row s;
 	struct ring_row *rings;
 	const char *spec, *mac;
-	uint64_t features, pfeatures, connections, mtu = 0;
-	bool log_all, has_mtu;
+	uint64_t features, pfeatures, connections, mtu = 0, offered = 0, max_ring = 0;
+	bool log_all, has_mtu, has_offer, mig;
+	struct migration_row mig_row;
 	size_t n;
 
 	if (get_obj(reply, "reply", "port", &p, err) < 0 ||
@@ -490,6 +541,14 @@ int render_port_show(struct json_object *reply, FILE *f, struct ctl_error *err)
 		return -EBADMSG;
 	has_mtu = json_object_object_get_ex(p, "mtu", &mtuv);
 	if (has_mtu && get_uint(p, "port", "mtu", &mtu, err) < 0)
+		return -EBADMSG;
+	/* Newer agents: the offer and the migration state. */
+	has_offer = json_object_object_get_ex(p, "offered_features", NULL);
+	if (has_offer && (get_hex64(p, "port", "offered_features", &offered, err) < 0 ||
+			  get_uint(p, "port", "max_ring_size", &max_ring, err) < 0))
+		return -EBADMSG;
+	mig = json_object_object_get_ex(p, "migration", NULL);
+	if (mig && read_migration(p, &mig_row, err) < 0)
 		return -EBADMSG;
 
 	n = json_object_array_length(arr);
@@ -519,12 +578,18 @@ int render_port_show(struct json_object *reply, FILE *f, struct ctl_error *err)
 		fprintf(f, "%-19s%" PRIu64 "\n", "mtu:", mtu);
 	line_features(f, "features:", features, true);
 	line_features(f, "protocol_features:", pfeatures, false);
+	if (has_offer) {
+		line_features(f, "offered_features:", offered, true);
+		fprintf(f, "%-19s%" PRIu64 "\n", "max_ring_size:", max_ring);
+	}
 	line_str(f, "log_all:", log_all ? "on" : "off");
 	fprintf(f, "%-19s%" PRIu64 "\n", "connections:", connections);
 	if (render_engine(p, f, err) < 0) {
 		free(rings);
 		return -EBADMSG;
 	}
+	if (mig)
+		print_migration(f, &mig_row);
 	print_rings(f, rings, n);
 	free(rings);
 	return 0;

@@ -17,11 +17,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +33,7 @@
 #include "agent/ctl_client.h"
 #include "agent/dlanalyze.h"
 #include "agent/dlrecord.h"
+#include "agent/precheck.h"
 #include "agent/render.h"
 #include "dirtylog/trace.h"
 #include "agent/version.h"
@@ -73,6 +76,8 @@ static int cmd_switch(const struct cli *cli, char **args);
 static int cmd_dirtylog_analyze(const struct cli *cli, char **args);
 static int cmd_migrate(const struct cli *cli, char **args);
 static int cmd_libvirt_hook(const struct cli *cli, char **args);
+static int cmd_precheck(const struct cli *cli, char **args);
+static int cmd_proxy(const struct cli *cli, char **args);
 
 static const struct command port_commands[] = {
 	{ "show", "NAME", 1, false, cmd_port_show, "show a port: features, dirty logging, rings", NULL, 0 },
@@ -94,10 +99,15 @@ static const struct command commands[] = {
 	{ "dirtylog", NULL, 0, false, NULL, NULL, dirtylog_commands, ARRAY_SIZE(dirtylog_commands) },
 	{ "switch", "NAME --to sw|accel", 3, false, cmd_switch,
 	  "move a live port between software and its accelerator", NULL, 0 },
+	{ "precheck", "--from AGENT --port NAME --to AGENT [--to-backend sw|accel]", 0, true,
+	  cmd_precheck, "check before copying anything that a port's guest can run on the "
+	  "destination", NULL, 0 },
 	{ "migrate", "--qmp SRC --dest-qmp DST --to-uri URI [...] | DOMAIN --to URI [...]", 0, true,
 	  cmd_migrate, "live-migrate a VM (QMP or libvirt mode) and check its ports", NULL, 0 },
 	{ "libvirt-hook", "DOMAIN OPERATION SUBOPERATION EXTRA", 4, false, cmd_libvirt_hook,
 	  "what the libvirt qemu hook runs (domain XML on stdin)", NULL, 0 },
+	{ "proxy", NULL, 0, false, cmd_proxy,
+	  "join stdin and stdout to the agent's socket (what ssh:// agents run)", NULL, 0 },
 	{ "version", NULL, 0, false, cmd_version, "print the version of vdpa-migrate", NULL, 0 },
 	{ "help", NULL, 0, false, cmd_help, "print this help", NULL, 0 },
 };
@@ -117,7 +127,7 @@ static void usage_line(FILE *f, const char *parent, const struct command *c)
 
 static void usage(FILE *f)
 {
-	fputs("Usage: vdpa-migrate [--agent unix:PATH] [-j] COMMAND [ARGS]\n\nCommands:\n", f);
+	fputs("Usage: vdpa-migrate [--agent AGENT] [-j] COMMAND [ARGS]\n\nCommands:\n", f);
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
 		const struct command *c = &commands[i];
 
@@ -129,8 +139,10 @@ static void usage(FILE *f)
 			usage_line(f, c->name, &c->sub[j]);
 	}
 	fputs("\nOptions:\n"
-	      "  --agent unix:PATH  the agent's control socket (default: $" CTL_AGENT_ENV ",\n"
-	      "                     else " CTL_DEFAULT_AGENT ")\n"
+	      "  --agent AGENT      unix:PATH (the agent's control socket) or\n"
+	      "                     ssh://[USER@]HOST[/PATH] (the same through ssh; PATH\n"
+	      "                     defaults to " CTL_SSH_DEFAULT_PATH ")\n"
+	      "                     default: $" CTL_AGENT_ENV ", else " CTL_DEFAULT_AGENT "\n"
 	      "  -j                 print JSON: the agent's reply, or the result\n"
 	      "\nSee vdpa-migrate(8).\n", f);
 }
@@ -151,30 +163,26 @@ static void print_refusal_json(const struct ctl_error *err)
 	json_object_put(o);
 }
 
-static int open_agent(const struct cli *cli, char *path, size_t cap, struct ctl_client **ret)
+/*
+ * Connects to cli->agent: "unix:PATH" or "ssh://[USER@]HOST[/PATH]" (see
+ * ctl_client_open()).  A malformed address is a usage error (2), an agent
+ * that cannot be reached 69.
+ */
+static int open_agent(const struct cli *cli, struct ctl_client **ret)
 {
 	struct ctl_error err = { "", "" };
+	struct ctl_agent_addr addr;
 	int r;
 
-	r = ctl_agent_path(cli->agent, path, cap);
-	if (r == -EPROTONOSUPPORT) {
-		fprintf(stderr, "vdpa-migrate: --agent %s: ssh:// agents are not supported yet; "
-				"use unix:PATH\n", cli->agent);
-		return EXIT_USAGE;
-	}
-	if (r == -ENAMETOOLONG) {
-		fprintf(stderr, "vdpa-migrate: --agent %s: the path is too long for a unix socket\n",
-			cli->agent);
-		return EXIT_USAGE;
-	}
+	r = ctl_agent_parse(cli->agent, &addr, &err);
 	if (r < 0) {
-		fprintf(stderr, "vdpa-migrate: --agent %s: expected unix:PATH\n", cli->agent);
+		fprintf(stderr, "vdpa-migrate: --agent %s: %s\n", cli->agent, err.message);
 		return EXIT_USAGE;
 	}
-
-	r = ctl_client_connect(path, CTL_CLIENT_TIMEOUT_MS, ret, &err);
+	r = ctl_client_open(cli->agent, CTL_CLIENT_TIMEOUT_MS, ret, &err);
 	if (r < 0) {
-		fprintf(stderr, "vdpa-migrate: cannot reach the agent at %s: %s\n", path, err.message);
+		fprintf(stderr, "vdpa-migrate: cannot reach the agent at %s: %s\n", cli->agent,
+			err.message);
 		return CTL_STATUS_UNAVAILABLE;
 	}
 	return 0;
@@ -190,10 +198,10 @@ static int call_agent(const struct cli *cli, const struct ctl_request *req, rend
 	struct json_object *reply = NULL;
 	struct ctl_client *c = NULL;
 	struct ctl_error err = { "", "" };
-	char path[128];
+	const char *path = cli->agent;
 	int r, status;
 
-	status = open_agent(cli, path, sizeof(path), &c);
+	status = open_agent(cli, &c);
 	if (status != 0)
 		return status;
 	r = ctl_client_call(c, req, &reply, &err);
@@ -429,9 +437,9 @@ static int cmd_dirtylog_record(const struct cli *cli, char **args)
 	struct dlrec_summary sum;
 	struct sigaction sa;
 	struct ctl_client *c = NULL;
-	const char *out = NULL;
+	const char *out = NULL, *path = cli->agent;
 	char *tmp = NULL;
-	char path[128], name[CTL_NAME_MAX + 1];
+	char name[CTL_NAME_MAX + 1];
 	int fd = -1, r, status;
 
 	if (!copy_arg(name, sizeof(name), args[0], "NAME"))
@@ -481,7 +489,7 @@ static int cmd_dirtylog_record(const struct cli *cli, char **args)
 	o.progress = record_progress;
 	o.userdata = &ui;
 
-	status = open_agent(cli, path, sizeof(path), &c);
+	status = open_agent(cli, &c);
 	if (status != 0)
 		return status;
 	if (asprintf(&tmp, "%s.%ld.tmp", out, (long)getpid()) < 0) {
@@ -702,6 +710,227 @@ out:
 	return status;
 }
 
+/* ---- precheck ------------------------------------------------------------- */
+
+/* An agent address of an option: checked here so a typo is a usage error. */
+static bool check_agent_arg(const char *opt, const char *addr)
+{
+	struct ctl_error err = { "", "" };
+	struct ctl_agent_addr a;
+
+	if (ctl_agent_parse(addr, &a, &err) == 0)
+		return true;
+	fprintf(stderr, "vdpa-migrate: %s %s: %s\n", opt, addr, err.message);
+	return false;
+}
+
+static int cmd_precheck(const struct cli *cli, char **args)
+{
+	const char *from = NULL, *to = NULL, *backend = NULL;
+	struct precheck_result res;
+	struct ctl_error err = { "", "" };
+	char port[CTL_NAME_MAX + 1] = "";
+	int r, status;
+
+	for (int i = 0; args[i];) {
+		bool missing = false;
+		const char *v;
+
+		if ((v = opt_value(args, &i, "--from", &missing))) {
+			from = v;
+		} else if (!missing && (v = opt_value(args, &i, "--to", &missing))) {
+			to = v;
+		} else if (!missing && (v = opt_value(args, &i, "--port", &missing))) {
+			if (!copy_arg(port, sizeof(port), v, "--port NAME"))
+				return EXIT_USAGE;
+		} else if (!missing && (v = opt_value(args, &i, "--to-backend", &missing))) {
+			if (strcmp(v, "sw") != 0 && strcmp(v, "accel") != 0) {
+				fprintf(stderr, "vdpa-migrate: --to-backend %s: expected sw or accel\n", v);
+				return EXIT_USAGE;
+			}
+			backend = v;
+		} else {
+			if (missing)
+				fprintf(stderr, "vdpa-migrate: %s needs a value\n", args[i]);
+			else
+				fprintf(stderr, "vdpa-migrate: precheck: unknown option '%s'\n", args[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (!from || !to || !port[0]) {
+		fputs("vdpa-migrate: precheck needs --from AGENT, --port NAME and --to AGENT\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (!check_agent_arg("--from", from) || !check_agent_arg("--to", to))
+		return EXIT_USAGE;
+
+	r = precheck_run(from, port, to, backend, &res, &err);
+	if (r < 0) {
+		status = (int)ctl_client_status(r);
+		if (status == CTL_STATUS_REFUSED && cli->json)
+			print_refusal_json(&err);
+		fprintf(stderr, "vdpa-migrate: precheck: %s%s\n",
+			status == CTL_STATUS_BAD_REPLY ? "bad reply: " : "", err.message);
+		return status;
+	}
+	if (cli->json) {
+		struct json_object *o = precheck_to_json(&res);
+
+		if (!o) {
+			fputs("vdpa-migrate: out of memory\n", stderr);
+			return EXIT_OSERR;
+		}
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+			JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	} else if (precheck_print(&res, stdout) < 0) {
+		fprintf(stderr, "vdpa-migrate: writing the output: %s\n", strerror(errno));
+		return EXIT_IOERR;
+	}
+	return res.refused ? MIGRATE_EXIT_REFUSED : 0;
+}
+
+/* ---- proxy ----------------------------------------------------------------- */
+
+#define PROXY_BUF 65536
+
+/* One direction of the proxy: bytes read from in, not yet written to out. */
+struct pump {
+	int in, out;
+	bool eof;		/* in is done */
+	size_t off, len;
+	char buf[PROXY_BUF];
+};
+
+/* Reads what in has (room permitting); -errno, 0, or 1 on EOF. */
+static int pump_read(struct pump *p)
+{
+	ssize_t n;
+
+	if (p->len)
+		return 0;
+	n = read(p->in, p->buf, sizeof(p->buf));
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+	if (n == 0)
+		return 1;
+	p->off = 0;
+	p->len = (size_t)n;
+	return 0;
+}
+
+static int pump_write(struct pump *p)
+{
+	ssize_t n = write(p->out, p->buf + p->off, p->len);
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+	p->off += (size_t)n;
+	p->len -= (size_t)n;
+	return 0;
+}
+
+/*
+ * stdin -> the agent's socket, the socket -> stdout, until the socket
+ * closes (after stdin's EOF has been passed on as a half-close, so replies
+ * already on their way still arrive) or either side fails.  What ssh://
+ * agents run on the remote host; the socket's timeouts do not apply here:
+ * the client at the other end of ssh keeps its own.
+ */
+static int cmd_proxy(const struct cli *cli, char **args)
+{
+	struct ctl_error err = { "", "" };
+	struct ctl_agent_addr a;
+	struct ctl_client *c = NULL;
+	struct pump *up = NULL, *down = NULL;
+	int sock, r, status = 0;
+
+	(void)args;
+	if (ctl_agent_parse(cli->agent, &a, &err) < 0 || a.ssh) {
+		fprintf(stderr, "vdpa-migrate: proxy needs --agent unix:PATH (got %s)\n", cli->agent);
+		return EXIT_USAGE;
+	}
+	r = ctl_client_connect(a.path, CTL_CLIENT_TIMEOUT_MS, &c, &err);
+	if (r < 0) {
+		fprintf(stderr, "vdpa-migrate: cannot reach the agent at %s: %s\n", cli->agent,
+			err.message);
+		return CTL_STATUS_UNAVAILABLE;
+	}
+	up = calloc(1, sizeof(*up));
+	down = calloc(1, sizeof(*down));
+	if (!up || !down) {
+		fputs("vdpa-migrate: out of memory\n", stderr);
+		status = EXIT_OSERR;
+		goto out;
+	}
+	/* A reader gone from stdout is an error to report, not a signal to die of. */
+	signal(SIGPIPE, SIG_IGN);
+	sock = ctl_client_fd(c);
+	*up = (struct pump){ .in = STDIN_FILENO, .out = sock };
+	*down = (struct pump){ .in = sock, .out = STDOUT_FILENO };
+	for (;;) {
+		struct pollfd pfd[4];
+		int n = 0, iu = -1, id = -1, ou = -1, od = -1;
+
+		if (!up->eof && !up->len) {
+			pfd[n] = (struct pollfd){ .fd = up->in, .events = POLLIN };
+			iu = n++;
+		}
+		if (up->len) {
+			pfd[n] = (struct pollfd){ .fd = up->out, .events = POLLOUT };
+			ou = n++;
+		}
+		if (!down->eof && !down->len) {
+			pfd[n] = (struct pollfd){ .fd = down->in, .events = POLLIN };
+			id = n++;
+		}
+		if (down->len) {
+			pfd[n] = (struct pollfd){ .fd = down->out, .events = POLLOUT };
+			od = n++;
+		}
+		if (down->eof && !down->len)
+			break;	/* the agent is done and everything it said is out */
+		if (poll(pfd, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			goto fail;
+		}
+		r = 0;
+		if (iu >= 0 && pfd[iu].revents) {
+			r = pump_read(up);
+			if (r == 1) {
+				/* The client is done: let the agent see it, keep its replies. */
+				up->eof = true;
+				shutdown(sock, SHUT_WR);
+				r = 0;
+			}
+		}
+		if (r == 0 && ou >= 0 && pfd[ou].revents)
+			r = pump_write(up);
+		if (r == 0 && id >= 0 && pfd[id].revents) {
+			r = pump_read(down);
+			if (r == 1) {
+				down->eof = true;
+				r = 0;
+			}
+		}
+		if (r == 0 && od >= 0 && pfd[od].revents)
+			r = pump_write(down);
+		if (r < 0)
+			goto fail;
+	}
+	goto out;
+fail:
+	fprintf(stderr, "vdpa-migrate: proxy: %s\n", strerror(-r));
+	status = r == -EPIPE ? EXIT_IOERR : CTL_STATUS_UNAVAILABLE;
+out:
+	free(up);
+	free(down);
+	ctl_client_free(c);
+	return status;
+}
+
 static int cmd_migrate(const struct cli *cli, char **args)
 {
 	return cli_migrate(args, cli->json);
@@ -794,7 +1023,8 @@ int main(int argc, char **argv)
 			cli.json = true;
 		} else if (strcmp(a, "--agent") == 0) {
 			if (i + 1 >= argc) {
-				fputs("vdpa-migrate: --agent needs unix:PATH\n", stderr);
+				fputs("vdpa-migrate: --agent needs unix:PATH or ssh://[USER@]HOST[/PATH]\n",
+				      stderr);
 				return EXIT_USAGE;
 			}
 			cli.agent = argv[++i];

@@ -180,7 +180,25 @@ static int maybe_start(struct vu_dev *d, unsigned idx)
 	if (e < 0)
 		return fail(d, e, "ring %u: cannot start: %s", idx, strerror(-e));
 	r->started = true;
+	r->ran = true;
+	r->handed_over = false;
 	return 0;
+}
+
+bool vu_dev_quiesced(const struct vu_dev *d)
+{
+	bool any = false;
+
+	for (unsigned i = 0; i < d->nvrings; i++) {
+		const struct vu_ring_cfg *r = &d->ring[i];
+
+		if (!r->ran)
+			continue;
+		if (r->started || !r->handed_over)
+			return false;
+		any = true;
+	}
+	return any;
 }
 
 static bool any_started(const struct vu_dev *d)
@@ -425,6 +443,8 @@ int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
 		if (r->started)
 			return fail(d, -EBUSY, "SET_VRING_BASE: ring %u is running", idx);
 		r->base = (uint16_t)m->u.state.num;
+		/* A new start of this ring: what was handed over is history. */
+		r->handed_over = false;
 		return 0;
 	case VU_REQ_GET_VRING_BASE:
 		/* The spec's stop signal: quiesce, then report where we are. */
@@ -432,6 +452,8 @@ int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
 		r->kick_set = false;
 		reply->u.state.index = idx;
 		reply->u.state.num = r->base;
+		r->handed_over = true;
+		r->handed_base = r->base;
 		return 0;
 	case VU_REQ_SET_VRING_ADDR:
 		if (!r->num)

@@ -46,6 +46,15 @@ struct vu_ring_cfg {
 	bool kick_set;		/* SET_VRING_KICK seen: the ring may start */
 	bool enabled;		/* SET_VRING_ENABLE */
 	bool started;		/* the data path runs it */
+	/*
+	 * Migration bookkeeping, per connection (vu_dev_reset() clears it):
+	 * ran: the ring was started since connect; handed_over: the last thing
+	 * that happened to it was a GET_VRING_BASE, whose reply carried
+	 * handed_base.  A SET_VRING_BASE or a restart clears handed_over.
+	 */
+	bool ran;
+	bool handed_over;
+	uint16_t handed_base;
 };
 
 struct vu_dev_ops {
@@ -119,6 +128,14 @@ int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply);
 int vu_dev_record_start(struct vu_dev *d);
 void vu_dev_record_stop(struct vu_dev *d);
 int vu_dev_record_take(struct vu_dev *d, void *dst, size_t dst_size, uint64_t *ret_pages);
+
+/*
+ * The source side of a switchover is done: at least one ring ran on this
+ * connection and every ring that ran has since been stopped by
+ * GET_VRING_BASE (and not restarted).  The data path then writes nothing
+ * more into guest memory.
+ */
+bool vu_dev_quiesced(const struct vu_dev *d);
 
 /* The log the data path should mark, or NULL when not logging. */
 static inline struct dirtylog *vu_dev_active_log(const struct vu_dev *d)

@@ -37,6 +37,7 @@ static const struct ctl_cmd_info commands[] = {
 	{ "dirtylog-snapshot", CTL_CMD_DIRTYLOG_SNAPSHOT, CTL_M_NAME, 0, true },
 	{ "dirtylog-stop", CTL_CMD_DIRTYLOG_STOP, CTL_M_NAME, 0, true },
 	{ "port-switch", CTL_CMD_PORT_SWITCH, CTL_M_NAME | CTL_M_TO, 0, true },
+	{ "port-offer", CTL_CMD_PORT_OFFER, CTL_M_SPEC, 0, false },
 };
 
 struct member_info {

@@ -41,8 +41,9 @@ enum ctl_cmd {
 	CTL_CMD_DIRTYLOG_SNAPSHOT = 6,
 	CTL_CMD_DIRTYLOG_STOP = 7,
 	CTL_CMD_PORT_SWITCH = 8,
+	CTL_CMD_PORT_OFFER = 9,
 };
-#define CTL_CMD_MAX 8
+#define CTL_CMD_MAX 9
 
 /* Request members, as bits of ctl_cmd_info.required / .optional. */
 enum ctl_member {

@@ -57,8 +57,8 @@ want() { # LINE EXPECTED
 }
 
 : >"$TEST_DIR/comp.err"
-want 'vdpa-migrate ' 'dirtylog help port ports switch version'
-want 'vdpa-migrate p' 'port ports'
+want 'vdpa-migrate ' 'dirtylog help port ports precheck switch version'
+want 'vdpa-migrate p' 'port ports precheck'
 want 'vdpa-migrate ver' 'version'
 want 'vdpa-migrate -' '--agent --help -j'
 want 'vdpa-migrate port ' 'add del show'
@@ -98,5 +98,15 @@ rt=$(agent_rt a)
 want "vdpa-migrate --agent unix:$rt/con" "$rt/control.sock"
 want "vdpa-migrate --agent=unix:$rt/con" "$rt/control.sock"
 want "vdpa-migrate --agent unix:${rt%/*}/a." "${rt%/*}/a.rt/"
+want 'vdpa-migrate --agent s' 'ssh://'
+# precheck: its options (each once), agents, the --from agent's ports, backends.
+want 'vdpa-migrate precheck ' '--from --port --to --to-backend'
+want 'vdpa-migrate precheck --to' '--to --to-backend'
+want "vdpa-migrate precheck --from $A " '--port --to --to-backend'
+want "vdpa-migrate precheck --from $A --port " 'p0 p1 web.1'
+want "vdpa-migrate precheck --from $B --port b" 'b0 b1'
+want "vdpa-migrate precheck --from $A --port p0 --to-backend " 'accel sw'
+want 'vdpa-migrate precheck --to u' 'unix:'
+want "vdpa-migrate precheck --from unix:$rt/con" "$rt/control.sock"
 log "$n completions checked"
 log "PASS"

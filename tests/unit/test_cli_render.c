@@ -22,7 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -611,13 +613,210 @@ static void agent_addresses(void **state)
 	assert_string_equal(path, "/run/vdpa-agent/control.sock");
 	assert_int_equal(ctl_agent_path("unix:rel.sock", path, sizeof(path)), 0);
 	assert_string_equal(path, "rel.sock");
+	/* A valid ssh:// address has no local path; a bad one is just bad. */
 	assert_int_equal(ctl_agent_path("ssh://host/run/x", path, sizeof(path)), -EPROTONOSUPPORT);
+	assert_int_equal(ctl_agent_path("ssh://-oProxyCommand=x", path, sizeof(path)), -EINVAL);
 	assert_int_equal(ctl_agent_path("/run/vdpa-agent/control.sock", path, sizeof(path)), -EINVAL);
 	assert_int_equal(ctl_agent_path("unix:", path, sizeof(path)), -EINVAL);
 	assert_int_equal(ctl_agent_path("UNIX:/x", path, sizeof(path)), -EINVAL);
 	assert_int_equal(ctl_agent_path("", path, sizeof(path)), -EINVAL);
 	snprintf(longp, sizeof(longp), "unix:/%0108d", 0);
 	assert_int_equal(ctl_agent_path(longp, path, sizeof(path)), -ENAMETOOLONG);
+}
+
+static void ssh_addresses(void **state)
+{
+	static const struct {
+		const char *agent;
+		int rc;
+		const char *user, *host, *path;
+	} cases[] = {
+		{ "ssh://host", 0, "", "host", CTL_SSH_DEFAULT_PATH },
+		{ "ssh://host/", 0, "", "host", CTL_SSH_DEFAULT_PATH },
+		{ "ssh://root@kvm-2.example.org/run/a/control.sock", 0, "root", "kvm-2.example.org",
+		  "/run/a/control.sock" },
+		{ "ssh://op_1@10.0.0.2/x", 0, "op_1", "10.0.0.2", "/x" },
+		{ "ssh://fe80::1", 0, "", "fe80::1", CTL_SSH_DEFAULT_PATH },
+		/* nothing that ssh could take for an option, or a shell for syntax */
+		{ "ssh://-oProxyCommand=x", -EINVAL, NULL, NULL, NULL },
+		{ "ssh://-host", -EINVAL, NULL, NULL, NULL },
+		{ "ssh://-l@host", -EINVAL, NULL, NULL, NULL },
+		{ "ssh://.u@host", -EINVAL, NULL, NULL, NULL },
+		{ "ssh://host;reboot", -EINVAL, NULL, NULL, NULL },
+		{ "ssh://host name", -EINVAL, NULL, NULL, NULL },
+		{ "ssh://$(id)", -EINVAL, NULL, NULL, NULL },
+		{ "ssh://u@", -EINVAL, NULL, NULL, NULL },
+		{ "ssh://@host", -EINVAL, NULL, NULL, NULL },
+		{ "ssh:///run/x", -EINVAL, NULL, NULL, NULL },
+		{ "ssh://a@b@c", -EINVAL, NULL, NULL, NULL },
+		{ "ssh://h/run/x;y", -EINVAL, NULL, NULL, NULL },
+		{ "ssh://h/run/`id`", -EINVAL, NULL, NULL, NULL },
+		{ "ssh://h/run/a b", -EINVAL, NULL, NULL, NULL },
+		{ "ssh://h/run/'a'", -EINVAL, NULL, NULL, NULL },
+		{ "ssh://h/run/a\nb", -EINVAL, NULL, NULL, NULL },
+		{ "ssh://h/run/*", -EINVAL, NULL, NULL, NULL },
+	};
+	struct ctl_agent_addr a;
+	struct ctl_error err;
+	char longp[400];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		int rc = ctl_agent_parse(cases[i].agent, &a, &err);
+
+		if (rc != cases[i].rc)
+			fail_msg("%s: %d, expected %d", cases[i].agent, rc, cases[i].rc);
+		if (rc < 0) {
+			assert_true(err.message[0] != '\0');
+			continue;
+		}
+		assert_true(a.ssh);
+		assert_string_equal(a.user, cases[i].user);
+		assert_string_equal(a.host, cases[i].host);
+		assert_string_equal(a.path, cases[i].path);
+	}
+	assert_int_equal(ctl_agent_parse("unix:/x", &a, &err), 0);
+	assert_false(a.ssh);
+	assert_string_equal(a.path, "/x");
+	snprintf(longp, sizeof(longp), "ssh://h/%0120d", 0);
+	assert_int_equal(ctl_agent_parse(longp, &a, &err), -ENAMETOOLONG);
+	snprintf(longp, sizeof(longp), "ssh://%0300d", 0);
+	assert_int_equal(ctl_agent_parse(longp, &a, &err), -ENAMETOOLONG);
+}
+
+/* A fake ssh: a script in a temporary directory, named by $VDPA_MIGRATE_SSH. */
+static char ssh_dir[64];
+
+static void fake_ssh(const char *body)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(ssh_dir, sizeof(ssh_dir), "/tmp/test-ssh.XXXXXX");
+	assert_non_null(mkdtemp(ssh_dir));
+	snprintf(path, sizeof(path), "%s/ssh", ssh_dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "#!/bin/sh\nprintf '%%s\\n' \"$*\" >%s/args\n%s\n", ssh_dir, body);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, 0755), 0);
+	assert_int_equal(setenv("VDPA_MIGRATE_SSH", path, 1), 0);
+}
+
+static void fake_ssh_done(void)
+{
+	char cmd[128];
+
+	unsetenv("VDPA_MIGRATE_SSH");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", ssh_dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static char *slurp_path(const char *path)
+{
+	static char buf[512];
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+/* ssh gets exactly its command line; the exchange runs over its stdio. */
+static void ssh_client_call(void **state)
+{
+	struct ctl_request req = { .cmd = CTL_CMD_VERSION };
+	struct json_object *reply = NULL, *v;
+	struct ctl_client *c = NULL;
+	struct ctl_error err = { "", "" };
+	char path[128];
+
+	(void)state;
+	fake_ssh("read line; printf '{\"ok\":true,\"version\":\"9.9\"}\\n'; read line");
+	assert_int_equal(ctl_client_open("ssh://op@h1.example/run/a.sock", 5000, &c, &err), 0);
+	assert_int_equal(ctl_client_call(c, &req, &reply, &err), 0);
+	assert_true(json_object_object_get_ex(reply, "version", &v));
+	assert_string_equal(json_object_get_string(v), "9.9");
+	json_object_put(reply);
+	ctl_client_free(c);
+	/* Reaped: no child of ours is left, not even a zombie. */
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+	snprintf(path, sizeof(path), "%s/args", ssh_dir);
+	assert_string_equal(slurp_path(path), "-T -o BatchMode=yes -l op h1.example -- vdpa-migrate "
+			    "--agent unix:/run/a.sock proxy\n");
+	fake_ssh_done();
+}
+
+/* ssh that exits before replying: ECONNRESET, its status, no zombie. */
+static void ssh_exits_early(void **state)
+{
+	struct ctl_request req = { .cmd = CTL_CMD_VERSION };
+	struct json_object *reply = NULL;
+	struct ctl_client *c = NULL;
+	struct ctl_error err = { "", "" };
+
+	(void)state;
+	fake_ssh("exit 7");
+	assert_int_equal(ctl_client_open("ssh://h1", 5000, &c, &err), 0);
+	assert_int_equal(ctl_client_call(c, &req, &reply, &err), -ECONNRESET);
+	if (!strstr(err.message, "(ssh exited with status 7)"))
+		fail_msg("message: %s", err.message);
+	ctl_client_free(c);
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+	fake_ssh_done();
+	/* An ssh that cannot be run at all. */
+	setenv("VDPA_MIGRATE_SSH", "/nonexistent/ssh", 1);
+	assert_int_equal(ctl_client_open("ssh://h1", 5000, &c, &err), -ENOENT);
+	assert_non_null(strstr(err.message, "cannot run /nonexistent/ssh"));
+	unsetenv("VDPA_MIGRATE_SSH");
+	/* A bad address runs nothing. */
+	assert_int_equal(ctl_client_open("ssh://-oProxyCommand=x", 5000, &c, &err), -EINVAL);
+}
+
+/* port-show of a newer agent: the offer and the migration state. */
+static void port_show_migration(void **state)
+{
+	static const char reply[] =
+		"{\"ok\":true,\"port\":{\"name\":\"p0\",\"socket\":\"/s\",\"backend\":\"sw\","
+		"\"endpoint\":\"null\",\"state\":\"connected\",\"queues\":1,\"spec\":\"name=p0\","
+		"\"offered_features\":\"0x170000000\",\"offered_protocol_features\":\"0x1f\","
+		"\"max_ring_size\":32768,\"features\":\"0x100000000\",\"protocol_features\":\"0x0\","
+		"\"migration\":{\"quiesced\":true,\"final_harvest\":false,\"handed_over\":"
+		"[{\"ring\":0,\"next_avail\":17},{\"ring\":1,\"next_avail\":3}]},"
+		"\"log_all\":true,\"connections\":1,\"rings\":[]}}";
+	struct json_object *o = NULL, *p;
+	struct ctl_error err;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(ctl_parse_reply(reply, strlen(reply), &o, &err), 0);
+	f = open_memstream(&buf, &len);
+	assert_int_equal(render_port_show(o, f, &err), 0);
+	fclose(f);
+	if (!strstr(buf, "\noffered_features:  0x0000000170000000 INDIRECT"))
+		print_message("%s", buf);
+	assert_non_null(strstr(buf, "\noffered_features:  0x0000000170000000 INDIRECT_DESC EVENT_IDX PROTOCOL_FEATURES VERSION_1\n"
+				    "max_ring_size:     32768\n"));
+	assert_non_null(strstr(buf, "\nquiesced:          yes\nfinal_harvest:     no\n"
+				    "handed_over:       ring 0 at 17, ring 1 at 3\n"));
+	free(buf);
+	/* A migration member of the wrong shape is a bad reply. */
+	json_object_object_get_ex(o, "port", &p);
+	json_object_object_add(p, "migration", json_object_new_string("yes"));
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	assert_int_equal(render_port_show(o, f, &err), -EBADMSG);
+	fclose(f);
+	assert_int_equal(len, 0);
+	free(buf);
+	json_object_put(o);
 }
 
 static void status_mapping(void **state)
@@ -652,6 +851,10 @@ int main(void)
 		cmocka_unit_test(client_hang_up),
 		cmocka_unit_test(client_two_calls_one_connection),
 		cmocka_unit_test(agent_addresses),
+		cmocka_unit_test(ssh_addresses),
+		cmocka_unit_test(ssh_client_call),
+		cmocka_unit_test(ssh_exits_early),
+		cmocka_unit_test(port_show_migration),
 		cmocka_unit_test(status_mapping),
 	};
 

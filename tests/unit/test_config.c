@@ -35,8 +35,11 @@ static void spec_full_roundtrip(void **state)
 
 	(void)state;
 	assert_int_equal(port_spec_parse("name=vm1.net-0,socket=/tmp/s,backend=sw,endpoint=tap:vtap0,"
-					 "mac=52:54:00:AB:cd:01,queues=8,mtu=9000,poll=on",
+					 "mac=52:54:00:AB:cd:01,queues=8,mtu=9000,poll=on,"
+					 "socket-group=libvirt-qemu,socket-mode=0660",
 					 &pc, err, sizeof(err)), 0);
+	assert_string_equal(pc.socket_group, "libvirt-qemu");
+	assert_int_equal(pc.socket_mode, 0660);
 	assert_int_equal(pc.endpoint, PORT_ENDPOINT_TAP);
 	assert_string_equal(pc.ifname, "vtap0");
 	assert_true(pc.has_mac);
@@ -76,7 +79,15 @@ static void spec_refusals(void **state)
 		{ "name=p,socket=/s,backend=accel,device=tcp:x", "device: 'tcp:x' is not vfio-user:PATH" },
 		{ "name=p,socket=/s,harvest-ms=0", "harvest-ms: '0' is not a number in 1..10000" },
 		{ "name=p,socket=/s,poll=yes", "poll: 'yes' is not 'on' or 'off'" },
-		{ "name=p,socket=/s,colour=red", "unknown key 'colour' (name, socket, backend, device, harvest-ms, endpoint, mac, queues, mtu, poll, bench-log)" },
+		{ "name=p,socket=/s,colour=red", "unknown key 'colour' (name, socket, backend, device, harvest-ms, endpoint, mac, queues, mtu, poll, socket-group, socket-mode, bench-log)" },
+		{ "name=p,socket=/s,socket-group=Kvm", "socket-group: 'Kvm' is not a group name ([a-z_][a-z0-9_-]*, at most 32 characters) or a numeric gid" },
+		{ "name=p,socket=/s,socket-group=", "socket-group: '' is not a group name ([a-z_][a-z0-9_-]*, at most 32 characters) or a numeric gid" },
+		{ "name=p,socket=/s,socket-group=a;b", "socket-group: 'a;b' is not a group name ([a-z_][a-z0-9_-]*, at most 32 characters) or a numeric gid" },
+		{ "name=p,socket=/s,socket-mode=0400", "socket-mode: '0400' is not an octal mode in 0600..0777 (the owner must keep read and write)" },
+		{ "name=p,socket=/s,socket-mode=0666x", "socket-mode: '0666x' is not an octal mode in 0600..0777 (the owner must keep read and write)" },
+		{ "name=p,socket=/s,socket-mode=1777", "socket-mode: '1777' is not an octal mode in 0600..0777 (the owner must keep read and write)" },
+		{ "name=p,socket=/s,socket-mode=0680", "socket-mode: '0680' is not an octal mode in 0600..0777 (the owner must keep read and write)" },
+		{ "name=p,socket=/s,socket-mode=0660,socket-mode=0600", "socket-mode: given twice" },
 		{ "name=p,socket=/s,queues", "'queues' is not KEY=VALUE" },
 		{ "name=p,name=q,socket=/s", "name: given twice" },
 		{ "name=-p,socket=/s", "name: '-p' is not 1-31 characters of [A-Za-z0-9_.-] not starting with '.' or '-'" },

@@ -55,6 +55,8 @@ static void table_lookup(void **state)
 		{ CTL_CMD_PORT_ADD, "port-add", true },
 		{ CTL_CMD_PORT_DEL, "port-del", true },
 		{ CTL_CMD_VERSION, "version", false },
+		/* Read-only: a precheck needs no privilege on the destination. */
+		{ CTL_CMD_PORT_OFFER, "port-offer", false },
 	};
 
 	(void)state;
@@ -85,6 +87,8 @@ static void roundtrip_every_command(void **state)
 		  "{\"cmd\":\"port-add\",\"spec\":\"name=p0,socket=/run/vdpa/p0.sock,endpoint=tap:t0\"}\n" },
 		{ CTL_CMD_PORT_DEL, "p0", "", "{\"cmd\":\"port-del\",\"name\":\"p0\"}\n" },
 		{ CTL_CMD_VERSION, "", "", "{\"cmd\":\"version\"}\n" },
+		{ CTL_CMD_PORT_OFFER, "", "name=p0,socket=/run/vdpa/p0.sock,backend=sw,queues=2",
+		  "{\"cmd\":\"port-offer\",\"spec\":\"name=p0,socket=/run/vdpa/p0.sock,backend=sw,queues=2\"}\n" },
 	};
 
 	(void)state;
@@ -253,6 +257,12 @@ static void refusals_from_the_doc(void **state)
 		{ "{\"cmd\":\"port-show\"}", -EINVAL, "missing member", "name" },
 		{ "{\"cmd\":\"port-add\"}", -EINVAL, "missing member", "spec" },
 		{ "{\"cmd\":\"port-del\"}", -EINVAL, "missing member", "name" },
+		{ "{\"cmd\":\"port-offer\"}", -EINVAL, "missing member", "spec" },
+		/* port-offer takes a spec only: not a name, and the spec is a string */
+		{ "{\"cmd\":\"port-offer\",\"name\":\"p0\"}", -EINVAL, "unknown member", "name" },
+		{ "{\"cmd\":\"port-offer\",\"spec\":7}", -EINVAL, "must be a string", "spec" },
+		{ "{\"cmd\":\"port-offer\",\"spec\":\"\"}", -EINVAL, "must not be empty", "spec" },
+		{ "{\"cmd\":\"port-offer\",\"spec\":\"a\",\"to\":\"sw\"}", -EINVAL, "unknown member", "to" },
 		/* bad strings */
 		{ "{\"cmd\":\"port-show\",\"name\":\"\"}", -EINVAL, "must not be empty", "name" },
 		{ "{\"cmd\":\"port-del\",\"name\":\"p\\u0000x\"}", -EINVAL, "must not contain NUL", "name" },
