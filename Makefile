@@ -183,6 +183,13 @@ install: all
 	install -m 0644 contrib/bash-completion/vdpa-migrate \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/vdpa-migrate
 	install -m 0644 contrib/vdpa-agentd.conf $(DESTDIR)$(PREFIX)/share/doc/vdpa-migrate/vdpa-agentd.conf
+	# The libvirt hook goes where libvirtd looks (/etc, whatever PREFIX is);
+	# its configuration is the operator's: only the example is installed.
+	install -d $(DESTDIR)/etc/libvirt/hooks/qemu.d
+	install -m 0755 contrib/libvirt/qemu.d/50-vdpa-migrate \
+		$(DESTDIR)/etc/libvirt/hooks/qemu.d/50-vdpa-migrate
+	install -m 0644 contrib/libvirt/vdpa-migrate-hook.conf \
+		$(DESTDIR)$(PREFIX)/share/doc/vdpa-migrate/vdpa-migrate-hook.conf
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

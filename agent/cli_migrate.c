@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
-/* Placeholder until the QMP mode lands (issue 5, in progress). */
+/*
+ * "vdpa-migrate migrate": QMP mode (--qmp) is being built (issue 5); any
+ * other form is the libvirt mode.
+ */
 #include <stdio.h>
+#include <string.h>
 
 #include "agent/cli_migrate.h"
 
 int cli_migrate(char **args, bool json)
 {
-	(void)args;
-	(void)json;
-	fputs("vdpa-migrate: migrate: not built yet\n", stderr);
-	return MIGRATE_EXIT_USAGE;
+	for (char **a = args; *a; a++) {
+		if (strcmp(*a, "--qmp") == 0 || strncmp(*a, "--qmp=", 6) == 0) {
+			fputs("vdpa-migrate: migrate --qmp: not built yet\n", stderr);
+			return MIGRATE_EXIT_USAGE;
+		}
+	}
+	return migrate_libvirt_main(args, json);
 }

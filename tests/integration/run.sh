@@ -37,7 +37,7 @@ fi
 echo "  GUEST   $guest ($(secs $(( $(now_cs) - t0 ))))"
 export VDPA_GUEST_DIR=$guest
 
-fail=0 n=0 failed=()
+fail=0 n=0 failed=() skipped=()
 for t in "$here"/test_$glob.sh; do
 	[ -e "$t" ] || continue
 	name=$(basename "$t" .sh)
@@ -50,6 +50,10 @@ for t in "$here"/test_$glob.sh; do
 	dt=$(secs $(( $(now_cs) - t0 )))
 	if [ $rc -eq 0 ]; then
 		echo "  PASS    $name ($dt)"
+	elif [ $rc -eq 77 ]; then
+		# The test says why on its last SKIP line; shown, never silent.
+		echo "  SKIP    $name ($dt): $(grep -h 'SKIP' "$logs/$name.log" | tail -n1)"
+		skipped+=("$name")
 	else
 		echo "  FAIL    $name ($dt, exit $rc; log: $logs/$name.log)"
 		tail -n 30 "$logs/$name.log" | sed 's/^/    | /'
@@ -57,5 +61,5 @@ for t in "$here"/test_$glob.sh; do
 	fi
 done
 [ $n -gt 0 ] || { echo "  FAIL    no integration test matches test_$glob.sh"; exit 1; }
-echo "integration tests: $n run, ${#failed[@]} failed ${failed[*]}"
+echo "integration tests: $n run, ${#failed[@]} failed ${failed[*]}${skipped:+, ${#skipped[@]} skipped ${skipped[*]}}"
 exit $fail

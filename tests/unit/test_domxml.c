@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Unit tests for agent/domxml.c: libvirt domain XML rewriting.
+ *
+ * Golden files in tests/fixtures/libvirt/ ($FIXTURE_DIR): IN.in.xml read
+ * with the agent socket directory /run/vdpa-agent and rewritten for a
+ * target must give NAME.out.xml byte for byte, or fail with the one line of
+ * NAME.err.  UPDATE_GOLDEN=1 rewrites the expected files (review the diff).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "agent/domxml.h"
+
+#define SOCKDIR "/run/vdpa-agent"
+
+static const char *fixture_dir(void)
+{
+	const char *d = getenv("FIXTURE_DIR");
+
+	return d && d[0] ? d : "tests/fixtures/libvirt";
+}
+
+/* The file's contents, NUL-terminated; NULL (and a message) when missing. */
+static char *read_fixture(const char *name, size_t *ret_len)
+{
+	char path[512], *buf = NULL;
+	size_t cap = 0, len = 0, n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", fixture_dir(), name);
+	f = fopen(path, "re");
+	if (!f) {
+		print_error("cannot open %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	do {
+		if (len + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			buf = realloc(buf, cap);
+			assert_non_null(buf);
+		}
+		n = fread(buf + len, 1, cap - len - 1, f);
+		len += n;
+	} while (n > 0);
+	fclose(f);
+	buf[len] = '\0';
+	if (ret_len)
+		*ret_len = len;
+	return buf;
+}
+
+static void write_fixture(const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", fixture_dir(), name);
+	f = fopen(path, "we");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Compares got with the file; on a difference, prints both. */
+static void expect_file(const char *name, const char *got)
+{
+	char *want;
+
+	if (getenv("UPDATE_GOLDEN")) {
+		write_fixture(name, got);
+		return;
+	}
+	want = read_fixture(name, NULL);
+	assert_non_null(want);
+	if (strcmp(want, got) != 0) {
+		print_error("%s differs.\n--- expected\n%s--- got\n%s---\n", name, want, got);
+		free(want);
+		fail();
+	}
+	free(want);
+}
+
+static struct domxml *parse_fixture(const char *input, const char *sockdir)
+{
+	struct domxml_error err = { "" };
+	struct domxml *d = NULL;
+	char name[128], *buf;
+	size_t len;
+	int r;
+
+	snprintf(name, sizeof(name), "%s.in.xml", input);
+	buf = read_fixture(name, &len);
+	assert_non_null(buf);
+	r = domxml_parse(buf, len, sockdir, &d, &err);
+	free(buf);
+	if (r < 0)
+		print_error("%s: %s\n", name, err.message);
+	assert_int_equal(r, 0);
+	return d;
+}
+
+static char *format(const struct domxml *d)
+{
+	char *out = NULL;
+	size_t len = 0;
+
+	assert_int_equal(domxml_format(d, &out, &len), 0);
+	assert_int_equal(strlen(out), len);
+	return out;
+}
+
+/* ---- golden rewrites ------------------------------------------------------ */
+
+struct golden {
+	const char *name;	/* NAME.out.xml */
+	const char *input;	/* INPUT.in.xml */
+	enum domxml_target target;
+	bool changed;
+};
+
+static const struct golden goldens[] = {
+	{ "vdpa-to-sw", "vdpa-to-sw", DOMXML_TO_SW, true },
+	{ "vhostuser-to-accel", "vhostuser-to-accel", DOMXML_TO_ACCEL, true },
+	{ "vhostuser-to-sw", "vhostuser-to-accel", DOMXML_TO_SW, true },
+	{ "nometa-unchanged", "nometa-unchanged", DOMXML_TO_SW, false },
+	{ "nometa-server-mode", "nometa-server-mode", DOMXML_TO_ACCEL, true },
+	{ "vdpa-nodev-accel", "vdpa-nodev-roundtrip", DOMXML_TO_ACCEL, false },
+};
+
+static void golden_rewrites(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(goldens) / sizeof(goldens[0]); i++) {
+		const struct golden *g = &goldens[i];
+		struct domxml_error err = { "" };
+		struct domxml *d = parse_fixture(g->input, SOCKDIR), *again;
+		char out_name[128], *out, *out2;
+		bool changed = !g->changed;
+		int r;
+
+		r = domxml_rewrite(d, g->target, SOCKDIR, &changed, &err);
+		if (r < 0)
+			print_error("%s: %s\n", g->name, err.message);
+		assert_int_equal(r, 0);
+		if (changed != g->changed)
+			print_error("%s: changed is %d, expected %d\n", g->name, changed, g->changed);
+		assert_true(changed == g->changed);
+		out = format(d);
+		snprintf(out_name, sizeof(out_name), "%s.out.xml", g->name);
+		expect_file(out_name, out);
+
+		/* The result is a fixed point: rewriting it again changes nothing. */
+		assert_int_equal(domxml_parse(out, strlen(out), SOCKDIR, &again, &err), 0);
+		assert_int_equal(domxml_nports(again), domxml_nports(d));
+		changed = true;
+		assert_int_equal(domxml_rewrite(again, g->target, SOCKDIR, &changed, &err), 0);
+		assert_false(changed);
+		out2 = format(again);
+		assert_string_equal(out, out2);
+		free(out2);
+		domxml_free(again);
+		free(out);
+		domxml_free(d);
+	}
+}
+
+/* ---- golden refusals ---------------------------------------------------- */
+
+struct refusal {
+	const char *name;	/* NAME.err: the message */
+	const char *input;
+	bool at_parse;		/* refused by domxml_parse(), else by domxml_rewrite() */
+	enum domxml_target target;
+	int rc;
+};
+
+static const struct refusal refusals[] = {
+	{ "err-doctype", "err-doctype", true, DOMXML_TO_SW, -EBADMSG },
+	{ "err-not-domain", "err-not-domain", true, DOMXML_TO_SW, -EBADMSG },
+	{ "err-malformed", "err-malformed", true, DOMXML_TO_SW, -EBADMSG },
+	{ "err-meta-bad-mac", "err-meta-bad-mac", true, DOMXML_TO_SW, -EBADMSG },
+	{ "err-meta-bad-name", "err-meta-bad-name", true, DOMXML_TO_SW, -EBADMSG },
+	{ "err-meta-unmatched", "err-meta-unmatched", true, DOMXML_TO_SW, -EBADMSG },
+	{ "err-meta-wrong-type", "err-meta-wrong-type", true, DOMXML_TO_SW, -EBADMSG },
+	{ "err-bad-queues", "err-bad-queues", true, DOMXML_TO_SW, -EBADMSG },
+	{ "err-bad-socket-name", "err-bad-socket-name", true, DOMXML_TO_SW, -EBADMSG },
+	{ "err-private-memory", "vdpa-nodev-roundtrip", false, DOMXML_TO_SW, -EPERM },
+	{ "err-numa-private", "err-numa-private", false, DOMXML_TO_SW, -EPERM },
+};
+
+static void golden_refusals(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+		const struct refusal *c = &refusals[i];
+		struct domxml_error err = { "" };
+		struct domxml *d = NULL;
+		char name[128], line[sizeof(err.message) + 2], *buf, *before, *after;
+		size_t len;
+		int r;
+
+		snprintf(name, sizeof(name), "%s.in.xml", c->input);
+		buf = read_fixture(name, &len);
+		assert_non_null(buf);
+		r = domxml_parse(buf, len, SOCKDIR, &d, &err);
+		free(buf);
+		if (c->at_parse) {
+			if (r != c->rc)
+				print_error("%s: parse gave %d (%s), expected %d\n", c->name, r,
+					    r ? err.message : "ok", c->rc);
+			assert_int_equal(r, c->rc);
+		} else {
+			assert_int_equal(r, 0);
+			before = format(d);
+			r = domxml_rewrite(d, c->target, SOCKDIR, NULL, &err);
+			if (r != c->rc)
+				print_error("%s: rewrite gave %d (%s), expected %d\n", c->name, r,
+					    r ? err.message : "ok", c->rc);
+			assert_int_equal(r, c->rc);
+			/* All or nothing: the document did not change. */
+			after = format(d);
+			assert_string_equal(before, after);
+			free(before);
+			free(after);
+			domxml_free(d);
+		}
+		/* One line, no control characters: it goes to libvirt's log. */
+		for (const char *p = err.message; *p; p++)
+			assert_true((unsigned char)*p >= 0x20);
+		snprintf(line, sizeof(line), "%s\n", err.message);
+		snprintf(name, sizeof(name), "%s.err", c->name);
+		expect_file(name, line);
+	}
+}
+
+/* ---- what the parser finds ------------------------------------------------ */
+
+static void ports_found(void **state)
+{
+	struct domxml *d;
+	const struct domxml_port *p;
+
+	(void)state;
+	d = parse_fixture("vhostuser-to-accel", SOCKDIR);
+	assert_string_equal(domxml_name(d), "vm2");
+	assert_int_equal(domxml_nports(d), 2);
+	assert_true(domxml_memory_shared(d));
+	p = domxml_port(d, 0);
+	assert_string_equal(p->name, "vm2-net0");
+	assert_string_equal(p->mac, "52:54:00:00:00:21");
+	assert_int_equal(p->type, DOMXML_IF_VHOSTUSER);
+	assert_string_equal(p->socket, "/run/vdpa-agent/vm2-net0.sock");
+	assert_string_equal(p->vdpa_dev, "/dev/vhost-vdpa-3");
+	assert_int_equal(p->queues, 4);
+	assert_int_equal(p->mtu, 0);
+	assert_true(p->in_metadata);
+	p = domxml_port(d, 1);
+	assert_string_equal(p->name, "vm2-net1");
+	assert_string_equal(p->socket, "/var/run/other-agent/x.sock");
+	assert_string_equal(p->vdpa_dev, "");
+	assert_null(domxml_port(d, 2));
+	domxml_free(d);
+
+	/* Without metadata only sockets directly in the agent's directory count. */
+	d = parse_fixture("nometa-unchanged", SOCKDIR);
+	assert_int_equal(domxml_nports(d), 1);
+	p = domxml_port(d, 0);
+	assert_string_equal(p->name, "vm3.net0");
+	assert_false(p->in_metadata);
+	assert_int_equal(p->mtu, 1500);
+	assert_int_equal(p->queues, 0);
+	domxml_free(d);
+	d = parse_fixture("nometa-unchanged", "/run/ovs");
+	assert_int_equal(domxml_nports(d), 1);
+	assert_string_equal(domxml_port(d, 0)->name, "vm3");
+	domxml_free(d);
+	d = parse_fixture("nometa-unchanged", "/run");
+	assert_int_equal(domxml_nports(d), 0);
+	domxml_free(d);
+
+	/* The vdpa device of an interface without vdpa-dev in the metadata. */
+	d = parse_fixture("vdpa-nodev-roundtrip", SOCKDIR);
+	assert_false(domxml_memory_shared(d));
+	assert_string_equal(domxml_port(d, 0)->vdpa_dev, "/dev/vhost-vdpa-7");
+	assert_int_equal(domxml_port(d, 0)->type, DOMXML_IF_VDPA);
+	domxml_free(d);
+}
+
+static void rewrite_updates_ports(void **state)
+{
+	struct domxml_error err = { "" };
+	struct domxml *d = parse_fixture("vdpa-to-sw", SOCKDIR);
+	const struct domxml_port *p;
+
+	(void)state;
+	assert_int_equal(domxml_rewrite(d, DOMXML_TO_SW, "/srv/agent", NULL, &err), 0);
+	p = domxml_port(d, 0);
+	assert_int_equal(p->type, DOMXML_IF_VHOSTUSER);
+	assert_string_equal(p->socket, "/srv/agent/vm1-net0.sock");
+	assert_int_equal(p->queues, 2);
+	assert_int_equal(p->mtu, 9000);
+	assert_int_equal(domxml_rewrite(d, DOMXML_TO_ACCEL, "/srv/agent", NULL, &err), 0);
+	assert_int_equal(p->type, DOMXML_IF_VDPA);
+	assert_string_equal(p->socket, "");
+	domxml_free(d);
+}
+
+static void limits(void **state)
+{
+	struct domxml_error err = { "" };
+	struct domxml *d = NULL;
+	char longdir[120];
+	char *big;
+
+	(void)state;
+	big = malloc(DOMXML_MAX_BYTES + 1);
+	assert_non_null(big);
+	memset(big, ' ', DOMXML_MAX_BYTES + 1);
+	memcpy(big, "<domain>", 8);
+	assert_int_equal(domxml_parse(big, DOMXML_MAX_BYTES + 1, SOCKDIR, &d, &err), -EFBIG);
+	assert_string_equal(err.message, "the domain XML is larger than 4194304 bytes");
+	free(big);
+	assert_null(d);
+
+	assert_int_equal(domxml_parse("", 0, SOCKDIR, &d, &err), -EBADMSG);
+	assert_int_equal(domxml_parse("<domain", 7, SOCKDIR, &d, &err), -EBADMSG);
+	assert_null(d);
+
+	/* sockdir/NAME.sock must fit sun_path; the document stays as it was. */
+	memset(longdir, 'd', sizeof(longdir) - 1);
+	longdir[0] = '/';
+	longdir[sizeof(longdir) - 1] = '\0';
+	d = parse_fixture("vdpa-to-sw", SOCKDIR);
+	assert_int_equal(domxml_rewrite(d, DOMXML_TO_SW, longdir, NULL, &err), -ENAMETOOLONG);
+	assert_int_equal(domxml_port(d, 0)->type, DOMXML_IF_VDPA);
+	domxml_free(d);
+
+	assert_int_equal(domxml_target_parse("sw", &(enum domxml_target){ DOMXML_TO_ACCEL }), 0);
+	assert_int_equal(domxml_target_parse("SW", &(enum domxml_target){ DOMXML_TO_ACCEL }),
+			 -EINVAL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(golden_rewrites),
+		cmocka_unit_test(golden_refusals),
+		cmocka_unit_test(ports_found),
+		cmocka_unit_test(rewrite_updates_ports),
+		cmocka_unit_test(limits),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
