@@ -378,8 +378,16 @@ static int call(const char *side, const char *addr, const struct ctl_request *re
 		r = ctl_client_call(c, req, ret, &e);
 	ctl_client_free(c);
 	if (r < 0) {
-		snprintf(err->message, sizeof(err->message), "%s agent %.60s: %s", side, addr,
-			 e.message);
+		/* Truncation is fine: the agent's reason comes last. */
+		int n = snprintf(err->message, sizeof(err->message), "%s agent %.60s: ", side,
+				 addr);
+
+		if (n > 0 && (size_t)n < sizeof(err->message)) {
+			size_t k = strnlen(e.message, sizeof(err->message) - (size_t)n - 1);
+
+			memcpy(err->message + n, e.message, k);
+			err->message[(size_t)n + k] = '\0';
+		}
 		memcpy(err->field, e.field, sizeof(err->field));
 	}
 	return r;
