@@ -723,6 +723,11 @@ struct json_object *port_detail_json(const struct port *p)
 				json_object_object_add(r, "reason", json_object_new_string(ri.reason));
 			json_object_object_add(r, "next_avail",
 					       json_object_new_int(rc->started ? ri.next_avail : rc->base));
+			/* Where the ring last started (SET_VRING_BASE): what a
+			 * migration's hand-over check compares, whichever engine
+			 * serves the ring (an accelerator's own index is its own). */
+			if (rc->started)
+				json_object_object_add(r, "started_at", json_object_new_int(rc->base));
 			json_object_object_add(r, "used", json_object_new_int(ri.used));
 			json_object_object_add(r, "kicks", u64(ri.stats.kicks));
 			json_object_object_add(r, "calls", u64(ri.stats.calls));

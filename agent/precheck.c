@@ -348,10 +348,15 @@ int precheck_compare(struct json_object *src, struct json_object *dst, const cha
 		    "guest would run on %.8s there; change the port or --to-backend", d.name,
 		    d.backend, to_backend, d.backend);
 	}
-	if (show && strcmp(d.state, "listening") != 0)
+	/*
+	 * "connected" is the normal case: the destination QEMU waits with
+	 * -incoming and has connected already (its rings start only with the
+	 * migrated state).  Rings running there belong to a live guest.
+	 */
+	if (show && strcmp(d.state, "running") == 0)
 		add(&out, PRECHECK_REFUSE, "destination port", "-", d.state,
-		    "the destination port already serves a front end and takes only one, so QEMU "
-		    "on the destination could not connect to it");
+		    "the destination port already carries a running guest and takes only one "
+		    "front end, so the migrated guest could not use it");
 	check_features(&s, &d, &out);
 	check_queues(&s, &d, &out);
 	check_mtu(&s, &d, &out);

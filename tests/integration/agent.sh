@@ -189,3 +189,22 @@ simd_start() {
 		fail "vdpa-simd $name did not start: $(tail -5 "$TEST_DIR/simd-$name.log")"
 	log "vdpa-simd $name: pid ${SIMD_PID[$name]}${ns:+ in netns $ns}"
 }
+
+# agent_addr NAME: the agent's address as vdpa-migrate takes it (--from, --to).
+agent_addr() { echo "unix:$(agent_rt "$1")/control.sock"; }
+
+# migrate_qmp SRC DST URI [ARGS...]: "vdpa-migrate -j migrate" in QMP mode
+# from VM SRC to VM DST (started with -incoming URI or -incoming defer),
+# extra ARGS (--port, --from, --to, ...) passed on.  The JSON summary goes
+# to TEST_DIR/migrate-SRC-DST.json, the progress to migrate-SRC-DST.log;
+# returns vdpa-migrate's exit status.
+migrate_qmp() {
+	local src=$1 dst=$2 uri=$3; shift 3
+	"$VMCLI" -j migrate --qmp "$TEST_DIR/$src.qmp" --dest-qmp "$TEST_DIR/$dst.qmp" \
+		--to-uri "$uri" "$@" >"$TEST_DIR/migrate-$src-$dst.json" \
+		2>"$TEST_DIR/migrate-$src-$dst.log"
+}
+
+# json_flat FILE: the file's JSON on one line without spaces, for matching
+# members with grep and sed (no jq needed).
+json_flat() { tr -d ' \n' <"$1"; }

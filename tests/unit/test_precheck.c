@@ -340,6 +340,11 @@ static void destination_in_use_refused(void **state)
 	d.state = "running";
 	compare(&src_ok, &d, true, NULL, &res);
 	only(&res, "destination port", PRECHECK_REFUSE);
+	/* Connected without running rings: the incoming QEMU, accepted. */
+	d.state = "connected";
+	compare(&src_ok, &d, true, NULL, &res);
+	assert_false(res.refused);
+	assert_int_equal(res.n, 0);
 }
 
 static void source_not_negotiated_refused(void **state)

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# vdpa-migrate migrate in QMP mode, with real QEMUs and two agents: host A's
+# port on an accelerator (vdpa-simd), host B's on the software path.
+#
+#   (d) a precheck refusal (destination port with a smaller MTU, on agent C):
+#       exit 3, and the source QEMU never started a migration;
+#   (a) accel -> sw under traffic both ways, the destination started with
+#       -incoming defer (vdpa-migrate runs migrate-incoming): exit 0, the
+#       summary lists the ring indices handed over, pages harvested from the
+#       device log, the destination's rings resumed there;
+#   (b) sw -> accel back (-incoming URI): exit 0, the same summary; then the
+#       traffic checker's verdict: 0 corrupt, 0 duplicate, loss bounded;
+#   (c) SIGINT while QEMU copies (bandwidth throttled): exit 130, the VM
+#       runs on the source and answers, the destination does not run;
+#   (e) then a plain QEMU migration (no --port: no agent steps): exit 0.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/agent.sh"
+lib_init
+
+RATE=2000
+HOST_IP=10.82.0.1 GUEST_IP=10.82.0.2 MAC=52:54:00:82:00:02
+
+NS=$(lib_unique net)
+netns_create "$NS"
+netns_add_bridge "$NS" br0 "$HOST_IP/24"
+simd_start simA --netns "$NS" -- --wire "tap:s$$" --queues 1
+netns_bridge_port "$NS" br0 "s$$"
+agent_start A --netns "$NS" -- --port "name=p0,socket=$(agent_sock A p0),endpoint=tap:tA$$,backend=accel,device=vfio-user:$(simd_sock simA)"
+agent_start B --netns "$NS" -- --port "name=p0,socket=$(agent_sock B p0),endpoint=tap:tB$$"
+# C: a destination whose link is narrower than the guest's.
+agent_start C --netns "$NS" -- --port "name=p0,socket=$(agent_sock C p0),endpoint=null,mtu=1400"
+netns_bridge_port "$NS" br0 "tA$$"
+netns_bridge_port "$NS" br0 "tB$$"
+
+vm_on() { # NAME AGENT [QEMU ARGS]
+	local name=$1 agent=$2 nic; shift 2
+	mapfile -t nic < <(vu_netdev_args n0 "$(agent_sock "$agent" p0)" "$MAC")
+	vm_start "$name" --netns "$NS" --append "vdpa.ip=$GUEST_IP/24" -- "${nic[@]}" "$@"
+}
+qemu_status() { qmp "$1" query-status | sed -n 's/.*"status": *"\([a-z-]*\)".*/\1/p'; }
+
+vm_on g0 A
+vm_wait_ready g0 90 || fail "guest did not boot"
+vm_run g0 "ping -c 1 -W 3 $HOST_IP >/dev/null" 15 || fail "guest cannot ping the host"
+traffic_start g0 "$NS" "$HOST_IP" "$GUEST_IP" "$RATE"
+sleep 2
+
+# ---- (d) the precheck refuses: nothing reaches QEMU's migrate -------------
+vm_on g1 B -incoming defer
+lib_wait_for 20 test -S "$TEST_DIR/g1.qmp" || fail "g1: no QMP socket"
+rc=0
+migrate_qmp g0 g1 "unix:$TEST_DIR/mig1.sock" --port p0 --from "$(agent_addr A)" \
+	--to "$(agent_addr C)" || rc=$?
+sed 's/^/    | /' "$TEST_DIR/migrate-g0-g1.log" >&2
+expect "exit status of a refused migration" "$rc" -eq 3
+json_flat "$TEST_DIR/migrate-g0-g1.json" | grep -q '"status":"refused"' ||
+	fail "summary does not say refused: $(cat "$TEST_DIR/migrate-g0-g1.json")"
+json_flat "$TEST_DIR/migrate-g0-g1.json" | grep -q '"what":"mtu"' ||
+	fail "the refusal does not name the mtu: $(cat "$TEST_DIR/migrate-g0-g1.json")"
+qm=$(qmp g0 query-migrate) || fail "g0: query-migrate failed"
+log "g0 query-migrate after the refusal: $qm"
+printf '%s' "$qm" | grep -q '"status"' && fail "the source started a migration: $qm"
+printf '%s' "$qm" | grep -q '"transferred": *[1-9]' && fail "the source sent RAM: $qm"
+[ "$(qemu_status g1)" = inmigrate ] || fail "g1 is $(qemu_status g1), expected inmigrate"
+
+# ---- (a) accel -> sw, destination with -incoming defer ----------------------
+before=$(traffic_host_received)
+rc=0
+migrate_qmp g0 g1 "unix:$TEST_DIR/mig1.sock" --port p0 --from "$(agent_addr A)" \
+	--to "$(agent_addr B)" --downtime-limit 300 || rc=$?
+sed 's/^/    | /' "$TEST_DIR/migrate-g0-g1.log" >&2
+cat "$TEST_DIR/migrate-g0-g1.json" >&2
+expect "exit status of accel -> sw" "$rc" -eq 0
+sum=$(json_flat "$TEST_DIR/migrate-g0-g1.json")
+printf '%s' "$sum" | grep -q '"status":"completed"' || fail "not completed: $sum"
+grep -q 'migrate-incoming\|-incoming defer' "$TEST_DIR/migrate-g0-g1.log" ||
+	fail "vdpa-migrate did not start the deferred destination"
+printf '%s' "$sum" | grep -q '"source_engine":"accel"' || fail "source not on the accelerator: $sum"
+handed=$(printf '%s' "$sum" | grep -o '{"ring":[0-9]*,"next_avail":[0-9]*}' | wc -l)
+expect "rings handed over (accel -> sw)" "$handed" -ge 2
+harvested=$(printf '%s' "$sum" | sed -n 's/.*"harvested_pages":\([0-9]*\).*/\1/p')
+expect "pages harvested from the device log" "${harvested:-0}" -gt 0
+printf '%s' "$sum" | grep -q '"rings_ok":true' || fail "destination rings not checked ok: $sum"
+printf '%s' "$sum" | grep -q '"check":"mismatch"\|"check":"not_reported"' &&
+	fail "a software ring not checked: $sum"
+total=$(printf '%s' "$sum" | sed -n 's/.*"total_time_ms":\([0-9]*\).*/\1/p')
+expect "QEMU's total time in the summary" "${total:-0}" -gt 0
+[ "$(qemu_status g1)" = running ] || fail "g1 is $(qemu_status g1) after the migration"
+vm_stop g0
+lib_wait_for 10 eval "[ \$(traffic_host_received) -gt $((before + RATE)) ]" ||
+	fail "traffic did not resume after accel -> sw"
+
+# ---- (b) sw -> accel, destination with -incoming URI ------------------------
+vm_on g2 A -incoming "unix:$TEST_DIR/mig2.sock"
+lib_wait_for 20 test -S "$TEST_DIR/g2.qmp" || fail "g2: no QMP socket"
+before=$(traffic_host_received)
+rc=0
+migrate_qmp g1 g2 "unix:$TEST_DIR/mig2.sock" --port p0 --from "$(agent_addr B)" \
+	--to "$(agent_addr A)" --to-backend accel || rc=$?
+sed 's/^/    | /' "$TEST_DIR/migrate-g1-g2.log" >&2
+cat "$TEST_DIR/migrate-g1-g2.json" >&2
+expect "exit status of sw -> accel" "$rc" -eq 0
+sum=$(json_flat "$TEST_DIR/migrate-g1-g2.json")
+printf '%s' "$sum" | grep -q '"status":"completed"' || fail "not completed: $sum"
+printf '%s' "$sum" | grep -q '"source_engine":"sw"' || fail "source not on software: $sum"
+handed=$(printf '%s' "$sum" | grep -o '{"ring":[0-9]*,"next_avail":[0-9]*}' | wc -l)
+expect "rings handed over (sw -> accel)" "$handed" -ge 2
+# The accelerator's ring position is inside the device: checked when the
+# agent reports where it started the ring, never reported as a mismatch.
+printf '%s' "$sum" | grep -q '"rings_ok":false' && fail "destination rings did not resume: $sum"
+engine=$(agent_cli A -j port show p0 | tr -d ' \n' | sed -n 's/.*"engine":"\([a-z]*\)".*/\1/p')
+[ "$engine" = accel ] || fail "host A's port runs on '$engine' after sw -> accel"
+vm_stop g1
+lib_wait_for 10 eval "[ \$(traffic_host_received) -gt $((before + RATE)) ]" ||
+	fail "traffic did not resume after sw -> accel"
+sleep 1
+traffic_stop_check g2 "$GUEST_IP" "$RATE"
+
+# ---- (c) SIGINT while QEMU copies: cancelled, the VM stays -------------------
+vm_on g3 B -incoming "unix:$TEST_DIR/mig3.sock"
+lib_wait_for 20 test -S "$TEST_DIR/g3.qmp" || fail "g3: no QMP socket"
+# 4 MiB/s: the guest's non-zero memory takes far longer than this waits.
+qmp g2 '{"execute":"migrate-set-parameters","arguments":{"max-bandwidth":4194304}}' >/dev/null ||
+	fail "cannot throttle the migration"
+"$VMCLI" -j migrate --qmp "$TEST_DIR/g2.qmp" --dest-qmp "$TEST_DIR/g3.qmp" \
+	--to-uri "unix:$TEST_DIR/mig3.sock" --port p0 --from "$(agent_addr A)" \
+	--to "$(agent_addr B)" >"$TEST_DIR/migrate-g2-g3.json" 2>"$TEST_DIR/migrate-g2-g3.log" &
+mpid=$!
+# QEMU serves one QMP client at a time, and vdpa-migrate holds g2's: its
+# progress lines (one a second, stderr not a terminal) say what QEMU does.
+lib_wait_for 20 grep -qs "^active: " "$TEST_DIR/migrate-g2-g3.log" ||
+	fail "the migration did not become active: $(cat "$TEST_DIR/migrate-g2-g3.log")"
+kill -INT "$mpid"
+rc=0
+wait "$mpid" || rc=$?
+sed 's/^/    | /' "$TEST_DIR/migrate-g2-g3.log" >&2
+expect "exit status after SIGINT" "$rc" -eq 130
+json_flat "$TEST_DIR/migrate-g2-g3.json" | grep -q '"status":"interrupted"' ||
+	fail "summary does not say interrupted: $(cat "$TEST_DIR/migrate-g2-g3.json")"
+qmp g2 query-migrate | grep -q '"status": "cancelled"' || fail "g2's migration is not cancelled"
+[ "$(qemu_status g2)" = running ] || fail "g2 is $(qemu_status g2) after the cancel"
+vm_run g2 "echo still-here" 15 | grep -q still-here || fail "the guest does not answer on the source"
+vm_run g2 "ping -c 1 -W 3 $HOST_IP >/dev/null" 15 || fail "the guest lost its network after the cancel"
+if vm_alive g3; then
+	st=$(qemu_status g3 || true)
+	[ "$st" != running ] || fail "the destination runs after the cancel"
+fi
+vm_kill g3
+
+# ---- (e) a plain QEMU migration (no --port) after the cancel ----------------
+qmp g2 '{"execute":"migrate-set-parameters","arguments":{"max-bandwidth":1073741824}}' >/dev/null ||
+	fail "cannot lift the throttle"
+vm_on g4 B -incoming "unix:$TEST_DIR/mig4.sock"
+lib_wait_for 20 test -S "$TEST_DIR/g4.qmp" || fail "g4: no QMP socket"
+rc=0
+migrate_qmp g2 g4 "unix:$TEST_DIR/mig4.sock" || rc=$?
+sed 's/^/    | /' "$TEST_DIR/migrate-g2-g4.log" >&2
+expect "exit status of a migration without --port" "$rc" -eq 0
+sum=$(json_flat "$TEST_DIR/migrate-g2-g4.json")
+printf '%s' "$sum" | grep -q '"status":"completed"' || fail "not completed: $sum"
+printf '%s' "$sum" | grep -q '"handed_over"' && fail "agent steps without --port: $sum"
+[ "$(qemu_status g4)" = running ] || fail "g4 is $(qemu_status g4) after the migration"
+vm_run g4 "ping -c 1 -W 3 $HOST_IP >/dev/null" 15 || fail "the guest has no network on g4"
+vm_check_console g4 || fail "errors on g4's console"
+vm_stop g2
+vm_stop g4
+agent_check_alive A
+agent_check_alive B
+log "PASS"
