@@ -56,10 +56,12 @@ vm_run vm-a "ping -c 1 -W 3 $HOST_IP >/dev/null" 15 || fail "the VM cannot reach
 
 echo "== traffic both ways, $RATE datagrams/s each"
 lib_bg host-recv netns_exec "$NS" "$TRAFFICCHECK" recv --port 5101 --duration 300 --idle-exit 4 --json
+recv_pid=$LIB_PID
 vm_send vm-a "trafficcheck recv --port 5201 --duration 300 --idle-exit 4 --json >/tmp/recv.out 2>&1 &"
 sleep 1
 vm_send vm-a "trafficcheck send --dst $HOST_IP:5101 --rate $RATE --duration 240 --flow 1 >/tmp/send.out 2>&1 & echo \$! >/tmp/send.pid"
 lib_bg host-send netns_exec "$NS" "$TRAFFICCHECK" send --dst "$GUEST_IP:5201" --rate $RATE --duration 240 --flow 2
+send_pid=$LIB_PID
 sleep 3
 echo "== vdpa-migrate port show vm1-net0 (host A)"
 agent_cli A port show vm1-net0
@@ -85,12 +87,12 @@ fi
 
 echo "== stopping the traffic"
 vm_send "$cur" "kill -TERM \$(cat /tmp/send.pid)"
-pkill -TERM -f "trafficcheck send --dst $GUEST_IP:5201" || true
+kill -TERM "$send_pid" 2>/dev/null || true
 lib_wait_for 10 grep '^SENT ' "$TEST_DIR/host-send.log" >/dev/null || fail "host sender did not stop"
 vm_run "$cur" "i=0; while ! grep TRAFFIC /tmp/recv.out >/dev/null && [ \$i -lt 40 ]; do sleep 0.5; i=\$((i+1)); done" 40 >/dev/null
 g_sent=$(vm_run "$cur" "grep SENT /tmp/send.out")
 g_recv=$(vm_run "$cur" "grep TRAFFIC /tmp/recv.out")
-lib_wait_for 20 eval "! pgrep -f 'trafficcheck recv --port 5101' >/dev/null" || true
+lib_wait_for 20 eval "! kill -0 $recv_pid 2>/dev/null" || true
 h_sent=$(grep '^SENT ' "$TEST_DIR/host-send.log")
 h_recv=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv.log" | tail -n1)
 echo "== traffic checker verdict"

@@ -99,6 +99,13 @@ lib_on_cleanup() { LIB_CLEANUP+=("$(printf '%q ' "$@")"); }
 # TEST_DIR/LOGNAME.log; its pid is in LIB_PID and it is killed at exit.
 lib_bg() {
 	local name=$1; shift
+	# netns_exec is a shell function: run in the background it would be
+	# a subshell with ip as its child, and killing LIB_PID would leave the
+	# program running.  "ip netns exec" directly execs it: one pid.
+	if [ "$1" = netns_exec ]; then
+		shift
+		set -- ip netns exec "$@"
+	fi
 	"$@" >"$TEST_DIR/$name.log" 2>&1 </dev/null &
 	LIB_PID=$!
 	LIB_PIDS+=("$LIB_PID")
@@ -404,16 +411,18 @@ traffic_start() {
 	local vm=$1 ns=$2 hip=$3 gip=$4 rate=$5
 	lib_bg host-recv netns_exec "$ns" "$TRAFFICCHECK" recv --port 5101 --duration 300 \
 		--idle-exit 4 --json
+	TRAFFIC_RECV_PID=$LIB_PID
 	vm_send "$vm" "trafficcheck recv --port 5201 --duration 300 --idle-exit 4 --json >/tmp/recv.out 2>&1 &"
 	sleep 1
 	vm_send "$vm" "trafficcheck send --dst $hip:5101 --rate $rate --duration 240 --flow 1 >/tmp/send.out 2>&1 & echo \$! >/tmp/send.pid"
 	lib_bg host-send netns_exec "$ns" "$TRAFFICCHECK" send --dst "$gip:5201" --rate "$rate" \
 		--duration 240 --flow 2
+	TRAFFIC_SEND_PID=$LIB_PID
 }
 
 traffic_host_received() {
 	local line v
-	pkill -USR1 -f "trafficcheck recv --port 5101" || true
+	kill -USR1 "$TRAFFIC_RECV_PID" 2>/dev/null || true
 	sleep 0.3
 	line=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv.log" | tail -n1 || true)
 	v=$(printf '%s' "$line" | sed -n 's/.*"received":\([0-9]*\).*/\1/p')
@@ -423,13 +432,13 @@ traffic_host_received() {
 traffic_stop_check() {
 	local vm=$1 gip=$2 max_lost=$3 g_recv h_recv r
 	vm_send "$vm" "kill -TERM \$(cat /tmp/send.pid)"
-	pkill -TERM -f "trafficcheck send --dst $gip:5201" || true
+	kill -TERM "$TRAFFIC_SEND_PID" 2>/dev/null || true
 	lib_wait_for 10 grep '^SENT ' "$TEST_DIR/host-send.log" >/dev/null ||
 		fail "host sender did not stop"
 	vm_run "$vm" "i=0; while ! grep TRAFFIC /tmp/recv.out >/dev/null && [ \$i -lt 40 ]; do sleep 0.5; i=\$((i+1)); done" 40 ||
 		fail "guest shell does not answer"
 	g_recv=$(vm_run "$vm" "grep TRAFFIC /tmp/recv.out") || fail "guest receiver did not finish"
-	lib_wait_for 20 eval "! pgrep -f 'trafficcheck recv --port 5101' >/dev/null" || true
+	lib_wait_for 20 eval "! kill -0 $TRAFFIC_RECV_PID 2>/dev/null" || true
 	h_recv=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv.log" | tail -n1)
 	log "host -> guest: $g_recv"
 	log "guest -> host: $h_recv"

@@ -76,9 +76,11 @@ vm_run g0 "ping -c 1 -W 3 $HOST_IP >/dev/null" 15 || fail "guest cannot ping the
 # the receivers end when their sender has been quiet for a while.  SECS only
 # bounds a test that went wrong.
 SECS=$(( 60 + ROUNDS * 2 * 30 ))
+declare -a RECV_PID=() SEND_PID=()
 for f in $(seq 1 "$FLOWS"); do
 	lib_bg "host-recv$f" netns_exec "$NS" "$TRAFFICCHECK" recv --port $((5100 + f)) \
 		--duration $((SECS + 30)) --idle-exit 4 --json
+	RECV_PID[f]=$LIB_PID
 	vm_send g0 "trafficcheck recv --port $((5200 + f)) --duration $((SECS + 30)) --idle-exit 4 --json >/tmp/recv$f.out 2>&1 &"
 done
 sleep 1
@@ -86,12 +88,13 @@ for f in $(seq 1 "$FLOWS"); do
 	vm_send g0 "trafficcheck send --dst $HOST_IP:$((5100 + f)) --rate $RATE --duration $SECS --flow $((100 + f)) >/tmp/send$f.out 2>&1 & echo \$! >/tmp/send$f.pid"
 	lib_bg "host-send$f" netns_exec "$NS" "$TRAFFICCHECK" send --dst "$GUEST_IP:$((5200 + f))" \
 		--rate $RATE --duration $SECS --flow $((200 + f))
+	SEND_PID[f]=$LIB_PID
 done
 sleep 3
 
 host_received() { # FLOW: datagrams the host receiver has so far (SIGUSR1 prints a line)
 	local pid line v
-	pkill -USR1 -f "trafficcheck recv --port $((5100 + $1))" || true
+	kill -USR1 "${RECV_PID[$1]}" 2>/dev/null || true
 	sleep 0.2
 	line=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv$1.log" | tail -n1 || true)
 	v=$(printf '%s' "$line" | sed -n 's/.*"received":\([0-9]*\).*/\1/p')
@@ -125,10 +128,11 @@ for round in $(seq 1 "$ROUNDS"); do
 			# receive buffers up to the moment the vCPUs stop.
 			lib_bg "flood$n" netns_exec "$NS" "$TRAFFICCHECK" send --dst "$GUEST_IP:5999" \
 				--rate 20000 --size 64 --duration 30 --flow 999
+			flood_pid=$LIB_PID
 		fi
 		res=$(migrate_vm "$cur" "$next" "unix:$TEST_DIR/mig$n.sock" 120 $verify) || exit 1
 		if [ $verify = 1 ]; then
-			pkill -TERM -f "trafficcheck send --dst $GUEST_IP:5999" || true
+			kill -TERM "$flood_pid" 2>/dev/null || true
 			ram_compare "$cur" "$next" "$MEM_BYTES"
 			qmp "$next" cont >/dev/null || fail "$next: cont failed"
 		fi
@@ -150,8 +154,7 @@ sleep 3
 log "stopping the senders"
 vm_send "$cur" "for p in /tmp/send*.pid; do kill -TERM \$(cat \$p); done"
 for f in $(seq 1 "$FLOWS"); do
-	# Every match: "ip netns exec" may run the sender as its child.
-	pkill -TERM -f "trafficcheck send --dst $GUEST_IP:$((5200 + f))" || true
+	kill -TERM "${SEND_PID[f]}" 2>/dev/null || true
 	lib_wait_for 10 grep '^SENT ' "$TEST_DIR/host-send$f.log" >/dev/null ||
 		fail "host sender $f did not stop"
 done
@@ -171,7 +174,7 @@ for f in $(seq 1 "$FLOWS"); do
 	g_sent=$(vm_run "$cur" "grep SENT /tmp/send$f.out")
 	g_recv=$(vm_run "$cur" "grep TRAFFIC /tmp/recv$f.out")
 	lib_wait_for 20 grep -q '"elapsed_ms"' "$TEST_DIR/host-recv$f.log" || true
-	lib_wait_for 20 eval "! pgrep -f 'trafficcheck recv --port $((5100 + f))' >/dev/null" || true
+	lib_wait_for 20 eval "! kill -0 ${RECV_PID[f]} 2>/dev/null" || true
 	h_recv=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv$f.log" | tail -n1)
 	h_sent=$(grep '^SENT ' "$TEST_DIR/host-send$f.log")
 	log "flow $f host -> guest: $h_sent"
