@@ -57,7 +57,7 @@ want() { # LINE EXPECTED
 }
 
 : >"$TEST_DIR/comp.err"
-want 'vdpa-migrate ' 'dirtylog help port ports precheck switch version'
+want 'vdpa-migrate ' 'dirtylog help libvirt-hook migrate port ports precheck switch version'
 want 'vdpa-migrate p' 'port ports precheck'
 want 'vdpa-migrate ver' 'version'
 want 'vdpa-migrate -' '--agent --help -j'
@@ -108,5 +108,78 @@ want "vdpa-migrate precheck --from $B --port b" 'b0 b1'
 want "vdpa-migrate precheck --from $A --port p0 --to-backend " 'accel sw'
 want 'vdpa-migrate precheck --to u' 'unix:'
 want "vdpa-migrate precheck --from unix:$rt/con" "$rt/control.sock"
+# migrate in QMP mode (a QMP-only option on the line): its options (each
+# once, OPTION=VALUE too), socket files, agents, the --from agent's ports.
+q=$TEST_DIR/qmp
+mkdir -p "$q/sub"
+: >"$q/src.qmp"
+: >"$q/dst.qmp"
+want 'vdpa-migrate m' 'migrate'
+want "vdpa-migrate migrate --qmp $q/s" "$q/src.qmp $q/sub/"
+want "vdpa-migrate migrate --qmp=$q/s" "$q/src.qmp $q/sub/"
+want "vdpa-migrate migrate --qmp $q/src.qmp --dest-qmp $q/d" "$q/dst.qmp"
+want "vdpa-migrate migrate --qmp $q/src.qmp " \
+	'--dest-qmp --downtime-limit --from --port --to --to-backend --to-uri -j'
+want "vdpa-migrate migrate -j --qmp $q/src.qmp --dest-qmp=$q/dst.qmp --to-uri tcp:h2:4444 --" \
+	'--downtime-limit --from --port --to --to-backend'
+want "vdpa-migrate migrate --dest-qmp $q/dst.qmp --q" '--qmp'
+want "vdpa-migrate migrate --qmp $q/src.qmp --from $A --port " 'p0 p1 web.1'
+want "vdpa-migrate migrate --qmp $q/src.qmp --from=$B --port=b" 'b0 b1'
+want "vdpa-migrate migrate --qmp $q/src.qmp --port p0 --to-backend " 'accel sw'
+want "vdpa-migrate migrate --qmp $q/src.qmp --to-backend=a" 'accel'
+want "vdpa-migrate migrate --qmp $q/src.qmp --to u" 'unix:'
+want "vdpa-migrate migrate --qmp $q/src.qmp --from unix:$rt/con" "$rt/control.sock"
+want "vdpa-migrate migrate --qmp $q/src.qmp --to-uri " ''
+want "vdpa-migrate migrate --qmp $q/src.qmp --downtime-limit " ''
+# migrate in libvirt mode (DOMAIN --to URI ...), with a virsh that lists the
+# running domains of the libvirt -c names (and complains on stderr, as virsh
+# does); libvirt-hook: nothing.
+fake=$TEST_DIR/fakebin
+mkdir -p "$fake"
+cat >"$fake/virsh" <<'EOF'
+#!/bin/sh
+echo 'virsh: warning: this is not libvirt' >&2
+[ -z "${FAKE_VIRSH_SLEEP:-}" ] || sleep "$FAKE_VIRSH_SLEEP" >/dev/null
+[ "$1 $3 $4" = "-c list --name" ] || exit 1
+case $2 in
+qemu:///system) printf 'vm1\nvm2\nweb\n\n' ;;
+*) printf 'far\n\n' ;;
+esac
+EOF
+chmod +x "$fake/virsh"
+PATH=$fake:$PATH
+want 'vdpa-migrate migrate ' '--qmp vm1 vm2 web'
+want 'vdpa-migrate migrate v' 'vm1 vm2'
+want 'vdpa-migrate migrate -' \
+	'--connect --dest-qmp --downtime-limit --dry-run --from --port --qmp --socket-dir --to --to-backend --to-uri -j'
+want 'vdpa-migrate migrate vm1 ' '--connect --dry-run --socket-dir --to --to-backend'
+want 'vdpa-migrate migrate vm1 w' ''
+want 'vdpa-migrate migrate vm1 --to ' 'qemu+ssh://'
+want 'vdpa-migrate migrate vm1 --to q' 'qemu+ssh://'
+want 'vdpa-migrate migrate vm1 --to qemu+ssh:' '://'
+want 'vdpa-migrate migrate vm1 --to u' ''
+want 'vdpa-migrate migrate vm1 --to qemu+ssh://h2/system --to-backend ' 'accel sw'
+want 'vdpa-migrate migrate vm1 --to qemu+ssh://h2/system --dry-run --to-backend sw ' '--connect --socket-dir'
+want "vdpa-migrate migrate vm1 --socket-dir $q/s" "$q/sub/"
+want 'vdpa-migrate migrate vm1 --connect ' ''
+want 'vdpa-migrate migrate --to qemu+ssh://h2/system ' '--qmp vm1 vm2 web'
+want 'vdpa-migrate migrate --dry-run ' 'vm1 vm2 web'
+want 'vdpa-migrate migrate --dry-run -' '--connect --socket-dir --to --to-backend'
+want 'vdpa-migrate migrate --connect qemu+ssh://h1/system ' 'far'
+want 'vdpa-migrate l' 'libvirt-hook'
+want 'vdpa-migrate libvirt-hook ' ''
+want 'vdpa-migrate libvirt-hook vm1 migrate ' ''
+# A virsh that does not answer within 2 s, and no virsh: no domains.
+export FAKE_VIRSH_SLEEP=10
+t0=$(lib_now_cs)
+want 'vdpa-migrate migrate ' '--qmp'
+[ $(($(lib_now_cs) - t0)) -lt 500 ] || fail "a silent virsh held the completion for $(($(lib_now_cs) - t0))0 ms"
+unset FAKE_VIRSH_SLEEP
+nov=$TEST_DIR/novirsh
+mkdir -p "$nov"
+for t in sort paste sed timeout; do ln -sf "$(command -v "$t")" "$nov/$t"; done
+PATH=$nov want 'vdpa-migrate migrate ' '--qmp'
+PATH=$nov want 'vdpa-migrate migrate v' ''
+[ ! -s "$TEST_DIR/comp.err" ] || fail "the completion wrote to stderr: $(cat "$TEST_DIR/comp.err")"
 log "$n completions checked"
 log "PASS"
