@@ -18,6 +18,7 @@ test_pkgs=(
 	iproute2 procps psmisc util-linux
 	systemd                       # systemd-analyze, systemd-socket-activate
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients  # the libvirt hook test
+	openssh-server openssh-client # ssh:// agents against a real sshd (test-only, private port)
 	dpdk dpdk-dev librte-net-vhost23 librte-mempool-ring23 librte-net-virtio23
 )
 
