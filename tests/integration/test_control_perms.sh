@@ -76,6 +76,29 @@ cli "$MEMBER" port del m1
 expect "port del as $MEMBER: exit" "$RC" -eq 0
 log "ok: $MEMBER (group $GROUP) may list, add and delete"
 
+# ---- port sockets: socket-group and socket-mode -------------------------------
+# What lets QEMU running as another user (libvirt-qemu) connect to a port.
+"$VMCLI" --agent "unix:$SOCK" port add \
+	"name=g1,socket=$RT/g1.sock,socket-group=$GROUP,socket-mode=0660" >/dev/null ||
+	fail "port add with socket-group and socket-mode"
+st=$(stat -c '%a %U %G' "$RT/g1.sock")
+[ "$st" = "660 root $GROUP" ] || fail "port socket is '$st', expected '660 root $GROUP'"
+# A connect needs write permission on the socket: the member has it, nobody
+# not (ctlraw with no input only connects and waits a moment).
+as "$MEMBER" "$CTLRAW" "$RT/g1.sock" </dev/null >/dev/null ||
+	fail "$MEMBER cannot connect to a port socket of group $GROUP"
+as "$OUTSIDER" "$CTLRAW" "$RT/g1.sock" </dev/null >/dev/null 2>&1 &&
+	fail "$OUTSIDER connected to a 0660 port socket of group $GROUP"
+"$VMCLI" --agent "unix:$SOCK" port del g1
+RC=0
+OUT=$("$VMCLI" --agent "unix:$SOCK" port add \
+	"name=g2,socket=$RT/g2.sock,socket-group=no-such-group-$$" 2>&1) || RC=$?
+expect "port add with an unknown socket-group: exit" "$RC" -eq 1
+[[ $OUT == *"socket-group: no group named 'no-such-group-$$'"* ]] ||
+	fail "unknown socket-group: $OUT"
+[ ! -e "$RT/g2.sock" ] || fail "a refused port left its socket behind"
+log "ok: port sockets take socket-group and socket-mode; an unknown group is refused"
+
 # ---- a peer that can connect but is neither root nor in the group -----------
 # Opening the socket to everyone is the operator's choice; the agent's own
 # check must still hold.
