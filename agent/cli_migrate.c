@@ -435,7 +435,10 @@ static int agent_show(struct agent *a, const char *port, struct port_view *v, st
 	int r;
 
 	if (!a->c) {
-		r = ctl_client_open(a->addr, AGENT_TIMEOUT_MS, &a->c, err);
+		/* An ssh:// agent logs in on the first call: give it the
+		 * client's usual time.  The connection is kept afterwards. */
+		r = ctl_client_open(a->addr, strncmp(a->addr, "ssh://", 6) == 0 ?
+				    CTL_CLIENT_TIMEOUT_MS : AGENT_TIMEOUT_MS, &a->c, err);
 		if (r < 0) {
 			a->c = NULL;
 			return r;

@@ -384,7 +384,7 @@ static int call(const char *side, const char *addr, const struct ctl_request *re
 	ctl_client_free(c);
 	if (r < 0) {
 		/* Truncation is fine: the agent's reason comes last. */
-		int n = snprintf(err->message, sizeof(err->message), "%s agent %.60s: ", side,
+		int n = snprintf(err->message, sizeof(err->message), "%s agent %.100s: ", side,
 				 addr);
 
 		if (n > 0 && (size_t)n < sizeof(err->message)) {
