@@ -143,7 +143,7 @@ check-asan: deps
 
 # libFuzzer targets, built with clang, each run for FUZZ_SECONDS.
 FUZZ_CFLAGS = -std=gnu11 -O1 -g -D_GNU_SOURCE -I. -fno-strict-aliasing \
-	      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+	      -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all $(CFLAGS_EXT)
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(PROTOCOL_SRCS) $(DIRTYLOG_SRCS) $(AGENT_SRCS)
 	$(call say,CLANG,$@)
 	$(Q)mkdir -p $(dir $@)

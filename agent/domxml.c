@@ -120,11 +120,18 @@ static int attr(const xmlNode *n, const char *name, char *buf, size_t cap)
 	return 0;
 }
 
+/* Any length: a vdpa-dev or socket path is longer than a fixed buffer for a word. */
 static bool attr_is(const xmlNode *n, const char *name, const char *value)
 {
-	char buf[64];
+	xmlChar *v;
+	bool eq;
 
-	return attr(n, name, buf, sizeof(buf)) == 0 && strcmp(buf, value) == 0;
+	if (!n)
+		return false;
+	v = xmlGetNoNsProp(n, (const xmlChar *)name);
+	eq = v && strcmp((const char *)v, value) == 0;
+	xmlFree(v);
+	return eq;
 }
 
 /* ---- values --------------------------------------------------------------- */
@@ -696,6 +703,8 @@ int domxml_rewrite(struct domxml *d, enum domxml_target target, const char *sock
 		changed = true;
 		if (!fresh[i] && want == DOMXML_IF_VDPA) {
 			xmlSetProp(src, (const xmlChar *)"dev", (const xmlChar *)value[i]);
+			/* A vdpa <source> has no type (iface_matches() requires that). */
+			xmlUnsetProp(src, (const xmlChar *)"type");
 		} else if (!fresh[i]) {
 			/* vhostuser stays vhostuser: a new path, children (reconnect) stay. */
 			xmlSetProp(src, (const xmlChar *)"type", (const xmlChar *)"unix");

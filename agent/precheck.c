@@ -527,16 +527,18 @@ int precheck_print(const struct precheck_result *res, FILE *f)
 	if (res->refused) {
 		fputs("refused: port ", f);
 		put(f, res->port);
-		fprintf(f, " cannot migrate to the %s backend (%zu problem%s", res->dest_backend,
-			refusals, refusals == 1 ? "" : "s");
+		fputs(" cannot migrate to the ", f);
+		put(f, res->dest_backend);	/* the destination agent's word */
+		fprintf(f, " backend (%zu problem%s", refusals, refusals == 1 ? "" : "s");
 		if (warnings)
 			fprintf(f, ", %zu warning%s", warnings, warnings == 1 ? "" : "s");
 		fputs("); nothing was copied\n", f);
 	} else {
 		fputs("accepted: port ", f);
 		put(f, res->port);
-		fprintf(f, " can migrate to the %s backend (%s port", res->dest_backend,
-			res->dest_exists ? "existing" : "new");
+		fputs(" can migrate to the ", f);
+		put(f, res->dest_backend);
+		fprintf(f, " backend (%s port", res->dest_exists ? "existing" : "new");
 		if (warnings)
 			fprintf(f, ", %zu warning%s", warnings, warnings == 1 ? "" : "s");
 		fputs(")\n", f);
