@@ -62,7 +62,7 @@ struct ctl_cmd_info {
 
 /* What went wrong, for a reply or a message; both always NUL-terminated. */
 struct ctl_error {
-	char message[160];
+	char message[320];	/* room for an agent address, a reason and ssh's status */
 	char field[32];		/* the request member to blame, or "" */
 };
 
