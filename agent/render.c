@@ -104,29 +104,11 @@ static int get_hex64(struct json_object *o, const char *where, const char *key,
 		     uint64_t *ret, struct ctl_error *err)
 {
 	const char *s;
-	uint64_t v = 0;
-	size_t n;
 
 	if (get_str(o, where, key, &s, err) < 0)
 		return -EBADMSG;
-	n = strlen(s);
-	if (n < 3 || n > 18 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
+	if (ctl_parse_hex64(s, ret) < 0)
 		return bad(err, where, key, "a hex string");
-	for (size_t i = 2; i < n; i++) {
-		char c = s[i];
-		unsigned d;
-
-		if (c >= '0' && c <= '9')
-			d = (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			d = (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			d = (unsigned)(c - 'A' + 10);
-		else
-			return bad(err, where, key, "a hex string");
-		v = v << 4 | d;
-	}
-	*ret = v;
 	return 0;
 }
 

@@ -448,3 +448,28 @@ out:
 	json_object_put(obj);
 	return r;
 }
+
+int ctl_parse_hex64(const char *s, uint64_t *ret)
+{
+	size_t n = strlen(s);
+	uint64_t v = 0;
+
+	if (n < 3 || n > 18 || s[0] != '0' || (s[1] != 'x' && s[1] != 'X'))
+		return -EINVAL;
+	for (size_t i = 2; i < n; i++) {
+		char c = s[i];
+		unsigned d;
+
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A' + 10);
+		else
+			return -EINVAL;
+		v = v << 4 | d;
+	}
+	*ret = v;
+	return 0;
+}

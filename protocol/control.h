@@ -21,6 +21,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct json_object;
 
@@ -99,6 +100,12 @@ int ctl_parse_request(const char *line, size_t len, struct ctl_request *ret,
  */
 char *ctl_encode_request(const struct ctl_request *req);
 char *ctl_encode_error(const struct ctl_error *err);
+
+/*
+ * A feature word as replies carry it: "0x" (or "0X") and 1 to 16 hex
+ * digits.  0 with *ret set, or -EINVAL.
+ */
+int ctl_parse_hex64(const char *s, uint64_t *ret);
 
 /*
  * Reads one reply line (a trailing '\n' is allowed).  A reply is an object

@@ -460,6 +460,27 @@ static void reply_too_long(void **state)
 	free(line);
 }
 
+/* Feature words: "0x" + 1..16 hex digits, nothing else. */
+static void hex_words(void **state)
+{
+	static const char *const bad[] = { "", "0x", "x1", "0y1", "1", "0x1g", "0x 1", "-0x1",
+					   "0x00000000000000001", "0x1 " };
+	uint64_t v = 7;
+
+	(void)state;
+	assert_int_equal(ctl_parse_hex64("0x0", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(ctl_parse_hex64("0X170208000", &v), 0);
+	assert_int_equal(v, 0x170208000ull);
+	assert_int_equal(ctl_parse_hex64("0xFFFFffffFFFFffff", &v), 0);
+	assert_true(v == UINT64_MAX);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 7;
+		assert_int_equal(ctl_parse_hex64(bad[i], &v), -EINVAL);
+		assert_int_equal(v, 7);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -480,6 +501,7 @@ int main(void)
 		cmocka_unit_test(reply_refusal_is_cleaned),
 		cmocka_unit_test(reply_refusals),
 		cmocka_unit_test(reply_too_long),
+		cmocka_unit_test(hex_words),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
