@@ -43,7 +43,7 @@
 # /var/lib/libvirt, ... are created when missing and removed afterwards.
 set -euo pipefail
 
-LV_DIRS=(/etc/libvirt /run/libvirt /var/log/libvirt /var/lib/libvirt /var/cache/libvirt)
+. "$(dirname "$0")/libvirt.sh"
 
 # ---- one libvirtd, inside its namespaces (PID 1) --------------------------------
 if [ -n "${VDPA_LVM_INSTANCE:-}" ]; then
@@ -54,10 +54,7 @@ if [ -n "${VDPA_LVM_INSTANCE:-}" ]; then
 	mount --bind "$dir/log" /var/log/libvirt
 	mount -t tmpfs -o mode=0755 vdpa-lvm /var/lib/libvirt
 	mount -t tmpfs -o mode=0755 vdpa-lvm /var/cache/libvirt
-	# libvirtd passes its PATH to the hook: that is how the hook finds
-	# this build's vdpa-migrate.
-	PATH=$VDPA_BUILD:$PATH LIBVIRT_LOG_OUTPUTS="3:file:$dir/libvirtd-errors.log" \
-		libvirtd -p /run/libvirt/libvirtd.pid </dev/null &
+	libvirt_libvirtd "$dir" /run/libvirt/libvirtd.pid </dev/null &
 	lvpid=$!
 	# PID 1 gets only the signals it handles; TERM stops libvirtd, and
 	# when this shell ends the kernel ends the rest of the namespace.
@@ -75,22 +72,9 @@ for t in libvirtd virsh unshare ip busybox qemu-system-x86_64; do
 	command -v "$t" >/dev/null 2>&1 ||
 		{ echo "SKIP: $t is not installed (contrib/install-deps.sh)"; exit 77; }
 done
-# libvirtd's QEMU driver wants the user and group even when QEMU runs as
-# root (test_libvirtd.sh creates them too, and keeps them, as the package would).
-if ! getent group libvirt-qemu >/dev/null; then
-	groupadd --system libvirt-qemu || fail "groupadd libvirt-qemu"
-fi
-if ! getent passwd libvirt-qemu >/dev/null; then
-	useradd --system --gid libvirt-qemu --no-create-home --home-dir /var/lib/libvirt \
-		--shell /usr/sbin/nologin --comment "Libvirt Qemu" libvirt-qemu ||
-		fail "useradd libvirt-qemu"
-fi
-for d in "${LV_DIRS[@]}"; do
-	if [ ! -e "$d" ]; then
-		mkdir "$d" || fail "mkdir $d"
-		lib_on_cleanup rmdir "$d"
-	fi
-done
+libvirt_qemu_user || fail "no user libvirt-qemu"
+lib_on_cleanup libvirt_remove_mount_points
+libvirt_mount_points || fail "cannot make the mount points"
 
 HOST_IP=10.86.0.1 GUEST_IP=10.86.0.2 MAC=52:54:00:86:00:02
 declare -A LV_IP=([src]=10.86.0.11 [dst]=10.86.0.12)
@@ -118,29 +102,16 @@ SRC_RT=$(agent_rt src) DST_RT=$(agent_rt dst)
 # ---- the two libvirtds ------------------------------------------------------------
 lv_dir() { echo "$TEST_DIR/$1.lv"; }
 lv_uri() { echo "qemu+unix:///system?socket=$(lv_dir "$1")/run/libvirt-sock"; }
-lv() { local inst=$1; shift; timeout 30 virsh -q -c "$(lv_uri "$inst")" "$@"; }
+lv() { local inst=$1; shift; libvirt_virsh "$(lv_uri "$inst")" "$@"; }
 declare -A LV_PID=()
 
 lv_setup() { # NAME HOOK_CONFIG
 	local inst=$1 d
 	d=$(lv_dir "$inst")
-	mkdir -p "$d/etc/hooks/qemu.d" "$d/run" "$d/log"
+	mkdir -p "$d/run" "$d/log"
+	libvirt_instance_setup "$d/etc" "$2" 'stdio_handler = "file"' \
+		"migration_address = \"${LV_IP[$inst]}\"" "migration_host = \"${LV_IP[$inst]}\""
 	echo "host_uuid = \"${LV_UUID[$inst]}\"" >"$d/etc/libvirtd.conf"
-	cat >"$d/etc/qemu.conf" <<-EOF
-	user = "root"
-	group = "root"
-	dynamic_ownership = 0
-	remember_owner = 0
-	security_driver = "none"
-	cgroup_controllers = [ ]
-	namespaces = [ ]
-	stdio_handler = "file"
-	migration_address = "${LV_IP[$inst]}"
-	migration_host = "${LV_IP[$inst]}"
-	EOF
-	install -m 0755 "$REPO_DIR/contrib/libvirt/qemu.d/50-vdpa-migrate" "$d/etc/hooks/qemu.d/"
-	# The default configuration path: what an installed hook reads.
-	printf '%s\n' "$2" >"$d/etc/hooks/vdpa-migrate.conf"
 }
 
 lv_start() { # NAME
@@ -152,14 +123,7 @@ lv_start() { # NAME
 	pid=$!
 	LV_PID[$inst]=$pid
 	lib_on_cleanup lv_stop "$inst"
-	if ! lib_wait_for 30 lv "$inst" version >/dev/null 2>&1; then
-		kill -0 "$pid" 2>/dev/null || {
-			log "libvirtd $inst exited: $(tail -5 "$d/libvirtd.log" "$d/libvirtd-errors.log" 2>/dev/null)"
-			echo "SKIP: libvirtd does not run here: $(grep -m1 error "$d/libvirtd-errors.log" 2>/dev/null)"
-			exit 77
-		}
-		fail "libvirtd $inst does not answer within 30 s: $(tail -5 "$d/libvirtd.log")"
-	fi
+	libvirt_wait_up "libvirtd $inst" "$pid" "$d" "$(lv_uri "$inst")"
 	log "libvirtd $inst: up (unshare pid $pid, $(lv "$inst" hostname))"
 }
 
@@ -189,49 +153,8 @@ lv_start src
 lv_start dst
 
 # ---- the domain, on src ------------------------------------------------------------
-cat >"$TEST_DIR/$DOM.xml" <<EOF
-<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
-  <name>$DOM</name>
-  <metadata>
-    <vm:vdpa-migrate xmlns:vm="https://vdpa-migrate.org/xmlns/domain/1">
-      <vm:port mac="$MAC" name="$PORT"/>
-    </vm:vdpa-migrate>
-  </metadata>
-  <memory unit='MiB'>256</memory>
-  <memoryBacking>
-    <source type='memfd'/>
-    <access mode='shared'/>
-  </memoryBacking>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>$GUEST_DIR/vmlinuz</kernel>
-    <initrd>$GUEST_DIR/initramfs.gz</initrd>
-    <cmdline>console=ttyS0 loglevel=5 printk.time=1 panic=-1 vdpa.ip=$GUEST_IP/24</cmdline>
-  </os>
-  <cpu mode='maximum'/>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <interface type='vhostuser'>
-      <mac address='$MAC'/>
-      <source type='unix' path='$SRC_RT/$PORT.sock' mode='client'/>
-      <model type='virtio'/>
-    </interface>
-    <serial type='file'>
-      <source path='$TEST_DIR/console.log' append='on'/>
-    </serial>
-    <memballoon model='none'/>
-  </devices>
-  <qemu:commandline>
-    <!-- DESIGN.md: with TCG and vhost-user, virtio-net-pci needs vectors=0 -->
-    <qemu:arg value='-global'/>
-    <qemu:arg value='virtio-net-pci.vectors=0'/>
-  </qemu:commandline>
-</domain>
-EOF
+libvirt_domain_xml --console-append "$DOM" "$MAC" "$PORT" "$SRC_RT/$PORT.sock" \
+	"$TEST_DIR/console.log" "vdpa.ip=$GUEST_IP/24" >"$TEST_DIR/$DOM.xml"
 
 port_json() { agent_cli "$1" -j port show "$PORT" 2>&1 | tr -d ' \n'; }
 port_field() { sed -n "s/.*\"$2\":\"\\([^\"]*\\)\".*/\\1/p" <<<"$1" | head -n1; }
@@ -240,16 +163,8 @@ wire_stat() { # TAP rx_packets|tx_packets: the tap's counter (rx: from the guest
 }
 running_on() { [ "$(port_field "$(port_json "$1")" state)" = running ]; }
 
-lv src define "$TEST_DIR/$DOM.xml" >/dev/null || fail "virsh define on src failed"
-if ! out=$(lv src start "$DOM" 2>&1); then
-	tail -n 20 "$(lv_dir src)/log/qemu/$DOM.log" >&2 2>/dev/null || true
-	fail "virsh start on src failed: $out"
-fi
-lib_wait_for 60 grep -q '^VDPA-GUEST-READY' "$TEST_DIR/console.log" || {
-	tail -n 20 "$TEST_DIR/console.log" >&2
-	fail "the guest did not boot"
-}
-log "guest: $(grep -m1 '^VDPA-GUEST-READY' "$TEST_DIR/console.log" | tr -d '\r')"
+libvirt_define_start "$(lv_uri src)" "$TEST_DIR/$DOM.xml" "$DOM" "$(lv_dir src)/log/qemu" src
+libvirt_wait_guest "$TEST_DIR/console.log"
 lib_wait_for 20 running_on src || fail "src port $PORT does not run: $(port_json src)"
 src_port=$(port_json src)
 [ "$(port_field "$src_port" engine)" = accel ] ||

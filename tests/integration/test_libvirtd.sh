@@ -22,7 +22,7 @@
 # libvirt refuses a migration to the host it runs on.
 set -euo pipefail
 
-DIRS=(/etc/libvirt /run/libvirt /var/lib/libvirt /var/log/libvirt /var/cache/libvirt)
+. "$(dirname "$0")/libvirt.sh"
 
 # ---- outside: prerequisites, mount points, the namespace ------------------------
 if [ -z "${VDPA_LIBVIRTD_INNER:-}" ]; then
@@ -31,24 +31,11 @@ if [ -z "${VDPA_LIBVIRTD_INNER:-}" ]; then
 		command -v "$t" >/dev/null 2>&1 ||
 			{ echo "SKIP: $t is not installed (contrib/install-deps.sh)"; exit 77; }
 	done
-	if ! getent group libvirt-qemu >/dev/null; then
-		groupadd --system libvirt-qemu || { echo "FAIL: groupadd libvirt-qemu"; exit 1; }
-	fi
-	if ! getent passwd libvirt-qemu >/dev/null; then
-		useradd --system --gid libvirt-qemu --no-create-home --home-dir /var/lib/libvirt \
-			--shell /usr/sbin/nologin --comment "Libvirt Qemu" libvirt-qemu ||
-			{ echo "FAIL: useradd libvirt-qemu"; exit 1; }
-	fi
-	made=()
-	for d in "${DIRS[@]}"; do
-		if [ ! -e "$d" ]; then
-			mkdir "$d" || { echo "FAIL: mkdir $d"; exit 1; }
-			made+=("$d")
-		fi
-	done
+	libvirt_qemu_user || exit 1
+	libvirt_mount_points || exit 1
 	rc=0
 	VDPA_LIBVIRTD_INNER=1 unshare --mount --propagation private -- bash "$0" "$@" || rc=$?
-	for ((i = ${#made[@]} - 1; i >= 0; i--)); do rmdir "${made[i]}" 2>/dev/null || true; done
+	libvirt_remove_mount_points
 	exit $rc
 fi
 
@@ -57,19 +44,9 @@ fi
 . "$(dirname "$0")/agent.sh"
 lib_init
 
-for d in "${DIRS[@]}"; do
+for d in "${LIBVIRT_DIRS[@]}"; do
 	mount -t tmpfs -o mode=0755 "vdpa-$TEST_NAME" "$d" || fail "cannot mount a tmpfs on $d"
 done
-mkdir -p /etc/libvirt/hooks/qemu.d
-cat >/etc/libvirt/qemu.conf <<'EOF'
-user = "root"
-group = "root"
-dynamic_ownership = 0
-remember_owner = 0
-security_driver = "none"
-cgroup_controllers = [ ]
-namespaces = [ ]
-EOF
 : >/etc/libvirt/libvirtd.conf
 : >/etc/libvirt/virtlogd.conf
 
@@ -78,34 +55,21 @@ RT=$(agent_rt lv)
 PORT=lvt-net0
 MAC=52:54:00:77:00:02
 DOM=vdpa-lvt-$$
-install -m 0755 "$REPO_DIR/contrib/libvirt/qemu.d/50-vdpa-migrate" /etc/libvirt/hooks/qemu.d/
-# The default configuration path: what an installed hook reads.
-cat >/etc/libvirt/hooks/vdpa-migrate.conf <<EOF
-agent = unix:$RT/control.sock
+libvirt_instance_setup /etc/libvirt "agent = unix:$RT/control.sock
 socket-dir = $RT
 backend = sw
-endpoint = null
-EOF
+endpoint = null"
 
 virtlogd -d -p "$TEST_DIR/virtlogd.pid" || fail "virtlogd did not start"
 lib_wait_for 5 test -s "$TEST_DIR/virtlogd.pid" || fail "virtlogd wrote no pid file"
 lib_on_cleanup kill "$(cat "$TEST_DIR/virtlogd.pid")"
-# libvirtd passes its PATH to hooks: that is how the hook finds this build's
-# vdpa-migrate.  Errors of libvirtd go to a log of the test.  Not lib_bg:
-# libvirtd must outlive the cleanup that destroys the domain (below).
-PATH=$VDPA_BUILD:$PATH LIBVIRT_LOG_OUTPUTS="3:file:$TEST_DIR/libvirtd-errors.log" \
-	libvirtd -p "$TEST_DIR/libvirtd.pid" >"$TEST_DIR/libvirtd.log" 2>&1 </dev/null &
+# Errors of libvirtd go to a log of the test.  Not lib_bg: libvirtd must
+# outlive the cleanup that destroys the domain (below).
+libvirt_libvirtd "$TEST_DIR" "$TEST_DIR/libvirtd.pid" >"$TEST_DIR/libvirtd.log" 2>&1 </dev/null &
 LIBVIRTD_PID=$!
 lib_on_cleanup lib_kill "$LIBVIRTD_PID" 5
-virsh() { timeout 30 virsh -q -c qemu:///system "$@"; }
-if ! lib_wait_for 30 virsh version >/dev/null 2>&1; then
-	kill -0 "$LIBVIRTD_PID" 2>/dev/null || {
-		log "libvirtd exited: $(tail -5 "$TEST_DIR/libvirtd.log" "$TEST_DIR/libvirtd-errors.log" 2>/dev/null)"
-		echo "SKIP: libvirtd does not run here: $(grep -m1 error "$TEST_DIR/libvirtd-errors.log" 2>/dev/null)"
-		exit 77
-	}
-	fail "libvirtd does not answer within 30 s"
-fi
+virsh() { libvirt_virsh qemu:///system "$@"; }
+libvirt_wait_up libvirtd "$LIBVIRTD_PID" "$TEST_DIR" qemu:///system
 log "libvirtd: pid $LIBVIRTD_PID, $(virsh version | grep -m1 'Running hypervisor')"
 
 # Whatever happens, no QEMU outlives the test: destroy through libvirtd (runs
@@ -122,67 +86,18 @@ domain_gone() {
 }
 lib_on_cleanup domain_gone
 
-cat >"$TEST_DIR/$DOM.xml" <<EOF
-<domain type='qemu' xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>
-  <name>$DOM</name>
-  <metadata>
-    <vm:vdpa-migrate xmlns:vm="https://vdpa-migrate.org/xmlns/domain/1">
-      <vm:port mac="$MAC" name="$PORT" vdpa-dev="/dev/vhost-vdpa-0"/>
-    </vm:vdpa-migrate>
-  </metadata>
-  <memory unit='MiB'>256</memory>
-  <memoryBacking>
-    <source type='memfd'/>
-    <access mode='shared'/>
-  </memoryBacking>
-  <vcpu>1</vcpu>
-  <os>
-    <type arch='x86_64' machine='q35'>hvm</type>
-    <kernel>$GUEST_DIR/vmlinuz</kernel>
-    <initrd>$GUEST_DIR/initramfs.gz</initrd>
-    <cmdline>console=ttyS0 loglevel=5 printk.time=1 panic=-1</cmdline>
-  </os>
-  <cpu mode='maximum'/>
-  <on_poweroff>destroy</on_poweroff>
-  <on_reboot>destroy</on_reboot>
-  <on_crash>destroy</on_crash>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <interface type='vhostuser'>
-      <mac address='$MAC'/>
-      <source type='unix' path='$RT/$PORT.sock' mode='client'/>
-      <model type='virtio'/>
-    </interface>
-    <serial type='file'>
-      <source path='$TEST_DIR/console.log'/>
-    </serial>
-    <memballoon model='none'/>
-  </devices>
-  <qemu:commandline>
-    <!-- DESIGN.md: with TCG and vhost-user, virtio-net-pci needs vectors=0 -->
-    <qemu:arg value='-global'/>
-    <qemu:arg value='virtio-net-pci.vectors=0'/>
-  </qemu:commandline>
-</domain>
-EOF
+libvirt_domain_xml --vdpa-dev /dev/vhost-vdpa-0 "$DOM" "$MAC" "$PORT" "$RT/$PORT.sock" \
+	"$TEST_DIR/console.log" >"$TEST_DIR/$DOM.xml"
 
 # ---- start: prepare creates the port, QEMU connects ---------------------------
 agent_cli lv port show "$PORT" >/dev/null 2>&1 && fail "port $PORT exists before the start"
-virsh define "$TEST_DIR/$DOM.xml" >/dev/null || fail "virsh define failed"
-if ! out=$(virsh start "$DOM" 2>&1); then
-	tail -n 20 /var/log/libvirt/qemu/"$DOM".log >&2 2>/dev/null || true
-	fail "virsh start failed: $out"
-fi
+libvirt_define_start qemu:///system "$TEST_DIR/$DOM.xml" "$DOM" /var/log/libvirt/qemu
 log "domain $DOM started"
 show=$(agent_cli lv -j port show "$PORT") || fail "the hook's prepare did not create $PORT: $show"
 grep -qF "\"mac\": \"$MAC\"" <<<"$show" || fail "port $PORT has not the domain's mac: $show"
 log "ok: prepare begin created port $PORT"
 
-lib_wait_for 60 grep -q '^VDPA-GUEST-READY' "$TEST_DIR/console.log" || {
-	tail -n 20 "$TEST_DIR/console.log" >&2
-	fail "the guest did not boot"
-}
-log "guest: $(grep -m1 '^VDPA-GUEST-READY' "$TEST_DIR/console.log" | tr -d '\r')"
+libvirt_wait_guest "$TEST_DIR/console.log"
 running() { agent_cli lv -j port show "$PORT" | grep -q '"state": "running"'; }
 lib_wait_for 20 running || fail "port $PORT does not run: $(agent_cli lv port show "$PORT")"
 show=$(agent_cli lv -j port show "$PORT")
