@@ -45,6 +45,7 @@
 #define QMP_CALL_MS 10000		/* one command's reply */
 #define TICK_MS 1000			/* progress and polling period */
 #define SWITCHOVER_WAIT_MS 5000		/* agent: quiesced and final harvest */
+#define STUCK_MS 30000			/* still pre-switchover after migrate-continue */
 #define SWITCHOVER_POLL_MS 50
 #define CANCEL_WAIT_MS 30000		/* migrate_cancel to "cancelled" */
 #define DEST_WAIT_MS 10000		/* destination leaves "inmigrate" */
@@ -225,13 +226,49 @@ struct mig_info {
 	char error[256];	/* error-desc of a failed migration */
 };
 
+/*
+ * Copies text from QEMU or an agent for printing: control characters (C0,
+ * DEL, and C1 as UTF-8 0xc2 0x80..0x9f) become '?', and a cut never splits
+ * a UTF-8 sequence.
+ */
+static void copy_shown(char *dst, size_t cap, const char *src)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; src[i] && o + 1 < cap; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		if (c == 0xc2 && (unsigned char)src[i + 1] >= 0x80 &&
+		    (unsigned char)src[i + 1] <= 0x9f) {
+			dst[o++] = '?';
+			i++;
+			continue;
+		}
+		if (c < 0x20 || c == 0x7f) {
+			dst[o++] = '?';
+			continue;
+		}
+		dst[o++] = (char)c;
+	}
+	/* Do not end inside a multi-byte sequence. */
+	if (src[0] && o + 1 >= cap) {
+		size_t k = o;
+
+		while (k > 0 && ((unsigned char)dst[k - 1] & 0xc0) == 0x80)
+			k--;
+		if (k > 0 && ((unsigned char)dst[k - 1] & 0xc0) == 0xc0)
+			o = k - 1;
+	}
+	dst[o] = '\0';
+}
+
 static void mig_info_parse(struct json_object *ret, struct mig_info *m)
 {
 	struct json_object *ram = member(ret, "ram");
 	const char *s = get_str(ret, "status"), *e = get_str(ret, "error-desc");
 
 	memset(m, 0, sizeof(*m));
-	snprintf(m->status, sizeof(m->status), "%s", s ? s : "none");
+	copy_shown(m->status, sizeof(m->status), s ? s : "none");
 	if (!get_int(ret, "total-time", &m->total_ms))
 		m->total_ms = -1;
 	if (!get_int(ret, "downtime", &m->downtime_ms))
@@ -249,7 +286,7 @@ static void mig_info_parse(struct json_object *ret, struct mig_info *m)
 	if (!get_num(ram, "dirty-pages-rate", &m->dirty_pps))
 		m->dirty_pps = -1;
 	m->socket_address = member(ret, "socket-address") != NULL;
-	snprintf(m->error, sizeof(m->error), "%s", e ? e : "");
+	copy_shown(m->error, sizeof(m->error), e ? e : "");
 }
 
 static int query_migrate(struct qmp *q, struct mig_info *m, struct qmp_error *err)
@@ -274,7 +311,7 @@ static int query_status(struct qmp *q, char *status, size_t cap, struct qmp_erro
 	if (r < 0)
 		return r;
 	s = get_str(ret, "status");
-	snprintf(status, cap, "%s", s ? s : "unknown");
+	copy_shown(status, cap, s ? s : "unknown");
 	json_object_put(ret);
 	return 0;
 }
@@ -382,7 +419,7 @@ static int port_view_parse(struct json_object *reply, struct port_view *v, struc
 		v->nrings++;
 	}
 	engine = get_str(port, "engine");
-	snprintf(v->engine, sizeof(v->engine), "%s", engine ? engine : "none");
+	copy_shown(v->engine, sizeof(v->engine), engine ? engine : "none");
 	accel = member(port, "accel");
 	if (accel && json_object_is_type(accel, json_type_object)) {
 		v->accel = true;
@@ -412,14 +449,14 @@ static int port_view_parse(struct json_object *reply, struct port_view *v, struc
 		}
 		return 0;
 	}
-	v->quiesced = v->final_harvest = any && all_stopped;
-	for (unsigned i = 0; i < v->nrings; i++) {
-		if (v->ring[i].size <= 0)
-			continue;
-		v->handed[v->nhanded].ring = v->ring[i].index;
-		v->handed[v->nhanded].avail = v->ring[i].next_avail;
-		v->nhanded++;
-	}
+	/*
+	 * No migration object: an agent that cannot say whether its final
+	 * harvest is done.  Stopped rings alone do not prove it (an
+	 * accelerator's log may not be merged), so never quiesced.
+	 */
+	(void)any;
+	(void)all_stopped;
+	v->quiesced = v->final_harvest = false;
 	return 0;
 }
 
@@ -495,6 +532,7 @@ struct run {
 	char dst_state[32];		/* the destination's runstate at the end */
 	int saved_events, saved_pause;	/* capabilities before: 0/1, -1 unknown */
 	bool started, continued, completed;
+	int64_t continued_ms;	/* when migrate-continue was sent */
 	const char *outcome;		/* "completed", "failed", "cancelled", "refused", ... */
 	char error[320];
 	struct precheck_result *pre;
@@ -632,13 +670,22 @@ static int cancel_and_wait(struct run *r)
 /* The VM runs on the source as before the migration: exit 4 (or 130); else 5. */
 static int source_verdict(struct run *r, int status_if_running)
 {
+	int64_t deadline = now_ms() + 3000;
 	struct qmp_error err;
 	char st[32];
 
 	qmp_set_interrupt(r->src, NULL);
-	if (query_status(r->src, st, sizeof(st), &err) < 0) {
-		say(r, "cannot ask the source QEMU whether the VM runs: %s", err.desc);
-		return MIGRATE_EXIT_UNKNOWN;
+	for (;;) {
+		if (query_status(r->src, st, sizeof(st), &err) < 0) {
+			say(r, "cannot ask the source QEMU whether the VM runs: %s", err.desc);
+			return MIGRATE_EXIT_UNKNOWN;
+		}
+		/* Right after a failure QEMU may not have restarted the VM yet. */
+		if (strcmp(st, "finish-migrate") != 0 && strcmp(st, "postmigrate") != 0)
+			break;
+		if (now_ms() >= deadline)
+			break;
+		sleep_ms(100);
 	}
 	if (strcmp(st, r->src_state) != 0 && strcmp(st, "running") != 0) {
 		say(r, "the VM is %s on the source (it was %s before the migration)", st,
@@ -749,6 +796,11 @@ static int precheck(struct run *r)
 	if (rc < 0) {
 		free(r->pre);
 		r->pre = NULL;
+		if (got_signal) {
+			r->outcome = "interrupted";
+			set_error(r, "interrupted during the precheck; nothing was started");
+			return MIGRATE_EXIT_INTERRUPTED;
+		}
 		r->outcome = "failed";
 		set_error(r, "precheck of port %s: %s; nothing was started", r->o.port, err.message);
 		return MIGRATE_EXIT_FAILED;
@@ -774,6 +826,11 @@ static int connect_qemus(struct run *r)
 	int rc;
 
 	rc = qmp_connect(r->o.src_qmp, QMP_OPEN_MS, &r->src, &err);
+	if (rc < 0 && got_signal) {
+		r->outcome = "interrupted";
+		set_error(r, "interrupted while connecting to the source QEMU; nothing was started");
+		return MIGRATE_EXIT_INTERRUPTED;
+	}
 	if (rc < 0) {
 		set_error(r, "cannot reach the source QEMU at %s: %s; nothing was started",
 			  r->o.src_qmp, err.desc);
@@ -825,6 +882,8 @@ static int connect_qemus(struct run *r)
 		set_error(r, "the source is already migrating (%s)", r->mig.status);
 		return MIGRATE_EXIT_FAILED;
 	}
+	/* An earlier migration's "completed" is not this one's. */
+	snprintf(r->mig.status, sizeof(r->mig.status), "none");
 	return 0;
 }
 
@@ -865,6 +924,7 @@ static int start_migration(struct run *r)
 	struct qmp_error err;
 	struct port_view v;
 	struct ctl_error cerr = { "", "" };
+	int rc;
 
 	if (r->o.port) {
 		if (agent_show(&r->from, r->o.port, &v, &cerr) < 0) {
@@ -907,7 +967,11 @@ static int start_migration(struct run *r)
 		return -EINTR;
 	args = json_object_new_object();
 	json_object_object_add(args, "uri", json_object_new_string(r->o.uri));
-	if (qmp_execute(r->src, "migrate", args, QMP_CALL_MS, NULL, &err) < 0) {
+	rc = qmp_execute(r->src, "migrate", args, QMP_CALL_MS, NULL, &err);
+	if (rc < 0) {
+		/* Refused: nothing started.  Anything else: it may have. */
+		if (rc != -EREMOTEIO)
+			r->started = true;
 		set_error(r, "migrate %s on the source: %s", r->o.uri, err.desc);
 		return -EIO;
 	}
@@ -957,6 +1021,10 @@ static int switchover(struct run *r)
 			if (rc < 0)
 				set_error(r, "the source agent %s does not answer at the switchover (%s); "
 					  "cancelling", r->o.from, cerr.message);
+			else if (!v.has_migration)
+				set_error(r, "the source agent %s reports no migration state for port "
+					  "%s, so the final harvest cannot be confirmed; cancelling",
+					  r->o.from, r->o.port);
 			else
 				set_error(r, "port %s on %s is not %s %d s into the switchover; "
 					  "cancelling", r->o.port, r->o.from,
@@ -967,24 +1035,34 @@ static int switchover(struct run *r)
 		r->at_switch = v;
 		r->have_handed = true;
 		r->harvested = v.accel ? v.harvest_pages - r->harvest_base : 0;
-		if (!v.has_migration)
-			say(r, "the source agent reports no migration state: its stopped rings stand for it");
 	}
+	/* The last moment a Ctrl-C still cancels. */
+	if (got_signal) {
+		rc = on_interrupt(r);
+		return rc < 0 ? 0 : rc;
+	}
+	/* Not interruptible: the reply says whether QEMU took it. */
+	qmp_set_interrupt(r->src, NULL);
 	args = json_object_new_object();
 	json_object_object_add(args, "state", json_object_new_string("pre-switchover"));
 	rc = qmp_execute(r->src, "migrate-continue", args, QMP_CALL_MS, NULL, &err);
+	qmp_set_interrupt(r->src, &got_signal);
 	if (rc == -EREMOTEIO) {
 		r->outcome = "failed";
 		set_error(r, "migrate-continue on the source: %s", err.desc);
 		return fail_before_switchover(r);
 	}
-	if (rc < 0) {
-		/* Sent or not, we cannot know: the state is unknown. */
+	if (rc == -ETIMEDOUT) {
+		/* Maybe taken: follow the migration; it either ends or stays paused. */
+		say(r, "migrate-continue: no reply within %d s; following the migration",
+		    QMP_CALL_MS / 1000);
+	} else if (rc < 0) {
 		r->outcome = "unknown";
 		set_error(r, "migrate-continue on the source: %s", err.desc);
 		return MIGRATE_EXIT_UNKNOWN;
 	}
 	r->continued = true;
+	r->continued_ms = now_ms();
 	return 0;
 }
 
@@ -1053,6 +1131,13 @@ static int follow(struct run *r)
 				return rc;
 			continue;
 		}
+		if (strcmp(r->mig.status, "pre-switchover") == 0 &&
+		    now_ms() - r->continued_ms > STUCK_MS) {
+			r->outcome = "unknown";
+			set_error(r, "the migration is still paused before the switchover %d s after "
+				  "migrate-continue; the VM is stopped on the source", STUCK_MS / 1000);
+			return MIGRATE_EXIT_UNKNOWN;
+		}
 		progress(r);
 		rc = qmp_wait_event(r->src, "MIGRATION", NULL, TICK_MS, NULL, &err);
 		if (rc < 0 && rc != -ETIMEDOUT && rc != -EINTR) {
@@ -1113,7 +1198,9 @@ static int check_destination(struct run *r)
 		rc = agent_show(&r->to, r->o.port, &v, &cerr);
 		if (rc < 0) {
 			snprintf(r->dest_note, sizeof(r->dest_note),
-				 "destination agent %.200s not reachable (%.160s): rings not checked", r->o.to,
+				 "destination agent %.200s %s (%.160s): rings not checked", r->o.to,
+				 rc == -EBADMSG ? "gave a bad reply" :
+				 rc == -EREMOTEIO ? "refused port-show" : "not reachable",
 				 cerr.message);
 			return 0;
 		}
@@ -1397,6 +1484,11 @@ int cli_migrate(char **args, bool json)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* A lost terminal (SIGHUP) is a stop like Ctrl-C; a reader of stderr
+	 * that went away (SIGPIPE) must not kill us with the VM paused
+	 * before the switchover. */
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 
 	status = run_qmp(r);
 	end_line(r);

@@ -360,12 +360,25 @@ static int open_ssh(struct ctl_agent_addr *a, int timeout_ms, struct ctl_client 
 	}
 	r = -posix_spawn_file_actions_init(&fa);
 	if (r == 0) {
+		posix_spawnattr_t at;
+
 		/* dup2() clears close-on-exec on the copies: ssh keeps 0 and 1 only. */
 		r = -posix_spawn_file_actions_adddup2(&fa, sv[1], STDIN_FILENO);
 		if (r == 0)
 			r = -posix_spawn_file_actions_adddup2(&fa, sv[1], STDOUT_FILENO);
-		if (r == 0)
-			r = -posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
+		/*
+		 * A process group of its own: Ctrl-C on the terminal is ours to
+		 * handle (a migration cancels cleanly and still needs the
+		 * agent); ssh ends when we close its socket.
+		 */
+		if (r == 0 && (r = -posix_spawnattr_init(&at)) == 0) {
+			r = -posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
+			if (r == 0)
+				r = -posix_spawnattr_setpgroup(&at, 0);
+			if (r == 0)
+				r = -posix_spawnp(&pid, prog, &fa, &at, argv, environ);
+			posix_spawnattr_destroy(&at);
+		}
 		posix_spawn_file_actions_destroy(&fa);
 	}
 	close(sv[1]);

@@ -536,18 +536,52 @@ int qmp_connect(const char *path, int timeout_ms, struct qmp **ret, struct qmp_e
 		return path[0] ? -ENAMETOOLONG : -EINVAL;
 	}
 	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		r = -errno;
 		set_err(err, "socket: %s", strerror(-r));
 		return r;
 	}
-	/* A unix connect does not block on a listening peer (a full backlog says EAGAIN). */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	/*
+	 * Non-blocking: QEMU's QMP listener has a backlog of 1 and serves one
+	 * client at a time, so with another client attached a blocking
+	 * connect would wait for as long as that client stays.  A full
+	 * backlog says EAGAIN: try again until the deadline.
+	 */
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		int64_t left;
+
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+			break;
 		r = -errno;
-		set_err(err, "%s", strerror(-r));
-		close(fd);
-		return r;
+		if (r != -EAGAIN && r != -EINPROGRESS && r != -EINTR) {
+			set_err(err, "%s", strerror(-r));
+			close(fd);
+			return r;
+		}
+		left = deadline - now_ms();
+		if (left <= 0) {
+			set_err(err, "QEMU does not accept a QMP connection (another client "
+				"attached?)");
+			close(fd);
+			return -ETIMEDOUT;
+		}
+		if (r == -EINPROGRESS) {
+			int e = 0;
+			socklen_t el = sizeof(e);
+
+			if (poll(&p, 1, left > 100 ? 100 : (int)left) > 0 &&
+			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) == 0 && e == 0)
+				break;
+			if (e != 0 && e != EAGAIN) {
+				set_err(err, "%s", strerror(e));
+				close(fd);
+				return -e;
+			}
+			continue;
+		}
+		poll(NULL, 0, 50);	/* EAGAIN: the backlog is full */
 	}
 	return qmp_open_fd(fd, (int)(deadline - now_ms()), ret, err);
 }
