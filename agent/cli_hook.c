@@ -12,7 +12,9 @@
  *                   managed vhost-user interface has its port on this host's
  *                   agent: port-add, or an existing port with the same
  *                   settings.
- *   release end     (the domain is gone from this host) deletes those ports.
+ *   release end     (the domain is gone from this host) deletes those ports,
+ *                   each only when it is what prepare would have made for
+ *                   the interface (else it is another domain's: kept).
  *   anything else   exit 0, no output.
  *
  * It never calls libvirt (libvirtd waits for the hook: a call back would
@@ -85,14 +87,13 @@ static void say(struct hook *h, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* Text from outside for a message: bounded, no control characters. */
+/*
+ * Text from outside for a message: bounded by cap, no control characters
+ * (C0, DEL, UTF-8 C1), no multibyte character cut in half (domxml_show()).
+ */
 static void shown(const char *in, char *out, size_t cap)
 {
-	size_t i;
-
-	for (i = 0; in[i] && i + 1 < cap; i++)
-		out[i] = ((unsigned char)in[i] < 0x20 || in[i] == 0x7f) ? '?' : in[i];
-	out[i] = '\0';
+	domxml_show(in, SIZE_MAX, out, cap);
 }
 
 /* ---- configuration -------------------------------------------------------- */
@@ -148,6 +149,15 @@ static int expand(const char *t, const char *name, char *out, size_t cap)
 	return 0;
 }
 
+/* A value that may go into a port SPEC (KEY=VALUE,...): no ',', no control characters. */
+static bool spec_safe(const char *v)
+{
+	for (; *v; v++)
+		if (*v == ',' || (unsigned char)*v < 0x20 || *v == 0x7f)
+			return false;
+	return true;
+}
+
 static int copy_value(char *dst, size_t cap, const char *v)
 {
 	if (strlen(v) >= cap)
@@ -173,9 +183,11 @@ static int config_set(struct hook_config *c, const char *key, char *v, char *err
 
 		while (n > 1 && v[n - 1] == '/')
 			v[--n] = '\0';
-		if (v[0] != '/' || copy_value(c->sockdir, sizeof(c->sockdir), v) < 0) {
+		/* Its sockets go into port SPECs: no ',' (nor control characters). */
+		if (v[0] != '/' || !spec_safe(v) ||
+		    copy_value(c->sockdir, sizeof(c->sockdir), v) < 0) {
 			snprintf(err, errlen, "socket-dir: expected an absolute path of at most %zu "
-				 "bytes", sizeof(c->sockdir) - 1);
+				 "bytes, without ',' or control characters", sizeof(c->sockdir) - 1);
 			return -EINVAL;
 		}
 	} else if (strcmp(key, "backend") == 0) {
@@ -186,9 +198,11 @@ static int config_set(struct hook_config *c, const char *key, char *v, char *err
 	} else if (strcmp(key, "endpoint") == 0 || strcmp(key, "device") == 0) {
 		char *dst = key[0] == 'e' ? c->endpoint : c->device;
 
-		if (check_template(v) < 0 || copy_value(dst, HOOK_TEMPLATE_MAX, v) < 0) {
-			snprintf(err, errlen, "%s: expected at most %d bytes, with %%n for the port "
-				 "name and %%%% for %%", key, HOOK_TEMPLATE_MAX - 1);
+		if (check_template(v) < 0 || !spec_safe(v) ||
+		    copy_value(dst, HOOK_TEMPLATE_MAX, v) < 0) {
+			snprintf(err, errlen, "%s: expected at most %d bytes without ',' or control "
+				 "characters, with %%n for the port name and %%%% for %%", key,
+				 HOOK_TEMPLATE_MAX - 1);
 			return -EINVAL;
 		}
 	} else if (strcmp(key, "socket-group") == 0 || strcmp(key, "socket-mode") == 0) {
@@ -210,6 +224,10 @@ static int config_set(struct hook_config *c, const char *key, char *v, char *err
 	return 0;
 }
 
+static const char *const config_keys[] = { "agent", "socket-dir", "backend", "endpoint",
+					    "device", "socket-group", "socket-mode" };
+#define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
 /*
  * Reads $VDPA_HOOK_CONF or HOOK_CONF_DEFAULT.  A missing file means the
  * defaults; err gets "PATH:LINE: reason" on failure.
@@ -218,7 +236,7 @@ static int config_load(struct hook_config *c, char *err, size_t errlen)
 {
 	const char *path = getenv(HOOK_CONF_ENV);
 	char *text, *line, *next;
-	unsigned lineno = 0;
+	unsigned lineno = 0, first_line[NKEYS] = { 0 };
 	size_t len;
 	FILE *f;
 	int r = 0;
@@ -259,6 +277,7 @@ static int config_load(struct hook_config *c, char *err, size_t errlen)
 	}
 	for (line = text; line; line = next) {
 		char why[CONFIG_ERR_MAX], *eq, *key;
+		size_t ki;
 
 		next = strchr(line, '\n');
 		if (next)
@@ -275,6 +294,17 @@ static int config_load(struct hook_config *c, char *err, size_t errlen)
 		}
 		*eq = '\0';
 		key = trim(line);
+		/* A key twice is a mistake (which one was meant?): refused. */
+		for (ki = 0; ki < NKEYS && strcmp(key, config_keys[ki]) != 0; ki++)
+			;
+		if (ki < NKEYS && first_line[ki]) {
+			snprintf(err, errlen, "%s:%u: %s: given twice (first on line %u)", c->path,
+				 lineno, config_keys[ki], first_line[ki]);
+			r = -EINVAL;
+			goto out;
+		}
+		if (ki < NKEYS)
+			first_line[ki] = lineno;
 		r = config_set(c, key, trim(eq + 1), why, sizeof(why));
 		if (r < 0) {
 			char k[32];
@@ -446,9 +476,12 @@ static bool no_such_port(int r, const struct ctl_error *err)
 	       strncmp(err->message, "no port named", 13) == 0;
 }
 
-/* The SPEC of a managed interface's port, as this host wants it. */
-static int port_spec(struct hook *h, const struct hook_config *c, const struct domxml_port *p,
-		     char *spec, size_t cap)
+/*
+ * The SPEC of a managed interface's port, as this host wants it (what
+ * prepare creates or accepts).  why gets the reason on failure.
+ */
+static int port_spec(const struct hook_config *c, const struct domxml_port *p, char *spec,
+		     size_t cap, char *why, size_t whylen)
 {
 	char endpoint[HOOK_TEMPLATE_MAX + PORT_NAME_MAX], device[HOOK_TEMPLATE_MAX + PORT_NAME_MAX];
 	size_t n;
@@ -457,17 +490,17 @@ static int port_spec(struct hook *h, const struct hook_config *c, const struct d
 			     c->backend == DOMXML_TO_ACCEL ? "accel" : "sw");
 	if (c->backend == DOMXML_TO_ACCEL) {
 		if (!c->device[0]) {
-			say(h, "port %s: backend = accel needs device = in %s", p->name, c->path);
+			snprintf(why, whylen, "backend = accel needs device = in %s", c->path);
 			return -EINVAL;
 		}
 		if (expand(c->device, p->name, device, sizeof(device)) < 0)
-			return -ENAMETOOLONG;
+			goto too_long;
 		if (n < cap)
 			n += (size_t)snprintf(spec + n, cap - n, ",device=%s", device);
 	}
 	if (c->endpoint[0] && n < cap) {
 		if (expand(c->endpoint, p->name, endpoint, sizeof(endpoint)) < 0)
-			return -ENAMETOOLONG;
+			goto too_long;
 		n += (size_t)snprintf(spec + n, cap - n, ",endpoint=%s", endpoint);
 	}
 	if (p->mac[0] && n < cap)
@@ -480,7 +513,28 @@ static int port_spec(struct hook *h, const struct hook_config *c, const struct d
 		n += (size_t)snprintf(spec + n, cap - n, ",socket-group=%s", c->socket_group);
 	if (c->socket_mode[0] && n < cap)
 		n += (size_t)snprintf(spec + n, cap - n, ",socket-mode=%s", c->socket_mode);
-	return n < cap ? 0 : -ENAMETOOLONG;
+	if (n < cap)
+		return 0;
+too_long:
+	snprintf(why, whylen, "the port's SPEC is longer than %zu bytes", cap - 1);
+	return -ENAMETOOLONG;
+}
+
+/* port_spec(), parsed as the agent parses it. */
+static int port_want(const struct hook_config *c, const struct domxml_port *p, char *spec,
+		     size_t cap, struct port_config *want, char *why, size_t whylen)
+{
+	char parse_why[CONFIG_ERR_MAX];
+	int r;
+
+	r = port_spec(c, p, spec, cap, why, whylen);
+	if (r < 0)
+		return r;
+	if (port_spec_parse(spec, want, parse_why, sizeof(parse_why)) < 0) {
+		snprintf(why, whylen, "%s (from %s)", parse_why, c->path);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* The first setting that differs between two ports, or NULL. */
@@ -521,19 +575,18 @@ static int ensure_port(struct hook *h, const struct hook_config *c, struct ctl_c
 	struct ctl_error err = { "", "" };
 	struct json_object *reply = NULL;
 	struct port_config want, have;
-	char why[CONFIG_ERR_MAX];
+	char why[CONFIG_ERR_MAX + PATH_MAX + 16], text[sizeof(req.spec)], msg[sizeof(err.message)];
 	const char *what;
 	int r;
 
-	r = port_spec(h, c, p, req.spec, sizeof(req.spec));
-	if (r == -ENAMETOOLONG)
-		say(h, "port %s: the port's SPEC is longer than %d bytes", p->name, CTL_SPEC_MAX);
-	if (r < 0)
-		return EXIT_REFUSED;
-	if (port_spec_parse(req.spec, &want, why, sizeof(why)) < 0) {
-		say(h, "port %s: %s (from %s)", p->name, why, c->path);
+	r = port_want(c, p, req.spec, sizeof(req.spec), &want, why, sizeof(why));
+	if (r < 0) {
+		shown(why, text, sizeof(text));
+		say(h, "port %s: %s", p->name, text);
 		return EXIT_REFUSED;
 	}
+	/* The SPEC holds values of the domain XML: shown cleaned, never raw. */
+	shown(req.spec, text, sizeof(text));
 	strcpy(req.name, p->name);
 	r = ctl_client_call(cl, &req, &reply, &err);
 	if (r == 0) {
@@ -546,13 +599,14 @@ static int ensure_port(struct hook *h, const struct hook_config *c, struct ctl_c
 		what = port_differs(&want, &have);
 		if (what) {
 			say(h, "port %s exists on the agent with another %s (wanted %s)", p->name,
-			    what, req.spec);
+			    what, text);
 			return EXIT_REFUSED;
 		}
 		return 0;	/* there already, as wanted */
 	}
 	if (!no_such_port(r, &err)) {
-		say(h, "port-show %s: %s", p->name, err.message);
+		shown(err.message, msg, sizeof(msg));
+		say(h, "port-show %s: %s", p->name, msg);
 		return (int)ctl_client_status(r);
 	}
 	req.cmd = CTL_CMD_PORT_ADD;
@@ -560,7 +614,8 @@ static int ensure_port(struct hook *h, const struct hook_config *c, struct ctl_c
 	r = ctl_client_call(cl, &req, &reply, &err);
 	json_object_put(reply);
 	if (r < 0) {
-		say(h, "port-add %s: %s", req.spec, err.message);
+		shown(err.message, msg, sizeof(msg));
+		say(h, "port-add %s: %s", text, msg);
 		return (int)ctl_client_status(r);
 	}
 	return 0;
@@ -597,42 +652,59 @@ static int hook_prepare(struct hook *h, const struct hook_config *c)
 /* ---- release end -------------------------------------------------------------- */
 
 /*
- * Deletes the port unless it belongs to another interface: a start that
- * prepare refused (the port exists with another MAC) is released too, and
- * must not take that other domain's port with it.
+ * Deletes the port only when it is this interface's: the port prepare
+ * would have created or accepted for it (same socket, backend, MAC, queues,
+ * MTU).  A start that prepare refused (a port of that name that is another
+ * domain's, or differs) is released too, and must not take that port with
+ * it; when in doubt (no usable reply, no SPEC to compare with) the port
+ * stays and stderr says so.
  */
-static void remove_port(struct hook *h, struct ctl_client *cl, const struct domxml_port *p)
+static void remove_port(struct hook *h, const struct hook_config *c, struct ctl_client *cl,
+			const struct domxml_port *p)
 {
 	struct ctl_request req = { .cmd = CTL_CMD_PORT_SHOW };
 	struct ctl_error err = { "", "" };
 	struct json_object *reply = NULL;
-	struct port_config have;
-	char mac[18];
+	struct port_config want, have;
+	char why[CONFIG_ERR_MAX + PATH_MAX + 16], text[sizeof(why)], msg[sizeof(err.message)];
+	const char *what;
 	int r;
 
 	strcpy(req.name, p->name);
 	r = ctl_client_call(cl, &req, &reply, &err);
 	if (r < 0) {
+		shown(err.message, msg, sizeof(msg));
 		if (!no_such_port(r, &err))
-			say(h, "port-show %s: %s; port not removed", p->name, err.message);
+			say(h, "port-show %s: %s; port not removed", p->name, msg);
 		return;
 	}
 	r = reply_port(reply, &have);
 	json_object_put(reply);
-	if (r == 0 && have.has_mac && p->mac[0]) {
-		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", have.mac[0],
-			 have.mac[1], have.mac[2], have.mac[3], have.mac[4], have.mac[5]);
-		if (strcmp(mac, p->mac) != 0) {
-			say(h, "port %s has mac %s, not this domain's %s; left in place", p->name,
-			    mac, p->mac);
-			return;
-		}
+	if (r < 0) {
+		say(h, "port %s: the agent's port-show reply has no usable spec; left in place",
+		    p->name);
+		return;
+	}
+	if (port_want(c, p, req.spec, sizeof(req.spec), &want, why, sizeof(why)) < 0) {
+		shown(why, text, sizeof(text));
+		say(h, "port %s: cannot tell whether it is this domain's (%s); left in place",
+		    p->name, text);
+		return;
+	}
+	req.spec[0] = '\0';
+	what = port_differs(&want, &have);
+	if (what) {
+		say(h, "port %s has another %s than this domain's interface %s would have; "
+		    "left in place", p->name, what, p->mac[0] ? p->mac : "without a mac");
+		return;
 	}
 	req.cmd = CTL_CMD_PORT_DEL;
 	r = ctl_client_call(cl, &req, &reply, &err);
 	json_object_put(reply);
-	if (r < 0 && !no_such_port(r, &err))
-		say(h, "port-del %s: %s", p->name, err.message);
+	if (r < 0 && !no_such_port(r, &err)) {
+		shown(err.message, msg, sizeof(msg));
+		say(h, "port-del %s: %s", p->name, msg);
+	}
 }
 
 static int hook_release(struct hook *h, const struct hook_config *c)
@@ -650,7 +722,7 @@ static int hook_release(struct hook *h, const struct hook_config *c)
 	if (nvu > 0 && agent_open(h, c, "; ports not removed", &cl) == 0) {
 		for (i = 0; i < domxml_nports(d); i++)
 			if (domxml_port(d, i)->type == DOMXML_IF_VHOSTUSER)
-				remove_port(h, cl, domxml_port(d, i));
+				remove_port(h, c, cl, domxml_port(d, i));
 	}
 	ctl_client_free(cl);
 	domxml_free(d);
@@ -679,7 +751,10 @@ int cli_libvirt_hook(char **args)
 	}
 	shown(args[0], h.domain, sizeof(h.domain));
 	if (config_load(&c, err, sizeof(err)) < 0) {
-		say(&h, "%s", err);
+		char text[sizeof(err)];
+
+		shown(err, text, sizeof(text));
+		say(&h, "%s", text);
 		drain_stdin();
 		return h.never_fail ? 0 : EXIT_REFUSED;
 	}

@@ -25,6 +25,7 @@
 
 #include <libxml/parser.h>
 #include <libxml/tree.h>
+#include <libxml/xmlversion.h>
 #include <libxml/xmlsave.h>
 
 #include "agent/domxml.h"
@@ -59,14 +60,63 @@ static int fail(struct domxml_error *err, int r, const char *fmt, ...)
 	return r;
 }
 
+/* The length of the UTF-8 sequence a byte starts; 0 for one that starts none. */
+static size_t utf8_len(unsigned char c)
+{
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		return 2;
+	if (c >= 0xe0 && c <= 0xef)
+		return 3;
+	if (c >= 0xf0 && c <= 0xf4)
+		return 4;
+	return 0;	/* a continuation byte, 0xc0, 0xc1, 0xf5.. */
+}
+
+void domxml_show(const char *in, size_t max, char *out, size_t cap)
+{
+	const unsigned char *s = (const unsigned char *)(in ? in : "");
+	size_t i = 0, o = 0;
+
+	if (cap == 0)
+		return;
+	while (i < max && s[i] && o + 1 < cap) {
+		size_t n = utf8_len(s[i]), k;
+
+		if (n == 1) {
+			out[o++] = (s[i] < 0x20 || s[i] == 0x7f) ? '?' : (char)s[i];
+			i++;
+			continue;
+		}
+		/* The continuation bytes; a NUL ends the loop (0 is not 10xxxxxx). */
+		for (k = 1; n && k < n && (s[i + k] & 0xc0) == 0x80; k++)
+			;
+		if (n == 0 || k < n) {
+			out[o++] = '?';	/* not a complete UTF-8 sequence */
+			i++;
+			continue;
+		}
+		if (i + n > max)
+			break;		/* the character would be cut: leave it out */
+		if (n == 2 && s[i] == 0xc2 && s[i + 1] <= 0x9f) {
+			out[o++] = '?';	/* C1 control U+0080..U+009F */
+			i += 2;
+			continue;
+		}
+		if (o + n >= cap)
+			break;
+		memcpy(out + o, s + i, n);
+		o += n;
+		i += n;
+	}
+	out[o] = '\0';
+}
+
 /* Document text for a message: at most SHOW_MAX bytes, no control characters. */
 static void show(const char *in, char *out, size_t cap)
 {
-	size_t i;
-
-	for (i = 0; in && in[i] && i < SHOW_MAX && i + 1 < cap; i++)
-		out[i] = ((unsigned char)in[i] < 0x20 || in[i] == 0x7f) ? '?' : in[i];
-	out[i] = '\0';
+	domxml_show(in, SHOW_MAX, out, cap);
 }
 
 /* ---- libxml2 helpers ---------------------------------------------------- */
@@ -199,6 +249,15 @@ static bool valid_dev_path(const char *p)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			return false;
 	return true;
+}
+
+/*
+ * A vhost-user socket path that may go into a port SPEC: absolute, no
+ * control characters, no ',' (it separates the SPEC's KEY=VALUE items).
+ */
+static bool valid_socket_path(const char *p)
+{
+	return valid_dev_path(p) && !strchr(p, ',');
 }
 
 /* ---- the metadata ---------------------------------------------------------- */
@@ -352,6 +411,12 @@ static int parse_managed(const xmlNode *iface, struct domxml_port *p, struct dom
 		if (r < 0)
 			return fail(err, -EBADMSG, "interface %s (port %s): vhostuser without "
 				    "<source path=...>", iface_label(p), p->name);
+		if (!valid_socket_path(p->socket)) {
+			show(p->socket, shown, sizeof(shown));
+			return fail(err, -EBADMSG, "interface %s (port %s): socket path '%s' is "
+				    "not an absolute path without control characters and ','",
+				    iface_label(p), p->name, shown);
+		}
 	} else if (!p->vdpa_dev[0]) {
 		/* No vdpa-dev in the metadata: the device the interface has now. */
 		r = attr(child(iface, "source"), "dev", p->vdpa_dev, sizeof(p->vdpa_dev));
@@ -463,7 +528,14 @@ struct first_error {
 	char message[200];
 };
 
-static void catch_error(void *data, xmlErrorPtr e)
+/* libxml2 2.12 made the handler's error const. */
+#if LIBXML_VERSION >= 21200
+typedef const xmlError *caught_error;
+#else
+typedef xmlErrorPtr caught_error;
+#endif
+
+static void catch_error(void *data, caught_error e)
 {
 	struct first_error *fe = data;
 	size_t n;

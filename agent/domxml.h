@@ -17,6 +17,12 @@
  *   - without metadata, a type='vhostuser' interface whose socket lies in
  *     the agent's socket directory: the port is the socket's name without
  *     ".sock".
+ * The <source path> of a managed vhost-user interface goes into the
+ * agent's port SPEC (KEY=VALUE,...): it must be an absolute path without
+ * control characters and without ','.  A metadata-managed interface may
+ * have its socket outside the agent's socket directory (the metadata names
+ * it explicitly, and a rewrite moves it into the directory anyway); one
+ * without metadata is managed only because its socket is in there.
  * Everything else in the domain is left as it is.
  *
  * Trust boundary: the XML is untrusted (libvirt hands the hook whatever
@@ -119,5 +125,16 @@ int domxml_format(const struct domxml *d, char **ret, size_t *ret_len);
 
 /* "sw" -> DOMXML_TO_SW, "accel" -> DOMXML_TO_ACCEL; -EINVAL otherwise. */
 int domxml_target_parse(const char *s, enum domxml_target *ret);
+
+/*
+ * Text from outside (a document, an agent, libvirt) for a one-line message:
+ * at most max bytes of in (NULL is ""), at most cap - 1 bytes out,
+ * NUL-terminated.  Every control character -- C0 (bytes < 0x20), DEL and
+ * the UTF-8 C1 controls U+0080..U+009F (0xC2 0x80..0x9F) -- becomes '?',
+ * and so does a byte that is not part of a complete UTF-8 sequence; a
+ * multibyte character is never cut in half (it is left out whole when it
+ * does not fit).  The output is valid UTF-8 without control characters.
+ */
+void domxml_show(const char *in, size_t max, char *out, size_t cap);
 
 #endif

@@ -8,22 +8,30 @@
  * Reads the domain's migratable XML from the source libvirtd, rewrites its
  * managed interfaces for the destination (agent/domxml.c) and hands it to
  * virDomainMigrateToURI3() as the destination XML: live, peer to peer, the
- * definition moves with the guest.  Without --to-backend the XML goes as it
- * is and the destination's hook adapts it to what that host serves.
+ * definition moves with the guest.  The persistent (inactive) definition
+ * is rewritten the same way and goes as the persistent XML, so that the
+ * destination does not keep the source's interfaces for its next start.
+ * Without --to-backend the XML goes as it is and the destination's hook
+ * adapts it to what that host serves (the live definition only: libvirt
+ * gives the hook no persistent one).
  *
  * One thread runs the migration call; another waits for SIGINT/SIGTERM
  * (blocked everywhere else) with a one-second timeout, prints the job's
  * progress on stderr each time it wakes, and turns a signal into
- * virDomainAbortJob().  Exit statuses are those of agent/cli_migrate.h.
+ * virDomainAbortJob(), tried again on every tick until it succeeds or the
+ * migration call returns (a signal before libvirtd started the job would
+ * be lost otherwise).  Exit statuses are those of agent/cli_migrate.h.
  *
  * Trust boundary: the XML comes from libvirtd (trusted, but parsed as
- * untrusted by domxml_parse() all the same); libvirt's error messages are
- * printed as they are.
+ * untrusted by domxml_parse() all the same); libvirt's error messages
+ * (which may quote the destination or the domain) are printed with their
+ * control characters replaced (domxml_show()).
  */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,11 +72,16 @@ static void quiet(void *data, virErrorPtr e)
 	(void)e;
 }
 
+/* libvirt's last error of this thread, cleaned for one line on stderr. */
 static const char *last_error(void)
 {
+	static _Thread_local char buf[512];
 	const char *m = virGetLastErrorMessage();
 
-	return m && m[0] ? m : "unknown libvirt error";
+	if (!m || !m[0])
+		return "unknown libvirt error";
+	domxml_show(m, SIZE_MAX, buf, sizeof(buf));
+	return buf;
 }
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -92,22 +105,39 @@ static int parse_args(char **args, struct options *o)
 					      "--socket-dir" };
 	const char **dst[] = { &o->to, &o->to_backend, &o->connect, &o->sockdir };
 
-	o->connect = DEFAULT_CONNECT;
-	o->sockdir = DEFAULT_SOCKDIR;
+	const size_t nvalued = sizeof(valued) / sizeof(valued[0]);
+
 	for (size_t i = 0; args[i]; i++) {
+		const char *v = NULL;
 		size_t k;
 
 		if (strcmp(args[i], "--dry-run") == 0) {
+			if (o->dry_run)
+				return usage_error("%s", "--dry-run given twice");
 			o->dry_run = true;
 			continue;
 		}
-		for (k = 0; k < sizeof(valued) / sizeof(valued[0]); k++)
-			if (strcmp(args[i], valued[k]) == 0)
+		/* OPTION VALUE or OPTION=VALUE, as in QMP mode. */
+		for (k = 0; k < nvalued; k++) {
+			size_t n = strlen(valued[k]);
+
+			if (strncmp(args[i], valued[k], n) != 0)
+				continue;
+			if (args[i][n] == '=') {
+				v = args[i] + n + 1;
 				break;
-		if (k < sizeof(valued) / sizeof(valued[0])) {
-			if (!args[i + 1] || !args[i + 1][0])
-				return usage_error("%s needs a value", args[i]);
-			*dst[k] = args[++i];
+			}
+			if (args[i][n] == '\0') {
+				v = args[i + 1] ? args[++i] : "";
+				break;
+			}
+		}
+		if (k < nvalued) {
+			if (*dst[k])
+				return usage_error("%s given twice", valued[k]);
+			if (!v[0])
+				return usage_error("%s needs a value", valued[k]);
+			*dst[k] = v;
 			continue;
 		}
 		if (args[i][0] == '-')
@@ -116,6 +146,10 @@ static int parse_args(char **args, struct options *o)
 			return usage_error("one DOMAIN only (also got %s)", args[i]);
 		o->domain = args[i];
 	}
+	if (!o->connect)
+		o->connect = DEFAULT_CONNECT;
+	if (!o->sockdir)
+		o->sockdir = DEFAULT_SOCKDIR;
 	if (!o->domain)
 		return usage_error("%s", "DOMAIN is missing");
 	if (!o->to)
@@ -123,8 +157,13 @@ static int parse_args(char **args, struct options *o)
 	if (o->to_backend && strcmp(o->to_backend, "sw") != 0 &&
 	    strcmp(o->to_backend, "accel") != 0)
 		return usage_error("--to-backend %s: expected sw or accel", o->to_backend);
-	if (o->sockdir[0] != '/')
-		return usage_error("--socket-dir %s: expected an absolute path", o->sockdir);
+	/* Its sockets go into the destination's port SPECs (KEY=VALUE,...). */
+	if (o->sockdir[0] != '/' || strchr(o->sockdir, ','))
+		return usage_error("--socket-dir %s: expected an absolute path without ','",
+				   o->sockdir);
+	for (const char *c = o->sockdir; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return usage_error("%s", "--socket-dir: control characters in the path");
 	return 0;
 }
 
@@ -163,39 +202,67 @@ static void print_progress(struct progress *pr)
 		done >> 20, total >> 20, left >> 20, (double)bps / (1 << 20), pass);
 }
 
+/*
+ * A signal asks for virDomainAbortJob(), which fails while libvirtd has not
+ * started the migration job yet ("no job active"): it is tried again every
+ * RETRY_NS until it succeeds or the migration call returns.
+ */
+#define RETRY_NS 200000000L
+
 static void *progress_thread(void *data)
 {
 	struct progress *pr = data;
-	const struct timespec tick = { 1, 0 };
+	bool aborted = false, told = false;
 
 	for (;;) {
+		const struct timespec tick = { 1, 0 }, retry = { 0, RETRY_NS };
 		siginfo_t si;
-		bool done;
-		int sig = sigtimedwait(&pr->sigs, &si, &tick);
+		bool done, pending;
+		int sig;
 
+		pthread_mutex_lock(&pr->lock);
+		pending = pr->signal && !aborted;
+		pthread_mutex_unlock(&pr->lock);
+		sig = sigtimedwait(&pr->sigs, &si, pending ? &retry : &tick);
 		pthread_mutex_lock(&pr->lock);
 		done = pr->done;
 		if (sig > 0 && !done && !pr->signal)
 			pr->signal = sig;
+		pending = pr->signal && !aborted;
 		pthread_mutex_unlock(&pr->lock);
 		if (done)
 			return NULL;
-		if (sig > 0) {
+		if (sig > 0)
 			fprintf(stderr, "vdpa-migrate: migrate %s: %s, cancelling the migration\n",
 				pr->name, strsignal(sig));
-			if (virDomainAbortJob(pr->dom) < 0)
-				fprintf(stderr, "vdpa-migrate: migrate %s: cannot cancel: %s\n",
+		if (pending) {
+			if (virDomainAbortJob(pr->dom) == 0) {
+				aborted = true;
+				if (told)
+					fprintf(stderr, "vdpa-migrate: migrate %s: cancelled\n",
+						pr->name);
+			} else if (!told) {
+				fprintf(stderr, "vdpa-migrate: migrate %s: cannot cancel yet: %s; "
+					"trying again until the migration starts or ends\n",
 					pr->name, last_error());
+				told = true;
+			}
 			continue;
 		}
-		print_progress(pr);
+		if (sig <= 0)
+			print_progress(pr);
 	}
 }
 
 /* ---- after a failure ---------------------------------------------------------- */
 
-/* MIGRATE_EXIT_FAILED when the guest runs on the source, else MIGRATE_EXIT_UNKNOWN. */
-static int where_is_it(virDomainPtr dom, const char *name)
+/*
+ * MIGRATE_EXIT_FAILED when the guest is on the source as it was before the
+ * migration (running, or in the state it had then: a domain paused before
+ * stays paused), else MIGRATE_EXIT_UNKNOWN.  before is the state before the
+ * migration, or -1 when unknown.
+ */
+static int where_is_it(virDomainPtr dom, const char *name, int before)
 {
 	int state = 0, reason = 0;
 
@@ -209,6 +276,11 @@ static int where_is_it(virDomainPtr dom, const char *name)
 			name);
 		return MIGRATE_EXIT_FAILED;
 	}
+	if (before >= 0 && state == before) {
+		fprintf(stderr, "vdpa-migrate: migrate %s: the domain is still on the source, in "
+			"the state it had before (state %d, reason %d)\n", name, state, reason);
+		return MIGRATE_EXIT_FAILED;
+	}
 	fprintf(stderr, "vdpa-migrate: migrate %s: the domain is not running on the source "
 		"(state %d, reason %d): check the destination\n", name, state, reason);
 	return MIGRATE_EXIT_UNKNOWN;
@@ -217,7 +289,7 @@ static int where_is_it(virDomainPtr dom, const char *name)
 /* ---- main ------------------------------------------------------------------- */
 
 static int print_json(const struct options *o, const struct domxml *d, const char *xml,
-		      bool migrated)
+		      const char *persist_xml, bool migrated)
 {
 	struct json_object *j = json_object_new_object(), *ports = json_object_new_array();
 	int r = 0;
@@ -248,7 +320,9 @@ static int print_json(const struct options *o, const struct domxml *d, const cha
 	json_object_object_add(j, "ports", ports);
 	if (xml)
 		json_object_object_add(j, "dest_xml", json_object_new_string(xml));
-	else
+	if (xml && persist_xml)
+		json_object_object_add(j, "persist_xml", json_object_new_string(persist_xml));
+	if (!xml)
 		json_object_object_add(j, "migrated", json_object_new_boolean(migrated));
 	if (printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
 							     JSON_C_TO_STRING_SPACED)) < 0)
@@ -257,21 +331,29 @@ static int print_json(const struct options *o, const struct domxml *d, const cha
 	return r;
 }
 
-static int migrate(const struct options *o, virDomainPtr dom, const char *dest_xml)
+static int migrate(const struct options *o, virDomainPtr dom, const char *dest_xml,
+		   const char *persist_xml)
 {
 	unsigned int flags = VIR_MIGRATE_LIVE | VIR_MIGRATE_PEER2PEER | VIR_MIGRATE_PERSIST_DEST |
 			     VIR_MIGRATE_UNDEFINE_SOURCE | VIR_MIGRATE_ABORT_ON_ERROR;
 	struct progress pr = { .dom = dom, .name = o->domain, .lock = PTHREAD_MUTEX_INITIALIZER };
 	virTypedParameterPtr params = NULL;
-	int nparams = 0, maxparams = 0, r, status;
+	int nparams = 0, maxparams = 0, r, status, before = -1, reason;
 	sigset_t old;
 	pthread_t th;
 
-	if (dest_xml && virTypedParamsAddString(&params, &nparams, &maxparams,
-						VIR_MIGRATE_PARAM_DEST_XML, dest_xml) < 0) {
+	if ((dest_xml && virTypedParamsAddString(&params, &nparams, &maxparams,
+						 VIR_MIGRATE_PARAM_DEST_XML, dest_xml) < 0) ||
+	    (persist_xml && virTypedParamsAddString(&params, &nparams, &maxparams,
+						    VIR_MIGRATE_PARAM_PERSIST_XML,
+						    persist_xml) < 0)) {
 		fprintf(stderr, "vdpa-migrate: migrate %s: %s\n", o->domain, last_error());
+		virTypedParamsFree(params, nparams);
 		return MIGRATE_EXIT_FAILED;
 	}
+	/* Where "still on the source" is after a failure: as it is now. */
+	if (virDomainGetState(dom, &before, &reason, 0) < 0)
+		before = -1;
 	sigemptyset(&pr.sigs);
 	sigaddset(&pr.sigs, SIGINT);
 	sigaddset(&pr.sigs, SIGTERM);
@@ -283,8 +365,10 @@ static int migrate(const struct options *o, virDomainPtr dom, const char *dest_x
 		fprintf(stderr, "vdpa-migrate: migrate %s: %s\n", o->domain, strerror(r));
 		return MIGRATE_EXIT_FAILED;
 	}
-	fprintf(stderr, "vdpa-migrate: migrate %s: to %s%s\n", o->domain, o->to,
-		dest_xml ? " with the rewritten domain XML" : "");
+	fprintf(stderr, "vdpa-migrate: migrate %s: to %s%s%s\n", o->domain, o->to,
+		dest_xml ? " with the rewritten domain XML" : "",
+		persist_xml ? (dest_xml ? " and persistent definition" :
+			       " with the rewritten persistent definition") : "");
 	r = virDomainMigrateToURI3(dom, o->to, params, (unsigned int)nparams, flags);
 	pthread_mutex_lock(&pr.lock);
 	pr.done = true;
@@ -306,7 +390,7 @@ static int migrate(const struct options *o, virDomainPtr dom, const char *dest_x
 		return MIGRATE_EXIT_OK;
 	}
 	fprintf(stderr, "vdpa-migrate: migrate %s: failed: %s\n", o->domain, last_error());
-	status = where_is_it(dom, o->domain);
+	status = where_is_it(dom, o->domain, before);
 	if (pr.signal && status == MIGRATE_EXIT_FAILED)
 		return MIGRATE_EXIT_INTERRUPTED;
 	return status;
@@ -316,12 +400,12 @@ int migrate_libvirt_main(char **args, bool json)
 {
 	struct options o = { 0 };
 	struct domxml_error err = { "" };
-	struct domxml *d = NULL;
+	struct domxml *d = NULL, *pd = NULL;
 	virConnectPtr conn = NULL;
 	virDomainPtr dom = NULL;
-	char *xml = NULL, *dest = NULL;
-	size_t len = 0;
-	bool changed = false;
+	char *xml = NULL, *dest = NULL, *pxml = NULL, *persist = NULL;
+	size_t len = 0, plen = 0;
+	bool changed = false, pchanged = false;
 	int status, r;
 
 	status = parse_args(args, &o);
@@ -368,6 +452,37 @@ int migrate_libvirt_main(char **args, bool json)
 			fprintf(stderr, "vdpa-migrate: migrate %s: %s\n", o.domain, err.message);
 			goto out;
 		}
+		/*
+		 * The persistent definition, rewritten the same way: with
+		 * VIR_MIGRATE_PERSIST_DEST libvirt defines the domain on the
+		 * destination from the source's, whatever the destination XML
+		 * says, unless it gets VIR_MIGRATE_PARAM_PERSIST_XML.
+		 */
+		status = MIGRATE_EXIT_FAILED;
+		pxml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE |
+					   VIR_DOMAIN_XML_MIGRATABLE);
+		if (!pxml) {
+			fprintf(stderr, "vdpa-migrate: migrate %s: cannot get its persistent XML: "
+				"%s\n", o.domain, last_error());
+			goto out;
+		}
+		status = MIGRATE_EXIT_REFUSED;
+		r = domxml_parse(pxml, strlen(pxml), o.sockdir, &pd, &err);
+		if (r == 0)
+			r = domxml_rewrite(pd, t, o.sockdir, &pchanged, &err);
+		if (r < 0) {
+			fprintf(stderr, "vdpa-migrate: migrate %s: persistent domain XML: %s\n",
+				o.domain, err.message);
+			goto out;
+		}
+		if (o.dry_run || pchanged) {
+			r = domxml_format(pd, &persist, &plen);
+			if (r < 0) {
+				fprintf(stderr, "vdpa-migrate: migrate %s: %s\n", o.domain,
+					strerror(-r));
+				goto out;
+			}
+		}
 	}
 	if (domxml_nports(d) == 0)
 		fprintf(stderr, "vdpa-migrate: migrate %s: no managed interfaces (see HOOK in "
@@ -380,7 +495,7 @@ int migrate_libvirt_main(char **args, bool json)
 		}
 	}
 	if (o.dry_run) {
-		r = json ? print_json(&o, d, dest, false)
+		r = json ? print_json(&o, d, dest, persist, false)
 			 : (fwrite(dest, 1, len, stdout) == len ? 0 : -EIO);
 		if (r == 0 && fflush(stdout) != 0)
 			r = -EIO;
@@ -395,14 +510,17 @@ int migrate_libvirt_main(char **args, bool json)
 			r == 0 ? "the domain is not running" : last_error());
 		goto out;
 	}
-	status = migrate(&o, dom, changed ? dest : NULL);
+	status = migrate(&o, dom, changed ? dest : NULL, pchanged ? persist : NULL);
 	if (json && (status == MIGRATE_EXIT_OK || status == MIGRATE_EXIT_FAILED ||
 		     status == MIGRATE_EXIT_INTERRUPTED))
-		(void)print_json(&o, d, NULL, status == MIGRATE_EXIT_OK);
+		(void)print_json(&o, d, NULL, NULL, status == MIGRATE_EXIT_OK);
 out:
 	free(dest);
 	free(xml);
+	free(persist);
+	free(pxml);
 	domxml_free(d);
+	domxml_free(pd);
 	if (dom)
 		virDomainFree(dom);
 	if (conn)

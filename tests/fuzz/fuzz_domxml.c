@@ -37,9 +37,14 @@ static void check_text(const char *s, size_t cap)
 
 	if (!end)
 		abort();
-	for (; s < end; s++)
+	for (; s < end; s++) {
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
 			abort();
+		/* No UTF-8 C1 control either (U+0080..U+009F). */
+		if ((unsigned char)s[0] == 0xc2 && (unsigned char)s[1] >= 0x80 &&
+		    (unsigned char)s[1] <= 0x9f)
+			abort();
+	}
 }
 
 static void check_err(const struct domxml_error *err)
@@ -92,6 +97,12 @@ static void check_ports(const struct domxml *d)
 			abort();
 		if (p->type == DOMXML_IF_VDPA && p->socket[0])
 			abort();
+		/* A socket goes into a port SPEC: absolute, no ',', no control characters. */
+		if (p->type == DOMXML_IF_VHOSTUSER &&
+		    (p->socket[0] != '/' || strchr(p->socket, ',')))
+			abort();
+		if (p->type == DOMXML_IF_VHOSTUSER)
+			check_text(p->socket, sizeof(p->socket));
 		if (p->type == DOMXML_IF_VDPA && p->vdpa_dev[0] != '/')
 			abort();
 		if (!p->in_metadata && (p->type != DOMXML_IF_VHOSTUSER || p->vdpa_dev[0]))
@@ -228,6 +239,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!buf)
 		return 0;
 	memcpy(buf, data, size);
+	/* Text for messages: bounded, valid, no control characters, any input. */
+	{
+		char text[80], *nul = malloc(size + 1);
+
+		if (nul) {
+			memcpy(nul, data, size);
+			nul[size] = '\0';
+			domxml_show(nul, size % 97, text, sizeof(text) - size % 7);
+			if (strlen(text) >= sizeof(text) - size % 7 || strlen(text) > size % 97)
+				abort();
+			check_text(text, sizeof(text));
+			free(nul);
+		}
+	}
 	one_target(buf, size, DOMXML_TO_SW);
 	one_target(buf, size, DOMXML_TO_ACCEL);
 	free(buf);

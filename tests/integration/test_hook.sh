@@ -6,8 +6,14 @@
 #                   nothing for a domain it does not manage, refuses private
 #                   memory with one line;
 #   prepare begin   creates the port (port show), accepts it a second time,
-#                   refuses a port of the same name with another mac;
-#   release end     removes the port, but not another domain's;
+#                   refuses a port of the same name with another mac, or with
+#                   the same mac but other queues; refuses a socket path with
+#                   ',' (SPEC injection) or a newline with one line;
+#   release end     removes the port, but not another domain's, nor one that
+#                   differs from what prepare would make (same mac, other
+#                   queues);
+#   configuration   a duplicate key, a ',' in socket-dir or endpoint are
+#                   refused with file:line (release still exits 0);
 #   agent down      prepare fails closed with one line, release exits 0.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -106,6 +112,35 @@ hook release end "$TEST_DIR/other.xml"
 one_line "release, another domain's port" "left in place"
 port_json vm1-net0 >/dev/null || fail "release of another domain removed vm1-net0"
 
+# Same mac, other queues: prepare refuses, and the release of that refused
+# start leaves the port (it is not what this domain's prepare would make).
+sed 's/queues="2"/queues="4"/' "$TEST_DIR/vm1.xml" >"$TEST_DIR/queues.xml"
+grep -q 'queues="4"' "$TEST_DIR/queues.xml" || fail "queues.xml: no queues=4"
+hook prepare begin "$TEST_DIR/queues.xml"
+[ "$RC" -ne 0 ] || fail "prepare accepted port vm1-net0 with other queues"
+one_line "prepare, same mac, other queues" "port vm1-net0 exists on the agent with another queues"
+hook release end "$TEST_DIR/queues.xml"
+[ "$RC" -eq 0 ] || fail "release end (other queues): exit $RC"
+one_line "release, same mac, other queues" "port vm1-net0 has another queues .*left in place"
+show=$(port_json vm1-net0) || fail "release of a refused start (other queues) removed vm1-net0: $show"
+grep -qF '"queues": 2' <<<"$show" || fail "port vm1-net0 changed: $show"
+log "ok: release of a start refused for other queues left vm1-net0"
+
+# A socket path with ',' would add SPEC keys (endpoint=, socket-mode=); one
+# with a newline would forge a second line in libvirt's log: both refused,
+# one line, and no port made.
+hook prepare begin "$FIX/err-meta-socket-comma.in.xml"
+[ "$RC" -ne 0 ] || fail "prepare accepted a socket path with ','"
+one_line "prepare, socket path with ','" \
+	"^vdpa-migrate: hook prepare vm1: domain XML: .*socket path '/run/x.sock,endpoint=tap:eth0,socket-mode=0777' is not an absolute path without control characters and ','"
+hook prepare begin "$FIX/err-meta-socket-newline.in.xml"
+[ "$RC" -ne 0 ] || fail "prepare accepted a socket path with a newline"
+one_line "prepare, socket path with a newline" "socket path '/run/x.sock\?vdpa-migrate: forged\?line'"
+show=$(port_json p0) && fail "prepare of a refused socket path made port p0: $show"
+hook migrate begin "$FIX/err-meta-socket-comma.in.xml"
+[ "$RC" -ne 0 ] && [ -z "$OUT" ] || fail "migrate begin accepted a socket path with ','"
+one_line "migrate begin, socket path with ','" "socket path .* is not an absolute path"
+
 # other operations: nothing
 hook started begin "$TEST_DIR/vm1.xml"
 [ "$RC" -eq 0 ] && [ -z "$OUT$ERR" ] || fail "started begin: exit $RC, '$OUT', '$ERR'"
@@ -126,6 +161,26 @@ echo "sockdir = /tmp" >>"$VDPA_HOOK_CONF"
 hook prepare begin "$TEST_DIR/vm1.xml"
 [ "$RC" -ne 0 ] || fail "prepare with a bad configuration succeeded"
 one_line "prepare, unknown key" "hook.conf:6: sockdir: unknown key"
+cp "$TEST_DIR/good.conf" "$VDPA_HOOK_CONF"
+# A key given twice: which one was meant?  Refused with file:line for
+# prepare; release still exits 0 (and says why nothing was removed).
+echo "backend = accel" >>"$VDPA_HOOK_CONF"
+hook prepare begin "$TEST_DIR/vm1.xml"
+[ "$RC" -ne 0 ] || fail "prepare with a duplicate key succeeded"
+one_line "prepare, duplicate key" "hook.conf:6: backend: given twice \(first on line 4\)"
+hook release end "$TEST_DIR/vm1.xml"
+[ "$RC" -eq 0 ] || fail "release with a duplicate key: exit $RC"
+one_line "release, duplicate key" "hook.conf:6: backend: given twice"
+# ',' would inject SPEC keys through socket-dir, endpoint or device.
+for bad in "socket-dir = /run/a,endpoint=tap:eth0" "endpoint = null,socket-mode=0777" \
+	"device = vfio-user:/x,mtu=1"; do
+	grep -v "^${bad%% =*} =" "$TEST_DIR/good.conf" >"$VDPA_HOOK_CONF"
+	echo "$bad" >>"$VDPA_HOOK_CONF"
+	n=$(wc -l <"$VDPA_HOOK_CONF")
+	hook prepare begin "$TEST_DIR/vm1.xml"
+	[ "$RC" -ne 0 ] || fail "prepare with '$bad' succeeded"
+	one_line "prepare, '$bad'" "hook.conf:$n: ${bad%% =*}: .*without ','"
+done
 cp "$TEST_DIR/good.conf" "$VDPA_HOOK_CONF"
 
 # ---- no vdpa-migrate --------------------------------------------------------------

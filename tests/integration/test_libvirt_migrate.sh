@@ -248,6 +248,14 @@ lv_migrate src dst --to-backend sw --socket-dir "$DST_RT"
 grep -q "with the rewritten domain XML" "$TEST_DIR/migrate-src-dst.err" ||
 	fail "--to-backend sw did not pass a rewritten XML"
 lv_check_moved src dst
+# The persistent definition moved rewritten too (VIR_MIGRATE_PARAM_PERSIST_XML):
+# dst's next start uses its own socket directory, not src's.
+grep -q "and persistent definition" "$TEST_DIR/migrate-src-dst.err" ||
+	fail "--to-backend sw did not pass a rewritten persistent definition"
+lv dst dumpxml --inactive "$DOM" >"$TEST_DIR/dst-inactive.xml"
+grep -q "<source type='unix' path='$DST_RT/$PORT.sock' mode='client'/>" "$TEST_DIR/dst-inactive.xml" ||
+	fail "dst's persistent definition is not on $DST_RT/$PORT.sock: $(grep -A4 '<interface' "$TEST_DIR/dst-inactive.xml")"
+log "ok: dst's persistent definition has the interface in dst's socket directory"
 
 # dst (sw) -> src (accel), the XML as it is: src's hook (migrate begin)
 # moves the interface into src's socket directory, its prepare makes the

@@ -191,6 +191,11 @@ static const struct refusal refusals[] = {
 	{ "err-meta-wrong-type", "err-meta-wrong-type", true, DOMXML_TO_SW, -EBADMSG },
 	{ "err-bad-queues", "err-bad-queues", true, DOMXML_TO_SW, -EBADMSG },
 	{ "err-bad-socket-name", "err-bad-socket-name", true, DOMXML_TO_SW, -EBADMSG },
+	/* A socket path goes into the agent's SPEC: no ',' (KEY=VALUE injection),
+	 * no control characters (one line on stderr), absolute. */
+	{ "err-meta-socket-comma", "err-meta-socket-comma", true, DOMXML_TO_SW, -EBADMSG },
+	{ "err-meta-socket-newline", "err-meta-socket-newline", true, DOMXML_TO_SW, -EBADMSG },
+	{ "err-meta-socket-relative", "err-meta-socket-relative", true, DOMXML_TO_SW, -EBADMSG },
 	{ "err-private-memory", "vdpa-nodev-roundtrip", false, DOMXML_TO_SW, -EPERM },
 	{ "err-numa-private", "err-numa-private", false, DOMXML_TO_SW, -EPERM },
 };
@@ -231,9 +236,12 @@ static void golden_refusals(void **state)
 			free(after);
 			domxml_free(d);
 		}
-		/* One line, no control characters: it goes to libvirt's log. */
-		for (const char *p = err.message; *p; p++)
-			assert_true((unsigned char)*p >= 0x20);
+		/* One line, no control characters (C1 included): it goes to libvirt's log. */
+		for (const char *p = err.message; *p; p++) {
+			assert_true((unsigned char)*p >= 0x20 && *p != 0x7f);
+			assert_false((unsigned char)p[0] == 0xc2 && (unsigned char)p[1] >= 0x80 &&
+				     (unsigned char)p[1] <= 0x9f);
+		}
 		snprintf(line, sizeof(line), "%s\n", err.message);
 		snprintf(name, sizeof(name), "%s.err", c->name);
 		expect_file(name, line);
@@ -347,6 +355,43 @@ static void limits(void **state)
 			 -EINVAL);
 }
 
+/* ---- text for messages ------------------------------------------------------ */
+
+static void show_text(const char *in, size_t max, size_t cap, const char *want)
+{
+	char out[128];
+
+	assert_true(cap <= sizeof(out));
+	memset(out, 'X', sizeof(out));
+	domxml_show(in, max, out, cap);
+	if (strcmp(out, want) != 0)
+		print_error("domxml_show(max %zu, cap %zu): got '%s', expected '%s'\n", max, cap,
+			    out, want);
+	assert_string_equal(out, want);
+}
+
+static void show_cleans(void **state)
+{
+	(void)state;
+	show_text("plain", 64, 64, "plain");
+	show_text(NULL, 64, 64, "");
+	show_text("a\nb\tc\x7f" "d\x1b[31m", 64, 64, "a?b?c?d?[31m");
+	/* C1 controls (U+0085 NEL, U+009B CSI) go, U+00A0 and U+00E9 stay. */
+	show_text("a\xc2\x85" "b\xc2\x9b" "c\xc2\xa0" "d\xc3\xa9", 64, 64,
+		  "a?b?c\xc2\xa0" "d\xc3\xa9");
+	/* Not UTF-8: each bad byte is one '?'. */
+	show_text("a\x80\xff" "b\xc3", 64, 64, "a??b?");
+	show_text("\xe2\x82" "x", 64, 64, "??x");
+	/* A multibyte character is never cut: not by max, not by cap. */
+	show_text("ab\xe2\x82\xac", 4, 64, "ab");
+	show_text("ab\xe2\x82\xac", 5, 64, "ab\xe2\x82\xac");
+	show_text("ab\xe2\x82\xac", 64, 5, "ab");
+	show_text("ab\xe2\x82\xac", 64, 6, "ab\xe2\x82\xac");
+	show_text("ab\xc2\x85", 3, 64, "ab");
+	show_text("abc", 64, 1, "");
+	show_text("abcdef", 3, 64, "abc");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -355,6 +400,7 @@ int main(void)
 		cmocka_unit_test(ports_found),
 		cmocka_unit_test(rewrite_updates_ports),
 		cmocka_unit_test(limits),
+		cmocka_unit_test(show_cleans),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
