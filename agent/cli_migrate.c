@@ -374,16 +374,14 @@ static bool handed_entry(struct json_object *e, unsigned pos, unsigned *ret_ring
 }
 
 /*
- * Reads a port-show reply.  Without a "migration" object (an agent that
- * does not report it) the rings tell: a stopped ring was stopped by
- * GET_VRING_BASE, which the agent answers only after quiescing the engine
- * and its final harvest, and its next_avail is what it handed over.
+ * Reads a port-show reply.  Without a "migration" object the port is never
+ * taken as quiesced: stopped rings alone do not prove that an
+ * accelerator's log was merged into QEMU's.
  */
 static int port_view_parse(struct json_object *reply, struct port_view *v, struct ctl_error *err)
 {
 	struct json_object *port = member(reply, "port"), *rings, *accel, *mig, *h;
 	const char *engine;
-	bool any = false, all_stopped = true;
 
 	memset(v, 0, sizeof(*v));
 	rings = member(port, "rings");
@@ -411,11 +409,6 @@ static int port_view_parse(struct json_object *reply, struct port_view *v, struc
 		v->ring[v->nrings].started = get_bool(r, "started");
 		v->ring[v->nrings].next_avail = (unsigned)avail & 0xffff;
 		v->ring[v->nrings].log_pages = (uint64_t)pages;
-		if (size > 0) {
-			any = true;
-			if (v->ring[v->nrings].started)
-				all_stopped = false;
-		}
 		v->nrings++;
 	}
 	engine = get_str(port, "engine");
@@ -454,8 +447,6 @@ static int port_view_parse(struct json_object *reply, struct port_view *v, struc
 	 * harvest is done.  Stopped rings alone do not prove it (an
 	 * accelerator's log may not be merged), so never quiesced.
 	 */
-	(void)any;
-	(void)all_stopped;
 	v->quiesced = v->final_harvest = false;
 	return 0;
 }
