@@ -50,6 +50,8 @@
 #define CANCEL_WAIT_MS 30000		/* migrate_cancel to "cancelled" */
 #define DEST_WAIT_MS 10000		/* destination leaves "inmigrate" */
 #define RINGS_WAIT_MS 5000		/* destination rings started */
+#define GAP_WAIT_MS 1000		/* then: a first frame on the destination */
+#define GAP_MAX_NS (60 * 1000000000LL)	/* a longer "gap" is not this migration's */
 #define AGENT_TIMEOUT_MS 3000
 #define DOWNTIME_MAX_MS 2000000		/* QEMU's limit: 2000 s */
 #define MAX_RINGS 64
@@ -333,6 +335,7 @@ struct port_view {
 		unsigned next_avail;
 		int started_at;		/* "started_at": the index it started at; -1 absent */
 		uint64_t log_pages;
+		int64_t first_rt_ns, last_rt_ns;	/* wall clock of frames moved; 0 unknown */
 	} ring[MAX_RINGS];
 	char engine[8];
 	bool accel;		/* an "accel" object: an accelerator serves the port */
@@ -409,6 +412,12 @@ static int port_view_parse(struct json_object *reply, struct port_view *v, struc
 		v->ring[v->nrings].started = get_bool(r, "started");
 		v->ring[v->nrings].next_avail = (unsigned)avail & 0xffff;
 		v->ring[v->nrings].log_pages = (uint64_t)pages;
+		if (!get_int(r, "first_frame_rt_ns", &v->ring[v->nrings].first_rt_ns) ||
+		    v->ring[v->nrings].first_rt_ns < 0)
+			v->ring[v->nrings].first_rt_ns = 0;
+		if (!get_int(r, "last_frame_rt_ns", &v->ring[v->nrings].last_rt_ns) ||
+		    v->ring[v->nrings].last_rt_ns < 0)
+			v->ring[v->nrings].last_rt_ns = 0;
 		v->nrings++;
 	}
 	engine = get_str(port, "engine");
@@ -485,6 +494,36 @@ static int agent_show(struct agent *a, const char *port, struct port_view *v, st
 	return r;
 }
 
+/*
+ * The source's last frame: the latest over its rings; 0 when none reports
+ * one.  An accelerator moves its rings' frames unseen by the agent: any
+ * time shown then is from before it took over.
+ */
+static int64_t last_frame_max(const struct port_view *v)
+{
+	int64_t m = 0;
+
+	if (v->accel)
+		return 0;
+	for (unsigned i = 0; i < v->nrings; i++)
+		if (v->ring[i].last_rt_ns > m)
+			m = v->ring[i].last_rt_ns;
+	return m;
+}
+
+/* The destination's first frame after the source's last (after): 0 when none yet. */
+static int64_t first_frame_after(const struct port_view *v, int64_t after)
+{
+	int64_t m = 0;
+
+	if (v->accel)
+		return 0;
+	for (unsigned i = 0; i < v->nrings; i++)
+		if (v->ring[i].first_rt_ns > after && (!m || v->ring[i].first_rt_ns < m))
+			m = v->ring[i].first_rt_ns;
+	return m;
+}
+
 static uint64_t log_pages_sum(const struct port_view *v)
 {
 	uint64_t s = 0;
@@ -539,6 +578,7 @@ struct run {
 	char dest_note[512];
 	unsigned ndest;
 	struct dest_ring dest[MAX_RINGS];
+	int64_t traffic_gap_ms;	/* source's last frame to the destination's first; -1 unknown */
 	/* progress */
 	bool tty, line_open;
 	int64_t next_line_ms, prev_ms;
@@ -1151,8 +1191,9 @@ static int check_destination(struct run *r)
 	int64_t deadline = now_ms() + DEST_WAIT_MS;
 	struct ctl_error cerr = { "", "" };
 	struct qmp_error err;
-	struct port_view v;
+	struct port_view v, nv, gv;
 	bool all_started;
+	int64_t src_last, dst_first = 0, gap_deadline = 0;
 	int rc;
 
 	qmp_set_interrupt(r->dst, NULL);
@@ -1184,9 +1225,26 @@ static int check_destination(struct run *r)
 		return 0;
 	}
 
+	/*
+	 * Once the rings started, the traffic gap wants the destination's
+	 * first frame: it may not have moved one yet, so look again for a
+	 * moment (GAP_WAIT_MS), only when the source reported its last.
+	 */
+	src_last = last_frame_max(&r->at_switch);
 	deadline = now_ms() + RINGS_WAIT_MS;
 	for (;;) {
-		rc = agent_show(&r->to, r->o.port, &v, &cerr);
+		/* Once the rings started, v stays: the rings are checked on it. */
+		rc = agent_show(&r->to, r->o.port, gap_deadline ? &gv : &nv, &cerr);
+		if (gap_deadline) {
+			if (rc == 0)
+				dst_first = first_frame_after(&gv, src_last);
+			if (rc < 0 || dst_first || now_ms() >= gap_deadline)
+				break;
+			sleep_ms(100);
+			continue;
+		}
+		if (rc == 0)
+			v = nv;
 		if (rc < 0) {
 			snprintf(r->dest_note, sizeof(r->dest_note),
 				 "destination agent %.200s %s (%.160s): rings not checked", r->o.to,
@@ -1205,10 +1263,18 @@ static int check_destination(struct run *r)
 			if (!found)
 				all_started = false;
 		}
-		if (all_started || now_ms() >= deadline)
+		if (all_started && src_last)
+			dst_first = first_frame_after(&v, src_last);
+		if (all_started && (!src_last || dst_first))
+			break;
+		if (all_started)
+			gap_deadline = now_ms() + GAP_WAIT_MS;
+		else if (now_ms() >= deadline)
 			break;
 		sleep_ms(100);
 	}
+	if (dst_first && dst_first - src_last < GAP_MAX_NS)
+		r->traffic_gap_ms = (dst_first - src_last) / 1000000;
 
 	/*
 	 * A ring the agent says it started at some index is compared exactly.
@@ -1345,6 +1411,7 @@ static void print_json(struct run *r, int status)
 		if (r->dest_note[0])
 			json_object_object_add(d, "note", json_object_new_string(r->dest_note));
 		json_object_object_add(o, "destination", d);
+		add_ms(o, "traffic_gap_ms", r->traffic_gap_ms);
 	}
 	if (r->pre)
 		json_object_object_add(o, "precheck", precheck_to_json(r->pre));
@@ -1394,6 +1461,9 @@ static void print_human(struct run *r)
 				       d->started ? "at" : "not started, at", d->now);
 		}
 	}
+	if (r->traffic_gap_ms >= 0)
+		printf("traffic gap: %" PRId64 " ms (last frame on the source to the first on the "
+		       "destination; includes any idle time)\n", r->traffic_gap_ms);
 	if (r->dest_note[0])
 		printf("%s\n", r->dest_note);
 }
@@ -1467,6 +1537,7 @@ int cli_migrate(char **args, bool json)
 	r->from.addr = r->o.from;
 	r->to.addr = r->o.to;
 	r->saved_events = r->saved_pause = -1;
+	r->traffic_gap_ms = -1;
 	r->tty = isatty(STDERR_FILENO) == 1;
 
 	/* No SA_RESTART: a signal ends the waits (poll, nanosleep) at once. */

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent/log.h"
@@ -71,6 +72,14 @@ struct worker {
 	uint8_t *rxbuf;
 	size_t rx_len;
 	bool rx_pending;	/* a frame from the endpoint waits for RX buffers */
+
+	/*
+	 * Wall-clock ns of the first frame moved since the ring (re)started and
+	 * of the last one, 0 for none: written by the worker once per batch,
+	 * read by port show (relaxed; display and vdpa-migrate's traffic gap).
+	 */
+	uint64_t first_rt_ns[2];
+	uint64_t last_rt_ns[2];
 };
 
 struct engine_sw {
@@ -119,6 +128,27 @@ static void drain_fd(int fd)
 		(void)0; /* EAGAIN: already drained */
 }
 
+/*
+ * Records that ring s moved frames in this batch.  CLOCK_REALTIME, not
+ * MONOTONIC: vdpa-migrate compares the source host's last frame with the
+ * destination host's first.  A vDSO read per batch, not per frame (the
+ * coarse clock's tick of up to 4 ms would blur a gap of a few ms).
+ */
+static void note_moved(struct worker *w, unsigned s)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	if (clock_gettime(CLOCK_REALTIME, &ts) < 0)
+		return;
+	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	if (!now)
+		return;
+	if (!__atomic_load_n(&w->first_rt_ns[s], __ATOMIC_RELAXED))
+		__atomic_store_n(&w->first_rt_ns[s], now, __ATOMIC_RELAXED);
+	__atomic_store_n(&w->last_rt_ns[s], now, __ATOMIC_RELAXED);
+}
+
 static void publish_and_notify(struct worker *w, unsigned s)
 {
 	vq_publish(&w->vq[s]);
@@ -129,7 +159,7 @@ static void publish_and_notify(struct worker *w, unsigned s)
 static unsigned do_tx(struct worker *w)
 {
 	struct vq *vq = &w->vq[TX];
-	unsigned n = 0;
+	unsigned n = 0, sent = 0;
 	size_t len;
 	int r;
 
@@ -142,9 +172,13 @@ static unsigned do_tx(struct worker *w)
 			continue; /* dropped and returned to the guest */
 		if (endpoint_send(w->e->ep, w->qp, w->txbuf, len) < 0)
 			vq_count_drop(vq);
+		else
+			sent++;
 	}
 	if (n)
 		publish_and_notify(w, TX);
+	if (sent)
+		note_moved(w, TX);
 	return n;
 }
 
@@ -173,8 +207,10 @@ static unsigned do_rx(struct worker *w)
 		if (r == -EIO)
 			break;
 	}
-	if (pushed)
+	if (pushed) {
 		publish_and_notify(w, RX);
+		note_moved(w, RX);
+	}
 	return n;
 }
 
@@ -423,6 +459,8 @@ static int eng_ring_start(void *opaque, unsigned idx)
 	r = worker_refresh_ring(w, s, true);
 	if (r == 0) {
 		w->running[s] = true;
+		/* Paused: the worker writes it no more until resumed. */
+		__atomic_store_n(&w->first_rt_ns[s], 0, __ATOMIC_RELAXED);
 		if (s == RX) {
 			/* Frames queued while nobody received are stale: drop them. */
 			w->rx_pending = false;
@@ -597,4 +635,6 @@ void engine_sw_ring_info(struct engine_sw *e, unsigned idx, struct engine_ring_i
 	ret->next_avail = __atomic_load_n(&w->vq[s].last_avail_idx, __ATOMIC_RELAXED);
 	ret->used = __atomic_load_n(&w->vq[s].published_idx, __ATOMIC_RELAXED);
 	vq_get_stats(&w->vq[s], &ret->stats);
+	ret->first_frame_rt_ns = __atomic_load_n(&w->first_rt_ns[s], __ATOMIC_RELAXED);
+	ret->last_frame_rt_ns = __atomic_load_n(&w->last_rt_ns[s], __ATOMIC_RELAXED);
 }

@@ -14,6 +14,7 @@
 #define VDPA_AGENT_ENGINE_SW_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "agent/endpoint.h"
 #include "agent/virtqueue.h"
@@ -40,6 +41,13 @@ struct engine_ring_info {
 	uint16_t next_avail;
 	uint16_t used;
 	struct vq_stats stats;
+	/*
+	 * CLOCK_REALTIME in ns (wall clock, so that two hosts' agents compare)
+	 * of the first frame moved on the ring since it last started and of the
+	 * last frame moved; 0 when none.  Taken once per batch.
+	 */
+	uint64_t first_frame_rt_ns;
+	uint64_t last_frame_rt_ns;
 };
 void engine_sw_ring_info(struct engine_sw *e, unsigned idx, struct engine_ring_info *ret);
 

@@ -738,6 +738,11 @@ struct json_object *port_detail_json(const struct port *p)
 			json_object_object_add(r, "log_marks", u64(ri.stats.log_marks));
 			json_object_object_add(r, "log_bytes", u64(ri.stats.log_bytes));
 			json_object_object_add(r, "log_pages", u64(ri.stats.log_pages));
+			/* The agent sees the frames of the rings it serves only. */
+			if (!p->acc && ri.first_frame_rt_ns)
+				json_object_object_add(r, "first_frame_rt_ns", u64(ri.first_frame_rt_ns));
+			if (!p->acc && ri.last_frame_rt_ns)
+				json_object_object_add(r, "last_frame_rt_ns", u64(ri.last_frame_rt_ns));
 			json_object_array_add(rings, r);
 		}
 	}

@@ -86,7 +86,20 @@ struct script {
 	int dst_mtu;			/* 0: 1500 like the source */
 	int started_at_skew;		/* added to ring 1's started_at */
 	bool dst_no_port;		/* port-show refuses (no such port) until the switchover */
+	/* traffic gap */
+	bool frame_times;		/* both agents report first/last_frame_rt_ns */
+	bool src_accel;			/* the source port is on the accelerator */
+	bool dst_first_late;		/* no first frame at the first look after completion */
+	bool json;			/* -j: the summary is parsed into result.gap_ms */
 };
+
+/* Wall-clock frame times the fake agents report (ns). */
+#define T0 1700000000000000000LL
+#define SRC_LAST0 (T0 - 40000000LL)	/* ring 0's last frame */
+#define SRC_LAST1 T0			/* ring 1's: the source's last */
+#define DST_FIRST0 (T0 + 123400000LL)	/* the destination's first after T0: 123 ms */
+#define DST_FIRST1 (T0 - 900000000LL)	/* before the source's last: not this migration's */
+#define GAP_MS 123
 
 /* What the fakes share: their view of where the migration stands. */
 static struct world {
@@ -96,6 +109,7 @@ static struct world {
 	size_t seq_pos;			/* query-migrate replies since "migrate" */
 	bool presw;			/* the source QMP reported pre-switchover */
 	bool agent_raised;		/* the source agent raised SIGINT */
+	int to_after_shows;		/* destination port-shows after the switchover */
 	pthread_t main;			/* the thread in cli_migrate(): SIGINT goes there */
 } W = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -505,7 +519,8 @@ static bool from_line(struct fake *f, int fd, struct json_object *msg)
 {
 	const struct script *sc = W.sc;
 	const char *cmd = agent_cmd(msg);
-	char mig[256] = "", rings[512], reply[2048];
+	char mig[256] = "", rings[640], reply[2400], last0[64] = "", last1[64] = "";
+	const char *accel = "";
 	bool presw, raise_now = false;
 
 	record(f, cmd);
@@ -519,12 +534,22 @@ static bool from_line(struct fake *f, int fd, struct json_object *msg)
 		raise_now = W.agent_raised = true;
 	pthread_mutex_unlock(&W.lock);
 
+	/*
+	 * The frame times: a real agent on the accelerator shows none, but
+	 * an older one's (from before a switch) must be ignored all the same.
+	 */
+	if (sc->frame_times) {
+		snprintf(last0, sizeof(last0), "\"last_frame_rt_ns\":%lld,", (long long)SRC_LAST0);
+		snprintf(last1, sizeof(last1), "\"last_frame_rt_ns\":%lld,", (long long)SRC_LAST1);
+	}
+	if (sc->src_accel)
+		accel = ",\"accel\":{\"device\":\"fake0\",\"harvest_pages\":3,\"dirty_rate_pps\":0}";
 	/* At the pause QEMU has stopped both rings with GET_VRING_BASE. */
 	snprintf(rings, sizeof(rings),
-		 "[{\"index\":0,\"size\":256,\"started\":%s,\"next_avail\":%d,%s\"log_pages\":10},"
-		 "{\"index\":1,\"size\":256,\"started\":%s,\"next_avail\":%d,%s\"log_pages\":20}]",
-		 presw ? "false" : "true", HANDED0, presw ? "" : "\"started_at\":0,",
-		 presw ? "false" : "true", HANDED1, presw ? "" : "\"started_at\":0,");
+		 "[{\"index\":0,\"size\":256,\"started\":%s,\"next_avail\":%d,%s%s\"log_pages\":10},"
+		 "{\"index\":1,\"size\":256,\"started\":%s,\"next_avail\":%d,%s%s\"log_pages\":20}]",
+		 presw ? "false" : "true", HANDED0, presw ? "" : "\"started_at\":0,", last0,
+		 presw ? "false" : "true", HANDED1, presw ? "" : "\"started_at\":0,", last1);
 	if (sc->mode != MIG_ABSENT && presw)
 		snprintf(mig, sizeof(mig), ",\"migration\":{\"quiesced\":true,\"final_harvest\":%s,"
 			 "\"handed_over\":[{\"ring\":0,\"next_avail\":%d},{\"ring\":1,\"next_avail\":%d}]}",
@@ -538,9 +563,9 @@ static bool from_line(struct fake *f, int fd, struct json_object *msg)
 		 "\"spec\":\"name=p0,socket=/run/p0.sock,backend=sw,endpoint=null,mtu=1500\","
 		 "\"mtu\":1500,\"features\":\"" FEATURES "\",\"protocol_features\":\"0x8217\","
 		 "\"offered_features\":\"" OFFERED "\",\"offered_protocol_features\":\"0x8217\","
-		 "\"max_ring_size\":32768,\"log_all\":true,\"connections\":1,\"engine\":\"sw\"%s,"
+		 "\"max_ring_size\":32768,\"log_all\":true,\"connections\":1,\"engine\":\"%s\"%s%s,"
 		 "\"rings\":%s}}",
-		 presw ? "connected" : "running", mig, rings);
+		 presw ? "connected" : "running", sc->src_accel ? "accel" : "sw", accel, mig, rings);
 	/* Pending on the main thread before the reply leaves: its handler
 	 * runs before cli_migrate() can read the reply. */
 	if (raise_now)
@@ -554,12 +579,14 @@ static bool to_line(struct fake *f, int fd, struct json_object *msg)
 	const struct script *sc = W.sc;
 	const char *cmd = agent_cmd(msg);
 	int mtu = sc->dst_mtu ? sc->dst_mtu : 1500;
-	char rings[512], reply[2048];
-	bool after;
+	char rings[640], reply[2400], first0[64] = "", first1[64] = "";
+	bool after, late = false;
 
 	record(f, cmd);
 	pthread_mutex_lock(&W.lock);
 	after = W.phase == PH_CONTINUED;
+	if (after && cmd && strcmp(cmd, "port-show") == 0)
+		late = W.to_after_shows++ == 0 && sc->dst_first_late;
 	pthread_mutex_unlock(&W.lock);
 	if (cmd && strcmp(cmd, "port-offer") == 0) {
 		snprintf(reply, sizeof(reply),
@@ -577,12 +604,16 @@ static bool to_line(struct fake *f, int fd, struct json_object *msg)
 		agent_send(f, fd, "{\"ok\":false,\"error\":\"no port named 'p0'\",\"field\":\"name\"}");
 		return true;
 	}
+	if (after && sc->frame_times && !late) {
+		snprintf(first0, sizeof(first0), ",\"first_frame_rt_ns\":%lld", (long long)DST_FIRST0);
+		snprintf(first1, sizeof(first1), ",\"first_frame_rt_ns\":%lld", (long long)DST_FIRST1);
+	}
 	if (after)
 		snprintf(rings, sizeof(rings),
-			 "[{\"index\":0,\"size\":256,\"started\":true,\"next_avail\":%d,\"started_at\":%d},"
-			 "{\"index\":1,\"size\":256,\"started\":true,\"next_avail\":%d,\"started_at\":%d}]",
-			 HANDED0, HANDED0, HANDED1 + sc->started_at_skew,
-			 HANDED1 + sc->started_at_skew);
+			 "[{\"index\":0,\"size\":256,\"started\":true,\"next_avail\":%d,\"started_at\":%d%s},"
+			 "{\"index\":1,\"size\":256,\"started\":true,\"next_avail\":%d,\"started_at\":%d%s}]",
+			 HANDED0, HANDED0, first0, HANDED1 + sc->started_at_skew,
+			 HANDED1 + sc->started_at_skew, first1);
 	else
 		snprintf(rings, sizeof(rings),
 			 "[{\"index\":0,\"size\":256,\"started\":false,\"next_avail\":0},"
@@ -609,6 +640,8 @@ struct result {
 	int fds_leaked;			/* open fds after the run minus before */
 	bool dir_removed;		/* the temporary directory was empty at the end */
 	struct fake src, dst, from, to;	/* stopped; their records stay readable */
+	bool json_ok;			/* -j: the summary parsed as one JSON object */
+	int64_t gap_ms;			/* its traffic_gap_ms; -1 absent */
 };
 
 /*
@@ -631,6 +664,7 @@ static int run_migrate(const struct script *sc, bool with_port, struct result *r
 	W.phase = PH_IDLE;
 	W.seq_pos = 0;
 	W.presw = W.agent_raised = false;
+	W.to_after_shows = 0;
 	W.main = pthread_self();
 
 	if (fake_start(&res->src, dir, "src", true, src_line) == 0 && ++started &&
@@ -660,7 +694,7 @@ static int run_migrate(const struct script *sc, bool with_port, struct result *r
 		argv[n] = NULL;
 
 		alarm(WATCHDOG_S);
-		res->status = cli_migrate(argv, false);
+		res->status = cli_migrate(argv, sc->json);
 		alarm(0);
 	}
 
@@ -693,9 +727,32 @@ static struct result *run_case(const struct script *sc, bool with_port)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
+		FILE *out = NULL;
+
+		/* -j: the summary to a file, read back once the run is over. */
+		if (sc->json) {
+			fflush(stdout);
+			out = tmpfile();
+			if (!out || dup2(fileno(out), STDOUT_FILENO) < 0)
+				_exit(1);
+		}
 		rc = run_migrate(sc, with_port, R);
 		fflush(stdout);
 		fflush(stderr);
+		if (out) {
+			char buf[8192];
+			size_t n;
+			struct json_object *o, *g;
+
+			rewind(out);
+			n = fread(buf, 1, sizeof(buf) - 1, out);
+			buf[n] = '\0';
+			o = json_tokener_parse(buf);
+			R->json_ok = o && json_object_is_type(o, json_type_object);
+			R->gap_ms = o && json_object_object_get_ex(o, "traffic_gap_ms", &g) ?
+				    json_object_get_int64(g) : -1;
+			json_object_put(o);
+		}
 		_exit(rc == 0 ? 0 : 1);
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
@@ -990,6 +1047,59 @@ static void src_gone_after_continue(void **state)
 	assert_int_equal(count(&res->to, "port-show"), 1);
 }
 
+/* 9. Both agents report frame times: the gap from the source's last to the destination's first. */
+static void traffic_gap(void **state)
+{
+	static const struct script sc = {
+		.seq = SEQ_TO_PRESW, .mode = MIG_READY, .frame_times = true, .json = true,
+	};
+	struct result *res;
+
+	(void)state;
+	res = run_case(&sc, true);
+	assert_int_equal(res->status, MIGRATE_EXIT_OK);
+	assert_true(res->json_ok);
+	/* min over the destination's first frames after T0, minus the max of the source's last */
+	assert_int_equal(res->gap_ms, GAP_MS);
+	/* It was there at the first look: no extra polling. */
+	assert_int_equal(count(&res->to, "port-show"), 2);
+}
+
+/* 9a. The destination moved no frame yet at the first look: it is asked again. */
+static void traffic_gap_late(void **state)
+{
+	static const struct script sc = {
+		.seq = SEQ_TO_PRESW, .mode = MIG_READY, .frame_times = true, .dst_first_late = true,
+		.json = true,
+	};
+	struct result *res;
+
+	(void)state;
+	res = run_case(&sc, true);
+	assert_int_equal(res->status, MIGRATE_EXIT_OK);
+	assert_true(res->json_ok);
+	assert_int_equal(res->gap_ms, GAP_MS);
+	assert_int_equal(count(&res->to, "port-show"), 3);
+}
+
+/* 9b. The source on the accelerator: the agent did not see its frames, no gap. */
+static void traffic_gap_src_accel(void **state)
+{
+	static const struct script sc = {
+		.seq = SEQ_TO_PRESW, .mode = MIG_READY, .frame_times = true, .src_accel = true,
+		.json = true,
+	};
+	struct result *res;
+
+	(void)state;
+	res = run_case(&sc, true);
+	assert_int_equal(res->status, MIGRATE_EXIT_OK);
+	assert_true(res->json_ok);
+	assert_int_equal(res->gap_ms, -1);
+	/* Nothing to wait for: the destination was read once after completion. */
+	assert_int_equal(count(&res->to, "port-show"), 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1005,6 +1115,9 @@ int main(void)
 		cmocka_unit_test(dest_ring_mismatch),
 		cmocka_unit_test(caps_error_stale_completed),
 		cmocka_unit_test(src_gone_after_continue),
+		cmocka_unit_test(traffic_gap),
+		cmocka_unit_test(traffic_gap_late),
+		cmocka_unit_test(traffic_gap_src_accel),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
