@@ -43,6 +43,7 @@
 #include "agent/config.h"
 #include "agent/ctl_client.h"
 #include "agent/domxml.h"
+#include "protocol/text.h"
 
 #define HOOK_CONF_DEFAULT "/etc/libvirt/hooks/vdpa-migrate.conf"
 #define HOOK_CONF_ENV "VDPA_HOOK_CONF"
@@ -89,11 +90,11 @@ static void say(struct hook *h, const char *fmt, ...)
 
 /*
  * Text from outside for a message: bounded by cap, no control characters
- * (C0, DEL, UTF-8 C1), no multibyte character cut in half (domxml_show()).
+ * (C0, DEL, UTF-8 C1), no multibyte character cut in half (text_show()).
  */
 static void shown(const char *in, char *out, size_t cap)
 {
-	domxml_show(in, SIZE_MAX, out, cap);
+	text_show(in, SIZE_MAX, out, cap);
 }
 
 /* ---- configuration -------------------------------------------------------- */

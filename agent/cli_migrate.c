@@ -40,6 +40,7 @@
 #include "agent/qmp.h"
 #include "agent/render.h"
 #include "protocol/control.h"
+#include "protocol/text.h"
 
 #define QMP_OPEN_MS 10000		/* connect, greeting, capabilities */
 #define QMP_CALL_MS 10000		/* one command's reply */
@@ -228,49 +229,13 @@ struct mig_info {
 	char error[256];	/* error-desc of a failed migration */
 };
 
-/*
- * Copies text from QEMU or an agent for printing: control characters (C0,
- * DEL, and C1 as UTF-8 0xc2 0x80..0x9f) become '?', and a cut never splits
- * a UTF-8 sequence.
- */
-static void copy_shown(char *dst, size_t cap, const char *src)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; src[i] && o + 1 < cap; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		if (c == 0xc2 && (unsigned char)src[i + 1] >= 0x80 &&
-		    (unsigned char)src[i + 1] <= 0x9f) {
-			dst[o++] = '?';
-			i++;
-			continue;
-		}
-		if (c < 0x20 || c == 0x7f) {
-			dst[o++] = '?';
-			continue;
-		}
-		dst[o++] = (char)c;
-	}
-	/* Do not end inside a multi-byte sequence. */
-	if (src[0] && o + 1 >= cap) {
-		size_t k = o;
-
-		while (k > 0 && ((unsigned char)dst[k - 1] & 0xc0) == 0x80)
-			k--;
-		if (k > 0 && ((unsigned char)dst[k - 1] & 0xc0) == 0xc0)
-			o = k - 1;
-	}
-	dst[o] = '\0';
-}
-
 static void mig_info_parse(struct json_object *ret, struct mig_info *m)
 {
 	struct json_object *ram = member(ret, "ram");
 	const char *s = get_str(ret, "status"), *e = get_str(ret, "error-desc");
 
 	memset(m, 0, sizeof(*m));
-	copy_shown(m->status, sizeof(m->status), s ? s : "none");
+	text_show(s ? s : "none", SIZE_MAX, m->status, sizeof(m->status));
 	if (!get_int(ret, "total-time", &m->total_ms))
 		m->total_ms = -1;
 	if (!get_int(ret, "downtime", &m->downtime_ms))
@@ -288,7 +253,7 @@ static void mig_info_parse(struct json_object *ret, struct mig_info *m)
 	if (!get_num(ram, "dirty-pages-rate", &m->dirty_pps))
 		m->dirty_pps = -1;
 	m->socket_address = member(ret, "socket-address") != NULL;
-	copy_shown(m->error, sizeof(m->error), e ? e : "");
+	text_show(e ? e : "", SIZE_MAX, m->error, sizeof(m->error));
 }
 
 static int query_migrate(struct qmp *q, struct mig_info *m, struct qmp_error *err)
@@ -313,7 +278,7 @@ static int query_status(struct qmp *q, char *status, size_t cap, struct qmp_erro
 	if (r < 0)
 		return r;
 	s = get_str(ret, "status");
-	copy_shown(status, cap, s ? s : "unknown");
+	text_show(s ? s : "unknown", SIZE_MAX, status, cap);
 	json_object_put(ret);
 	return 0;
 }
@@ -421,7 +386,7 @@ static int port_view_parse(struct json_object *reply, struct port_view *v, struc
 		v->nrings++;
 	}
 	engine = get_str(port, "engine");
-	copy_shown(v->engine, sizeof(v->engine), engine ? engine : "none");
+	text_show(engine ? engine : "none", SIZE_MAX, v->engine, sizeof(v->engine));
 	accel = member(port, "accel");
 	if (accel && json_object_is_type(accel, json_type_object)) {
 		v->accel = true;

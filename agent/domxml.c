@@ -29,6 +29,7 @@
 #include <libxml/xmlsave.h>
 
 #include "agent/domxml.h"
+#include "protocol/text.h"
 
 #define SHOW_MAX 64	/* bytes of document text quoted in a message */
 
@@ -60,63 +61,10 @@ static int fail(struct domxml_error *err, int r, const char *fmt, ...)
 	return r;
 }
 
-/* The length of the UTF-8 sequence a byte starts; 0 for one that starts none. */
-static size_t utf8_len(unsigned char c)
-{
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		return 2;
-	if (c >= 0xe0 && c <= 0xef)
-		return 3;
-	if (c >= 0xf0 && c <= 0xf4)
-		return 4;
-	return 0;	/* a continuation byte, 0xc0, 0xc1, 0xf5.. */
-}
-
-void domxml_show(const char *in, size_t max, char *out, size_t cap)
-{
-	const unsigned char *s = (const unsigned char *)(in ? in : "");
-	size_t i = 0, o = 0;
-
-	if (cap == 0)
-		return;
-	while (i < max && s[i] && o + 1 < cap) {
-		size_t n = utf8_len(s[i]), k;
-
-		if (n == 1) {
-			out[o++] = (s[i] < 0x20 || s[i] == 0x7f) ? '?' : (char)s[i];
-			i++;
-			continue;
-		}
-		/* The continuation bytes; a NUL ends the loop (0 is not 10xxxxxx). */
-		for (k = 1; n && k < n && (s[i + k] & 0xc0) == 0x80; k++)
-			;
-		if (n == 0 || k < n) {
-			out[o++] = '?';	/* not a complete UTF-8 sequence */
-			i++;
-			continue;
-		}
-		if (i + n > max)
-			break;		/* the character would be cut: leave it out */
-		if (n == 2 && s[i] == 0xc2 && s[i + 1] <= 0x9f) {
-			out[o++] = '?';	/* C1 control U+0080..U+009F */
-			i += 2;
-			continue;
-		}
-		if (o + n >= cap)
-			break;
-		memcpy(out + o, s + i, n);
-		o += n;
-		i += n;
-	}
-	out[o] = '\0';
-}
-
 /* Document text for a message: at most SHOW_MAX bytes, no control characters. */
 static void show(const char *in, char *out, size_t cap)
 {
-	domxml_show(in, SHOW_MAX, out, cap);
+	text_show(in, SHOW_MAX, out, cap);
 }
 
 /* ---- libxml2 helpers ---------------------------------------------------- */

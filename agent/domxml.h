@@ -126,15 +126,4 @@ int domxml_format(const struct domxml *d, char **ret, size_t *ret_len);
 /* "sw" -> DOMXML_TO_SW, "accel" -> DOMXML_TO_ACCEL; -EINVAL otherwise. */
 int domxml_target_parse(const char *s, enum domxml_target *ret);
 
-/*
- * Text from outside (a document, an agent, libvirt) for a one-line message:
- * at most max bytes of in (NULL is ""), at most cap - 1 bytes out,
- * NUL-terminated.  Every control character -- C0 (bytes < 0x20), DEL and
- * the UTF-8 C1 controls U+0080..U+009F (0xC2 0x80..0x9F) -- becomes '?',
- * and so does a byte that is not part of a complete UTF-8 sequence; a
- * multibyte character is never cut in half (it is left out whole when it
- * does not fit).  The output is valid UTF-8 without control characters.
- */
-void domxml_show(const char *in, size_t max, char *out, size_t cap);
-
 #endif

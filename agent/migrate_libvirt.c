@@ -25,7 +25,7 @@
  * Trust boundary: the XML comes from libvirtd (trusted, but parsed as
  * untrusted by domxml_parse() all the same); libvirt's error messages
  * (which may quote the destination or the domain) are printed with their
- * control characters replaced (domxml_show()).
+ * control characters replaced (text_show()).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -43,6 +43,7 @@
 
 #include "agent/cli_migrate.h"
 #include "agent/domxml.h"
+#include "protocol/text.h"
 
 #define DEFAULT_CONNECT "qemu:///system"
 #define DEFAULT_SOCKDIR "/run/vdpa-agent"
@@ -80,7 +81,7 @@ static const char *last_error(void)
 
 	if (!m || !m[0])
 		return "unknown libvirt error";
-	domxml_show(m, SIZE_MAX, buf, sizeof(buf));
+	text_show(m, SIZE_MAX, buf, sizeof(buf));
 	return buf;
 }
 

@@ -19,6 +19,7 @@
 
 #include "agent/ctl_client.h"
 #include "agent/precheck.h"
+#include "protocol/text.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define BIT(b) (UINT64_C(1) << (b))
@@ -475,14 +476,13 @@ out:
 
 /* ---- output ------------------------------------------------------------ */
 
-/* s with control characters as '?'. */
+/* s cleaned for the terminal (text_show()); every s is a field of a result, < 256 bytes. */
 static void put(FILE *f, const char *s)
 {
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	char buf[256];
 
-		fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
-	}
+	text_show(s, SIZE_MAX, buf, sizeof(buf));
+	fputs(buf, f);
 }
 
 int precheck_print(const struct precheck_result *res, FILE *f)

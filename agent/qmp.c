@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "agent/qmp.h"
+#include "protocol/text.h"
 
 #define BUF_MAX ((size_t)QMP_MAX_LINE + 2)	/* a line and its "\r\n" */
 #define BUF_MIN 4096
@@ -299,16 +300,6 @@ static const char *str_member(struct json_object *o, const char *key)
 	return json_object_get_string(v);
 }
 
-/* Copies a string from QEMU with control characters replaced by '?'. */
-static void copy_clean(char *dst, size_t cap, const char *src)
-{
-	size_t i;
-
-	for (i = 0; src && src[i] && i + 1 < cap; i++)
-		dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? '?' : src[i];
-	dst[i] = '\0';
-}
-
 void qmp_set_interrupt(struct qmp *q, const volatile sig_atomic_t *flag)
 {
 	q->interrupt = flag;
@@ -388,8 +379,8 @@ int qmp_execute(struct qmp *q, const char *command, struct json_object *args, in
 		}
 		if (json_object_object_get_ex(m, "error", &e) &&
 		    json_object_is_type(e, json_type_object)) {
-			copy_clean(err->cls, sizeof(err->cls), str_member(e, "class"));
-			copy_clean(err->desc, sizeof(err->desc), str_member(e, "desc"));
+			text_show(str_member(e, "class"), SIZE_MAX, err->cls, sizeof(err->cls));
+			text_show(str_member(e, "desc"), SIZE_MAX, err->desc, sizeof(err->desc));
 			if (!err->desc[0])
 				snprintf(err->desc, sizeof(err->desc), "%s failed", command);
 			json_object_put(m);

@@ -25,6 +25,7 @@
 #include <json-c/json.h>
 
 #include "protocol/control.h"
+#include "protocol/text.h"
 
 /* ---- the table ------------------------------------------------------- */
 
@@ -85,30 +86,6 @@ static const struct member_info *member_by_key(const char *key)
 }
 
 /* ---- helpers ----------------------------------------------------------- */
-
-/*
- * Copies at most cap - 1 bytes of peer text into dst, NUL-terminated, with
- * control characters (and DEL) replaced by '?'.  The input is valid UTF-8
- * (json-c checked it), so a cut backs off to a character boundary.
- */
-static void copy_clean(char *dst, size_t cap, const char *src, size_t len)
-{
-	size_t n = len;
-
-	if (cap == 0)
-		return;
-	if (n > cap - 1) {
-		n = cap - 1;
-		while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80)
-			n--;
-	}
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)src[i];
-
-		dst[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-	}
-	dst[n] = '\0';
-}
 
 static void set_err(struct ctl_error *err, const char *field, const char *message)
 {
@@ -245,8 +222,8 @@ int ctl_parse_request(const char *line, size_t len, struct ctl_request *ret,
 	if (!info) {
 		char shown[65];
 
-		copy_clean(shown, sizeof(shown), json_object_get_string(cmdv),
-			   (size_t)json_object_get_string_len(cmdv));
+		text_show_n(json_object_get_string(cmdv), (size_t)json_object_get_string_len(cmdv),
+			  shown, sizeof(shown));
 		snprintf(err->message, sizeof(err->message), "unknown command '%s'", shown);
 		snprintf(err->field, sizeof(err->field), "cmd");
 		goto out;
@@ -267,7 +244,7 @@ int ctl_parse_request(const char *line, size_t len, struct ctl_request *ret,
 		m = member_by_key(key);
 		if (!m || !((info->required | info->optional) & m->bit)) {
 			snprintf(err->message, sizeof(err->message), "unknown member");
-			copy_clean(err->field, sizeof(err->field), key, strlen(key));
+			text_show_n(key, strlen(key), err->field, sizeof(err->field));
 			goto out;
 		}
 		if (check_member(m, val, &s, &n, err) < 0)
@@ -436,11 +413,11 @@ int ctl_parse_reply(const char *line, size_t len, struct json_object **ret_obj,
 		set_err(err, NULL, "refusal's \"field\" is not a string");
 		goto out;
 	}
-	copy_clean(err->message, sizeof(err->message), json_object_get_string(e),
-		   (size_t)json_object_get_string_len(e));
+	text_show_n(json_object_get_string(e), (size_t)json_object_get_string_len(e), err->message,
+		  sizeof(err->message));
 	if (f)
-		copy_clean(err->field, sizeof(err->field), json_object_get_string(f),
-			   (size_t)json_object_get_string_len(f));
+		text_show_n(json_object_get_string(f), (size_t)json_object_get_string_len(f),
+			  err->field, sizeof(err->field));
 	else
 		err->field[0] = '\0';
 	r = -EREMOTEIO;

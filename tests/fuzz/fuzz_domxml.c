@@ -24,6 +24,7 @@
 
 #include "agent/config.h"
 #include "agent/domxml.h"
+#include "protocol/text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -246,7 +247,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (nul) {
 			memcpy(nul, data, size);
 			nul[size] = '\0';
-			domxml_show(nul, size % 97, text, sizeof(text) - size % 7);
+			text_show(nul, size % 97, text, sizeof(text) - size % 7);
 			if (strlen(text) >= sizeof(text) - size % 7 || strlen(text) > size % 97)
 				abort();
 			check_text(text, sizeof(text));

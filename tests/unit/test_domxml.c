@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "agent/domxml.h"
+#include "protocol/text.h"
 
 #define SOCKDIR "/run/vdpa-agent"
 
@@ -363,9 +364,9 @@ static void show_text(const char *in, size_t max, size_t cap, const char *want)
 
 	assert_true(cap <= sizeof(out));
 	memset(out, 'X', sizeof(out));
-	domxml_show(in, max, out, cap);
+	text_show(in, max, out, cap);
 	if (strcmp(out, want) != 0)
-		print_error("domxml_show(max %zu, cap %zu): got '%s', expected '%s'\n", max, cap,
+		print_error("text_show(max %zu, cap %zu): got '%s', expected '%s'\n", max, cap,
 			    out, want);
 	assert_string_equal(out, want);
 }
