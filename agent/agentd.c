@@ -5,6 +5,8 @@
 #include "agent/agentd.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 
 #include "agent/ctl_server.h"
 #include "agent/log.h"
+#include "protocol/control.h"
 
 static void notify_status(const struct agentd *a)
 {
@@ -38,6 +41,160 @@ struct port *agentd_find_port(const struct agentd *a, const char *name)
 		if (strcmp(port_config(a->ports[i])->name, name) == 0)
 			return a->ports[i];
 	return NULL;
+}
+
+/*
+ * STATE_DIR/ports: the SPECs of the ports added over the control socket,
+ * one per line, so that a restarted agent serves them again (QEMU's
+ * vhost-user client reconnects to the same socket).  Ports from the
+ * configuration file and --port are not in it: they come back from there.
+ * Written whole on every change, to a temporary file that is synced and
+ * renamed over the old one, so a crash leaves the old list or the new one.
+ */
+#define STATE_PORTS "ports"
+
+static int state_path(const struct agentd *a, const char *suffix, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/" STATE_PORTS "%s", a->state_dir, suffix);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int save_ports(const struct agentd *a)
+{
+	static const char head[] =
+		"# vdpa-agentd: the ports added with \"vdpa-migrate port add\", restored\n"
+		"# when the agent starts.  Written by the agent; one SPEC per line.\n";
+	char path[PATH_MAX], tmp[PATH_MAX], spec[CTL_SPEC_MAX + 2];
+	int fd, r, dfd;
+
+	if (!a->state_dir)
+		return 0;
+	if ((r = state_path(a, "", path, sizeof(path))) < 0 ||
+	    (r = state_path(a, ".tmp", tmp, sizeof(tmp))) < 0)
+		return r;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	/* No state directory yet (systemd's StateDirectory= makes it): make it. */
+	if (fd < 0 && errno == ENOENT && mkdir(a->state_dir, 0755) == 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	r = write_all(fd, head, sizeof(head) - 1);
+	for (size_t i = 0; i < a->nports && r == 0; i++) {
+		int n;
+
+		if (port_origin(a->ports[i]) != PORT_FROM_CONTROL)
+			continue;
+		n = port_spec_format(port_config(a->ports[i]), spec, sizeof(spec) - 1);
+		if (n < 0) {
+			r = n;
+			break;
+		}
+		spec[n++] = '\n';
+		r = write_all(fd, spec, (size_t)n);
+	}
+	if (r == 0 && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && r == 0)
+		r = -errno;
+	if (r == 0 && rename(tmp, path) < 0)
+		r = -errno;
+	if (r < 0) {
+		unlink(tmp);
+		return r;
+	}
+	/* The rename itself, on disk. */
+	dfd = open(a->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	return 0;
+}
+
+static void save_ports_or_warn(const struct agentd *a, const char *what)
+{
+	char path[PATH_MAX];
+	int r = save_ports(a);
+
+	if (r < 0 && state_path(a, "", path, sizeof(path)) == 0)
+		log_warning("%s; cannot write %s: %s (after a restart the agent would "
+			    "serve the ports it had before)", what, path, strerror(-r));
+}
+
+int agentd_restore_ports(struct agentd *a)
+{
+	char path[PATH_MAX], err[CONFIG_ERR_MAX], *line = NULL;
+	size_t cap = 0, restored = 0;
+	unsigned lineno = 0;
+	ssize_t n;
+	FILE *f;
+	int r;
+
+	if (!a->state_dir)
+		return 0;
+	if ((r = state_path(a, "", path, sizeof(path))) < 0)
+		return r;
+	f = fopen(path, "re");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		r = -errno;
+		log_err("cannot read %s: %s; ports added at run time are not restored", path,
+			strerror(-r));
+		return r;
+	}
+	a->restoring = true;
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		struct port_config pc;
+
+		lineno++;
+		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+			line[--n] = '\0';
+		if (n == 0 || line[0] == '#')
+			continue;
+		if ((size_t)n > CTL_SPEC_MAX) {
+			log_err("%s:%u: line longer than %u bytes; skipped", path, lineno,
+				CTL_SPEC_MAX);
+			continue;
+		}
+		if (port_spec_parse(line, &pc, err, sizeof(err)) < 0) {
+			log_err("%s:%u: %s; skipped", path, lineno, err);
+			continue;
+		}
+		if (agentd_find_port(a, pc.name)) {
+			log_notice("%s:%u: port %s is configured elsewhere now; that one is kept",
+				   path, lineno, pc.name);
+			continue;
+		}
+		if (agentd_add_port(a, &pc, PORT_FROM_CONTROL, err, sizeof(err)) < 0) {
+			log_err("%s:%u: port %s: %s; skipped", path, lineno, pc.name, err);
+			continue;
+		}
+		restored++;
+	}
+	a->restoring = false;
+	free(line);
+	fclose(f);
+	if (restored)
+		log_notice("restored %zu port(s) added at run time, from %s", restored, path);
+	return 0;
 }
 
 int agentd_add_port(struct agentd *a, const struct port_config *cfg, enum port_origin origin,
@@ -72,6 +229,8 @@ int agentd_add_port(struct agentd *a, const struct port_config *cfg, enum port_o
 	a->ports[a->nports++] = p;
 	log_notice("port %s: listening on %s", cfg->name, cfg->socket);
 	notify_status(a);
+	if (origin == PORT_FROM_CONTROL && !a->restoring)
+		save_ports_or_warn(a, "port added");
 	return 0;
 }
 
@@ -80,11 +239,16 @@ int agentd_del_port(struct agentd *a, const char *name)
 	for (size_t i = 0; i < a->nports; i++) {
 		if (strcmp(port_config(a->ports[i])->name, name) != 0)
 			continue;
+		bool saved = port_origin(a->ports[i]) == PORT_FROM_CONTROL;
+
 		log_notice("port %s: removed", name);
 		port_free(a->ports[i]);
 		memmove(&a->ports[i], &a->ports[i + 1], (a->nports - i - 1) * sizeof(a->ports[0]));
 		a->nports--;
 		notify_status(a);
+		/* Not at shutdown: the list is what the next start restores. */
+		if (saved && !a->stopping)
+			save_ports_or_warn(a, "port removed");
 		return 0;
 	}
 	return -ENOENT;

@@ -27,6 +27,7 @@ struct agentd {
 	struct watch *tick_watch;
 	struct ctl_server *ctl;
 	bool stopping;		/* STOPPING=1 sent: no more STATUS= */
+	bool restoring;		/* agentd_restore_ports(): do not rewrite the list */
 };
 
 int agentd_init(struct agentd *a, const char *config_path, const char *runtime_dir,
@@ -37,6 +38,12 @@ int agentd_add_port(struct agentd *a, const struct port_config *cfg, enum port_o
 		    char *err, size_t errlen);
 int agentd_del_port(struct agentd *a, const char *name);
 struct port *agentd_find_port(const struct agentd *a, const char *name);
+
+/* Adds the ports of STATE_DIR/ports (the ports added over the control
+ * socket before a restart); a line that cannot be served is logged with
+ * the file and line and skipped.  0, or a negative errno when the file
+ * exists but cannot be read. */
+int agentd_restore_ports(struct agentd *a);
 
 /* Re-reads the configuration file: adds new ports, removes ports the file
  * no longer has, leaves every other port (and its live VM) alone. */

@@ -61,6 +61,8 @@ static int serve(const char *config_path, const char *runtime_dir, const char *s
 			goto out;
 		}
 	}
+	/* A file that cannot be read is logged; the other ports still serve. */
+	(void)agentd_restore_ports(&a);
 	r = agentd_run(&a);
 	rc = r < 0 ? 1 : 0;
 out:

@@ -16,7 +16,7 @@ write_conf() { printf '%s\n' "$@" >"$conf"; }
 
 # A bad file stops start-up and says where.
 write_conf "[port p1]" "socket = $RT/p1.sock" "queues = 0"
-if "$AGENTD" --config "$conf" --runtime-dir "$RT" >"$TEST_DIR/bad.log" 2>&1; then
+if "$AGENTD" --config "$conf" --runtime-dir "$RT" --state-dir "$RT" >"$TEST_DIR/bad.log" 2>&1; then
 	fail "the agent started with a bad configuration file"
 fi
 grep -F "$conf:3: [port p1]: queues: '0' is not a number in 1..8" "$TEST_DIR/bad.log" >/dev/null ||

@@ -16,7 +16,7 @@ ns=$TEST_DIR/notify.sock
 lib_bg notify "$NOTIFYRECV" "$ns" 8
 lib_wait_for 5 grep READY-TO-RECEIVE "$TEST_DIR/notify.log" >/dev/null || fail "notifyrecv did not start"
 
-NOTIFY_SOCKET=$ns WATCHDOG_USEC=400000 lib_bg agent "$AGENTD" --runtime-dir "$RT" \
+NOTIFY_SOCKET=$ns WATCHDOG_USEC=400000 lib_bg agent "$AGENTD" --runtime-dir "$RT" --state-dir "$RT" \
 	--port "name=p0,socket=$RT/p0.sock"
 agent=$LIB_PID
 lib_wait_for 5 grep 'READY=1' "$TEST_DIR/notify.log" >/dev/null || fail "no READY=1: $(cat "$TEST_DIR/notify.log")"
@@ -43,7 +43,7 @@ expect "READY=1 comes before STOPPING=1 (line)" "$ready_line" -lt "$stop_line"
 RT2=$TEST_DIR/rt2
 mkdir -p "$RT2"
 lib_bg activate systemd-socket-activate -l "$RT2/activated.sock" \
-	"$AGENTD" --runtime-dir "$RT2" --port "name=q0,socket=$RT2/q0.sock"
+	"$AGENTD" --runtime-dir "$RT2" --state-dir "$RT2" --port "name=q0,socket=$RT2/q0.sock"
 lib_wait_for 5 test -S "$RT2/activated.sock" || fail "systemd-socket-activate did not listen"
 out=$("$VMCLI" --agent "unix:$RT2/activated.sock" ports) || fail "no answer on the activated socket: $out"
 printf '%s\n' "$out" | grep -E '^q0 +listening' >/dev/null || fail "unexpected ports: $out"
