@@ -31,7 +31,7 @@ start_agent
 test ! -e "$STATE" || fail "a state file before any port add: $(cat "$STATE")"
 SPEC="name=p0,socket=$(agent_sock a p0),endpoint=tap:$TAP,mac=$MAC,socket-mode=0660"
 agent_cli a port add "$SPEC" >/dev/null || fail "port add failed"
-before=$(spec_of p0)
+before=$(spec_of p0) || fail "port show p0 failed"
 [ -n "$before" ] || fail "port show p0 has no spec"
 grep -Fx "$before" "$STATE" >/dev/null || fail "p0 is not in $STATE: $(cat "$STATE" 2>&1)"
 ! grep '^name=cli,' "$STATE" >/dev/null || fail "a --port port was written to $STATE"
@@ -49,7 +49,7 @@ kill -KILL "${AGENT_PID[a]}"
 wait "${AGENT_PID[a]}" 2>/dev/null || true
 cp "$TEST_DIR/agent-a.log" "$TEST_DIR/agent-a.1.log"
 start_agent
-after=$(spec_of p0)
+after=$(spec_of p0) || fail "p0 is gone after the restart: $(agent_cli a ports 2>&1)"
 expect "p0's SPEC after the restart" "$after" = "$before"
 grep "restored 1 port(s) added at run time, from $STATE" "$TEST_DIR/agent-a.log" >/dev/null ||
 	fail "the restore is not logged: $(tail -5 "$TEST_DIR/agent-a.log")"
