@@ -109,6 +109,20 @@ static int save_ports(const struct agentd *a)
 		spec[n++] = '\n';
 		r = write_all(fd, spec, (size_t)n);
 	}
+	for (size_t i = 0; i < a->nunserved && r == 0; i++) {
+		static const char note[] = "# not served at the last start (see the log); "
+					   "tried again at the next:\n";
+		const struct agentd_unserved *u = &a->unserved[i];
+
+		/* Added again since, under that name: the live port's line counts. */
+		if (u->name[0] && agentd_find_port(a, u->name))
+			continue;
+		r = write_all(fd, note, sizeof(note) - 1);
+		if (r == 0)
+			r = write_all(fd, u->line, strlen(u->line));
+		if (r == 0)
+			r = write_all(fd, "\n", 1);
+	}
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
 	if (close(fd) < 0 && r == 0)
@@ -136,6 +150,24 @@ static void save_ports_or_warn(const struct agentd *a, const char *what)
 	if (r < 0 && state_path(a, "", path, sizeof(path)) == 0)
 		log_warning("%s; cannot write %s: %s (after a restart the agent would "
 			    "serve the ports it had before)", what, path, strerror(-r));
+}
+
+/* Keeps a line that could not be served, so that no rewrite drops it. */
+static void keep_unserved(struct agentd *a, const char *line, const char *name)
+{
+	struct agentd_unserved *nu;
+	char *copy = strdup(line);
+
+	nu = copy ? realloc(a->unserved, (a->nunserved + 1) * sizeof(*nu)) : NULL;
+	if (!nu) {
+		free(copy);
+		log_err("out of memory: a later rewrite of the port list drops '%s'", line);
+		return;
+	}
+	a->unserved = nu;
+	nu[a->nunserved].line = copy;
+	snprintf(nu[a->nunserved].name, sizeof(nu[a->nunserved].name), "%s", name);
+	a->nunserved++;
 }
 
 int agentd_restore_ports(struct agentd *a)
@@ -170,12 +202,14 @@ int agentd_restore_ports(struct agentd *a)
 		if (n == 0 || line[0] == '#')
 			continue;
 		if ((size_t)n > CTL_SPEC_MAX) {
+			/* Not a SPEC any agent wrote: not kept either. */
 			log_err("%s:%u: line longer than %u bytes; skipped", path, lineno,
 				CTL_SPEC_MAX);
 			continue;
 		}
 		if (port_spec_parse(line, &pc, err, sizeof(err)) < 0) {
 			log_err("%s:%u: %s; skipped", path, lineno, err);
+			keep_unserved(a, line, "");
 			continue;
 		}
 		if (agentd_find_port(a, pc.name)) {
@@ -185,6 +219,7 @@ int agentd_restore_ports(struct agentd *a)
 		}
 		if (agentd_add_port(a, &pc, PORT_FROM_CONTROL, err, sizeof(err)) < 0) {
 			log_err("%s:%u: port %s: %s; skipped", path, lineno, pc.name, err);
+			keep_unserved(a, line, pc.name);
 			continue;
 		}
 		restored++;
@@ -375,6 +410,9 @@ void agentd_fini(struct agentd *a)
 	while (a->nports)
 		agentd_del_port(a, port_config(a->ports[a->nports - 1])->name);
 	free(a->ports);
+	for (size_t i = 0; i < a->nunserved; i++)
+		free(a->unserved[i].line);
+	free(a->unserved);
 	ctl_server_free(a->ctl);
 	loop_remove(a->sig_watch);
 	loop_remove(a->wd_watch);

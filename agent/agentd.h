@@ -28,6 +28,14 @@ struct agentd {
 	struct ctl_server *ctl;
 	bool stopping;		/* STOPPING=1 sent: no more STATUS= */
 	bool restoring;		/* agentd_restore_ports(): do not rewrite the list */
+	/* Lines of STATE_DIR/ports not served at start-up, written back on
+	 * every rewrite (tried again at the next start), with the port name
+	 * when the line parsed ("" when not). */
+	struct agentd_unserved {
+		char *line;
+		char name[PORT_NAME_MAX + 1];
+	} *unserved;
+	size_t nunserved;
 };
 
 int agentd_init(struct agentd *a, const char *config_path, const char *runtime_dir,

@@ -6,7 +6,7 @@
 # the port comes back with the same SPEC, QEMU reconnects and traffic flows
 # again, 0 corrupt, 0 duplicate.  A deleted port stays deleted after a
 # restart, ports from --port are not written to the file, and a line that
-# cannot be served is logged with the file and line and skipped.
+# cannot be served is logged with the file and line, skipped, and kept.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/agent.sh"
@@ -86,5 +86,11 @@ grep -F "$STATE:$bad_line: queues:" "$TEST_DIR/agent-a.log" | grep -F "skipped" 
 log "ok: $(grep -F "$STATE:$bad_line: " "$TEST_DIR/agent-a.log" | head -n1)"
 agent_cli a port show good >/dev/null || fail "the good line after a bad one was not restored"
 agent_cli a port show cli >/dev/null || fail "the --port port is missing"
+# A rewrite keeps the line it could not serve (tried again at the next start).
+agent_cli a port del good >/dev/null || fail "port del good failed"
+grep -Fx "name=bad,socket=$(agent_sock a bad),queues=0" "$STATE" >/dev/null ||
+	fail "a rewrite dropped the line not served: $(cat "$STATE")"
+! grep '^name=good,' "$STATE" >/dev/null || fail "good is still in $STATE after port del"
+log "ok: the rewrite kept the unserved line and dropped good"
 agent_check_alive a
 log "PASS"
