@@ -144,12 +144,51 @@ static int save_ports(const struct agentd *a)
 
 static void save_ports_or_warn(const struct agentd *a, const char *what)
 {
-	char path[PATH_MAX];
 	int r = save_ports(a);
 
-	if (r < 0 && state_path(a, "", path, sizeof(path)) == 0)
-		log_warning("%s; cannot write %s: %s (after a restart the agent would "
-			    "serve the ports it had before)", what, path, strerror(-r));
+	if (r < 0)
+		log_warning("%s; cannot write %s/" STATE_PORTS ": %s (after a restart the "
+			    "agent would serve the ports it had before)", what, a->state_dir,
+			    strerror(-r));
+}
+
+/* A port of that name was added or deleted over the control socket: the
+ * operator's word replaces a line kept from the last start. */
+static void forget_unserved(struct agentd *a, const char *name)
+{
+	for (size_t i = 0; i < a->nunserved;) {
+		if (strcmp(a->unserved[i].name, name) != 0) {
+			i++;
+			continue;
+		}
+		free(a->unserved[i].line);
+		memmove(&a->unserved[i], &a->unserved[i + 1],
+			(a->nunserved - i - 1) * sizeof(a->unserved[0]));
+		a->nunserved--;
+	}
+}
+
+/* The value of "name=" in a SPEC that did not parse, so that port add and
+ * port del can still address its line; "" when there is none that fits. */
+static const char *spec_name(const char *spec, char *buf, size_t len)
+{
+	for (const char *k = spec; k; k = strchr(k, ',')) {
+		size_t n;
+
+		if (*k == ',')
+			k++;
+		if (strncmp(k, "name=", 5) != 0)
+			continue;
+		k += 5;
+		n = strcspn(k, ",");
+		if (n == 0 || n >= len)
+			break;
+		memcpy(buf, k, n);
+		buf[n] = '\0';
+		return buf;
+	}
+	buf[0] = '\0';
+	return buf;
 }
 
 /* Keeps a line that could not be served, so that no rewrite drops it. */
@@ -181,8 +220,11 @@ int agentd_restore_ports(struct agentd *a)
 
 	if (!a->state_dir)
 		return 0;
-	if ((r = state_path(a, "", path, sizeof(path))) < 0)
+	if ((r = state_path(a, "", path, sizeof(path))) < 0) {
+		log_err("state directory %s: %s; ports added at run time are not restored",
+			a->state_dir, strerror(-r));
 		return r;
+	}
 	f = fopen(path, "re");
 	if (!f) {
 		if (errno == ENOENT)
@@ -195,6 +237,7 @@ int agentd_restore_ports(struct agentd *a)
 	a->restoring = true;
 	while ((n = getline(&line, &cap, f)) >= 0) {
 		struct port_config pc;
+		struct port *p;
 
 		lineno++;
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -203,18 +246,25 @@ int agentd_restore_ports(struct agentd *a)
 			continue;
 		if ((size_t)n > CTL_SPEC_MAX) {
 			/* Not a SPEC any agent wrote: not kept either. */
-			log_err("%s:%u: line longer than %u bytes; skipped", path, lineno,
+			log_err("%s:%u: line longer than %u bytes; dropped", path, lineno,
 				CTL_SPEC_MAX);
 			continue;
 		}
 		if (port_spec_parse(line, &pc, err, sizeof(err)) < 0) {
+			char name[PORT_NAME_MAX + 1];
+
 			log_err("%s:%u: %s; skipped", path, lineno, err);
-			keep_unserved(a, line, "");
+			keep_unserved(a, line, spec_name(line, name, sizeof(name)));
 			continue;
 		}
-		if (agentd_find_port(a, pc.name)) {
-			log_notice("%s:%u: port %s is configured elsewhere now; that one is kept",
-				   path, lineno, pc.name);
+		if ((p = agentd_find_port(a, pc.name))) {
+			if (port_origin(p) == PORT_FROM_CONTROL)
+				log_err("%s:%u: a second line for port %s; dropped", path, lineno,
+					pc.name);
+			else
+				log_notice("%s:%u: port %s is in the configuration file or "
+					   "--port now; that one is served, this line dropped",
+					   path, lineno, pc.name);
 			continue;
 		}
 		if (agentd_add_port(a, &pc, PORT_FROM_CONTROL, err, sizeof(err)) < 0) {
@@ -264,8 +314,10 @@ int agentd_add_port(struct agentd *a, const struct port_config *cfg, enum port_o
 	a->ports[a->nports++] = p;
 	log_notice("port %s: listening on %s", cfg->name, cfg->socket);
 	notify_status(a);
-	if (origin == PORT_FROM_CONTROL && !a->restoring)
+	if (origin == PORT_FROM_CONTROL && !a->restoring) {
+		forget_unserved(a, cfg->name);
 		save_ports_or_warn(a, "port added");
+	}
 	return 0;
 }
 
@@ -282,8 +334,19 @@ int agentd_del_port(struct agentd *a, const char *name)
 		a->nports--;
 		notify_status(a);
 		/* Not at shutdown: the list is what the next start restores. */
-		if (saved && !a->stopping)
+		if (saved && !a->stopping) {
+			forget_unserved(a, name);
 			save_ports_or_warn(a, "port removed");
+		}
+		return 0;
+	}
+	/* Not served since the last start, but kept in the list: gone now. */
+	for (size_t i = 0; i < a->nunserved; i++) {
+		if (strcmp(a->unserved[i].name, name) != 0)
+			continue;
+		forget_unserved(a, name);
+		log_notice("port %s: removed from the ports to restore", name);
+		save_ports_or_warn(a, "port removed");
 		return 0;
 	}
 	return -ENOENT;

@@ -23,7 +23,16 @@ netns_exec "$NS" ip addr add "$HOST_IP/24" dev "$TAP"
 netns_exec "$NS" ip link set "$TAP" up
 
 STATE=$(agent_rt a)/ports
-start_agent() { agent_start a --netns "$NS" -- --port "name=cli,socket=$(agent_sock a cli),endpoint=null"; }
+# The control socket is bound after the restore; after a SIGKILL the old
+# one is still there, so it goes first (agent_start waits for it).
+start_agent() {
+	rm -f "$(agent_rt a)/control.sock"
+	agent_start a --netns "$NS" -- --port "name=cli,socket=$(agent_sock a cli),endpoint=null"
+}
+stop_agent() {
+	kill -TERM "${AGENT_PID[a]}"
+	wait "${AGENT_PID[a]}" 2>/dev/null || true
+}
 spec_of() { agent_cli a -j port show "$1" | tr -d '\n' | sed -n 's/.*"spec": *"\([^"]*\)".*/\1/p'; }
 state_of() { agent_cli a -j port show "$1" | tr -d ' \n' | sed -n 's/.*"state":"\([a-z-]*\)".*/\1/p'; }
 
@@ -64,19 +73,25 @@ traffic_both_ways g "$NS" "$HOST_IP" "$GUEST_IP" 2000 3
 vm_check_console g || fail "errors on the guest console"
 vm_stop g
 
+# A clean stop (SIGTERM, which removes every port on the way out) keeps
+# the list.
+stop_agent
+grep -Fx "$before" "$STATE" >/dev/null || fail "a clean stop dropped p0 from $STATE: $(cat "$STATE")"
+start_agent
+expect "p0's SPEC after a clean restart" "$(spec_of p0)" = "$before"
+
 # A deleted port stays deleted.
 agent_cli a port del p0 >/dev/null || fail "port del failed"
 ! grep '^name=p0,' "$STATE" >/dev/null || fail "p0 is still in $STATE after port del"
-kill -TERM "${AGENT_PID[a]}"
-wait "${AGENT_PID[a]}" 2>/dev/null || true
-test -e "$STATE" || fail "a clean stop removed $STATE"
+stop_agent
 start_agent
+agent_check_alive a
+agent_cli a port show cli >/dev/null || fail "the agent does not answer"
 agent_cli a port show p0 >/dev/null 2>&1 && fail "p0 came back after port del and a restart"
 log "ok: p0 stays deleted"
 
 # A line that cannot be served is skipped and said; the rest is served.
-kill -TERM "${AGENT_PID[a]}"
-wait "${AGENT_PID[a]}" 2>/dev/null || true
+stop_agent
 bad_line=$(( $(wc -l <"$STATE") + 1 ))
 printf '%s\n' "name=bad,socket=$(agent_sock a bad),queues=0" \
 	"name=good,socket=$(agent_sock a good),endpoint=loop" >>"$STATE"
@@ -92,5 +107,9 @@ grep -Fx "name=bad,socket=$(agent_sock a bad),queues=0" "$STATE" >/dev/null ||
 	fail "a rewrite dropped the line not served: $(cat "$STATE")"
 ! grep '^name=good,' "$STATE" >/dev/null || fail "good is still in $STATE after port del"
 log "ok: the rewrite kept the unserved line and dropped good"
+# port del of the unserved name removes its line.
+agent_cli a port del bad >/dev/null || fail "port del of the unserved port failed"
+! grep '^name=bad,' "$STATE" >/dev/null || fail "bad is still in $STATE after port del"
+log "ok: port del removed the unserved line"
 agent_check_alive a
 log "PASS"
