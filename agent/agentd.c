@@ -23,6 +23,9 @@
 #include "agent/log.h"
 #include "protocol/control.h"
 
+/* STATE_DIR/ports: see agentd_restore_ports(). */
+#define STATE_PORTS "ports"
+
 static void notify_status(const struct agentd *a)
 {
 	size_t running = 0;
@@ -32,7 +35,12 @@ static void notify_status(const struct agentd *a)
 	for (size_t i = 0; i < a->nports; i++)
 		if (strcmp(port_state_name(a->ports[i]), "listening") != 0)
 			running++;
-	sd_notifyf(0, "STATUS=%zu port(s), %zu with a front end", a->nports, running);
+	if (a->nunserved)
+		sd_notifyf(0, "STATUS=%zu port(s), %zu with a front end; %zu from %s/" STATE_PORTS
+			   " not served (see the log)", a->nports, running, a->nunserved,
+			   a->state_dir);
+	else
+		sd_notifyf(0, "STATUS=%zu port(s), %zu with a front end", a->nports, running);
 }
 
 struct port *agentd_find_port(const struct agentd *a, const char *name)
@@ -51,8 +59,6 @@ struct port *agentd_find_port(const struct agentd *a, const char *name)
  * Written whole on every change, to a temporary file that is synced and
  * renamed over the old one, so a crash leaves the old list or the new one.
  */
-#define STATE_PORTS "ports"
-
 static int state_path(const struct agentd *a, const char *suffix, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "%s/" STATE_PORTS "%s", a->state_dir, suffix);
@@ -166,6 +172,7 @@ static void forget_unserved(struct agentd *a, const char *name)
 			(a->nunserved - i - 1) * sizeof(a->unserved[0]));
 		a->nunserved--;
 	}
+	notify_status(a);
 }
 
 /* The value of "name=" in a SPEC that did not parse, so that port add and
@@ -279,6 +286,10 @@ int agentd_restore_ports(struct agentd *a)
 	fclose(f);
 	if (restored)
 		log_notice("restored %zu port(s) added at run time, from %s", restored, path);
+	if (a->nunserved)
+		log_warning("%zu port(s) of %s not served; kept there for the next start",
+			    a->nunserved, path);
+	notify_status(a);
 	return 0;
 }
 

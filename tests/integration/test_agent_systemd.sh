@@ -16,6 +16,8 @@ ns=$TEST_DIR/notify.sock
 lib_bg notify "$NOTIFYRECV" "$ns" 8
 lib_wait_for 5 grep READY-TO-RECEIVE "$TEST_DIR/notify.log" >/dev/null || fail "notifyrecv did not start"
 
+# A port of the state file that cannot be served shows in STATUS=.
+printf 'name=bad,socket=%s/bad.sock,queues=0\n' "$RT" >"$RT/ports"
 NOTIFY_SOCKET=$ns WATCHDOG_USEC=400000 lib_bg agent "$AGENTD" --runtime-dir "$RT" --state-dir "$RT" \
 	--port "name=p0,socket=$RT/p0.sock"
 agent=$LIB_PID
@@ -26,6 +28,8 @@ kill -TERM "$agent"
 lib_wait_for 5 grep 'STOPPING=1' "$TEST_DIR/notify.log" >/dev/null || fail "no STOPPING=1"
 sed 's/^/    notify: /' "$TEST_DIR/notify.log" >&2
 grep -E '^[0-9]+ STATUS=1 port\(s\)' "$TEST_DIR/notify.log" >/dev/null || fail "no STATUS= with the port count"
+grep -F "; 1 from $RT/ports not served (see the log)" "$TEST_DIR/notify.log" >/dev/null ||
+	fail "STATUS= does not say a port of the state file is not served"
 # WATCHDOG=1 every 200 ms: 1.5 s gives at least 5, and the gaps are about 200 ms.
 mapfile -t wd < <(awk '$2 == "WATCHDOG=1" { print $1 }' "$TEST_DIR/notify.log")
 expect "WATCHDOG=1 messages" "${#wd[@]}" -ge 5
