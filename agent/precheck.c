@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "agent/ctl_client.h"
+#include "agent/jsonget.h"
 #include "agent/precheck.h"
 #include "protocol/text.h"
 
@@ -96,65 +97,6 @@ static void add(struct precheck_result *res, enum precheck_severity sev, const c
 
 /* ---- reading replies ------------------------------------------------- */
 
-static int missing(struct ctl_error *err, const char *side, const char *key, const char *what)
-{
-	set_err(err, "%s reply: \"%s\" is missing or not %s", side, key, what);
-	return -EBADMSG;
-}
-
-static int get_str(struct json_object *o, const char *side, const char *key, const char **ret,
-		   struct ctl_error *err)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return missing(err, side, key, "a string");
-	*ret = json_object_get_string(v);
-	return 0;
-}
-
-static int get_uint(struct json_object *o, const char *side, const char *key, uint64_t *ret,
-		    struct ctl_error *err)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) < 0)
-		return missing(err, side, key, "a non-negative integer");
-	*ret = json_object_get_uint64(v);
-	return 0;
-}
-
-/* An optional integer: *has false when absent. */
-static int get_opt_uint(struct json_object *o, const char *side, const char *key, bool *has,
-			uint64_t *ret, struct ctl_error *err)
-{
-	*has = json_object_object_get_ex(o, key, NULL);
-	return *has ? get_uint(o, side, key, ret, err) : 0;
-}
-
-static int get_opt_str(struct json_object *o, const char *side, const char *key,
-		       const char **ret, struct ctl_error *err)
-{
-	*ret = NULL;
-	if (!json_object_object_get_ex(o, key, NULL))
-		return 0;
-	return get_str(o, side, key, ret, err);
-}
-
-/* "0x" and 1 to 16 hex digits. */
-static int get_hex(struct json_object *o, const char *side, const char *key, uint64_t *ret,
-		   struct ctl_error *err)
-{
-	const char *s;
-
-	if (get_str(o, side, key, &s, err) < 0)
-		return -EBADMSG;
-	if (ctl_parse_hex64(s, ret) < 0)
-		return missing(err, side, key, "a hex string");
-	return 0;
-}
-
 /* The port object of a port-show reply, or the port-offer reply itself. */
 static struct json_object *port_of(struct json_object *reply, bool *ret_show)
 {
@@ -178,18 +120,18 @@ static int read_source(struct json_object *reply, struct side *s, struct ctl_err
 	struct json_object *p = port_of(reply, &show);
 
 	if (!show)
-		return missing(err, "source", "port", "an object");
-	if (get_str(p, "source", "name", &s->name, err) < 0 ||
-	    get_str(p, "source", "state", &s->state, err) < 0 ||
-	    get_str(p, "source", "backend", &s->backend, err) < 0 ||
-	    get_uint(p, "source", "queues", &s->queues, err) < 0 ||
-	    get_hex(p, "source", "features", &s->features, err) < 0 ||
-	    get_opt_uint(p, "source", "mtu", &s->has_mtu, &s->mtu, err) < 0 ||
-	    get_opt_str(p, "source", "mac", &s->mac, err) < 0)
+		return jget_bad(err, "source reply", "port", "an object");
+	if (jget_str(p, "source reply", "name", &s->name, err) < 0 ||
+	    jget_str(p, "source reply", "state", &s->state, err) < 0 ||
+	    jget_str(p, "source reply", "backend", &s->backend, err) < 0 ||
+	    jget_uint(p, "source reply", "queues", &s->queues, err) < 0 ||
+	    jget_hex64(p, "source reply", "features", &s->features, err) < 0 ||
+	    jget_opt_uint(p, "source reply", "mtu", &s->has_mtu, &s->mtu, err) < 0 ||
+	    jget_opt_str(p, "source reply", "mac", &s->mac, err) < 0)
 		return -EBADMSG;
 	if (!json_object_object_get_ex(p, "rings", &s->rings) ||
 	    !json_object_is_type(s->rings, json_type_array))
-		return missing(err, "source", "rings", "an array");
+		return jget_bad(err, "source reply", "rings", "an array");
 	return 0;
 }
 
@@ -199,15 +141,15 @@ static int read_dest(struct json_object *reply, struct side *d, bool *ret_show,
 	struct json_object *p = port_of(reply, ret_show);
 
 	d->state = NULL;
-	if (get_str(p, "destination", "name", &d->name, err) < 0 ||
-	    get_str(p, "destination", "backend", &d->backend, err) < 0 ||
-	    get_uint(p, "destination", "queues", &d->queues, err) < 0 ||
-	    get_hex(p, "destination", "offered_features", &d->offered, err) < 0 ||
-	    get_uint(p, "destination", "max_ring_size", &d->max_ring, err) < 0 ||
-	    get_opt_uint(p, "destination", "mtu", &d->has_mtu, &d->mtu, err) < 0 ||
-	    get_opt_str(p, "destination", "mac", &d->mac, err) < 0)
+	if (jget_str(p, "destination reply", "name", &d->name, err) < 0 ||
+	    jget_str(p, "destination reply", "backend", &d->backend, err) < 0 ||
+	    jget_uint(p, "destination reply", "queues", &d->queues, err) < 0 ||
+	    jget_hex64(p, "destination reply", "offered_features", &d->offered, err) < 0 ||
+	    jget_uint(p, "destination reply", "max_ring_size", &d->max_ring, err) < 0 ||
+	    jget_opt_uint(p, "destination reply", "mtu", &d->has_mtu, &d->mtu, err) < 0 ||
+	    jget_opt_str(p, "destination reply", "mac", &d->mac, err) < 0)
 		return -EBADMSG;
-	if (*ret_show && get_str(p, "destination", "state", &d->state, err) < 0)
+	if (*ret_show && jget_str(p, "destination reply", "state", &d->state, err) < 0)
 		return -EBADMSG;
 	return 0;
 }
@@ -285,10 +227,10 @@ static int check_rings(const struct side *s, const struct side *d, struct preche
 		char what[40], a[24], b[32];
 
 		if (!json_object_is_type(r, json_type_object) ||
-		    get_uint(r, "source", "index", &index, err) < 0 ||
-		    get_uint(r, "source", "size", &size, err) < 0)
+		    jget_uint(r, "source reply", "index", &index, err) < 0 ||
+		    jget_uint(r, "source reply", "size", &size, err) < 0)
 			return json_object_is_type(r, json_type_object) ? -EBADMSG
-				: missing(err, "source", "rings[]", "an object");
+				: jget_bad(err, "source reply", "rings[]", "an object");
 		if (size <= d->max_ring)
 			continue;
 		snprintf(what, sizeof(what), "ring %" PRIu64 " size", index);
@@ -435,8 +377,8 @@ int precheck_run(const char *from_agent, const char *port, const char *to_agent,
 	if (r == -EREMOTEIO && strcmp(err->field, "name") == 0) {
 		/* No such port there: what would one made from the source's SPEC offer? */
 		if (!json_object_object_get_ex(src, "port", &p) ||
-		    get_str(p, "source", "spec", &spec, err) < 0 ||
-		    get_str(p, "source", "backend", &backend, err) < 0) {
+		    jget_str(p, "source reply", "spec", &spec, err) < 0 ||
+		    jget_str(p, "source reply", "backend", &backend, err) < 0) {
 			r = -EBADMSG;
 			goto out;
 		}

@@ -17,100 +17,11 @@
 #include <json-c/json.h>
 
 #include "agent/render.h"
+#include "agent/jsonget.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- reading members --------------------------------------------------- */
-
-static int bad(struct ctl_error *err, const char *where, const char *key, const char *what)
-{
-	snprintf(err->message, sizeof(err->message), "%s: \"%s\" is missing or not %s",
-		 where, key, what);
-	err->field[0] = '\0';
-	return -EBADMSG;
-}
-
-static int get_str(struct json_object *o, const char *where, const char *key,
-		   const char **ret, struct ctl_error *err)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
-		return bad(err, where, key, "a string");
-	*ret = json_object_get_string(v);
-	return 0;
-}
-
-/* An optional string: NULL when absent, an error when of another type. */
-static int get_opt_str(struct json_object *o, const char *where, const char *key,
-		       const char **ret, struct ctl_error *err)
-{
-	if (!json_object_object_get_ex(o, key, NULL)) {
-		*ret = NULL;
-		return 0;
-	}
-	return get_str(o, where, key, ret, err);
-}
-
-static int get_uint(struct json_object *o, const char *where, const char *key,
-		    uint64_t *ret, struct ctl_error *err)
-{
-	struct json_object *v;
-
-	/* json-c keeps integers above INT64_MAX as uint64; get_int64()
-	 * clamps those to INT64_MAX, so only true negatives test < 0. */
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) < 0)
-		return bad(err, where, key, "a non-negative integer");
-	*ret = json_object_get_uint64(v);
-	return 0;
-}
-
-static int get_bool(struct json_object *o, const char *where, const char *key,
-		    bool *ret, struct ctl_error *err)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_boolean))
-		return bad(err, where, key, "a boolean");
-	*ret = json_object_get_boolean(v);
-	return 0;
-}
-
-static int get_obj(struct json_object *o, const char *where, const char *key,
-		   struct json_object **ret, struct ctl_error *err)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_object))
-		return bad(err, where, key, "an object");
-	*ret = v;
-	return 0;
-}
-
-static int get_array(struct json_object *o, const char *where, const char *key,
-		     struct json_object **ret, struct ctl_error *err)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_array))
-		return bad(err, where, key, "an array");
-	*ret = v;
-	return 0;
-}
-
-/* "0x" and 1 to 16 hex digits, as the agent writes feature words. */
-static int get_hex64(struct json_object *o, const char *where, const char *key,
-		     uint64_t *ret, struct ctl_error *err)
-{
-	const char *s;
-
-	if (get_str(o, where, key, &s, err) < 0)
-		return -EBADMSG;
-	if (ctl_parse_hex64(s, ret) < 0)
-		return bad(err, where, key, "a hex string");
-	return 0;
-}
 
 /* ---- writing ----------------------------------------------------------- */
 
@@ -155,12 +66,12 @@ static int read_summary(struct json_object *p, const char *where, struct port_ro
 		err->field[0] = '\0';
 		return -EBADMSG;
 	}
-	if (get_str(p, where, "name", &r->name, err) < 0 ||
-	    get_str(p, where, "state", &r->state, err) < 0 ||
-	    get_str(p, where, "backend", &r->backend, err) < 0 ||
-	    get_str(p, where, "endpoint", &r->endpoint, err) < 0 ||
-	    get_uint(p, where, "queues", &r->queues, err) < 0 ||
-	    get_str(p, where, "socket", &r->socket, err) < 0)
+	if (jget_str(p, where, "name", &r->name, err) < 0 ||
+	    jget_str(p, where, "state", &r->state, err) < 0 ||
+	    jget_str(p, where, "backend", &r->backend, err) < 0 ||
+	    jget_str(p, where, "endpoint", &r->endpoint, err) < 0 ||
+	    jget_uint(p, where, "queues", &r->queues, err) < 0 ||
+	    jget_str(p, where, "socket", &r->socket, err) < 0)
 		return -EBADMSG;
 	return 0;
 }
@@ -201,7 +112,7 @@ int render_ports(struct json_object *reply, FILE *f, struct ctl_error *err)
 	struct port_row *rows;
 	size_t n;
 
-	if (get_array(reply, "reply", "ports", &arr, err) < 0)
+	if (jget_array(reply, "reply", "ports", &arr, err) < 0)
 		return -EBADMSG;
 	n = json_object_array_length(arr);
 	rows = calloc(n ? n : 1, sizeof(*rows));
@@ -229,7 +140,7 @@ int render_port_added(struct json_object *reply, FILE *f, struct ctl_error *err)
 	struct json_object *p;
 	struct port_row row;
 
-	if (get_obj(reply, "reply", "port", &p, err) < 0 ||
+	if (jget_obj(reply, "reply", "port", &p, err) < 0 ||
 	    read_summary(p, "port", &row, err) < 0)
 		return -EBADMSG;
 	print_port_table(f, &row, 1);
@@ -334,14 +245,14 @@ static int read_ring(struct json_object *o, size_t i, struct ring_row *r, struct
 	for (size_t c = 0; c < ARRAY_SIZE(keys); c++) {
 		uint64_t v;
 
-		if (get_uint(o, where, keys[c], &v, err) < 0)
+		if (jget_uint(o, where, keys[c], &v, err) < 0)
 			return -EBADMSG;
 		memcpy((char *)r + ring_cols[c].off, &v, sizeof(v));
 	}
-	if (get_bool(o, where, "started", &r->started, err) < 0 ||
-	    get_bool(o, where, "enabled", &r->enabled, err) < 0 ||
-	    get_bool(o, where, "broken", &r->broken, err) < 0 ||
-	    get_opt_str(o, where, "reason", &r->reason, err) < 0)
+	if (jget_bool(o, where, "started", &r->started, err) < 0 ||
+	    jget_bool(o, where, "enabled", &r->enabled, err) < 0 ||
+	    jget_bool(o, where, "broken", &r->broken, err) < 0 ||
+	    jget_opt_str(o, where, "reason", &r->reason, err) < 0)
 		return -EBADMSG;
 	return 0;
 }
@@ -416,10 +327,10 @@ static int render_engine(struct json_object *p, FILE *f, struct ctl_error *err)
 	uint64_t fallbacks = 0, rounds, pages, last, ago = 0, sw_us;
 	bool has_ago;
 
-	if (get_opt_str(p, "port", "engine", &engine, err) < 0)
+	if (jget_opt_str(p, "port", "engine", &engine, err) < 0)
 		return -EBADMSG;
 	if (json_object_object_get_ex(p, "fallbacks", &v) &&
-	    get_uint(p, "port", "fallbacks", &fallbacks, err) < 0)
+	    jget_uint(p, "port", "fallbacks", &fallbacks, err) < 0)
 		return -EBADMSG;
 	if (engine)
 		line_str(f, "engine:", engine);
@@ -427,15 +338,15 @@ static int render_engine(struct json_object *p, FILE *f, struct ctl_error *err)
 		fprintf(f, "%-19s%" PRIu64 "\n", "fallbacks:", fallbacks);
 	if (!json_object_object_get_ex(p, "accel", &a))
 		return 0;
-	if (get_str(a, "accel", "device", &device, err) < 0 ||
-	    get_uint(a, "accel", "harvest_rounds", &rounds, err) < 0 ||
-	    get_uint(a, "accel", "harvest_pages", &pages, err) < 0 ||
-	    get_uint(a, "accel", "last_round_pages", &last, err) < 0 ||
-	    get_uint(a, "accel", "switchover_us", &sw_us, err) < 0)
+	if (jget_str(a, "accel", "device", &device, err) < 0 ||
+	    jget_uint(a, "accel", "harvest_rounds", &rounds, err) < 0 ||
+	    jget_uint(a, "accel", "harvest_pages", &pages, err) < 0 ||
+	    jget_uint(a, "accel", "last_round_pages", &last, err) < 0 ||
+	    jget_uint(a, "accel", "switchover_us", &sw_us, err) < 0)
 		return -EBADMSG;
 	has_ago = json_object_object_get_ex(a, "last_harvest_ms_ago", &v) &&
 		  json_object_is_type(v, json_type_int);
-	if (has_ago && get_uint(a, "accel", "last_harvest_ms_ago", &ago, err) < 0)
+	if (has_ago && jget_uint(a, "accel", "last_harvest_ms_ago", &ago, err) < 0)
 		return -EBADMSG;
 	line_str(f, "device:", device);
 	fprintf(f, "%-19s%" PRIu64 " rounds, %" PRIu64 " pages, last round %" PRIu64 " pages",
@@ -463,10 +374,10 @@ static int read_migration(struct json_object *p, struct migration_row *m, struct
 {
 	struct json_object *o, *arr;
 
-	if (get_obj(p, "port", "migration", &o, err) < 0 ||
-	    get_bool(o, "migration", "quiesced", &m->quiesced, err) < 0 ||
-	    get_bool(o, "migration", "final_harvest", &m->final_harvest, err) < 0 ||
-	    get_array(o, "migration", "handed_over", &arr, err) < 0)
+	if (jget_obj(p, "port", "migration", &o, err) < 0 ||
+	    jget_bool(o, "migration", "quiesced", &m->quiesced, err) < 0 ||
+	    jget_bool(o, "migration", "final_harvest", &m->final_harvest, err) < 0 ||
+	    jget_array(o, "migration", "handed_over", &arr, err) < 0)
 		return -EBADMSG;
 	m->n = json_object_array_length(arr);
 	if (m->n > MAX_HANDED) {
@@ -479,9 +390,9 @@ static int read_migration(struct json_object *p, struct migration_row *m, struct
 		struct json_object *h = json_object_array_get_idx(arr, i);
 
 		if (!json_object_is_type(h, json_type_object))
-			return bad(err, "migration", "handed_over[]", "an object");
-		if (get_uint(h, "handed_over[]", "ring", &m->ring[i], err) < 0 ||
-		    get_uint(h, "handed_over[]", "next_avail", &m->next_avail[i], err) < 0)
+			return jget_bad(err, "migration", "handed_over[]", "an object");
+		if (jget_uint(h, "handed_over[]", "ring", &m->ring[i], err) < 0 ||
+		    jget_uint(h, "handed_over[]", "next_avail", &m->next_avail[i], err) < 0)
 			return -EBADMSG;
 	}
 	return 0;
@@ -511,23 +422,23 @@ int render_port_show(struct json_object *reply, FILE *f, struct ctl_error *err)
 	struct migration_row mig_row;
 	size_t n;
 
-	if (get_obj(reply, "reply", "port", &p, err) < 0 ||
+	if (jget_obj(reply, "reply", "port", &p, err) < 0 ||
 	    read_summary(p, "port", &s, err) < 0 ||
-	    get_str(p, "port", "spec", &spec, err) < 0 ||
-	    get_opt_str(p, "port", "mac", &mac, err) < 0 ||
-	    get_hex64(p, "port", "features", &features, err) < 0 ||
-	    get_hex64(p, "port", "protocol_features", &pfeatures, err) < 0 ||
-	    get_bool(p, "port", "log_all", &log_all, err) < 0 ||
-	    get_uint(p, "port", "connections", &connections, err) < 0 ||
-	    get_array(p, "port", "rings", &arr, err) < 0)
+	    jget_str(p, "port", "spec", &spec, err) < 0 ||
+	    jget_opt_str(p, "port", "mac", &mac, err) < 0 ||
+	    jget_hex64(p, "port", "features", &features, err) < 0 ||
+	    jget_hex64(p, "port", "protocol_features", &pfeatures, err) < 0 ||
+	    jget_bool(p, "port", "log_all", &log_all, err) < 0 ||
+	    jget_uint(p, "port", "connections", &connections, err) < 0 ||
+	    jget_array(p, "port", "rings", &arr, err) < 0)
 		return -EBADMSG;
 	has_mtu = json_object_object_get_ex(p, "mtu", &mtuv);
-	if (has_mtu && get_uint(p, "port", "mtu", &mtu, err) < 0)
+	if (has_mtu && jget_uint(p, "port", "mtu", &mtu, err) < 0)
 		return -EBADMSG;
 	/* Newer agents: the offer and the migration state. */
 	has_offer = json_object_object_get_ex(p, "offered_features", NULL);
-	if (has_offer && (get_hex64(p, "port", "offered_features", &offered, err) < 0 ||
-			  get_uint(p, "port", "max_ring_size", &max_ring, err) < 0))
+	if (has_offer && (jget_hex64(p, "port", "offered_features", &offered, err) < 0 ||
+			  jget_uint(p, "port", "max_ring_size", &max_ring, err) < 0))
 		return -EBADMSG;
 	mig = json_object_object_get_ex(p, "migration", NULL);
 	if (mig && read_migration(p, &mig_row, err) < 0)
