@@ -8,6 +8,7 @@
 #include "agent/accel_dev.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "protocol/sock_io.h"
 #include "protocol/vfio_user.h"
 #include "protocol/vfio_user_io.h"
 
@@ -74,6 +76,7 @@ static int call(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, size_t
 {
 	uint8_t buf[VFU_MAX_MSG];
 	struct vfu_err verr;
+	int64_t deadline, left;
 	size_t len;
 	int r;
 
@@ -86,7 +89,23 @@ static int call(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, size_t
 	r = vfu_send_msg(d->sock, ACCEL_DEV_TIMEOUT_MS, buf, len, fds, nfds);
 	if (r < 0)
 		return fail(d, r, "%s: send: %s", vfu_command_name(cmd->command), strerror(-r));
-	r = vfu_recv_msg(d->sock, ACCEL_DEV_TIMEOUT_MS, d->io);
+	/*
+	 * vfu_recv_msg() on this blocking socket waits for the reply's first
+	 * byte for ever (its timeout starts at that byte): a device that never
+	 * answers hung the control thread, and with it every port and the
+	 * control socket.  Wait for the first byte here, within the timeout;
+	 * the rest of the reply gets what is left of it.
+	 */
+	deadline = sio_now_ms() + ACCEL_DEV_TIMEOUT_MS;
+	r = sio_wait_for(d->sock, POLLIN, deadline);
+	if (r == -ETIMEDOUT)
+		return fail(d, r, "%s: no reply within %d ms", vfu_command_name(cmd->command),
+			    ACCEL_DEV_TIMEOUT_MS);
+	if (r < 0)
+		return fail(d, r, "%s: receive: %s", vfu_command_name(cmd->command),
+			    strerror(-r));
+	left = deadline - sio_now_ms();
+	r = vfu_recv_msg(d->sock, left > 0 ? (int)left : 1, d->io);
 	if (r == 0)
 		return fail(d, -ECONNRESET, "%s: the device closed the connection",
 			    vfu_command_name(cmd->command));

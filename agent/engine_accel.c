@@ -467,19 +467,29 @@ static int acc_ring_start(void *opaque, unsigned idx)
 
 	if (idx >= e->nvrings)
 		return -ERANGE;
-	if (e->failed)
-		return -EIO;
-	r = stop_device(e);
-	if (r < 0)
-		return r;
-	e->on[idx] = true;
-	e->base[idx] = e->dev->ring[idx].base;
-	r = configure_and_start(e);
-	if (r < 0)
+	r = e->failed ? -EIO : stop_device(e);
+	if (r == 0) {
+		e->on[idx] = true;
+		e->base[idx] = e->dev->ring[idx].base;
+		r = configure_and_start(e);
+		if (r == 0) {
+			log_info("port %s: ring %u started on the accelerator at avail index %u",
+				 e->name, idx, e->base[idx]);
+			return 0;
+		}
 		e->on[idx] = false;
-	else
-		log_info("port %s: ring %u started on the accelerator at avail index %u", e->name,
-			 idx, e->base[idx]);
+	}
+	/*
+	 * The device failed, not the ring: the port drops the accelerator
+	 * right after this (handle_one(), use_accel() see engine_accel_failed())
+	 * and vu_dev_switch() restarts every started ring in software, this
+	 * one at its own base (acc_ring_stop() refuses a ring that is not on,
+	 * so vu_dev keeps the base).  An error here told the front end that
+	 * its ring failed (QEMU gives up on the NIC) and left the ring stopped
+	 * after the fallback.
+	 */
+	if (e->failed)
+		return 0;
 	return r;
 }
 
