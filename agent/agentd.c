@@ -66,29 +66,11 @@ static int state_path(const struct agentd *a, const char *suffix, char *buf, siz
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static int save_ports(const struct agentd *a)
 {
-	static const char head[] =
-		"# vdpa-agentd: the ports added with \"vdpa-migrate port add\", restored\n"
-		"# when the agent starts.  Written by the agent; one SPEC per line.\n";
-	char path[PATH_MAX], tmp[PATH_MAX], spec[CTL_SPEC_MAX + 2];
-	int fd, r, dfd;
+	char path[PATH_MAX], tmp[PATH_MAX], spec[CTL_SPEC_MAX + 1];
+	int fd, r = 0, dfd;
+	FILE *f;
 
 	if (!a->state_dir)
 		return 0;
@@ -101,38 +83,39 @@ static int save_ports(const struct agentd *a)
 		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -errno;
-	r = write_all(fd, head, sizeof(head) - 1);
+	f = fdopen(fd, "w");
+	if (!f) {
+		r = -errno;
+		close(fd);
+		unlink(tmp);
+		return r;
+	}
+	fputs("# vdpa-agentd: the ports added with \"vdpa-migrate port add\", restored\n"
+	      "# when the agent starts.  Written by the agent; one SPEC per line.\n", f);
 	for (size_t i = 0; i < a->nports && r == 0; i++) {
-		int n;
-
 		if (port_origin(a->ports[i]) != PORT_FROM_CONTROL)
 			continue;
-		n = port_spec_format(port_config(a->ports[i]), spec, sizeof(spec) - 1);
-		if (n < 0) {
-			r = n;
-			break;
+		r = port_spec_format(port_config(a->ports[i]), spec, sizeof(spec));
+		if (r >= 0) {
+			fprintf(f, "%s\n", spec);
+			r = 0;
 		}
-		spec[n++] = '\n';
-		r = write_all(fd, spec, (size_t)n);
 	}
 	for (size_t i = 0; i < a->nunserved && r == 0; i++) {
-		static const char note[] = "# not served at the last start (see the log); "
-					   "tried again at the next:\n";
 		const struct agentd_unserved *u = &a->unserved[i];
 
 		/* Added again since, under that name: the live port's line counts. */
 		if (u->name[0] && agentd_find_port(a, u->name))
 			continue;
-		r = write_all(fd, note, sizeof(note) - 1);
-		if (r == 0)
-			r = write_all(fd, u->line, strlen(u->line));
-		if (r == 0)
-			r = write_all(fd, "\n", 1);
+		fprintf(f, "# not served at the last start (see the log); tried again at the "
+			   "next:\n%s\n", u->line);
 	}
-	if (r == 0 && fsync(fd) < 0)
+	if (r == 0 && (fflush(f) != 0 || ferror(f)))
+		r = errno ? -errno : -EIO;
+	if (r == 0 && fsync(fileno(f)) < 0)
 		r = -errno;
-	if (close(fd) < 0 && r == 0)
-		r = -errno;
+	if (fclose(f) != 0 && r == 0)
+		r = errno ? -errno : -EIO;
 	if (r == 0 && rename(tmp, path) < 0)
 		r = -errno;
 	if (r < 0) {
