@@ -89,7 +89,7 @@ migrate_vm() {
 # it) is a receive buffer the destination did not get: fatal.  Other differing pages are reported,
 # fatal only with RAM_STRICT=1 (see the comment inside).
 ram_compare() {
-	local a=$TEST_DIR/$1.ram b=$TEST_DIR/$2.ram pages p magics rx=() other=()
+	local a=$TEST_DIR/$1.ram b=$TEST_DIR/$2.ram p offs magics rx=() other=()
 	qmp -t 30 "$1" "{\"execute\":\"pmemsave\",\"arguments\":{\"val\":0,\"size\":$3,\"filename\":\"$a\"}}" >/dev/null ||
 		fail "$1: pmemsave failed"
 	qmp -t 30 "$2" "{\"execute\":\"pmemsave\",\"arguments\":{\"val\":0,\"size\":$3,\"filename\":\"$b\"}}" >/dev/null ||
@@ -99,29 +99,31 @@ ram_compare() {
 		rm -f "$a" "$b"
 		return 0
 	fi
-	# Byte offsets that differ; a page counts as a receive buffer when one
-	# of them lies in a frame around a magic of the source page (the
-	# virtio-net, Ethernet, IP and UDP headers before it, at most an MTU
-	# after it): old datagrams elsewhere in a page do not make a kernel
-	# page's difference fatal.
-	{ cmp -l "$a" "$b" || true; } | awk '{ print $1 - 1 }' >"$TEST_DIR/ramdiff.txt"
-	pages=$(awk '{ p = int($1 / 4096); if (!(p in s)) { s[p] = 1; print p } }' "$TEST_DIR/ramdiff.txt")
-	for p in $pages; do
+	# One line per differing page: the page, then its differing offsets.
+	# A page counts as a receive buffer when one of them lies in a frame
+	# around a magic of the source page (the virtio-net, Ethernet, IP and
+	# UDP headers before it, at most an MTU after it): old datagrams
+	# elsewhere in a page do not make a kernel page's difference fatal.
+	while read -r p offs; do
 		magics=$(dd if="$a" bs=4096 skip="$p" count=1 status=none | grep -abo VDPT | cut -d: -f1 | tr '\n' ' ' || true)
-		if [ -n "$magics" ] && awk -v lo=$((p * 4096)) -v m="$magics" '
-			BEGIN { n = split(m, mm, " ") }
-			$1 >= lo && $1 < lo + 4096 {
-				d = $1 - lo
-				for (i = 1; i <= n; i++)
-					if (d >= mm[i] - 64 && d < mm[i] + 1500) { found = 1; exit }
-			}
-			END { exit !found }' "$TEST_DIR/ramdiff.txt"; then
+		if [ -n "$magics" ] && awk -v m="$magics" -v o="$offs" '
+			BEGIN {
+				n = split(m, mm, " "); k = split(o, oo, " ")
+				for (j = 1; j <= k; j++)
+					for (i = 1; i <= n; i++)
+						if (oo[j] >= mm[i] - 64 && oo[j] < mm[i] + 1500)
+							exit 0
+				exit 1
+			}'; then
 			rx+=("$(printf '0x%x' $((p * 4096)))")
 		else
 			other+=("$(printf '0x%x' $((p * 4096)))")
 		fi
-	done
-	rm -f "$a" "$b" "$TEST_DIR/ramdiff.txt"
+	done < <({ cmp -l "$a" "$b" || true; } | awk '
+		{ b = $1 - 1; p = int(b / 4096); d = b - p * 4096
+		  if (!(p in offs)) { order[++n] = p; offs[p] = d } else offs[p] = offs[p] " " d }
+		END { for (i = 1; i <= n; i++) print order[i], offs[order[i]] }')
+	rm -f "$a" "$b"
 	if [ ${#rx[@]} -gt 0 ]; then
 		local more=""
 		[ ${#other[@]} -eq 0 ] || more="; and ${#other[@]} other page(s)"
