@@ -294,6 +294,19 @@ int vq_setup(struct vq *vq, const struct guest_mem *mem, unsigned num, uint64_t 
 	vq->signalled_idx = vq->used_idx;
 	vq->signalled_valid = false;
 	vq->used_flags = ld16(&vq->used[0]);
+	/*
+	 * Both indices are guest memory.  Between the base and the used index
+	 * lie the chains taken but not yet given back, at most a ring of them;
+	 * between the base and avail->idx the chains offered, at most a ring.
+	 * Outside that the guest (or a device that died writing) left the ring
+	 * inconsistent: pushing from such a used index would hand the guest
+	 * elements it never offered.  A guest error breaks the ring, like any
+	 * other; the configuration itself was fine, so setup still succeeds.
+	 */
+	if ((uint16_t)(base - vq->used_idx) > vq->num)
+		vq_set_broken(vq, "used index not within one ring behind the base");
+	else if ((uint16_t)(ld16_acquire(&vq->avail[1]) - base) > vq->num)
+		vq_set_broken(vq, "avail index not within one ring ahead of the base");
 	return 0;
 }
 

@@ -131,7 +131,9 @@ void vq_init(struct vq *vq);
  * base is the next avail index to consume; the shadow used index is read
  * from used->idx.  Clears the broken state; keeps the logger and counters.
  * Returns 0, or -EINVAL (bad num or alignment) / -EFAULT (not in guest
- * memory) with the vq left unconfigured and vq_reason() telling why.
+ * memory) with the vq left unconfigured and vq_reason() telling why.  A
+ * used index more than num behind base, or an avail index more than num
+ * ahead of it, is a guest error: 0, with the ring broken.
  */
 int vq_setup(struct vq *vq, const struct guest_mem *mem, unsigned num, uint64_t desc_uaddr,
 	     uint64_t avail_uaddr, uint64_t used_uaddr, uint64_t log_guest_addr,

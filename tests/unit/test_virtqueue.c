@@ -236,6 +236,59 @@ static void setup_ok(void **state)
 				  uva(GPA1 + 0x92000), 0, 0, 0), 0);
 }
 
+/*
+ * The indices in the rings are the guest's: at setup the used index must
+ * be at most one ring behind the base (chains taken but not given back)
+ * and the avail index at most one ring ahead of it.  Anything else breaks
+ * the ring at once instead of letting the shadow used index start from a
+ * value the guest made up.
+ */
+static void setup_index_bounds(void **state)
+{
+	struct tg *t = *state;
+	struct vq_chain c;
+
+	/* In range: used 100 behind a base of 300, avail a full ring ahead. */
+	used(t)[1] = htole16(200);
+	tg_setup_base(t, 256, 0, 300);
+	avail_set_idx(t, 300 + 256);
+	assert_int_equal(vq_setup(&t->vq, &t->mem, 256, uva(DESC_GPA), uva(AVAIL_GPA),
+				  uva(USED_GPA), LOG_BASE, 0, 300), 0);
+	assert_false(vq_is_broken(&t->vq));
+
+	/* The used index ahead of the base: more given back than taken. */
+	used(t)[1] = htole16(301);
+	avail_set_idx(t, 300);
+	assert_int_equal(vq_setup(&t->vq, &t->mem, 256, uva(DESC_GPA), uva(AVAIL_GPA),
+				  uva(USED_GPA), LOG_BASE, 0, 300), 0);
+	assert_true(vq_is_broken(&t->vq));
+	assert_string_equal(vq_reason(&t->vq), "used index not within one ring behind the base");
+	assert_int_equal(vq_pop(&t->vq, &t->mem, &c), -EIO);
+
+	/* The used index more than a ring behind. */
+	used(t)[1] = htole16((uint16_t)(300 - 257));
+	assert_int_equal(vq_setup(&t->vq, &t->mem, 256, uva(DESC_GPA), uva(AVAIL_GPA),
+				  uva(USED_GPA), LOG_BASE, 0, 300), 0);
+	assert_true(vq_is_broken(&t->vq));
+
+	/* The avail index more than a ring ahead, with a chain behind it. */
+	used(t)[1] = htole16(300);
+	set_desc(t, DESC_GPA, 0, alloc_buf(t, 16), 16, F_WRITE, 0);
+	avail(t)[2 + 300 % 256] = 0;
+	avail_set_idx(t, 300 + 257);
+	assert_int_equal(vq_setup(&t->vq, &t->mem, 256, uva(DESC_GPA), uva(AVAIL_GPA),
+				  uva(USED_GPA), LOG_BASE, 0, 300), 0);
+	assert_true(vq_is_broken(&t->vq));
+	assert_string_equal(vq_reason(&t->vq), "avail index not within one ring ahead of the base");
+
+	/* Setting up again from sane indices heals it. */
+	avail_set_idx(t, 300);
+	assert_int_equal(vq_setup(&t->vq, &t->mem, 256, uva(DESC_GPA), uva(AVAIL_GPA),
+				  uva(USED_GPA), LOG_BASE, 0, 300), 0);
+	assert_false(vq_is_broken(&t->vq));
+	assert_int_equal(vq_pop(&t->vq, &t->mem, &c), -EAGAIN);
+}
+
 static void setup_refusals(void **state)
 {
 	struct tg *t = *state;
@@ -859,6 +912,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(setup_ok),
 		T(setup_refusals),
+		T(setup_index_bounds),
 		T(pop_push_basic),
 		T(pop_across_regions),
 		T(pop_truncated),
