@@ -29,8 +29,19 @@ fi
 # The integration test helpers do the plumbing (namespaces, QEMU, cleanup).
 . "$here/tests/integration/lib.sh"
 . "$here/tests/integration/agent.sh"
+# QEMU 10 from Debian 12's backports suite when it can be fetched (what
+# current distributions run; Debian 12's own 7.2 can lose guest writes in
+# TCG migrations), else the system's QEMU.
+echo "== fetching QEMU 10 from the backports suite (cached in ~/.cache/vdpa-migrate)"
+if VDPA_QEMU10_DIR=$("$here/tests/qemu/fetch-qemu.sh" | tail -n1) && [ -n "$VDPA_QEMU10_DIR" ]; then
+	export VDPA_QEMU=10 VDPA_QEMU10_DIR
+else
+	echo "   cannot fetch it: the demo runs the system's QEMU"
+	export VDPA_QEMU=system
+fi
 echo "== preparing the test guest (cached in ~/.cache/vdpa-migrate)"
 lib_init
+echo "== QEMU: $QEMU_VERSION ($QEMU_BIN)"
 RATE=2000 HOST_IP=10.81.0.1 GUEST_IP=10.81.0.2 MAC=52:54:00:81:00:02
 
 NS=$(lib_unique net)
@@ -76,8 +87,10 @@ mig_ok=0
 	--port vm1-net0 --from "$(agent_addr A)" --to "$(agent_addr B)" || mig_ok=$?
 [ $mig_ok -eq 0 ] || echo "== vdpa-migrate migrate exited with status $mig_ok"
 cur="vm-a"
-# Wherever the VM runs now (even after a failed check) is where the traffic ends.
-if qmp vm-b query-status 2>/dev/null | grep -q '"status": "running"'; then
+# Wherever the VM runs now (even after a failed check) is where the traffic
+# ends.  The destination reports "running" a moment after the source says
+# the migration completed: wait for it rather than asking once.
+if lib_wait_for 20 eval "qmp vm-b query-status 2>/dev/null | grep -q '\"status\": \"running\"'"; then
 	vm_stop vm-a
 	cur="vm-b"
 	sleep 3

@@ -43,11 +43,13 @@ agent_check_alive() {
 }
 
 vu_netdev_args() { # ID SOCK [MAC] [QUEUES]
-	local id=$1 sock=$2 mac=${3:-52:54:00:77:00:02} q=${4:-1} mq=""
+	local id=$1 sock=$2 mac=${3:-52:54:00:77:00:02} q=${4:-1} mq="" vec=",vectors=0"
 	[ "$q" -le 1 ] || mq=",mq=on"
+	# MSI-X as libvirt configures it where QEMU allows (qemu_lane in lib.sh).
+	[ "${QEMU_MSIX:-0}" != 1 ] || vec=""
 	printf '%s\n' -chardev "socket,id=c$id,path=$sock,reconnect=1" \
 		-netdev "vhost-user,id=$id,chardev=c$id,queues=$q" \
-		-device "virtio-net-pci,netdev=$id,mac=$mac,vectors=0$mq"
+		-device "virtio-net-pci,netdev=$id,mac=$mac$vec$mq"
 }
 
 # migrate_vm SRC DST URI [TIMEOUT_S=120] [DST_PAUSED=0]: live-migrates VM
@@ -83,11 +85,20 @@ migrate_vm() {
 }
 
 # ram_compare SRC DST BYTES: the guest-physical RAM [0, BYTES) of two paused
-# VMs should be identical (after a migration: nothing the backends wrote was
-# missed by the dirty log).  A page that differs inside a trafficcheck
-# datagram of the source ("VDPT", the checker's magic, and the frame around
-# it) is a receive buffer the destination did not get: fatal.  Other differing pages are reported,
-# fatal only with RAM_STRICT=1 (see the comment inside).
+# VMs must be identical after a migration: a page a backend wrote but did
+# not mark in the dirty log keeps its old bytes on the destination.  Each
+# comparison logs one "RAM-COMPARE" line (counted in the notes).
+#
+# QEMU_STRICT=1 (QEMU 9.0 and later, the VDPA_QEMU=10 lane): every differing
+# page is fatal, whatever it holds.  On QEMU 7.2 (QEMU_STRICT=0) TCG itself
+# can lose guest stores from its migration dirty bitmap (fixed upstream in
+# 9.0 by "physmem: Fix migration dirty bitmap coherency with TCG memory
+# access"): with QEMU's own tap backend and no vhost-user at all, a
+# migration under load left 21 pages different (NIC_TAP=1 in test_migrate.sh
+# runs that control).  There the differences are reported, pages inside a
+# received datagram ("VDPT", the traffic checker's magic, and the frame
+# around it) apart from the rest, and are not fatal; RAM_STRICT=1 makes
+# them fatal on any QEMU.
 ram_compare() {
 	local a=$TEST_DIR/$1.ram b=$TEST_DIR/$2.ram p offs magics rx=() other=()
 	qmp -t 30 "$1" "{\"execute\":\"pmemsave\",\"arguments\":{\"val\":0,\"size\":$3,\"filename\":\"$a\"}}" >/dev/null ||
@@ -95,15 +106,14 @@ ram_compare() {
 	qmp -t 30 "$2" "{\"execute\":\"pmemsave\",\"arguments\":{\"val\":0,\"size\":$3,\"filename\":\"$b\"}}" >/dev/null ||
 		fail "$2: pmemsave failed"
 	if cmp -s "$a" "$b"; then
-		log "guest RAM identical after $1 -> $2 ($(($3 >> 20)) MiB)"
+		log "RAM-COMPARE identical $1 -> $2 ($(($3 >> 20)) MiB, QEMU $QEMU_VERSION)"
 		rm -f "$a" "$b"
 		return 0
 	fi
 	# One line per differing page: the page, then its differing offsets.
 	# A page counts as a receive buffer when one of them lies in a frame
 	# around a magic of the source page (the virtio-net, Ethernet, IP and
-	# UDP headers before it, at most an MTU after it): old datagrams
-	# elsewhere in a page do not make a kernel page's difference fatal.
+	# UDP headers before it, at most an MTU after it).
 	while read -r p offs; do
 		magics=$(dd if="$a" bs=4096 skip="$p" count=1 status=none | grep -abo VDPT | cut -d: -f1 | tr '\n' ' ' || true)
 		if [ -n "$magics" ] && awk -v m="$magics" -v o="$offs" '
@@ -124,19 +134,12 @@ ram_compare() {
 		  if (!(p in offs)) { order[++n] = p; offs[p] = d } else offs[p] = offs[p] " " d }
 		END { for (i = 1; i <= n; i++) print order[i], offs[order[i]] }')
 	rm -f "$a" "$b"
-	if [ ${#rx[@]} -gt 0 ]; then
-		local more=""
-		[ ${#other[@]} -eq 0 ] || more="; and ${#other[@]} other page(s)"
-		fail "guest RAM differs after migration $1 -> $2 in ${#rx[@]} page(s) inside received datagrams (receive buffers not resent: a backend write missing from the dirty log) at GPA ${rx[*]:0:10}$more"
+	local what="$((${#rx[@]} + ${#other[@]})) page(s) ($((${#rx[@]})) inside received datagrams${rx[0]:+ at GPA ${rx[*]:0:8}}; $((${#other[@]})) other${other[0]:+ at GPA ${other[*]:0:8}})"
+	log "RAM-COMPARE differs $1 -> $2: $what, QEMU $QEMU_VERSION"
+	if [ "${QEMU_STRICT:-0}" = 1 ] || [ "${RAM_STRICT:-0}" = 1 ]; then
+		fail "guest RAM differs after migration $1 -> $2 in $what (QEMU $QEMU_VERSION: every differing page is a write missing from the dirty log)"
 	fi
-	# QEMU 7.2's TCG leaves a few guest kernel pages different after a
-	# migration now and then, with no agent involved (seen with its own
-	# tap backend, and more often under load), so in make check such a
-	# difference is reported, not fatal; RAM_STRICT=1 makes it fatal.
-	if [ "${RAM_STRICT:-0}" = 1 ]; then
-		fail "guest RAM differs after migration $1 -> $2 at GPA ${other[*]:0:10} (${#other[@]} pages)"
-	fi
-	log "WARNING: guest RAM differs after migration $1 -> $2 at GPA ${other[*]:0:10} (${#other[@]} pages, none inside a received datagram; not fatal: see ram_compare)"
+	log "WARNING: not fatal on QEMU $QEMU_VERSION: its TCG can lose guest stores from the migration bitmap (fixed in QEMU 9.0); the VDPA_QEMU=10 lane is strict"
 	RAM_DIFFS=$((${RAM_DIFFS:-0} + 1))
 	return 0
 }

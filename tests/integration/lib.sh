@@ -72,6 +72,7 @@ lib_init() {
 			fail "cannot build the test guest"
 	fi
 	GUEST_DIR=$VDPA_GUEST_DIR
+	qemu_lane
 	TRAFFICCHECK=$GUEST_DIR/trafficcheck
 	QMPCMD=$GUEST_DIR/qmpcmd
 	for f in vmlinuz initramfs.gz trafficcheck qmpcmd; do
@@ -87,6 +88,41 @@ lib_init() {
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	log "logs in $TEST_DIR"
+}
+
+# qemu_lane: which QEMU the test runs, from VDPA_QEMU:
+#   system  Debian's own qemu-system-x86_64 (7.2 on Debian 12: what its hosts run)
+#   10      QEMU 10 from Debian 12's backports suite, unpacked into a cache by
+#           tests/qemu/fetch-qemu.sh ($VDPA_QEMU10_DIR when run.sh fetched it)
+# Sets QEMU_BIN, QEMU_LANE ("system" or "10"), QEMU_VERSION, QEMU_STRICT and
+# QEMU_MSIX.  QEMU_STRICT=1 (QEMU 9.0 and later) makes every guest page that
+# differs after a migration fatal (ram_compare): before 9.0, TCG could lose
+# guest stores from the migration dirty bitmap ("physmem: Fix migration dirty
+# bitmap coherency with TCG memory access", QEMU 9.0), so on 7.2 a migration
+# may leave pages different with no vhost backend involved at all.
+# QEMU_MSIX=1 when virtio-net-pci may keep its MSI-X vectors with a
+# vhost-user netdev: QEMU 7.2 under TCG segfaults in
+# msix_set_vector_notifiers when the guest starts such a device, so there
+# the NIC gets vectors=0 (INTx); QEMU 10 runs it as libvirt configures it.
+qemu_lane() {
+	QEMU_LANE=${VDPA_QEMU:-system}
+	case "$QEMU_LANE" in
+	system) QEMU_BIN=qemu-system-x86_64 ;;
+	10)
+		if [ -z "${VDPA_QEMU10_DIR:-}" ]; then
+			VDPA_QEMU10_DIR=$("$REPO_DIR/tests/qemu/fetch-qemu.sh" | tail -n1) ||
+				fail "cannot fetch QEMU 10 (tests/qemu/fetch-qemu.sh)"
+		fi
+		QEMU_BIN=$VDPA_QEMU10_DIR/bin/qemu-system-x86_64 ;;
+	*) fail "VDPA_QEMU=$QEMU_LANE: expected system or 10" ;;
+	esac
+	QEMU_VERSION=$("$QEMU_BIN" --version 2>/dev/null | sed -n '1s/^QEMU emulator version \([0-9][0-9.]*\).*/\1/p')
+	[ -n "$QEMU_VERSION" ] || fail "$QEMU_BIN does not run or says no version"
+	QEMU_STRICT=0 QEMU_MSIX=0
+	if [ "${QEMU_VERSION%%.*}" -ge 9 ]; then QEMU_STRICT=1 QEMU_MSIX=1; fi
+	[ "$QEMU_LANE" != 10 ] || [ "${QEMU_VERSION%%.*}" -ge 10 ] ||
+		fail "VDPA_QEMU=10 runs $QEMU_BIN, which is QEMU $QEMU_VERSION"
+	log "QEMU lane $QEMU_LANE: QEMU $QEMU_VERSION ($QEMU_BIN)"
 }
 
 # lib_unique SUFFIX: a name unique to this test run (netns names etc.).
@@ -226,7 +262,7 @@ vm_start() {
 	exec {fd}<>"$base.con.in"
 	VM_INFD[$name]=$fd
 	VM_NETNS[$name]=$ns
-	local cmd=(qemu-system-x86_64
+	local cmd=("$QEMU_BIN"
 		-name "$name" -machine "${VDPA_QEMU_MACHINE:-q35}" -accel "${VDPA_QEMU_ACCEL:-tcg}" -cpu max
 		-smp "$smp" -m "$mem"
 		-object "memory-backend-memfd,id=mem,size=$mem,share=on" -numa node,memdev=mem
@@ -299,7 +335,11 @@ vm_send() {
 
 # vm_run NAME CMD [TIMEOUT_S=30]: run CMD in the guest's shell; print its
 # output (stdout and stderr) and return its exit status; 124 on timeout.
-# Output of background guest jobs and kernel messages may interleave.
+# Output of background guest jobs may interleave.  Kernel messages (warning
+# level and up, e.g. "hrtimer: interrupt took ..." on a loaded host) go to
+# the console from outside the tty and can cut a line of CMD's output in
+# two: they are taken out and the line is joined again (vm_check_console
+# reads them from the raw console log).
 vm_run() {
 	local name=$1 gcmd=$2 timeout=${3:-30} from tag out line
 	LIB_SEQ=$((LIB_SEQ + 1))
@@ -311,9 +351,23 @@ vm_run() {
 	# command, the echo ends in 'rc=$?' (no digits) and the real marker
 	# may follow it on the same line.
 	line=$(vm_wait_console "$name" "$tag rc=[0-9]+\$" "$timeout" "$from") || return 124
-	out=$(vm_console "$name" "$from")
+	out=$(vm_console "$name" "$from" | lib_strip_kmsg)
 	printf '%s\n' "$out" | sed "/$tag rc=[0-9]/,\$d"
 	return "${line##*rc=}"
+}
+
+# lib_strip_kmsg: a console stream without its kernel messages ("[ secs.usecs]
+# text", printk.time=1), rejoining a line that one of them interrupted.
+lib_strip_kmsg() {
+	awk '{
+		line = pending $0; pending = ""
+		if (match(line, /\[ *[0-9]+\.[0-9][0-9][0-9][0-9][0-9][0-9]\] /)) {
+			if (RSTART > 1) pending = substr(line, 1, RSTART - 1)
+			next
+		}
+		print line
+	}
+	END { if (pending != "") print pending }'
 }
 
 # vm_check_console NAME: fail-worthy console lines (virtio errors, kernel
@@ -363,40 +417,47 @@ vm_kill() {
 
 # traffic_both_ways VM NS HOST_IP GUEST_IP RATE SECS: UDP host->guest and
 # guest->host at the same time (ports 5001 into the guest, 5002 into the
-# host) for SECS at RATE datagrams/s, then checks both directions: at least
-# 80% of the datagrams sent, 0 corrupt, 0 duplicate, over 90% received.
+# host) for SECS at RATE datagrams/s, then checks both directions against
+# what each sender says it sent: 0 corrupt, 0 duplicate, over 90% received.
+# The guest's sender and receiver write to files in the guest, not to the
+# console, where two programs' lines and kernel messages can interleave.
 traffic_both_ways() {
-	local vm=$1 ns=$2 hip=$3 gip=$4 rate=$5 secs=$6 from host_recv host_send
+	local vm=$1 ns=$2 hip=$3 gip=$4 rate=$5 secs=$6 host_recv host_send
 	local host_sent guest_sent guest_traffic host_traffic
 	# Receivers first: each end must be listening before anything is sent.
 	lib_bg host-recv netns_exec "$ns" "$TRAFFICCHECK" recv --port 5002 \
 		--duration $((secs + 3)) --idle-exit 1.5 --json
 	host_recv=$LIB_PID
-	from=$(vm_console_offset "$vm")
-	vm_send "$vm" "trafficcheck recv --port 5001 --duration $((secs + 3)) --idle-exit 1.5 --json &"
-	vm_wait_console "$vm" '^RECV-READY' 10 "$from" >/dev/null || fail "guest receiver did not start"
+	vm_run "$vm" "rm -f /tmp/tbw-recv.out /tmp/tbw-send.out; trafficcheck recv --port 5001 --duration $((secs + 3)) --idle-exit 1.5 --json >/tmp/tbw-recv.out 2>&1 &
+		i=0; while ! grep -q RECV-READY /tmp/tbw-recv.out && [ \$i -lt 50 ]; do sleep 0.1; i=\$((i+1)); done
+		grep -q RECV-READY /tmp/tbw-recv.out" 15 >/dev/null || fail "guest receiver did not start"
 	lib_wait_for 5 grep -q '^RECV-READY' "$TEST_DIR/host-recv.log" || fail "host receiver did not start"
 
 	log "traffic both ways: $rate pps for ${secs}s"
-	vm_send "$vm" "trafficcheck send --dst $hip:5002 --rate $rate --duration $secs --flow 2 &"
+	vm_send "$vm" "trafficcheck send --dst $hip:5002 --rate $rate --duration $secs --flow 2 >/tmp/tbw-send.out 2>&1 &"
 	lib_bg host-send netns_exec "$ns" "$TRAFFICCHECK" send --dst "$gip:5001" \
 		--rate "$rate" --duration "$secs" --flow 1
 	host_send=$LIB_PID
 
 	wait "$host_send" || fail "host sender failed: $(cat "$TEST_DIR/host-send.log")"
 	host_sent=$(grep '^SENT ' "$TEST_DIR/host-send.log") || fail "host sender printed no SENT line"
-	guest_sent=$(vm_wait_console "$vm" '^SENT ' 10 "$from") || fail "guest sender printed no SENT line"
-	guest_traffic=$(vm_wait_console "$vm" '^TRAFFIC ' 15 "$from") ||
-		fail "guest receiver printed no TRAFFIC line"
+	# Bounded loops in the guest: a vm_run that times out leaves its
+	# command running in the guest's only shell.
+	vm_run "$vm" "i=0; while ! { grep -q '^SENT ' /tmp/tbw-send.out && grep -q '^TRAFFIC ' /tmp/tbw-recv.out; } && [ \$i -lt 60 ]; do sleep 0.5; i=\$((i+1)); done" 40 >/dev/null ||
+		fail "guest shell does not answer"
+	guest_sent=$(vm_run "$vm" "grep '^SENT ' /tmp/tbw-send.out") ||
+		fail "guest sender printed no SENT line: $(vm_run "$vm" "cat /tmp/tbw-send.out")"
+	guest_traffic=$(vm_run "$vm" "grep '^TRAFFIC ' /tmp/tbw-recv.out | tail -n1") ||
+		fail "guest receiver printed no TRAFFIC line: $(vm_run "$vm" "cat /tmp/tbw-recv.out")"
 	wait "$host_recv" || fail "host receiver failed"
-	host_traffic=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv.log") ||
+	host_traffic=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv.log" | tail -n1) ||
 		fail "host receiver printed no TRAFFIC line"
 	log "host -> guest: $host_sent"
 	log "         got : $guest_traffic"
 	log "guest -> host: $guest_sent"
 	log "         got : $host_traffic"
-	traffic_check "host->guest" "$host_sent" "$guest_traffic" "$rate" "$secs"
-	traffic_check "guest->host" "$guest_sent" "$host_traffic" "$rate" "$secs"
+	traffic_check "host->guest" "$host_sent" "$guest_traffic"
+	traffic_check "guest->host" "$guest_sent" "$host_traffic"
 	# For tests that look further (e.g. the agent's counters).
 	TRAFFIC_TO_GUEST=$guest_traffic TRAFFIC_TO_HOST=$host_traffic
 }
@@ -449,14 +510,18 @@ traffic_stop_check() {
 	done
 }
 
-# traffic_check DIRECTION SENT_LINE TRAFFIC_LINE RATE SECS
+# traffic_check DIRECTION SENT_LINE TRAFFIC_LINE: what the receiver got
+# against what the sender says it sent (never against a rate: a loaded
+# machine sends fewer, and that is no fault of the product).
 traffic_check() {
-	local sent recv
+	local sent recv uniq
 	sent=$(json_field "$2" sent)
 	recv=$(json_field "$3" received)
-	expect "$1 sent" "$sent" -ge $(($4 * $5 * 8 / 10))
+	uniq=$(json_field "$3" unique)
+	expect "$1 sent" "$sent" -gt 0
 	expect "$1 corrupt" "$(json_field "$3" corrupt)" -eq 0
 	expect "$1 duplicate" "$(json_field "$3" duplicate)" -eq 0
+	expect "$1 unique received" "$uniq" -le "$sent"
 	expect "$1 received x10" $((recv * 10)) -gt $((sent * 9))
 }
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lanes: system 10
 # A live port moves between its accelerator and software while traffic runs
 # both ways (vdpa-migrate switch, each way), then the accelerator dies
 # (vdpa-simd killed) and the port falls back to software by itself.  Traffic

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lanes: system 10
 # A guest on an agent port whose endpoint is a tap in a namespace of the
 # test's own: UDP host->guest and guest->host at the same time; both
 # receivers see no corrupt and no duplicate datagram and at least 90% of
@@ -23,6 +24,20 @@ mapfile -t nic < <(vu_netdev_args n0 "$(agent_sock a p0)")
 vm_start g --netns "$NS" --append "vdpa.ip=$GUEST_IP/24" -- "${nic[@]}"
 vm_wait_ready g 60 || fail "guest did not boot"
 vm_run g "ping -c 1 -W 3 $HOST_IP >/dev/null" 15 || fail "guest cannot ping the host"
+# The NIC's interrupts are what the lane configures (qemu_lane in lib.sh):
+# MSI-X vectors per virtqueue where QEMU allows them with vhost-user, one
+# INTx line for the device (vectors=0) on QEMU 7.2.
+irqs=$(vm_run g "grep virtio /proc/interrupts") || fail "cannot read the guest's /proc/interrupts"
+printf '%s\n' "$irqs" >"$TEST_DIR/interrupts.txt"
+if [ "$QEMU_MSIX" = 1 ]; then
+	printf '%s\n' "$irqs" | grep -q 'PCI-MSIX.*virtio0-input\.0' ||
+		fail "QEMU $QEMU_VERSION: the NIC does not use MSI-X: $irqs"
+	log "ok: the NIC's queues have MSI-X vectors (QEMU $QEMU_VERSION)"
+else
+	printf '%s\n' "$irqs" | grep -q 'PCI-MSIX' &&
+		fail "QEMU $QEMU_VERSION: MSI-X in use although the NIC has vectors=0: $irqs"
+	log "ok: the NIC uses INTx (vectors=0, QEMU $QEMU_VERSION)"
+fi
 
 traffic_both_ways g "$NS" "$HOST_IP" "$GUEST_IP" "$RATE" "$SECS"
 

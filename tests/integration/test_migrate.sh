@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lanes: system 10
 # Two agents (two "hosts") and two QEMU instances at a time: a guest with
 # UDP traffic both ways migrates from agent A to agent B and back, three
 # times.  Each migration must complete and traffic resume; at the end both
@@ -13,6 +14,13 @@
 #
 #   QUEUES=2 (test_migrate_mq.sh) runs the same with two queue pairs, -smp 2,
 #   and checks that both queue pairs carried traffic.
+#
+# On the strict lane (VDPA_QEMU=10, QEMU_STRICT=1 in lib.sh) every migration
+# is compared byte for byte under a receive flood, ROUNDS_STRICT round trips
+# (default 6), and any differing page is fatal; on QEMU 7.2 the first two
+# are compared and differences reported (ram_compare in agent.sh says why).
+# NIC_TAP=1 runs the same with QEMU's own tap netdev instead of the agent:
+# the control that shows what QEMU alone does.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/agent.sh"
@@ -20,6 +28,7 @@ lib_init
 
 QUEUES=${QUEUES:-1}
 ROUNDS=${ROUNDS:-3}
+[ "$QEMU_STRICT" != 1 ] || ROUNDS=${ROUNDS_STRICT:-6}
 FLOWS=${FLOWS:-1}
 RATE=${RATE:-2000}          # per flow and direction
 HOST_IP=10.79.0.1 GUEST_IP=10.79.0.2
@@ -107,21 +116,20 @@ host_received() { # FLOW: datagrams the host receiver has so far (SIGUSR1 prints
 	echo "${v:-0}"
 }
 
-cur=g0 where=A n=0
+cur=g0 where=A n=0 compared=0 paused_cs=0 flood_pid=""
 declare -a downs=()
 for round in $(seq 1 "$ROUNDS"); do
 	for to in B A; do
 		n=$((n + 1))
 		next=g$n
-		# The first migration each way is checked byte for byte: the
-		# destination starts paused (-S), and its RAM must equal the
-		# source's final RAM.  A page the agent wrote but did not log
-		# differs (the buffers it filled after the vCPUs stopped, at least);
-		# see ram_compare for what is fatal.  Two vCPUs too: with the
-		# guest's init_on_alloc off, 10 compared two-vCPU migrations (4
-		# with QEMU's tap backend, 6 with the agent and two queue pairs)
-		# gave identical RAM.
-		verify=0; [ "$n" -gt 2 ] || verify=1
+		# A compared migration: the destination starts paused (-S), and
+		# its RAM must equal the source's final RAM.  A page the agent
+		# wrote but did not log differs (the buffers it filled after the
+		# vCPUs stopped, at least); see ram_compare for what is fatal.
+		# Strict lane: every migration; QEMU 7.2: the first each way.
+		verify=0
+		if [ "$QEMU_STRICT" = 1 ] || [ "$n" -le 2 ]; then verify=1; fi
+		t_start=$(lib_now_cs)
 		if [ $verify = 1 ]; then
 			vm_on "$next" "$to" -incoming "unix:$TEST_DIR/mig$n.sock" -S
 		else
@@ -129,7 +137,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		fi
 		lib_wait_for 20 test -S "$TEST_DIR/$next.qmp" || fail "$next: no QMP socket"
 		before=$(host_received 1)
-		if [ $verify = 1 ]; then
+		if [ $verify = 1 ] && [ "$QEMU_STRICT" = 1 ]; then
 			# A flood the guest cannot keep up with keeps the agent writing
 			# receive buffers up to the moment the vCPUs stop, so the ring
 			# holds filled buffers the source guest never read: the
@@ -143,10 +151,17 @@ for round in $(seq 1 "$ROUNDS"); do
 			flood_pid=$LIB_PID
 		fi
 		res=$(migrate_vm "$cur" "$next" "unix:$TEST_DIR/mig$n.sock" 120 $verify) || exit 1
+		[ -z "${flood_pid:-}" ] || kill -TERM "$flood_pid" 2>/dev/null || true
 		if [ $verify = 1 ]; then
-			kill -TERM "$flood_pid" 2>/dev/null || true
 			ram_compare "$cur" "$next" "$MEM_BYTES"
+			compared=$((compared + 1))
 			qmp "$next" cont >/dev/null || fail "$next: cont failed"
+			# The guest stood still from the switchover to here: traffic
+			# sent meanwhile is lost, by the test's doing, not the agent's.
+			paused_cs=$((paused_cs + $(lib_now_cs) - t_start))
+		fi
+		if [ -n "${flood_pid:-}" ]; then
+			flood_pid=""
 			vm_run "$next" "i=0; while ! grep TRAFFIC /tmp/flood$n.out >/dev/null && [ \$i -lt 40 ]; do sleep 0.5; i=\$((i+1)); done; grep TRAFFIC /tmp/flood$n.out" 40 >"$TEST_DIR/flood$n.out" ||
 				fail "$next: the flood's receiver did not report"
 			r=$(grep '^TRAFFIC ' "$TEST_DIR/flood$n.out" | tail -n1 || true)
@@ -205,13 +220,14 @@ for f in $(seq 1 "$FLOWS"); do
 		expect "flow $f $dir duplicate" "$(json_field "$r" duplicate)" -eq 0
 		lost=$(( $(json_field "$s" sent) - $(json_field "$r" unique) ))
 		# Loss only around the switchovers: at most 0.5 s of traffic each
-		# (QEMU reports 10-60 ms of downtime here).
-		# The two byte-for-byte checks keep the guest paused ~2 s more each.
-		expect "flow $f $dir lost" "$lost" -le $(( n * RATE / 2 + 2 * 3 * RATE ))
+		# (QEMU reports 10-60 ms of downtime here), and while a compared
+		# migration kept the guest paused (measured above).
+		expect "flow $f $dir lost" "$lost" -le $(( n * RATE / 2 + paused_cs * RATE / 100 ))
 		total_lost=$((total_lost + lost))
 	done
 done
 log "downtimes (ms): ${downs[*]}; datagrams lost in all: $total_lost"
+log "MIGRATIONS $n, compared $compared, QEMU $QEMU_VERSION (lane $QEMU_LANE), differing ${RAM_DIFFS:-0}"
 # A receive buffer whose page migration did not resend (not in the dirty
 # log) reaches the guest's stack with stale bytes: the checksums catch it
 # before trafficcheck would, so the kernel's counters must stay at zero.

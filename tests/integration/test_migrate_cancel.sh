@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lanes: system 10
 # A migration cancelled half-way: QEMU's bandwidth is throttled so the copy
 # takes long enough; once the source agent logs dirty pages the migration is
 # cancelled.  The source VM keeps running, the agent turns logging off

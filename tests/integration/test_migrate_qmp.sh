@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# lanes: system 10
 # vdpa-migrate migrate in QMP mode, with real QEMUs and two agents: host A's
 # port on an accelerator (vdpa-simd), host B's on the software path.
 #
