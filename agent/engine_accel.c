@@ -191,14 +191,15 @@ static void log_used_rings(struct engine_accel *e, struct dirtylog *qemu)
 static int harvest_locked(struct engine_accel *e)
 {
 	struct dirtylog *qemu = vu_dev_active_log(e->dev);
-	uint64_t pages = 0, t = dirtylog_now_ns();
+	uint64_t pages = 0, outside = 0, t = dirtylog_now_ns();
 	int r;
 
 	if (!qemu || !e->devlog)
 		return 0;
-	r = dirtylog_harvest(e->devlog, qemu, NULL, &pages, NULL);
+	r = dirtylog_harvest(e->devlog, qemu, NULL, &pages, &outside);
 	if (r < 0)
 		return r;
+	e->st.log_errors += outside;
 	log_used_rings(e, qemu);
 	if (e->st.last_harvest_ns && t > e->st.last_harvest_ns)
 		e->st.dirty_rate = (double)pages * 1e9 / (double)(t - e->st.last_harvest_ns);
@@ -483,8 +484,8 @@ static int acc_ring_start(void *opaque, unsigned idx)
 	 * The device failed, not the ring: the port drops the accelerator
 	 * right after this (handle_one(), use_accel() see engine_accel_failed())
 	 * and vu_dev_switch() restarts every started ring in software, this
-	 * one at its own base (acc_ring_stop() refuses a ring that is not on,
-	 * so vu_dev keeps the base).  An error here told the front end that
+	 * one at its own base (acc_ring_stop() answers the base it was given
+	 * for a ring that never ran on the device).  An error here told the front end that
 	 * its ring failed (QEMU gives up on the NIC) and left the ring stopped
 	 * after the fallback.
 	 */
@@ -499,8 +500,13 @@ static int acc_ring_stop(void *opaque, unsigned idx, uint16_t *ret_base)
 	uint64_t t0 = dirtylog_now_ns();
 	int r;
 
-	if (idx >= e->nvrings || !e->on[idx])
-		return -EINVAL;
+	if (idx >= e->nvrings)
+		return -ERANGE;
+	/* Never ran on the device (its start failed with it): it is where it was given. */
+	if (!e->on[idx]) {
+		*ret_base = e->dev->ring[idx].base;
+		return 0;
+	}
 	r = stop_device(e);
 	if (r < 0 || e->failed) {
 		/* The device is gone: resume where the guest saw the last completion. */

@@ -68,6 +68,8 @@ struct port {
 	 * complete when no miss happened since.
 	 */
 	uint64_t harvest_misses;
+	/* Device pages outside QEMU's log, of accelerators gone on this connection. */
+	uint64_t accel_log_errors;
 	uint64_t misses_at_log_on;
 	bool log_all_seen;
 };
@@ -134,6 +136,12 @@ static void drop_accel(struct port *p, const char *why)
 	r = vu_dev_switch(&p->dev, &engine_sw_ops, p->engine);
 	/* The rings are off the device: its misses are final now. */
 	p->harvest_misses += engine_accel_harvest_misses(p->acc);
+	{
+		struct engine_accel_stats st;
+
+		engine_accel_stats(p->acc, &st);
+		p->accel_log_errors += st.log_errors;
+	}
 	loop_remove(p->dev_watch);
 	p->dev_watch = NULL;
 	engine_accel_free(p->acc);
@@ -301,6 +309,18 @@ static bool handle_one(struct port *p, struct vu_io_msg *io)
 	if (r < 0)
 		log_warning("port %s: %s failed: %s", p->cfg.name, vu_request_name(m.request),
 			    p->dev.err);
+	/*
+	 * A reply carries a value (GET_VRING_BASE: where the ring stands) and
+	 * has no way to say it failed: sending the zeroed reply would hand the
+	 * front end an index we do not have.  Close without it.
+	 */
+	if (r < 0 && how == VU_RESPOND_REPLY) {
+		snprintf(why, sizeof(why), "%s failed and its reply cannot say so",
+			 vu_request_name(m.request));
+		vu_msg_close(&m);
+		disconnect(p, why);
+		return false;
+	}
 	if (how != VU_RESPOND_NONE) {
 		int e = send_response(p, &m, how, &reply, r);
 		if (e < 0) {
@@ -398,6 +418,7 @@ static void on_accept(struct watch *w, int fd, uint32_t events, void *opaque)
 	vu_io_rx_init(&p->rx);
 	p->connections++;
 	p->harvest_misses = 0;
+	p->accel_log_errors = 0;
 	p->misses_at_log_on = 0;
 	p->log_all_seen = false;
 	log_notice("port %s: front end connected", p->cfg.name);
@@ -647,6 +668,23 @@ struct json_object *port_offer_json(const struct port_config *cfg)
  * is complete when each of its stops merged the device's log (a clean stop
  * merges before GET_VRING_BASE is answered) since logging went on.
  */
+/*
+ * Writes of this connection the dirty log could not record (beyond QEMU's
+ * log): the software path's marks and the accelerators' harvested pages.
+ */
+static uint64_t port_log_errors(const struct port *p)
+{
+	uint64_t n = p->accel_log_errors + engine_sw_log_errors(p->engine);
+
+	if (p->acc) {
+		struct engine_accel_stats st;
+
+		engine_accel_stats(p->acc, &st);
+		n += st.log_errors;
+	}
+	return n;
+}
+
 static struct json_object *migration_json(const struct port *p)
 {
 	struct json_object *m = json_object_new_object(), *arr = json_object_new_array();
@@ -684,6 +722,7 @@ struct json_object *port_detail_json(const struct port *p)
 			       hex(p->conn_fd >= 0 ? p->dev.protocol_features : 0));
 	json_object_object_add(o, "migration", migration_json(p));
 	json_object_object_add(o, "log_all", json_object_new_boolean(p->conn_fd >= 0 && p->dev.log_all));
+	json_object_object_add(o, "log_errors", u64(port_log_errors(p)));
 	json_object_object_add(o, "connections", u64(p->connections));
 	json_object_object_add(o, "engine", json_object_new_string(p->conn_fd >= 0 ?
 							port_engine_name(p) : "none"));

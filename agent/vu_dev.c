@@ -61,22 +61,33 @@ void vu_dev_init(struct vu_dev *d, const char *name, uint64_t features,
 	}
 }
 
-static void ring_stop(struct vu_dev *d, unsigned idx)
+/*
+ * The ring counts as stopped either way: a data path whose stop failed has
+ * given it up (or is gone).  What a failure loses is the position: base
+ * still holds the last SET_VRING_BASE, and answering that would make the
+ * next owner of the ring redo or skip what happened since.
+ */
+static int ring_stop(struct vu_dev *d, unsigned idx)
 {
 	struct vu_ring_cfg *r = &d->ring[idx];
 	uint16_t base;
+	int e;
 
 	if (!r->started)
-		return;
-	if (d->ops->ring_stop(d->opaque, idx, &base) == 0)
+		return 0;
+	e = d->ops->ring_stop(d->opaque, idx, &base);
+	if (e == 0)
 		r->base = base;
+	else
+		r->base_lost = true;
 	r->started = false;
+	return e;
 }
 
 static void stop_all(struct vu_dev *d)
 {
 	for (unsigned i = 0; i < d->nvrings; i++)
-		ring_stop(d, i);
+		(void)ring_stop(d, i);	/* everything goes: no position is kept */
 }
 
 static void pause_if_running(struct vu_dev *d, bool *paused);
@@ -166,7 +177,9 @@ static bool ring_ready(const struct vu_dev *d, unsigned idx)
 	const struct vu_ring_cfg *r = &d->ring[idx];
 	bool enabled = (d->features & VU_BIT(VU_F_PROTOCOL_FEATURES)) ? r->enabled : true;
 
-	return r->num && r->addr_set && r->kick_set && d->mem.nregions && enabled;
+	/* A ring whose position was lost must not run from a made-up one. */
+	return r->num && r->addr_set && r->kick_set && d->mem.nregions && enabled &&
+	       !r->base_lost;
 }
 
 static int maybe_start(struct vu_dev *d, unsigned idx)
@@ -215,8 +228,16 @@ int vu_dev_switch(struct vu_dev *d, const struct vu_dev_ops *ops, void *opaque)
 	int r = 0;
 
 	for (unsigned i = 0; i < d->nvrings; i++) {
+		int e;
+
 		moved[i] = d->ring[i].started;
-		ring_stop(d, i);
+		e = ring_stop(d, i);
+		/* No position to restart from: the ring stays stopped. */
+		if (e < 0) {
+			moved[i] = false;
+			if (r == 0)
+				r = fail(d, e, "ring %u: cannot stop: %s", i, strerror(-e));
+		}
 	}
 	d->ops = ops;
 	d->opaque = opaque;
@@ -443,13 +464,18 @@ int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
 		if (r->started)
 			return fail(d, -EBUSY, "SET_VRING_BASE: ring %u is running", idx);
 		r->base = (uint16_t)m->u.state.num;
+		r->base_lost = false;
 		/* A new start of this ring: what was handed over is history. */
 		r->handed_over = false;
 		return 0;
 	case VU_REQ_GET_VRING_BASE:
 		/* The spec's stop signal: quiesce, then report where we are. */
-		ring_stop(d, idx);
+		e = ring_stop(d, idx);
 		r->kick_set = false;
+		if (e < 0 || r->base_lost)
+			return fail(d, e < 0 ? e : -EIO, "GET_VRING_BASE: ring %u: cannot stop "
+				    "the data path, its position is unknown%s%s", idx,
+				    e < 0 ? ": " : "", e < 0 ? strerror(-e) : "");
 		reply->u.state.index = idx;
 		reply->u.state.num = r->base;
 		r->handed_over = true;
@@ -480,8 +506,9 @@ int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
 	case VU_REQ_SET_VRING_ENABLE:
 		r->enabled = m->u.state.num != 0;
 		if (!r->enabled) {
-			ring_stop(d, idx);
-			return 0;
+			e = ring_stop(d, idx);
+			return e < 0 ? fail(d, e, "SET_VRING_ENABLE: ring %u: cannot stop: %s", idx,
+					    strerror(-e)) : 0;
 		}
 		return maybe_start(d, idx);
 	default:

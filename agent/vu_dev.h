@@ -55,6 +55,11 @@ struct vu_ring_cfg {
 	bool ran;
 	bool handed_over;
 	uint16_t handed_base;
+	/*
+	 * The data path failed to stop the ring, so base is not where the ring
+	 * stands: GET_VRING_BASE fails until SET_VRING_BASE gives a new one.
+	 */
+	bool base_lost;
 };
 
 struct vu_dev_ops {

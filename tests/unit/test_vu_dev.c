@@ -22,6 +22,7 @@ struct rec {
 	int paused;		/* nesting: must be 0 or 1 */
 	uint16_t stop_base;
 	int start_error;
+	int stop_error;
 };
 
 static int r_start(void *o, unsigned idx)
@@ -39,6 +40,8 @@ static int r_stop(void *o, unsigned idx, uint16_t *ret_base)
 	struct rec *r = o;
 
 	r->stopped[idx]++;
+	if (r->stop_error)
+		return r->stop_error;
 	*ret_base = r->stop_base;
 	return 0;
 }
@@ -320,6 +323,52 @@ static void refusals(void **state)
 	vu_dev_reset(&d);
 }
 
+/*
+ * A data path that cannot stop a ring cannot say where the ring stands:
+ * GET_VRING_BASE must fail (the connection then closes) rather than answer
+ * the base of the last SET_VRING_BASE, which the destination would resume
+ * from.  The base stays unknown until the front end sets a new one.
+ */
+static void failed_stop_is_not_a_base(void **state)
+{
+	struct rec rec = { .stop_base = 1234, .stop_error = -EIO };
+	struct vu_dev d;
+	struct vu_reply rep;
+	struct vu_msg m;
+
+	(void)state;
+	vu_dev_init(&d, "p0", FEATURES, 0, 1, &ops, &rec);
+	d.state = VU_STATE_OWNED;
+	m = msg(VU_REQ_SET_FEATURES);
+	m.u.u64 = VU_BIT(VIRTIO_F_VERSION_1);
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	bring_up(&d, 0, true);
+	assert_true(d.ring[0].started);
+
+	m = msg(VU_REQ_GET_VRING_BASE);
+	m.u.state.index = 0;
+	assert_int_equal(handle(&d, &m, &rep), -EIO);
+	assert_int_equal(rec.stopped[0], 1);
+	assert_non_null(strstr(d.err, "cannot stop"));
+	assert_false(d.ring[0].handed_over);
+	assert_false(vu_dev_quiesced(&d));
+	/* Asked again: still no index to give. */
+	m = msg(VU_REQ_GET_VRING_BASE);
+	m.u.state.index = 0;
+	assert_int_equal(handle(&d, &m, &rep), -EIO);
+	assert_false(d.ring[0].handed_over);
+
+	/* A new base from the front end is a known position again. */
+	m = msg(VU_REQ_SET_VRING_BASE);
+	m.u.state = (struct vu_vring_state){ 0, 5 };
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	m = msg(VU_REQ_GET_VRING_BASE);
+	m.u.state.index = 0;
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(rep.u.state.num, 5);
+	vu_dev_reset(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +377,7 @@ int main(void)
 		cmocka_unit_test(ring_needs_memory),
 		cmocka_unit_test(logging_pauses_not_stops),
 		cmocka_unit_test(refusals),
+		cmocka_unit_test(failed_stop_is_not_a_base),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
