@@ -59,6 +59,8 @@ struct engine_accel_stats {
 	double dirty_rate;		/* device pages per second, last round */
 	uint64_t last_switchover_us;	/* GET_VRING_BASE received to reply */
 	uint64_t device_stops;
+	/* Device pages harvested that fall outside QEMU's log (not merged). */
+	uint64_t log_errors;
 };
 void engine_accel_stats(struct engine_accel *e, struct engine_accel_stats *ret);
 

@@ -97,7 +97,8 @@ static void lg_mark(void *opaque, uint64_t gpa, uint64_t len)
 
 	/* Beyond QEMU's log: cannot be recorded; counted, shown in port show. */
 	if (w->logging && dirtylog_cache_mark(&w->cache, gpa, len) < 0)
-		w->log_errors++;
+		__atomic_store_n(&w->log_errors, __atomic_load_n(&w->log_errors, __ATOMIC_RELAXED) + 1,
+				 __ATOMIC_RELAXED);	/* one writer; port show reads */
 	if (w->recording)
 		dirtylog_cache_mark(&w->rec_cache, gpa, len);
 }
@@ -637,4 +638,13 @@ void engine_sw_ring_info(struct engine_sw *e, unsigned idx, struct engine_ring_i
 	vq_get_stats(&w->vq[s], &ret->stats);
 	ret->first_frame_rt_ns = __atomic_load_n(&w->first_rt_ns[s], __ATOMIC_RELAXED);
 	ret->last_frame_rt_ns = __atomic_load_n(&w->last_rt_ns[s], __ATOMIC_RELAXED);
+}
+
+uint64_t engine_sw_log_errors(struct engine_sw *e)
+{
+	uint64_t n = 0;
+
+	for (unsigned q = 0; e && q < e->nqp; q++)
+		n += __atomic_load_n(&e->w[q].log_errors, __ATOMIC_RELAXED);
+	return n;
 }

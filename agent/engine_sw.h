@@ -51,4 +51,11 @@ struct engine_ring_info {
 };
 void engine_sw_ring_info(struct engine_sw *e, unsigned idx, struct engine_ring_info *ret);
 
+/*
+ * Writes into guest memory the workers could not mark in QEMU's log (the
+ * address lies beyond it) since the engine was made: pages that may
+ * migrate stale.  Any thread; takes NULL (0).
+ */
+uint64_t engine_sw_log_errors(struct engine_sw *e);
+
 #endif

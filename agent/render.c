@@ -418,7 +418,8 @@ int render_port_show(struct json_object *reply, FILE *f, struct ctl_error *err)
 	struct ring_row *rings;
 	const char *spec, *mac;
 	uint64_t features, pfeatures, connections, mtu = 0, offered = 0, max_ring = 0;
-	bool log_all, has_mtu, has_offer, mig;
+	uint64_t log_errors = 0;
+	bool log_all, has_mtu, has_offer, mig, has_log_errors;
 	struct migration_row mig_row;
 	size_t n;
 
@@ -442,6 +443,9 @@ int render_port_show(struct json_object *reply, FILE *f, struct ctl_error *err)
 		return -EBADMSG;
 	mig = json_object_object_get_ex(p, "migration", NULL);
 	if (mig && read_migration(p, &mig_row, err) < 0)
+		return -EBADMSG;
+	/* Newer agents: writes the dirty log could not record. */
+	if (jget_opt_uint(p, "port", "log_errors", &has_log_errors, &log_errors, err) < 0)
 		return -EBADMSG;
 
 	n = json_object_array_length(arr);
@@ -476,6 +480,8 @@ int render_port_show(struct json_object *reply, FILE *f, struct ctl_error *err)
 		fprintf(f, "%-19s%" PRIu64 "\n", "max_ring_size:", max_ring);
 	}
 	line_str(f, "log_all:", log_all ? "on" : "off");
+	if (has_log_errors)
+		fprintf(f, "%-19s%" PRIu64 "\n", "log_errors:", log_errors);
 	fprintf(f, "%-19s%" PRIu64 "\n", "connections:", connections);
 	if (render_engine(p, f, err) < 0) {
 		free(rings);
