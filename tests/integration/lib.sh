@@ -120,6 +120,8 @@ qemu_lane() {
 	[ -n "$QEMU_VERSION" ] || fail "$QEMU_BIN does not run or says no version"
 	QEMU_STRICT=0 QEMU_MSIX=0
 	if [ "${QEMU_VERSION%%.*}" -ge 9 ]; then QEMU_STRICT=1 QEMU_MSIX=1; fi
+	# VDPA_QEMU_MSIX=1 forces MSI-X on (to see 7.2's crash for oneself).
+	QEMU_MSIX=${VDPA_QEMU_MSIX:-$QEMU_MSIX}
 	[ "$QEMU_LANE" != 10 ] || [ "${QEMU_VERSION%%.*}" -ge 10 ] ||
 		fail "VDPA_QEMU=10 runs $QEMU_BIN, which is QEMU $QEMU_VERSION"
 	log "QEMU lane $QEMU_LANE: QEMU $QEMU_VERSION ($QEMU_BIN)"

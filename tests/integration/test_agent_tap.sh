@@ -30,11 +30,13 @@ vm_run g "ping -c 1 -W 3 $HOST_IP >/dev/null" 15 || fail "guest cannot ping the 
 irqs=$(vm_run g "grep virtio /proc/interrupts") || fail "cannot read the guest's /proc/interrupts"
 printf '%s\n' "$irqs" >"$TEST_DIR/interrupts.txt"
 if [ "$QEMU_MSIX" = 1 ]; then
-	printf '%s\n' "$irqs" | grep -q 'PCI-MSIX.*virtio0-input\.0' ||
+	# Per-queue vectors exist only with MSI-X (virtio-pci has no plain
+	# MSI); the guest's kernel names the domain "PCI-MSI" or "PCI-MSIX".
+	printf '%s\n' "$irqs" | grep -q 'PCI-MSI.*virtio0-input\.0' ||
 		fail "QEMU $QEMU_VERSION: the NIC does not use MSI-X: $irqs"
 	log "ok: the NIC's queues have MSI-X vectors (QEMU $QEMU_VERSION)"
 else
-	printf '%s\n' "$irqs" | grep -q 'PCI-MSIX' &&
+	printf '%s\n' "$irqs" | grep -q 'PCI-MSI' &&
 		fail "QEMU $QEMU_VERSION: MSI-X in use although the NIC has vectors=0: $irqs"
 	log "ok: the NIC uses INTx (vectors=0, QEMU $QEMU_VERSION)"
 fi
