@@ -79,7 +79,7 @@ agent_cli A port show vm1-net0
 
 echo "== host B: QEMU waits for the VM (-incoming defer)"
 vm_on vm-b B -incoming defer
-lib_wait_for 20 test -S "$TEST_DIR/vm-b.qmp" || fail "no QMP socket"
+vm_wait_qmp "vm-b"
 echo "== vdpa-migrate migrate --qmp ... --port vm1-net0 --from A --to B"
 mig_ok=0
 "$VMCLI" migrate --qmp "$TEST_DIR/vm-a.qmp" --dest-qmp "$TEST_DIR/vm-b.qmp" \

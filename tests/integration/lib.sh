@@ -33,7 +33,7 @@ REPO_DIR=$(cd "$LIB_DIR/../.." && pwd)
 
 declare -a LIB_PIDS=()        # every background process we started
 declare -a LIB_CLEANUP=()     # commands run (last first) at exit
-declare -A VM_PID=() VM_INFD=() VM_CATPID=() VM_NETNS=()
+declare -A VM_PID=() VM_INFD=() VM_CATPID=() VM_NETNS=() VM_INCOMING=()
 LIB_SEQ=0
 
 # ---- basics ---------------------------------------------------------------
@@ -276,12 +276,32 @@ vm_start() {
 		"$@")
 	[ -z "$ns" ] || cmd=(ip netns exec "$ns" "${cmd[@]}")
 	printf '%q ' "${cmd[@]}" >"$base.cmdline"
+	# "-incoming unix:PATH": vm_wait_qmp waits for that socket too.
+	local a prev="" inc=""
+	for a in "$@"; do
+		[ "$prev" != -incoming ] || case "$a" in unix:*) inc=${a#unix:} ;; esac
+		prev=$a
+	done
+	VM_INCOMING[$name]=$inc
 	"${cmd[@]}" >"$base.qemu.log" 2>&1 </dev/null &
 	VM_PID[$name]=$!
 	log "$name: QEMU pid ${VM_PID[$name]}${ns:+ in netns $ns}"
 }
 
 vm_alive() { kill -0 "${VM_PID[$1]}" 2>/dev/null; }
+
+# vm_wait_qmp NAME [TIMEOUT_S=60]: wait until NAME's QMP socket exists and,
+# for a VM started with "-incoming unix:PATH", its migration socket too:
+# QEMU creates the QMP socket early and listens for the migration only once
+# the machine is set up, so a "migrate" sent in between fails (seen on a
+# loaded machine: "Failed to connect to ...: No such file or directory").
+vm_wait_qmp() {
+	local name=$1 t=${2:-60}
+	lib_wait_for "$t" test -S "$TEST_DIR/$name.qmp" || fail "$name: no QMP socket within ${t}s"
+	[ -z "${VM_INCOMING[$name]:-}" ] ||
+		lib_wait_for "$t" test -S "${VM_INCOMING[$name]}" ||
+		fail "$name: not listening on ${VM_INCOMING[$name]} within ${t}s"
+}
 
 # vm_console NAME [FROM_BYTE]: the console log, CRs removed.
 vm_console() { tail -c +$(( ${2:-0} + 1 )) "$TEST_DIR/$1.console" | tr -d '\r'; }
@@ -412,7 +432,7 @@ vm_kill() {
 	lib_kill "${VM_CATPID[$name]}" 1
 	local fd=${VM_INFD[$name]:-}
 	[ -z "$fd" ] || exec {fd}>&-
-	unset "VM_PID[$name]" "VM_CATPID[$name]" "VM_INFD[$name]"
+	unset "VM_PID[$name]" "VM_CATPID[$name]" "VM_INFD[$name]" "VM_INCOMING[$name]"
 }
 
 # ---- traffic --------------------------------------------------------------

@@ -54,7 +54,7 @@ sleep 2
 
 # ---- (d) the precheck refuses: nothing reaches QEMU's migrate -------------
 vm_on g1 B -incoming defer
-lib_wait_for 20 test -S "$TEST_DIR/g1.qmp" || fail "g1: no QMP socket"
+vm_wait_qmp "g1"
 rc=0
 migrate_qmp g0 g1 "unix:$TEST_DIR/mig1.sock" --port p0 --from "$(agent_addr A)" \
 	--to "$(agent_addr C)" || rc=$?
@@ -94,12 +94,12 @@ total=$(printf '%s' "$sum" | sed -n 's/.*"total_time_ms":\([0-9]*\).*/\1/p')
 expect "QEMU's total time in the summary" "${total:-0}" -gt 0
 [ "$(qemu_status g1)" = running ] || fail "g1 is $(qemu_status g1) after the migration"
 vm_stop g0
-lib_wait_for 10 eval "[ \$(traffic_host_received) -gt $((before + RATE)) ]" ||
+lib_wait_for 30 eval "[ \$(traffic_host_received) -gt $((before + RATE)) ]" ||
 	fail "traffic did not resume after accel -> sw"
 
 # ---- (b) sw -> accel, destination with -incoming URI ------------------------
 vm_on g2 A -incoming "unix:$TEST_DIR/mig2.sock"
-lib_wait_for 20 test -S "$TEST_DIR/g2.qmp" || fail "g2: no QMP socket"
+vm_wait_qmp "g2"
 before=$(traffic_host_received)
 rc=0
 migrate_qmp g1 g2 "unix:$TEST_DIR/mig2.sock" --port p0 --from "$(agent_addr B)" \
@@ -118,14 +118,14 @@ printf '%s' "$sum" | grep -q '"rings_ok":false' && fail "destination rings did n
 engine=$(agent_cli A -j port show p0 | tr -d ' \n' | sed -n 's/.*"engine":"\([a-z]*\)".*/\1/p')
 [ "$engine" = accel ] || fail "host A's port runs on '$engine' after sw -> accel"
 vm_stop g1
-lib_wait_for 10 eval "[ \$(traffic_host_received) -gt $((before + RATE)) ]" ||
+lib_wait_for 30 eval "[ \$(traffic_host_received) -gt $((before + RATE)) ]" ||
 	fail "traffic did not resume after sw -> accel"
 sleep 1
 traffic_stop_check g2 "$GUEST_IP" "$RATE"
 
 # ---- (c) SIGINT while QEMU copies: cancelled, the VM stays -------------------
 vm_on g3 B -incoming "unix:$TEST_DIR/mig3.sock"
-lib_wait_for 20 test -S "$TEST_DIR/g3.qmp" || fail "g3: no QMP socket"
+vm_wait_qmp "g3"
 # 4 MiB/s: the guest's non-zero memory takes far longer than this waits.
 qmp g2 '{"execute":"migrate-set-parameters","arguments":{"max-bandwidth":4194304}}' >/dev/null ||
 	fail "cannot throttle the migration"
@@ -158,7 +158,7 @@ vm_kill g3
 qmp g2 '{"execute":"migrate-set-parameters","arguments":{"max-bandwidth":1073741824}}' >/dev/null ||
 	fail "cannot lift the throttle"
 vm_on g4 B -incoming "unix:$TEST_DIR/mig4.sock"
-lib_wait_for 20 test -S "$TEST_DIR/g4.qmp" || fail "g4: no QMP socket"
+vm_wait_qmp "g4"
 rc=0
 migrate_qmp g2 g4 "unix:$TEST_DIR/mig4.sock" || rc=$?
 sed 's/^/    | /' "$TEST_DIR/migrate-g2-g4.log" >&2
@@ -173,7 +173,7 @@ vm_stop g2
 
 # ---- (f) sw -> sw with --port under traffic: the traffic gap ------------------
 vm_on g5 D -incoming "unix:$TEST_DIR/mig5.sock"
-lib_wait_for 20 test -S "$TEST_DIR/g5.qmp" || fail "g5: no QMP socket"
+vm_wait_qmp "g5"
 # Frames into the guest's receive ring on both sides (a closed port: the
 # guest drops them; what counts is that the rings move frames).
 lib_bg gap-send netns_exec "$NS" "$TRAFFICCHECK" send --dst "$GUEST_IP:5301" --rate 500 \
