@@ -230,6 +230,15 @@ static bool park(struct worker *w)
 {
 	bool quit;
 
+	/*
+	 * Marks of writes no used index published yet (a chain written, then
+	 * given back: -EAGAIN, -EMSGSIZE) are still in the cache, and the
+	 * bytes are in guest memory all the same.  The control thread may
+	 * answer GET_VRING_BASE, replace or drop the log, or free the engine
+	 * once we are parked, and the refresh after it starts a new cache:
+	 * whatever is cached now goes into the log before we say so.
+	 */
+	lg_flush(w);
 	pthread_mutex_lock(&w->mu);
 	w->paused = true;
 	pthread_cond_broadcast(&w->cv);
@@ -420,6 +429,7 @@ static void worker_refresh(struct worker *w)
 	w->hdr_len = vnet_hdr_len(d->features);
 	w->mergeable = (d->features & VU_BIT(VIRTIO_NET_F_MRG_RXBUF)) != 0;
 	w->logging = log != NULL;
+	/* Empty: park() flushed it into the log it was for. */
 	if (log)
 		dirtylog_cache_init(&w->cache, log);
 	w->recording = d->rec_log != NULL;

@@ -16,7 +16,8 @@
  *
  * Dirty log: like the hardware it stands in for, the device marks only the
  * packet buffers it writes (RX), by IOVA at the log's granularity, flushed
- * before the used index is published.  It never logs used rings (no
+ * before the used index is published and when the worker stops (a chain
+ * written and given back publishes nothing).  It never logs used rings (no
  * VQ_F_LOG): the driver of the device does that.
  */
 #include "contrib/vdpa-simd/simd.h"
@@ -258,7 +259,14 @@ static void *worker_main(void *arg)
 		if (serving(w, RX))
 			vq_disable_notify(&rx->vq);
 	}
-	/* Every batch ended in a publish (and a log flush): nothing in flight. */
+	/*
+	 * Not every batch ends in a publish: a receive chain written and then
+	 * given back (no second buffer, -EAGAIN; too many, -EMSGSIZE) leaves
+	 * its marks in the cache while its bytes are in guest memory.  The
+	 * stop that ends this thread is what the final harvest waits for, so
+	 * they go into the log now.
+	 */
+	lg_flush(w);
 	return NULL;
 }
 
