@@ -18,6 +18,7 @@
 
 #include "agent/log.h"
 #include "dirtylog/dirtylog.h"
+#include "dirtylog/harvest.h"
 
 static int fail(struct vu_dev *d, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -149,6 +150,7 @@ void vu_dev_reset(struct vu_dev *d)
 	guest_mem_clear(&d->mem);
 	dirtylog_free(d->log);
 	d->log = NULL;
+	d->log_interim = false;
 	d->log_all = false;
 	d->features = 0;
 	d->features_set = false;
@@ -309,6 +311,38 @@ static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
 	return 0;
 }
 
+/*
+ * QEMU's log outlives a ring only while QEMU holds it: vhost_dev_stop()
+ * stops every ring (GET_VRING_BASE), syncs the log and drops its
+ * reference, and the memory is freed when no other device holds it.  It
+ * restarts the rings (a guest that reset its NIC mid-migration) and only
+ * then sends SET_LOG_BASE with the log it uses now.  Marks made in between
+ * into the old mapping reach nobody, and the accelerator's harvest would
+ * empty the device's log into it.  So once every ring that ran has been
+ * handed over the old mapping goes; while LOG_ALL is on a log of our own
+ * takes its place, rather than none: a restarted ring writes guest memory
+ * before SET_LOG_BASE arrives, and with no log those pages would be lost
+ * to the migration.  SET_LOG_BASE merges it into the new log.
+ */
+static void release_log_if_quiesced(struct vu_dev *d)
+{
+	struct dirtylog *interim = NULL;
+
+	if (!d->log || d->bench_log || !vu_dev_quiesced(d))
+		return;
+	if (d->log_interim)
+		return;
+	if (d->log_all && d->mem.nregions &&
+	    dirtylog_new(guest_mem_span(&d->mem), DIRTYLOG_QEMU_PAGE_SHIFT, &interim) < 0)
+		interim = NULL;	/* no memory: no log, as before SET_LOG_BASE */
+	/* No ring runs (quiesced): nothing reads d->log now. */
+	dirtylog_free(d->log);
+	d->log = interim;
+	d->log_interim = interim != NULL;
+	log_info("port %s: every ring stopped: QEMU's dirty log released%s", d->name,
+		 interim ? "; logging into our own until SET_LOG_BASE" : "");
+}
+
 static int set_log_base(struct vu_dev *d, struct vu_msg *m)
 {
 	struct dirtylog *log, *old;
@@ -326,7 +360,16 @@ static int set_log_base(struct vu_dev *d, struct vu_msg *m)
 	/* QEMU resizes the log during migration: switch with the data path still. */
 	pause_if_running(d, &paused);
 	old = d->log;
+	if (old && d->log_interim) {
+		uint64_t pages = 0, outside = 0;
+
+		/* What rings wrote since QEMU released its log: into the new one. */
+		if (dirtylog_harvest(old, log, NULL, &pages, &outside) < 0 || outside)
+			log_warning("port %s: %llu pages written before SET_LOG_BASE are "
+				    "beyond the new log", d->name, (unsigned long long)outside);
+	}
 	d->log = log;
+	d->log_interim = false;
 	resume_if_paused(d, paused);
 	dirtylog_free(old);
 	log_info("port %s: dirty log of %llu bytes (guest memory up to %llu MiB)", d->name,
@@ -349,6 +392,12 @@ static int set_features(struct vu_dev *d, uint64_t features)
 	d->features = features;
 	d->features_set = true;
 	d->log_all = (features & VU_BIT(VU_F_LOG_ALL)) != 0;
+	/* Logging off: the stand-in for a released log has nobody to go to. */
+	if (!d->log_all && d->log_interim) {
+		dirtylog_free(d->log);
+		d->log = NULL;
+		d->log_interim = false;
+	}
 	resume_if_paused(d, paused);
 	if (d->log_all != was)
 		log_notice("port %s: dirty logging %s%s", d->name, d->log_all ? "on" : "off",
@@ -480,6 +529,7 @@ int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
 		reply->u.state.num = r->base;
 		r->handed_over = true;
 		r->handed_base = r->base;
+		release_log_if_quiesced(d);
 		return 0;
 	case VU_REQ_SET_VRING_ADDR:
 		if (!r->num)

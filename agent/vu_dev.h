@@ -91,6 +91,11 @@ struct vu_dev {
 	struct guest_mem mem;
 	struct vu_ring_cfg ring[VU_DEV_MAX_VRINGS];
 	struct dirtylog *log;		/* QEMU's log, NULL until SET_LOG_BASE */
+	/*
+	 * log is our own, standing in for QEMU's between its release (every
+	 * ring stopped) and the next SET_LOG_BASE, which gets its marks.
+	 */
+	bool log_interim;
 	bool log_all;			/* VHOST_F_LOG_ALL acked */
 	bool bench_log;			/* port key bench-log: log into our own log */
 	struct dirtylog *rec_log;	/* dirtylog-snapshot recording, NULL: off */

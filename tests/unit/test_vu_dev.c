@@ -369,6 +369,66 @@ static void failed_stop_is_not_a_base(void **state)
 	vu_dev_reset(&d);
 }
 
+/*
+ * A guest resets its NIC while QEMU logs (mid-migration): QEMU stops every
+ * ring (GET_VRING_BASE) and drops its reference to the log, which it frees
+ * when no other device holds it; it restarts the rings and only then sends
+ * SET_LOG_BASE with a new log.  The rings must not mark into the old
+ * mapping meanwhile (nobody reads it any more), and what they write before
+ * the new log arrives must reach it.
+ */
+static void ring_restarted_while_logging(void **state)
+{
+	struct rec rec = { .stop_base = 77 };
+	struct dirtylog *old, *now;
+	struct vu_dev d;
+	struct vu_reply rep;
+	struct vu_msg m;
+	uint64_t *words;
+	int fd;
+
+	(void)state;
+	vu_dev_init(&d, "p0", FEATURES, VU_PF(VU_PROTO_F_LOG_SHMFD), 1, &ops, &rec);
+	d.state = VU_STATE_OWNED;
+	m = msg(VU_REQ_SET_LOG_BASE);
+	m.u.log = (struct vu_log){ 4096, 0 };
+	m.fds[0] = memfd(4096);
+	m.nfds = 1;
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	m = msg(VU_REQ_SET_FEATURES);
+	m.u.u64 = VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_LOG_ALL);
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	bring_up(&d, 0, true);
+	old = vu_dev_active_log(&d);
+	assert_non_null(old);
+
+	/* The reset: the ring stops, then starts again before SET_LOG_BASE. */
+	m = msg(VU_REQ_GET_VRING_BASE);
+	m.u.state.index = 0;
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	bring_up(&d, 0, false);
+	assert_true(d.ring[0].started);
+	now = vu_dev_active_log(&d);
+	assert_non_null(now);
+	assert_ptr_not_equal(now, old);
+	/* The data path writes page 5 of guest memory. */
+	assert_int_equal(dirtylog_mark(now, 5 * 4096, 1), 0);
+
+	fd = memfd(4096);
+	m = msg(VU_REQ_SET_LOG_BASE);
+	m.u.log = (struct vu_log){ 4096, 0 };
+	m.fds[0] = dup(fd);
+	m.nfds = 1;
+	assert_int_equal(handle(&d, &m, &rep), 0);
+	words = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
+	assert_true(words != MAP_FAILED);
+	assert_true(words[0] & (1u << 5));
+	assert_true(rec.pauses == rec.resumes);
+	munmap(words, 4096);
+	close(fd);
+	vu_dev_reset(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -378,6 +438,7 @@ int main(void)
 		cmocka_unit_test(logging_pauses_not_stops),
 		cmocka_unit_test(refusals),
 		cmocka_unit_test(failed_stop_is_not_a_base),
+		cmocka_unit_test(ring_restarted_while_logging),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
