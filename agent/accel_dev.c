@@ -30,6 +30,8 @@ struct accel_dev {
 	uint64_t log_granularity;
 	int doorbell[ACCEL_DEV_MAX_VRINGS];
 	struct vfu_io_msg *io;	/* ~64 KiB receive buffer */
+	bool cut;		/* accel_dev_cut_off() shut our end down */
+	int cut_result;
 	char err[200];
 };
 
@@ -80,6 +82,9 @@ static int call(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, size_t
 	size_t len;
 	int r;
 
+	if (d->cut)
+		return fail(d, -ENOTCONN, "%s: the device was cut off",
+			    vfu_command_name(cmd->command));
 	cmd->msg_id = d->next_id++;
 	cmd->nfds = nfds;
 	r = vfu_encode(cmd, buf, sizeof(buf), &len, &verr);
@@ -406,6 +411,57 @@ int accel_dev_open(const char *spec, unsigned nvrings, struct accel_dev **ret, c
 	}
 	*ret = d;
 	return 0;
+}
+
+int accel_dev_cut_off(struct accel_dev *d, int timeout_ms)
+{
+	int64_t deadline = sio_now_ms() + timeout_ms;
+
+	if (d->cut)
+		return d->cut_result;
+	d->cut = true;
+	d->cut_result = -ETIMEDOUT;
+	/*
+	 * Shut down, not closed: the fd stays valid for the port's watch
+	 * until accel_dev_close(), and we can still read to see the end.
+	 */
+	if (shutdown(d->sock, SHUT_WR) < 0 && errno != ENOTCONN)
+		return d->cut_result;
+	for (;;) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * 16)];
+			struct cmsghdr align;
+		} ctl;
+		uint8_t junk[4096];
+		struct iovec iov = { .iov_base = junk, .iov_len = sizeof(junk) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+				     .msg_controllen = sizeof(ctl.buf) };
+		ssize_t n;
+		int r;
+
+		r = sio_wait_for(d->sock, POLLIN, deadline);
+		if (r < 0)
+			break;
+		/* Late replies (and any fds they carry) are dropped unread. */
+		n = recvmsg(d->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); n >= 0 && c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+				close(fd);
+			}
+		}
+		if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+			d->cut_result = 0;
+			break;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			break;
+	}
+	return d->cut_result;
 }
 
 void accel_dev_close(struct accel_dev *d)

@@ -54,6 +54,17 @@ int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n);
 /* One vhost request through the mailbox; *ret_reply when one is due. */
 int accel_dev_vhost(struct accel_dev *d, const struct vv_msg *req, struct vv_msg *ret_reply);
 
+/*
+ * Cuts the device off: our end of the connection is shut down (the device
+ * sees it close; a vfio-user server must then end its DMA into our
+ * memory and close its end), and we wait up to timeout_ms for its end to
+ * close.  0 once it did: the device writes nothing more.  -ETIMEDOUT when
+ * it did not (it may still write).  Every later request fails with
+ * -ENOTCONN.  A second call answers what the first found.  (A kernel VFIO
+ * device, once supported, would be reset here instead.)
+ */
+int accel_dev_cut_off(struct accel_dev *d, int timeout_ms);
+
 /* The doorbell of vring q: an eventfd whose write rings it. */
 int accel_dev_doorbell_fd(const struct accel_dev *d, unsigned q);
 

@@ -42,6 +42,10 @@ struct engine_accel {
 	unsigned nvrings;
 	uint64_t device_features;
 	bool failed;
+	/* A failed device was cut off (cut_off()); gone: its end was seen to close. */
+	bool cut, gone;
+	/* Told to start and not since confirmed stopped (or cut off). */
+	bool maybe_running;
 	bool owner_set;
 	bool started;
 	bool on[NV];
@@ -291,15 +295,60 @@ static bool any_on(const struct engine_accel *e)
 }
 
 /*
- * Stops the device: no DMA after this returns.  Takes the final harvest,
- * logs the used rings and reads every running ring's next avail index.
+ * A failed device has not confirmed that it stopped: it may still be
+ * writing guest memory, its log and used rings.  Nothing it wrote may be
+ * taken as final (harvested, used->idx read, a reply sent on it) before it
+ * is cut off and seen gone.  Once per device; true when it is gone.
  */
-static int stop_device(struct engine_accel *e)
+static bool cut_off(struct engine_accel *e)
+{
+	if (e->cut)
+		return e->gone;
+	e->cut = true;
+	relay_set(e, false);
+	e->started = false;
+	e->gone = accel_dev_cut_off(e->adev, ACCEL_DEV_TIMEOUT_MS) == 0;
+	e->maybe_running = !e->gone;
+	if (e->gone)
+		log_warning("port %s: accelerator cut off; its connection closed", e->name);
+	else
+		log_err("port %s: accelerator cut off, but its connection stays open: "
+			"it may still write guest memory", e->name);
+	return e->gone;
+}
+
+/*
+ * The final harvest of a device that stopped (confirmed: r == 0) or was
+ * cut off (r < 0, gone says whether it is).  A miss is a device that may
+ * have written after the harvest, or a harvest that failed.
+ */
+static void final_harvest(struct engine_accel *e, int r, bool gone)
 {
 	/* QEMU's migration log: what a missed harvest would leave incomplete. */
 	bool migrating = e->dev->log_all && e->dev->log;
+	int h = 0;
+
+	pthread_mutex_lock(&e->mu);
+	e->harvest_on = false;
+	if (r == 0 || gone)
+		h = harvest_locked(e);
+	if (migrating && ((r < 0 && !gone) || h < 0))
+		e->harvest_misses++;
+	e->st.device_stops++;
+	pthread_mutex_unlock(&e->mu);
+}
+
+/*
+ * Stops the device: no DMA after this returns.  Takes the final harvest,
+ * logs the used rings and reads every running ring's next avail index.  A
+ * device that does not confirm the stop is cut off first (its rings are
+ * then read from used->idx by acc_ring_stop()).
+ */
+static int stop_device(struct engine_accel *e)
+{
 	struct vv_msg m, rep;
-	int r = 0, h = 0;
+	bool gone = false;
+	int r = 0;
 
 	if (!e->started)
 		return 0;
@@ -308,15 +357,11 @@ static int stop_device(struct engine_accel *e)
 	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
 	m.u.u64 = VV_STATE_STOP;
 	r = vhost(e, VV_REQ_DEVICE_SET_STATE, &m, NULL);
-	pthread_mutex_lock(&e->mu);
-	e->harvest_on = false;
-	if (r == 0)
-		h = harvest_locked(e);
-	/* A device that did not stop may have written after any harvest. */
-	if (migrating && (r < 0 || h < 0))
-		e->harvest_misses++;
-	e->st.device_stops++;
-	pthread_mutex_unlock(&e->mu);
+	if (r < 0)
+		gone = cut_off(e);
+	else
+		e->maybe_running = false;
+	final_harvest(e, r, gone);
 	for (unsigned i = 0; i < e->nvrings && r == 0; i++) {
 		if (!e->on[i])
 			continue;
@@ -431,6 +476,8 @@ static int configure_and_start(struct engine_accel *e)
 		return dev_fail(e, r, "interrupts");
 	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
 	m.u.u64 = VV_STATE_START;
+	/* A start that fails (no reply in time) may have started it all the same. */
+	e->maybe_running = true;
 	if ((r = vhost(e, VV_REQ_DEVICE_SET_STATE, &m, NULL)) < 0)
 		return r;
 	e->started = true;
@@ -509,7 +556,15 @@ static int acc_ring_stop(void *opaque, unsigned idx, uint16_t *ret_base)
 	}
 	r = stop_device(e);
 	if (r < 0 || e->failed) {
-		/* The device is gone: resume where the guest saw the last completion. */
+		/*
+		 * The device failed.  If it failed before this stop with a
+		 * start it never confirmed (a request that timed out may have
+		 * started it), it was neither stopped nor cut off: now, and
+		 * what it left merged, before anything of its is read.
+		 */
+		if (!e->cut && e->maybe_running)
+			final_harvest(e, -EIO, cut_off(e));
+		/* Resume where the guest saw the last completion. */
 		r = engine_accel_used_index(e->dev, idx, &e->base[idx]);
 		if (r < 0)
 			return r;

@@ -277,12 +277,16 @@ int main(int argc, char **argv)
 		snprintf(d->who, sizeof(d->who), "client %u", ++nclient);
 		log_info("%s: connected", d->who);
 		r = simd_serve(d, cfd, lfd, &quit);
-		close(cfd);
 		if (r < 0)
 			log_warning("%s: connection closed: %s", d->who, strerror(-r));
 		else
 			log_info("%s: disconnected", d->who);
+		/*
+		 * DMA ends before our end closes: a client that cut us off
+		 * waits for the close to know we write its memory no more.
+		 */
 		r = simd_dev_reset(d);
+		close(cfd);
 		if (r < 0) {
 			log_err("cannot reset the device: %s", strerror(-r));
 			goto out;

@@ -1,0 +1,435 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Unit tests for agent/engine_accel.c against a device of the test's own:
+ * a thread serving vfio-user on a unix socket (the protocol/ codecs, so
+ * its replies parse), answering the vhost-vfio mailbox, and able to hang
+ * on a stop the way a broken accelerator does.  The test plays QEMU
+ * through vu_dev_handle(); guest memory and QEMU's log are memfds.
+ *
+ * The device "DMAs" into the memory it was mapped, which in one process
+ * is the test's own: used->idx of ring 0, and its dirty log.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "agent/accel_dev.h"
+#include "agent/engine_accel.h"
+#include "agent/vu_dev.h"
+#include "dirtylog/dirtylog.h"
+#include "protocol/vfio_user.h"
+#include "protocol/vfio_user_io.h"
+#include "protocol/vhost_vfio.h"
+#include "tests/helpers/testhelp.h"
+
+#define RINGS 2u
+#define UVA 0x10000000ull
+#define MEM 0x100000ull		/* 1 MiB at GPA 0 */
+#define USED0 0x2000ull		/* ring 0's used ring */
+#define DEV_PAGE 3u		/* the page the device writes last */
+
+/* ---- the device --------------------------------------------------------- */
+
+struct fdev {
+	int lsock, sock;
+	pthread_t thread;
+	bool hang_on_stop;	/* DEVICE_SET_STATE(STOP): no reply, keep "DMA"ing */
+	uint16_t *used0;	/* ring 0's used ring in guest memory */
+
+	/* Written by the device thread, read after it is joined or under mu. */
+	pthread_mutex_t mu;
+	bool saw_eof;		/* the client's end closed */
+	bool hung;
+	unsigned maps;
+	uint64_t map_iova[32], map_size[32];
+	int map_fd[32];
+	struct vv_log log;	/* last SET_LOG_BASE_IOVA */
+	unsigned log_bases;
+
+	bool started, have_req;
+	struct vv_msg req;
+	uint16_t base[RINGS];
+	int bell[RINGS];
+	struct vfu_io_msg io;
+	char path[108];
+};
+
+static void fdev_mark_log(struct fdev *f, uint64_t gpa)
+{
+	for (unsigned i = 0; i < f->maps; i++) {
+		uint64_t *w;
+
+		if (f->map_iova[i] != f->log.iova || !f->log_bases)
+			continue;
+		w = mmap(NULL, f->map_size[i], PROT_READ | PROT_WRITE, MAP_SHARED, f->map_fd[i], 0);
+		assert_true(w != MAP_FAILED);
+		__atomic_fetch_or(&w[(gpa >> 12) / 64], UINT64_C(1) << ((gpa >> 12) % 64),
+				  __ATOMIC_RELEASE);
+		munmap(w, f->map_size[i]);
+	}
+}
+
+static int fdev_reply(struct fdev *f, const struct vfu_msg *m)
+{
+	static uint8_t data[VFU_MAX_DATA];
+	struct vv_parse_ctx ctx = { .max_vrings = RINGS };
+	uint8_t buf[VFU_MAX_MSG];
+	struct vfu_err err;
+	struct vfu_msg rep;
+	struct vv_err verr;
+	struct vv_msg vrep;
+	size_t len;
+
+	vfu_reply_init(&rep, m);
+	switch (m->command) {
+	case VFU_CMD_VERSION:
+		rep.u.version.major = 0;
+		rep.u.version.minor = 1;
+		break;
+	case VFU_CMD_DEVICE_GET_INFO:
+		rep.u.device_info.argsz = sizeof(struct vfu_wire_device_info);
+		rep.u.device_info.num_regions = 2;
+		rep.u.device_info.num_irqs = 1;
+		break;
+	case VFU_CMD_DEVICE_GET_REGION_INFO:
+		rep.u.region_info.argsz = sizeof(struct vfu_wire_region_info);
+		rep.u.region_info.index = m->u.region_info.index;
+		rep.u.region_info.flags = VFU_REGION_READ | VFU_REGION_WRITE;
+		rep.u.region_info.size = m->u.region_info.index == VV_REGION_MAILBOX ? 4096 :
+					 RINGS * VV_NOTIFY_STRIDE;
+		break;
+	case VFU_CMD_DEVICE_GET_IRQ_INFO:
+		rep.u.irq_info.argsz = sizeof(struct vfu_wire_irq_info);
+		rep.u.irq_info.flags = VFU_IRQ_INFO_EVENTFD | VFU_IRQ_INFO_NORESIZE;
+		rep.u.irq_info.index = m->u.irq_info.index;
+		rep.u.irq_info.count = RINGS;
+		break;
+	case VFU_CMD_DEVICE_GET_REGION_IO_FDS:
+		rep.u.io_fds.index = m->u.io_fds.index;
+		rep.u.io_fds.count = RINGS;
+		for (unsigned i = 0; i < RINGS; i++) {
+			rep.u.io_fds.sub[i] = (struct vfu_sub_region){
+				.offset = (uint64_t)i * VV_NOTIFY_STRIDE, .size = 8, .fd_index = i,
+				.type = VFU_SUB_IOEVENTFD,
+			};
+			rep.fds[i] = f->bell[i];
+		}
+		rep.u.io_fds.nsub = RINGS;
+		rep.nfds = RINGS;
+		break;
+	case VFU_CMD_DMA_MAP:
+		pthread_mutex_lock(&f->mu);
+		assert_true(f->maps < 32);
+		f->map_iova[f->maps] = m->u.dma_map.addr;
+		f->map_size[f->maps] = m->u.dma_map.size;
+		f->map_fd[f->maps++] = dup(m->fds[0]);
+		pthread_mutex_unlock(&f->mu);
+		break;
+	case VFU_CMD_DMA_UNMAP:
+		rep.u.dma_unmap = m->u.dma_unmap;
+		break;
+	case VFU_CMD_DEVICE_SET_IRQS:
+		break;
+	case VFU_CMD_REGION_WRITE: {
+		size_t n = m->u.access.count;
+		struct vv_wire_hdr h;
+
+		memcpy(&h, m->u.access.data, sizeof(h));
+		if (VV_HDR_SIZE + h.size <= n)
+			n = VV_HDR_SIZE + h.size;
+		assert_int_equal(vv_parse(m->u.access.data, n, &ctx, &f->req, &verr), 0);
+		f->have_req = true;
+		pthread_mutex_lock(&f->mu);
+		if (f->req.request == VV_REQ_DEVICE_SET_STATE)
+			f->started = f->req.u.u64 == VV_STATE_START;
+		if (f->req.request == VV_REQ_SET_VRING_BASE)
+			f->base[f->req.u.state.index % RINGS] = (uint16_t)f->req.u.state.num;
+		if (f->req.request == VV_REQ_SET_LOG_BASE_IOVA) {
+			f->log = f->req.u.log;
+			f->log_bases++;
+		}
+		pthread_mutex_unlock(&f->mu);
+		rep.u.access = m->u.access;
+		rep.u.access.data = NULL;
+		break;
+	}
+	case VFU_CMD_REGION_READ:
+		if (__atomic_load_n(&f->hang_on_stop, __ATOMIC_ACQUIRE) && f->have_req && f->req.request == VV_REQ_DEVICE_SET_STATE &&
+		    f->req.u.u64 == VV_STATE_STOP)
+			return 1;	/* hang: see fdev_main() */
+		memset(data, 0, m->u.access.count);
+		vv_reply_init(&vrep, &f->req);
+		if (f->req.request == VV_REQ_GET_FEATURES)
+			vrep.u.u64 = UINT64_MAX;
+		if (f->req.request == VV_REQ_GET_VRING_BASE) {
+			if (f->started) {
+				vrep.status = -EBUSY;
+			} else {
+				vrep.u.state.index = f->req.u.state.index;
+				vrep.u.state.num = f->base[f->req.u.state.index % RINGS];
+			}
+		}
+		assert_int_equal(vv_encode(&vrep, &ctx, data, m->u.access.count, &len, &verr), 0);
+		rep.u.access = m->u.access;
+		rep.u.access.data = data;
+		break;
+	default:
+		fail_msg("unexpected %s", vfu_command_name(m->command));
+	}
+	assert_int_equal(vfu_encode(&rep, buf, sizeof(buf), &len, &err), 0);
+	return vfu_send_msg(f->sock, 1000, buf, len, rep.fds, rep.nfds);
+}
+
+/*
+ * Serves until the client leaves.  Hung on a stop, the device goes on
+ * "DMA"ing until it sees the client's end close, then writes once more
+ * (the used index, a page in its log: what a device does between the
+ * stop it never confirmed and its death) and closes its own end.
+ */
+static void *fdev_main(void *arg)
+{
+	struct fdev *f = arg;
+
+	f->sock = accept4(f->lsock, NULL, NULL, SOCK_CLOEXEC);
+	assert_true(f->sock >= 0);
+	for (;;) {
+		struct vfu_msg m;
+		struct vfu_err err;
+		int r = vfu_recv_msg(f->sock, -1, &f->io);
+
+		if (r <= 0)
+			break;
+		assert_int_equal(vfu_parse(f->io.buf, f->io.len, f->io.fds, f->io.nfds, &m, &err), 0);
+		f->io.nfds = 0;
+		r = fdev_reply(f, &m);
+		vfu_msg_close(&m);
+		if (r == 1) {
+			pthread_mutex_lock(&f->mu);
+			f->hung = true;
+			pthread_mutex_unlock(&f->mu);
+			__atomic_store_n(&f->used0[1], htole16(5), __ATOMIC_RELEASE);
+			/* Reads on (discarding) until the client's end closes. */
+			while ((r = vfu_recv_msg(f->sock, -1, &f->io)) > 0)
+				for (size_t i = 0; i < f->io.nfds; i++)
+					close(f->io.fds[i]);
+			__atomic_store_n(&f->used0[1], htole16(42), __ATOMIC_RELEASE);
+			fdev_mark_log(f, DEV_PAGE * 4096ull);
+			break;
+		}
+		if (r < 0)
+			break;
+	}
+	pthread_mutex_lock(&f->mu);
+	f->saw_eof = true;
+	pthread_mutex_unlock(&f->mu);
+	close(f->sock);
+	return NULL;
+}
+
+static void fdev_start(struct fdev *f)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	pthread_mutex_init(&f->mu, NULL);
+	snprintf(f->path, sizeof(f->path), "/tmp/test_engine_accel.%d.sock", (int)getpid());
+	unlink(f->path);
+	strcpy(sa.sun_path, f->path);
+	f->lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(f->lsock >= 0);
+	assert_int_equal(bind(f->lsock, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(f->lsock, 1), 0);
+	for (unsigned i = 0; i < RINGS; i++)
+		f->bell[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_int_equal(pthread_create(&f->thread, NULL, fdev_main, f), 0);
+}
+
+static void fdev_stop(struct fdev *f)
+{
+	pthread_join(f->thread, NULL);
+	close(f->lsock);
+	unlink(f->path);
+	for (unsigned i = 0; i < RINGS; i++)
+		close(f->bell[i]);
+	for (unsigned i = 0; i < f->maps; i++)
+		close(f->map_fd[i]);
+	pthread_mutex_destroy(&f->mu);
+}
+
+static bool fdev_saw_eof(struct fdev *f)
+{
+	bool v;
+
+	pthread_mutex_lock(&f->mu);
+	v = f->saw_eof;
+	pthread_mutex_unlock(&f->mu);
+	return v;
+}
+
+/* ---- QEMU's side ------------------------------------------------------------ */
+
+struct t {
+	struct fdev f;
+	struct vu_dev d;
+	struct engine_accel *e;
+	int qlog_fd;		/* QEMU's log */
+	uint64_t qlog_size;
+};
+
+static struct vu_msg msg(uint32_t req)
+{
+	struct vu_msg m;
+
+	memset(&m, 0, sizeof(m));
+	m.request = req;
+	m.flags = VU_VERSION;
+	for (unsigned i = 0; i < VU_MAX_FDS; i++)
+		m.fds[i] = -1;
+	return m;
+}
+
+static int handle(struct vu_dev *d, struct vu_msg *m, struct vu_reply *rep)
+{
+	int e = vu_dev_handle(d, m, rep);
+
+	vu_msg_close(m);
+	return e;
+}
+
+static void set_log_base(struct t *t, uint64_t size)
+{
+	struct vu_reply rep;
+	struct vu_msg m;
+
+	if (t->qlog_fd >= 0)
+		close(t->qlog_fd);
+	t->qlog_fd = th_memfd("qemu-log", size);
+	t->qlog_size = size;
+	m = msg(VU_REQ_SET_LOG_BASE);
+	m.u.log = (struct vu_log){ size, 0 };
+	m.fds[0] = dup(t->qlog_fd);
+	m.nfds = 1;
+	assert_int_equal(handle(&t->d, &m, &rep), 0);
+}
+
+static bool qlog_has(struct t *t, uint64_t page)
+{
+	uint64_t *w = mmap(NULL, t->qlog_size, PROT_READ, MAP_SHARED, t->qlog_fd, 0);
+	bool v;
+
+	assert_true(w != MAP_FAILED);
+	v = (w[page / 64] >> (page % 64)) & 1;
+	munmap(w, t->qlog_size);
+	return v;
+}
+
+/* Connects, sets memory and logging, and starts both rings on the device. */
+static void up(struct t *t)
+{
+	struct accel_dev *adev;
+	struct vu_reply rep;
+	struct vu_msg m;
+	char spec[128], err[256];
+
+	memset(t, 0, sizeof(*t));
+	t->qlog_fd = -1;
+	fdev_start(&t->f);
+	vu_dev_init(&t->d, "a0", VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_LOG_ALL), 0, 1,
+		    &engine_accel_ops, NULL);
+	snprintf(spec, sizeof(spec), "vfio-user:%s", t->f.path);
+	assert_int_equal(accel_dev_open(spec, RINGS, &adev, err, sizeof(err)), 0);
+	assert_int_equal(engine_accel_new("a0", &t->d, adev, 1000, &t->e), 0);
+	t->d.opaque = t->e;
+	t->d.state = VU_STATE_OWNED;
+
+	m = msg(VU_REQ_SET_MEM_TABLE);
+	m.u.mem.nregions = 1;
+	m.u.mem.regions[0] = (struct vu_mem_region){ 0, MEM, UVA, 0 };
+	m.fds[0] = th_memfd("guest", MEM);
+	m.nfds = 1;
+	assert_int_equal(handle(&t->d, &m, &rep), 0);
+	t->f.used0 = guest_mem_uva_range(&t->d.mem, UVA + USED0, 4);
+	assert_non_null(t->f.used0);
+	set_log_base(t, 4096);
+	m = msg(VU_REQ_SET_FEATURES);
+	m.u.u64 = VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_LOG_ALL);
+	assert_int_equal(handle(&t->d, &m, &rep), 0);
+	for (unsigned i = 0; i < RINGS; i++) {
+		m = msg(VU_REQ_SET_VRING_NUM);
+		m.u.state = (struct vu_vring_state){ i, 256 };
+		assert_int_equal(handle(&t->d, &m, &rep), 0);
+		m = msg(VU_REQ_SET_VRING_ADDR);
+		m.u.addr.index = i;
+		m.u.addr.desc_user_addr = UVA + 0x10000 * (i + 1);
+		m.u.addr.avail_user_addr = UVA + 0x10000 * (i + 1) + 0x1000;
+		m.u.addr.used_user_addr = i ? UVA + 0x10000 * (i + 1) + 0x2000 : UVA + USED0;
+		assert_int_equal(handle(&t->d, &m, &rep), 0);
+		m = msg(VU_REQ_SET_VRING_KICK);
+		m.u.vring_file.index = i;
+		m.fds[0] = eventfd(0, EFD_CLOEXEC);
+		m.nfds = 1;
+		assert_int_equal(handle(&t->d, &m, &rep), 0);
+		assert_true(t->d.ring[i].started);
+	}
+	assert_false(engine_accel_failed(t->e));
+}
+
+static void down(struct t *t)
+{
+	vu_dev_reset(&t->d);
+	engine_accel_free(t->e);
+	fdev_stop(&t->f);
+	close(t->qlog_fd);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+/*
+ * The device never confirms the stop of GET_VRING_BASE.  Before the reply
+ * it must be cut off and seen gone (it may write until then), and only
+ * then its log harvested and the used index read: the reply carries what
+ * the device wrote last (42), the page it wrote last is in QEMU's log, and
+ * the migration is told nothing was missed.
+ */
+static void unconfirmed_stop_cuts_off_before_reply(void **state)
+{
+	struct vu_reply rep;
+	struct vu_msg m;
+	struct t t;
+
+	(void)state;
+	up(&t);
+	/* From now on (both rings run), the device hangs on a stop. */
+	__atomic_store_n(&t.f.hang_on_stop, true, __ATOMIC_RELEASE);
+	m = msg(VU_REQ_GET_VRING_BASE);
+	m.u.state.index = 0;
+	(void)handle(&t.d, &m, &rep);
+	assert_true(fdev_saw_eof(&t.f));
+	assert_true(engine_accel_failed(t.e));
+	assert_int_equal(rep.u.state.num, 42);
+	assert_true(qlog_has(&t, DEV_PAGE));
+	assert_int_equal(engine_accel_harvest_misses(t.e), 0);
+	down(&t);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(unconfirmed_stop_cuts_off_before_reply),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
