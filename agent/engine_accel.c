@@ -59,6 +59,7 @@ struct engine_accel {
 	void *log_mem;
 	size_t log_len;
 	uint64_t log_iova;
+	uint64_t log_span;		/* guest memory it covers: [0, log_span) */
 	unsigned log_shift;
 	struct dirtylog *devlog;
 	bool log_mapped;
@@ -263,6 +264,7 @@ static int devlog_setup(struct engine_accel *e)
 	if (r < 0)
 		return r;
 	e->log_len = (bytes + 4095) & ~(size_t)4095;
+	e->log_span = span;
 	e->log_iova = (span + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
 	e->log_fd = memfd_create("vdpa-devlog", MFD_CLOEXEC);
 	if (e->log_fd < 0 || ftruncate(e->log_fd, (off_t)e->log_len) < 0)
@@ -406,6 +408,14 @@ static int configure_and_start(struct engine_accel *e)
 		return -EIO;
 	if (!any_on(e))
 		return 0;
+	/*
+	 * Guest memory grew (a new memory table): the device's log would not
+	 * cover it, and sits at an IOVA just above the old memory, where the
+	 * new memory may now be mapped.  The stop before this harvested it;
+	 * a new one is made below, above the new memory and as large as it.
+	 */
+	if (e->devlog && guest_mem_span(mem) > e->log_span)
+		devlog_free(e);
 	r = map_memory(e);
 	if (r < 0)
 		return r;

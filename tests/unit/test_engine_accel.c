@@ -425,10 +425,44 @@ static void unconfirmed_stop_cuts_off_before_reply(void **state)
 	down(&t);
 }
 
+/*
+ * Guest memory grows (a DIMM plugged mid-migration): the device log must
+ * cover the new memory and must not sit inside it, and the device is told
+ * the new log.
+ */
+static void device_log_follows_memory(void **state)
+{
+	struct vu_reply rep;
+	struct vu_msg m;
+	size_t need;
+	struct t t;
+
+	(void)state;
+	up(&t);
+	assert_true(t.f.log_bases >= 1);
+	m = msg(VU_REQ_SET_MEM_TABLE);
+	m.u.mem.nregions = 2;
+	m.u.mem.regions[0] = (struct vu_mem_region){ 0, MEM, UVA, 0 };
+	m.u.mem.regions[1] = (struct vu_mem_region){ 0x4000000, 0x4000000, 0x20000000, 0 };
+	m.fds[0] = th_memfd("guest", MEM);
+	m.fds[1] = th_memfd("guest2", 0x4000000);
+	m.nfds = 2;
+	assert_int_equal(handle(&t.d, &m, &rep), 0);
+	set_log_base(&t, 8192);	/* QEMU resizes its log too */
+	assert_false(engine_accel_failed(t.e));
+	assert_int_equal(dirtylog_size_for(0x8000000, 12, &need), 0);
+	pthread_mutex_lock(&t.f.mu);
+	assert_true(t.f.log.size >= need);
+	assert_true(t.f.log.iova >= 0x8000000);
+	pthread_mutex_unlock(&t.f.mu);
+	down(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(unconfirmed_stop_cuts_off_before_reply),
+		cmocka_unit_test(device_log_follows_memory),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
