@@ -78,11 +78,14 @@ vm_on() { # NAME AGENT [-incoming URI]
 
 vm_on g0 A
 vm_wait_ready g0 90 || fail "guest did not boot"
-# Each port serves on the engine it was configured for.
+# Each port serves on the engine it was configured for, once QEMU has
+# started the device (a moment after the VM runs).
+engine_of() { agent_cli "$1" -j port show p0 | tr -d ' \n' | sed -n 's/.*"engine":"\([a-z]*\)".*/\1/p'; }
 expect_engine() { # AGENT
-	local b=BACKEND_$1 got
-	got=$(agent_cli "$1" -j port show p0 | tr -d ' \n' | sed -n 's/.*"engine":"\([a-z]*\)".*/\1/p')
-	[ "$got" = "${!b:-sw}" ] || fail "agent $1's port runs on '$got', expected ${!b:-sw}"
+	local b=BACKEND_$1
+	local want=${!b:-sw}
+	lib_wait_for 30 eval "[ \"\$(engine_of $1)\" = $want ]" ||
+		fail "agent $1's port runs on '$(engine_of "$1")', expected $want"
 }
 expect_engine A
 vm_run g0 "ping -c 1 -W 3 $HOST_IP >/dev/null" 15 || fail "guest cannot ping the host"
@@ -136,7 +139,6 @@ for round in $(seq 1 "$ROUNDS"); do
 			vm_on "$next" "$to" -incoming "unix:$TEST_DIR/mig$n.sock"
 		fi
 		vm_wait_qmp "$next"
-		before=$(host_received 1)
 		if [ $verify = 1 ] && [ "$QEMU_STRICT" = 1 ]; then
 			# A flood the guest cannot keep up with keeps the agent writing
 			# receive buffers up to the moment the vCPUs stop, so the ring
@@ -173,6 +175,7 @@ for round in $(seq 1 "$ROUNDS"); do
 		downs+=("${res% *}")
 		vm_check_console "$cur" || fail "errors on $cur's console"
 		vm_stop "$cur"
+		before=$(host_received 1)
 		# Traffic resumes: the host hears a second's worth of the guest's datagrams.
 		lib_wait_for 30 eval "[ \$(host_received 1) -gt $((before + RATE)) ]" ||
 			fail "traffic did not resume after migration $n"
