@@ -20,7 +20,8 @@
 # (default 6), and any differing page is fatal; on QEMU 7.2 the first two
 # are compared and differences reported (ram_compare in agent.sh says why).
 # NIC_TAP=1 runs the same with QEMU's own tap netdev instead of the agent:
-# the control that shows what QEMU alone does.
+# the control that shows what QEMU alone does (with FLOOD=1 on QEMU 7.2:
+# the flood of the strict lane there too).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/agent.sh"
@@ -29,6 +30,7 @@ lib_init
 QUEUES=${QUEUES:-1}
 ROUNDS=${ROUNDS:-3}
 [ "$QEMU_STRICT" != 1 ] || ROUNDS=${ROUNDS_STRICT:-6}
+FLOOD=${FLOOD:-$QEMU_STRICT}  # the receive flood of compared migrations
 FLOWS=${FLOWS:-1}
 RATE=${RATE:-2000}          # per flow and direction
 HOST_IP=10.79.0.1 GUEST_IP=10.79.0.2
@@ -82,6 +84,7 @@ vm_wait_ready g0 90 || fail "guest did not boot"
 # started the device (a moment after the VM runs).
 engine_of() { agent_cli "$1" -j port show p0 | tr -d ' \n' | sed -n 's/.*"engine":"\([a-z]*\)".*/\1/p'; }
 expect_engine() { # AGENT
+	[ -z "${NIC_TAP:-}" ] || return 0   # the control: no agent port in use
 	local b=BACKEND_$1
 	local want=${!b:-sw}
 	lib_wait_for 30 eval "[ \"\$(engine_of $1)\" = $want ]" ||
@@ -139,7 +142,7 @@ for round in $(seq 1 "$ROUNDS"); do
 			vm_on "$next" "$to" -incoming "unix:$TEST_DIR/mig$n.sock"
 		fi
 		vm_wait_qmp "$next"
-		if [ $verify = 1 ] && [ "$QEMU_STRICT" = 1 ]; then
+		if [ $verify = 1 ] && [ "$FLOOD" = 1 ]; then
 			# A flood the guest cannot keep up with keeps the agent writing
 			# receive buffers up to the moment the vCPUs stop, so the ring
 			# holds filled buffers the source guest never read: the
@@ -250,9 +253,9 @@ expect "guest Udp InErrors not from a full socket buffer" \
 expect "guest Ip InHdrErrors" "$(snmp_field Ip InHdrErrors)" -eq 0
 # Each source agent logged dirty pages while its QEMU migrated away.
 on=$(cat "$TEST_DIR"/agent-[AB].log | grep -c 'dirty logging on' || true)
-expect "times dirty logging was turned on" "$on" -ge "$n"
+[ -n "${NIC_TAP:-}" ] || expect "times dirty logging was turned on" "$on" -ge "$n"
 
-if [ "$QUEUES" -gt 1 ]; then
+if [ "$QUEUES" -gt 1 ] && [ -z "${NIC_TAP:-}" ]; then
 	show=$(agent_cli "$where" -j port show p0) || fail "port show failed"
 	printf '%s\n' "$show" >"$TEST_DIR/port-show.json"
 	for ring in $(seq 0 $((2 * QUEUES - 1))); do
