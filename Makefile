@@ -1,7 +1,10 @@
 # vdpa-migrate top-level Makefile (GNU make).
 #
 # Objects go out of tree under $(BUILD).  Each of protocol/ and dirtylog/
-# builds into one static library; agent/ into vdpa-agentd and vdpa-migrate.
+# builds into one static library, and so does each folder of agent/:
+# common/ (config, log), datapath/ (guest memory, virtqueues, frames,
+# endpoints: shared with vdpa-simd), daemon/ (vdpa-agentd) and cli/
+# (vdpa-migrate), each with its program's main beside it.
 # New source files are picked up by wildcard, so adding a module or a test
 # needs no edit here: tests/unit/test_*.c, tests/fuzz/fuzz_*.c and
 # tests/bench/bench_*.c each become one program.
@@ -28,7 +31,7 @@ SANFLAGS ?=
 BASE_CFLAGS = -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -fno-strict-aliasing \
 	      -I. -MMD -MP $(SANFLAGS) $(CFLAGS_EXT)
 ALL_CFLAGS  = $(BASE_CFLAGS) $(CFLAGS)
-# libvirt and libxml2: vdpa-migrate's libvirt mode and hook (agent/domxml.c).
+# libvirt and libxml2: vdpa-migrate's libvirt mode and hook (agent/cli/domxml.c).
 EXT_PKGS    = json-c libsystemd zlib libvirt libxml-2.0
 CFLAGS_EXT  = $(shell pkg-config --cflags $(EXT_PKGS) 2>/dev/null || echo -I/usr/include/libxml2)
 LIBS_EXT    = -Wl,--as-needed $(shell pkg-config --libs $(EXT_PKGS) 2>/dev/null || echo -ljson-c -lsystemd -lz -lvirt -lxml2) -lpthread
@@ -43,11 +46,16 @@ endif
 
 PROTOCOL_SRCS = $(sort $(wildcard protocol/*.c))
 DIRTYLOG_SRCS = $(sort $(wildcard dirtylog/*.c))
-# agent/: vdpa_agentd.c and vdpa_migrate.c hold the two mains; every other
-# agent/*.c goes into libagent.a, shared by both programs and the unit tests.
-AGENTD_MAIN   = agent/vdpa_agentd.c
-CLIENT_MAIN   = agent/vdpa_migrate.c
-AGENT_SRCS    = $(filter-out $(AGENTD_MAIN) $(CLIENT_MAIN),$(sort $(wildcard agent/*.c)))
+# agent/: one library per folder; the two mains stay out of them.  A
+# folder includes only from the folders below it: common <- datapath <-
+# daemon, common <- cli (docs/architecture.md).
+AGENTD_MAIN   = agent/daemon/vdpa_agentd.c
+CLIENT_MAIN   = agent/cli/vdpa_migrate.c
+COMMON_SRCS   = $(sort $(wildcard agent/common/*.c))
+DATAPATH_SRCS = $(sort $(wildcard agent/datapath/*.c))
+DAEMON_SRCS   = $(filter-out $(AGENTD_MAIN),$(sort $(wildcard agent/daemon/*.c)))
+CLI_SRCS      = $(filter-out $(CLIENT_MAIN),$(sort $(wildcard agent/cli/*.c)))
+AGENT_SRCS    = $(COMMON_SRCS) $(DATAPATH_SRCS) $(DAEMON_SRCS) $(CLI_SRCS)
 # The simulated accelerator (a vfio-user server), built beside the agent.
 SIMD_SRCS     = $(sort $(wildcard contrib/vdpa-simd/*.c))
 UNIT_SRCS     = $(sort $(wildcard tests/unit/test_*.c))
@@ -57,11 +65,17 @@ HELPER_SRCS   = $(sort $(wildcard tests/helpers/*.c))
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-LIBAGENT    = $(BUILD)/libagent.a
+LIBCOMMON   = $(BUILD)/libcommon.a
+LIBDATAPATH = $(BUILD)/libdatapath.a
+LIBDAEMON   = $(BUILD)/libdaemon.a
+LIBCLI      = $(BUILD)/libcli.a
 LIBPROTOCOL = $(BUILD)/libprotocol.a
 LIBDIRTYLOG = $(BUILD)/libdirtylog.a
-# Order matters for static linking: libagent uses the other two.
-LIBS_OWN    = $(LIBAGENT) $(LIBPROTOCOL) $(LIBDIRTYLOG)
+# Order matters for static linking: a library before those it uses.
+LIBS_AGENTD = $(LIBDAEMON) $(LIBDATAPATH) $(LIBCOMMON) $(LIBPROTOCOL) $(LIBDIRTYLOG)
+LIBS_CLIENT = $(LIBCLI) $(LIBCOMMON) $(LIBPROTOCOL) $(LIBDIRTYLOG)
+LIBS_SIMD   = $(LIBDATAPATH) $(LIBCOMMON) $(LIBPROTOCOL) $(LIBDIRTYLOG)
+LIBS_OWN    = $(LIBDAEMON) $(LIBCLI) $(LIBDATAPATH) $(LIBCOMMON) $(LIBPROTOCOL) $(LIBDIRTYLOG)
 
 AGENTD  = $(BUILD)/vdpa-agentd
 CLIENT  = $(BUILD)/vdpa-migrate
@@ -72,7 +86,7 @@ FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 SIMD    = $(BUILD)/vdpa-simd
 PROGRAMS = $(AGENTD) $(CLIENT) $(if $(SIMD_SRCS),$(SIMD))
 
-.PHONY: all deps check check-unit check-asan check-man fuzz bench install demo clean
+.PHONY: all deps check check-unit check-asan check-man check-layers fuzz bench install demo clean
 .DEFAULT_GOAL := all
 # Keep objects of test programs: they are not intermediate for us.
 .SECONDARY:
@@ -89,21 +103,24 @@ $(BUILD)/obj/%.o: %.c
 
 $(LIBPROTOCOL): $(call obj,$(PROTOCOL_SRCS))
 $(LIBDIRTYLOG): $(call obj,$(DIRTYLOG_SRCS))
-$(LIBAGENT): $(call obj,$(AGENT_SRCS))
+$(LIBCOMMON): $(call obj,$(COMMON_SRCS))
+$(LIBDATAPATH): $(call obj,$(DATAPATH_SRCS))
+$(LIBDAEMON): $(call obj,$(DAEMON_SRCS))
+$(LIBCLI): $(call obj,$(CLI_SRCS))
 $(LIBS_OWN):
 	$(call say,AR,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(AGENTD): $(call obj,$(AGENTD_MAIN)) $(LIBS_OWN)
+$(AGENTD): $(call obj,$(AGENTD_MAIN)) $(LIBS_AGENTD)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_EXT)
 
-$(CLIENT): $(call obj,$(CLIENT_MAIN)) $(LIBS_OWN)
+$(CLIENT): $(call obj,$(CLIENT_MAIN)) $(LIBS_CLIENT)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_EXT)
 
-$(SIMD): $(call obj,$(SIMD_SRCS)) $(LIBS_OWN)
+$(SIMD): $(call obj,$(SIMD_SRCS)) $(LIBS_SIMD)
 	$(call say,LINK,$@)
 	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_EXT)
 
@@ -123,7 +140,7 @@ $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBS_OWN)
 # every unit test, then the integration tests as they arrive.
 check: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(MAKE) --no-print-directory check-unit check-man
+	$(Q)$(MAKE) --no-print-directory check-unit check-man check-layers
 	$(Q)if [ -x tests/integration/run.sh ]; then tests/integration/run.sh $(BUILD); fi
 
 check-unit: $(UNIT_BINS)
@@ -131,6 +148,10 @@ check-unit: $(UNIT_BINS)
 
 check-man:
 	$(Q)tests/check-man.sh man
+
+# The folders' include rules (docs/architecture.md).
+check-layers:
+	$(Q)tests/check-layers.sh
 
 # ASan + UBSan, halt on the first error, in a build tree of its own: the
 # unit tests, then the integration tests driving the sanitized agent.

@@ -30,8 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/log.h"
-#include "agent/virtio_net.h"
+#include "agent/common/log.h"
+#include "agent/datapath/virtio_net.h"
 
 enum { RX = 0, TX = 1 };
 #define BATCH 256

@@ -16,7 +16,8 @@
  * changes only while the workers are stopped.  So a stop request that
  * returns means no DMA is in flight and none will happen.
  *
- * Names are simd_*: the program links libagent, whose names must not clash.
+ * Names are simd_*, the program's own; it links the data path it shares
+ * with the agent (agent/datapath/, agent/common/), never the daemon.
  */
 #ifndef VDPA_SIMD_SIMD_H
 #define VDPA_SIMD_SIMD_H
@@ -26,10 +27,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/config.h"
-#include "agent/endpoint.h"
-#include "agent/guest_mem.h"
-#include "agent/virtqueue.h"
+#include "agent/common/config.h"
+#include "agent/datapath/endpoint.h"
+#include "agent/datapath/guest_mem.h"
+#include "agent/datapath/virtqueue.h"
 #include "dirtylog/dirtylog.h"
 #include "protocol/vfio_user.h"
 #include "protocol/vhost_vfio.h"

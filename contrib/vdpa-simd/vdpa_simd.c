@@ -20,7 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "agent/log.h"
+#include "agent/common/log.h"
 
 static volatile int quit;
 

@@ -33,7 +33,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent/log.h"
+#include "agent/common/log.h"
 #include "protocol/vfio_user_io.h"
 
 #define ULL(v) ((unsigned long long)(v))

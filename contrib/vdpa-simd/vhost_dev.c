@@ -30,7 +30,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "agent/log.h"
+#include "agent/common/log.h"
 
 #define ULL(v) ((unsigned long long)(v))
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * libFuzzer target for libvirt domain XML rewriting (agent/domxml.c).
+ * libFuzzer target for libvirt domain XML rewriting (agent/cli/domxml.c).
  *
  * The input is a domain XML, as the libvirt hook gets it from a source
  * host.  It is parsed with the agent's socket directory and, for each
@@ -22,8 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/config.h"
-#include "agent/domxml.h"
+#include "agent/common/config.h"
+#include "agent/cli/domxml.h"
 #include "protocol/text.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

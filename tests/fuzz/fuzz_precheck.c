@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * libFuzzer target for the migration precheck (agent/precheck.c).
+ * libFuzzer target for the migration precheck (agent/cli/precheck.c).
  *
  * The input is two JSON texts one after the other (whitespace between
  * them is fine): the source agent's port-show reply and the destination's
@@ -23,7 +23,7 @@
 
 #include <json-c/json.h>
 
-#include "agent/precheck.h"
+#include "agent/cli/precheck.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

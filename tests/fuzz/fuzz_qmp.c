@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * libFuzzer target for the QMP client (agent/qmp.c).
+ * libFuzzer target for the QMP client (agent/cli/qmp.c).
  *
  * The input is what "QEMU" sends: it is written to one end of a
  * socketpair, whose write side is then shut down, and the client runs on
@@ -32,7 +32,7 @@
 
 #include <json-c/json.h>
 
-#include "agent/qmp.h"
+#include "agent/cli/qmp.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -14,9 +14,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "agent/guest_mem.h"
-#include "agent/virtio_net.h"
-#include "agent/virtqueue.h"
+#include "agent/datapath/guest_mem.h"
+#include "agent/datapath/virtio_net.h"
+#include "agent/datapath/virtqueue.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
  */
 #include "tests/helpers/testhelp.h"
 
-#include "agent/guest_mem.h"
+#include "agent/datapath/guest_mem.h"
 
 int th_guest_region(struct guest_mem *m, uint64_t gpa, uint64_t size, uint64_t uaddr)
 {

@@ -3,7 +3,7 @@
 # misbehaves in one chosen way) behind the real agent.  One agent, two
 # ports: p0 backend=accel on hostiledev's socket, p1 a software loop port.
 # For each mode, a front end (tests/tools/vufront.c, playing QEMU) connects
-# to p0; that makes the agent open the device (agent/port.c on_accept ->
+# to p0; that makes the agent open the device (agent/daemon/port.c on_accept ->
 # use_accel -> accel_dev_open), and hostiledev misbehaves.
 #
 # The intended behaviour, from the code: the agent never refuses the front

@@ -99,7 +99,7 @@ key() { sed -n "s/^$1=//p" "$U/$2"; }
 [ "$(key RuntimeDirectory vdpa-agentd.service)" = vdpa-agent ] || fail "RuntimeDirectory= differs"
 [ "$(key SocketMode vdpa-agentd.socket)" = 0660 ] || fail "SocketMode= is not 0660"
 [ "$(key SocketGroup vdpa-agentd.socket)" = vdpa-agent ] || fail "SocketGroup= is not vdpa-agent"
-grep -q '^#define CTL_GROUP "vdpa-agent"' "$REPO_DIR/agent/ctl_server.h" || fail "CTL_GROUP changed"
+grep -q '^#define CTL_GROUP "vdpa-agent"' "$REPO_DIR/agent/daemon/ctl_server.h" || fail "CTL_GROUP changed"
 log "ok: socket path, mode and group match the agent"
 
 # ---- capabilities ---------------------------------------------------------------

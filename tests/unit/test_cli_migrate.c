@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * Unit tests for the decisions of "vdpa-migrate migrate" in QMP mode
- * (agent/cli_migrate.c), against in-process fakes: four unix sockets in a
+ * (agent/cli/cli_migrate.c), against in-process fakes: four unix sockets in a
  * temporary directory, each served by a thread of this program:
  *
  *   src   a source QEMU's QMP: greeting, qmp_capabilities, query-status,
@@ -53,7 +53,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "agent/cli_migrate.h"
+#include "agent/cli/cli_migrate.h"
 #include "tests/helpers/testhelp.h"
 
 #define MAX_CONNS 8

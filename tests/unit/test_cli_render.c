@@ -8,7 +8,7 @@
  * GOLDEN_DIR overrides the directory.  UPDATE_GOLDEN=1 rewrites the .txt
  * files instead of comparing: review the diff before committing.
  *
- * Client I/O: agent/ctl_client.c against a fake agent, a thread serving a
+ * Client I/O: agent/cli/ctl_client.c against a fake agent, a thread serving a
  * unix socket in a temporary directory with canned replies, for each way a
  * call ends (and the exit status vdpa-migrate gives it); plus buffering on
  * a socketpair.
@@ -30,8 +30,8 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "agent/ctl_client.h"
-#include "agent/render.h"
+#include "agent/cli/ctl_client.h"
+#include "agent/cli/render.h"
 #include "protocol/control.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))

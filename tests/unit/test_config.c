@@ -1,4 +1,4 @@
-/* Unit tests for agent/config.c: port SPECs and the configuration file. */
+/* Unit tests for agent/common/config.c: port SPECs and the configuration file. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "agent/config.h"
+#include "agent/common/config.h"
 
 static void spec_minimal(void **state)
 {

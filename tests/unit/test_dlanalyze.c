@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Unit tests for "vdpa-migrate dirtylog": the analysis (agent/dlanalyze.c)
+ * Unit tests for "vdpa-migrate dirtylog": the analysis (agent/cli/dlanalyze.c)
  * over generated traces whose answers are worked out by hand below, its
  * writers (golden files tests/golden/dirtylog-small.{txt,j.txt,svg}; run
  * from the source root, GOLDEN_DIR overrides, UPDATE_GOLDEN=1 rewrites
- * them), and the recorder (agent/dlrecord.c): the reply decoder against
+ * them), and the recorder (agent/cli/dlrecord.c): the reply decoder against
  * spoiled replies, and the whole loop against a fake agent (a thread on a
  * unix socket serving canned dirtylog-snapshot replies) writing a trace
  * that is read back with the trace reader.
@@ -26,9 +26,9 @@
 #include <json-c/json.h>
 #include <zlib.h>
 
-#include "agent/ctl_client.h"
-#include "agent/dlanalyze.h"
-#include "agent/dlrecord.h"
+#include "agent/cli/ctl_client.h"
+#include "agent/cli/dlanalyze.h"
+#include "agent/cli/dlrecord.h"
 #include "dirtylog/trace.h"
 #include "protocol/base64.h"
 #include "protocol/control.h"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Unit tests for agent/domxml.c: libvirt domain XML rewriting.
+ * Unit tests for agent/cli/domxml.c: libvirt domain XML rewriting.
  *
  * Golden files in tests/fixtures/libvirt/ ($FIXTURE_DIR): IN.in.xml read
  * with the agent socket directory /run/vdpa-agent and rewritten for a
@@ -16,7 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "agent/domxml.h"
+#include "agent/cli/domxml.h"
 #include "protocol/text.h"
 
 #define SOCKDIR "/run/vdpa-agent"

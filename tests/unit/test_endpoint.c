@@ -1,4 +1,4 @@
-/* Unit tests for agent/endpoint.c: null, loop and tap endpoints, RARP. */
+/* Unit tests for agent/datapath/endpoint.c: null, loop and tap endpoints, RARP. */
 #include <errno.h>
 #include <net/if.h>
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "agent/endpoint.h"
+#include "agent/datapath/endpoint.h"
 
 static const uint8_t frame[64] = {
 	0x52, 0x54, 0x00, 0x00, 0x00, 0x02,	/* dst */

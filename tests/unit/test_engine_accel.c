@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Unit tests for agent/engine_accel.c against a device of the test's own:
+ * Unit tests for agent/daemon/engine_accel.c against a device of the test's own:
  * a thread serving vfio-user on a unix socket (the protocol/ codecs, so
  * its replies parse), answering the vhost-vfio mailbox, and able to hang
  * on a stop the way a broken accelerator does.  The test plays QEMU
@@ -27,9 +27,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "agent/accel_dev.h"
-#include "agent/engine_accel.h"
-#include "agent/vu_dev.h"
+#include "agent/daemon/accel_dev.h"
+#include "agent/daemon/engine_accel.h"
+#include "agent/daemon/vu_dev.h"
 #include "dirtylog/dirtylog.h"
 #include "protocol/vfio_user.h"
 #include "protocol/vfio_user_io.h"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Unit tests for agent/engine_sw.c: a real worker on a loop endpoint, the
+ * Unit tests for agent/daemon/engine_sw.c: a real worker on a loop endpoint, the
  * test playing the guest driver in memfd-backed guest memory.
  *
  * What is checked is what QEMU would see in its dirty log at the moments
@@ -18,11 +18,11 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "agent/endpoint.h"
-#include "agent/engine_sw.h"
-#include "agent/guest_mem.h"
-#include "agent/virtio_net.h"
-#include "agent/vu_dev.h"
+#include "agent/datapath/endpoint.h"
+#include "agent/daemon/engine_sw.h"
+#include "agent/datapath/guest_mem.h"
+#include "agent/datapath/virtio_net.h"
+#include "agent/daemon/vu_dev.h"
 #include "dirtylog/dirtylog.h"
 #include "tests/helpers/testhelp.h"
 

@@ -1,4 +1,4 @@
-/* Unit tests for agent/guest_mem.c: mapping and bounds-checked translation. */
+/* Unit tests for agent/datapath/guest_mem.c: mapping and bounds-checked translation. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "agent/guest_mem.h"
+#include "agent/datapath/guest_mem.h"
 
 static int make_memfd(size_t size)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Unit tests for agent/precheck.c: every rule of precheck_compare() on
+ * Unit tests for agent/cli/precheck.c: every rule of precheck_compare() on
  * replies built here (a port-show of the source, a port-show or port-offer
  * of the destination), the refusal of replies that lack what a rule reads,
  * and the text and JSON an operator sees.  Also the source-side migration
@@ -22,8 +22,8 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "agent/precheck.h"
-#include "agent/vu_dev.h"
+#include "agent/cli/precheck.h"
+#include "agent/daemon/vu_dev.h"
 
 #define BIT(b) (UINT64_C(1) << (b))
 /* What vufront and a Linux guest negotiate on an agent port. */

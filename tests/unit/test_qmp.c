@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * Unit tests for agent/qmp.c against a fake QMP server: a thread on the
+ * Unit tests for agent/cli/qmp.c against a fake QMP server: a thread on the
  * other end of a socketpair plays a script (write a line, read the
  * client's line, wait for the test, close).  Covers the greeting and
  * qmp_capabilities, replies matched by id with events in between (queued
@@ -26,7 +26,7 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
-#include "agent/qmp.h"
+#include "agent/cli/qmp.h"
 
 #define GREETING "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}}, \"capabilities\": [\"oob\"]}}\r\n"
 #define CAPS_OK "{\"return\": {}, \"id\": 1}\r\n"

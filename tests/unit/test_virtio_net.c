@@ -1,5 +1,5 @@
 /*
- * Unit tests for agent/virtio_net.c: TX and RX frames over a split
+ * Unit tests for agent/datapath/virtio_net.c: TX and RX frames over a split
  * virtqueue in memfd guest memory, the test playing the guest driver.
  * Includes the migration-safety test: every byte RX writes into guest
  * memory is in the dirty log, and the log flushed, before used->idx moves.
@@ -17,10 +17,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "agent/guest_mem.h"
+#include "agent/datapath/guest_mem.h"
 #include "tests/helpers/testhelp.h"
-#include "agent/virtio_net.h"
-#include "agent/virtqueue.h"
+#include "agent/datapath/virtio_net.h"
+#include "agent/datapath/virtqueue.h"
 
 /* Guest memory: two regions contiguous in guest-physical space. */
 #define GPA1 0x100000ull

@@ -1,5 +1,5 @@
 /*
- * Unit tests for agent/virtqueue.c.  The test plays the guest driver: it
+ * Unit tests for agent/datapath/virtqueue.c.  The test plays the guest driver: it
  * writes descriptors and avail entries into memfd-backed guest memory and
  * reads the used ring back.  Hostile rings must break the vq with a
  * specific reason and never crash (run under ASan+UBSan too).
@@ -17,9 +17,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "agent/guest_mem.h"
+#include "agent/datapath/guest_mem.h"
 #include "tests/helpers/testhelp.h"
-#include "agent/virtqueue.h"
+#include "agent/datapath/virtqueue.h"
 
 /*
  * Two regions, contiguous in guest-physical space but not in the front

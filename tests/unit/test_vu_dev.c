@@ -1,5 +1,5 @@
 /*
- * Unit tests for agent/vu_dev.c: the ring life cycle as QEMU drives it, and
+ * Unit tests for agent/daemon/vu_dev.c: the ring life cycle as QEMU drives it, and
  * that shared state only changes while the data path is paused.
  */
 #include <errno.h>
@@ -12,7 +12,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "agent/vu_dev.h"
+#include "agent/daemon/vu_dev.h"
 #include "dirtylog/dirtylog.h"
 
 struct rec {

@@ -1,0 +1,102 @@
+/*
+ * Logging to stderr with journal priority prefixes under systemd.  One
+ * write(2) per line so lines from the control and data-path threads never
+ * interleave mid-line.
+ */
+#include "agent/common/log.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static enum log_level max_level = LOG_LVL_INFO;
+static bool journal;
+
+static const char *const level_names[] = {
+	[LOG_LVL_ERR] = "err",
+	[LOG_LVL_WARNING] = "warning",
+	[LOG_LVL_NOTICE] = "notice",
+	[LOG_LVL_INFO] = "info",
+	[LOG_LVL_DEBUG] = "debug",
+};
+
+int log_level_from_string(const char *s, enum log_level *ret_level)
+{
+	for (int l = LOG_LVL_ERR; l <= LOG_LVL_DEBUG; l++) {
+		if (strcmp(s, level_names[l]) == 0) {
+			*ret_level = (enum log_level)l;
+			return 0;
+		}
+	}
+	if (strcmp(s, "error") == 0) {
+		*ret_level = LOG_LVL_ERR;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void log_set_level(enum log_level level)
+{
+	max_level = level;
+}
+
+enum log_level log_get_level(void)
+{
+	return max_level;
+}
+
+void log_set_journal(bool on)
+{
+	journal = on;
+}
+
+/* systemd sets JOURNAL_STREAM=dev:inode for the stream it connected to
+ * stderr; prefixes are only right when stderr still is that stream. */
+void log_init(void)
+{
+	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	journal = false;
+	if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2)
+		return;
+	if (fstat(STDERR_FILENO, &st) < 0)
+		return;
+	journal = (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+void log_msg(enum log_level level, const char *fmt, ...)
+{
+	char line[1024];
+	int saved_errno = errno;
+	size_t n;
+	int k;
+	va_list ap;
+
+	if (level > max_level)
+		return;
+	if (journal)
+		k = snprintf(line, sizeof(line), "<%d>", (int)level);
+	else
+		k = level == LOG_LVL_ERR       ? snprintf(line, sizeof(line), "error: ")
+		    : level == LOG_LVL_WARNING ? snprintf(line, sizeof(line), "warning: ")
+					       : 0;
+	n = k > 0 ? (size_t)k : 0;
+	va_start(ap, fmt);
+	k = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
+	va_end(ap);
+	if (k > 0)
+		n += (size_t)k;
+	if (n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	/* Best effort: there is nowhere to report a failing stderr. */
+	if (write(STDERR_FILENO, line, n) < 0)
+		(void)0;
+	errno = saved_errno;
+}

@@ -1,0 +1,478 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vfio-user client for accelerators; see accel_dev.h.  One request at a
+ * time: encode, send, receive, parse, match.  A reply that does not parse
+ * or does not answer the request, or none within the timeout, is an error
+ * the caller treats as the device being gone.
+ */
+#include "agent/daemon/accel_dev.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "protocol/sock_io.h"
+#include "protocol/vfio_user.h"
+#include "protocol/vfio_user_io.h"
+
+struct accel_dev {
+	int sock;
+	uint16_t next_id;
+	unsigned nvrings;
+	uint64_t mailbox_size;
+	uint64_t log_granularity;
+	int doorbell[ACCEL_DEV_MAX_VRINGS];
+	struct vfu_io_msg *io;	/* ~64 KiB receive buffer */
+	bool cut;		/* accel_dev_cut_off() shut our end down */
+	int cut_result;
+	char err[200];
+};
+
+static int fail(struct accel_dev *d, int e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct accel_dev *d, int e, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(d->err, sizeof(d->err), fmt, ap);
+	va_end(ap);
+	return e;
+}
+
+const char *accel_dev_error(const struct accel_dev *d)
+{
+	return d->err;
+}
+
+int accel_dev_fd(const struct accel_dev *d)
+{
+	return d->sock;
+}
+
+uint64_t accel_dev_log_granularity(const struct accel_dev *d)
+{
+	return d->log_granularity;
+}
+
+int accel_dev_doorbell_fd(const struct accel_dev *d, unsigned q)
+{
+	return q < d->nvrings ? d->doorbell[q] : -1;
+}
+
+/*
+ * Sends cmd (with fds) and waits for its reply into *rep.  Returns 0 with
+ * rep parsed and matched (rep->error may still say the device refused:
+ * that becomes -rep->error here), or a negative errno.
+ */
+static int call(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, size_t nfds,
+		struct vfu_msg *rep)
+{
+	uint8_t buf[VFU_MAX_MSG];
+	struct vfu_err verr;
+	int64_t deadline, left;
+	size_t len;
+	int r;
+
+	if (d->cut)
+		return fail(d, -ENOTCONN, "%s: the device was cut off",
+			    vfu_command_name(cmd->command));
+	cmd->msg_id = d->next_id++;
+	cmd->nfds = nfds;
+	r = vfu_encode(cmd, buf, sizeof(buf), &len, &verr);
+	if (r < 0)
+		return fail(d, r, "%s: cannot encode: %s", vfu_command_name(cmd->command),
+			    verr.reason);
+	r = vfu_send_msg(d->sock, ACCEL_DEV_TIMEOUT_MS, buf, len, fds, nfds);
+	if (r < 0)
+		return fail(d, r, "%s: send: %s", vfu_command_name(cmd->command), strerror(-r));
+	/*
+	 * vfu_recv_msg() on this blocking socket waits for the reply's first
+	 * byte for ever (its timeout starts at that byte): a device that never
+	 * answers hung the control thread, and with it every port and the
+	 * control socket.  Wait for the first byte here, within the timeout;
+	 * the rest of the reply gets what is left of it.
+	 */
+	deadline = sio_now_ms() + ACCEL_DEV_TIMEOUT_MS;
+	r = sio_wait_for(d->sock, POLLIN, deadline);
+	if (r == -ETIMEDOUT)
+		return fail(d, r, "%s: no reply within %d ms", vfu_command_name(cmd->command),
+			    ACCEL_DEV_TIMEOUT_MS);
+	if (r < 0)
+		return fail(d, r, "%s: receive: %s", vfu_command_name(cmd->command),
+			    strerror(-r));
+	left = deadline - sio_now_ms();
+	r = vfu_recv_msg(d->sock, left > 0 ? (int)left : 1, d->io);
+	if (r == 0)
+		return fail(d, -ECONNRESET, "%s: the device closed the connection",
+			    vfu_command_name(cmd->command));
+	if (r < 0)
+		return fail(d, r, "%s: receive: %s", vfu_command_name(cmd->command),
+			    strerror(-r));
+	r = vfu_parse(d->io->buf, d->io->len, d->io->fds, d->io->nfds, rep, &verr);
+	d->io->nfds = 0;
+	if (r < 0)
+		return fail(d, r, "%s: bad reply: %s", vfu_command_name(cmd->command), verr.reason);
+	r = vfu_match_reply(cmd, rep, &verr);
+	if (r < 0) {
+		vfu_msg_close(rep);
+		return fail(d, r, "%s: reply does not match: %s", vfu_command_name(cmd->command),
+			    verr.reason);
+	}
+	if (rep->error) {
+		vfu_msg_close(rep);
+		return fail(d, -(int)rep->error, "%s: the device refused: %s",
+			    vfu_command_name(cmd->command), strerror((int)rep->error));
+	}
+	return 0;
+}
+
+int accel_dev_dma_map(struct accel_dev *d, uint64_t iova, uint64_t size, int fd,
+		      uint64_t offset)
+{
+	struct vfu_msg cmd, rep;
+	int r;
+
+	vfu_msg_init(&cmd, VFU_CMD_DMA_MAP, 0);
+	cmd.u.dma_map.flags = VFU_DMA_READ | VFU_DMA_WRITE;
+	cmd.u.dma_map.offset = offset;
+	cmd.u.dma_map.addr = iova;
+	cmd.u.dma_map.size = size;
+	r = call(d, &cmd, &fd, 1, &rep);
+	if (r == 0)
+		vfu_msg_close(&rep);
+	return r;
+}
+
+int accel_dev_dma_unmap(struct accel_dev *d, uint64_t iova, uint64_t size)
+{
+	struct vfu_msg cmd, rep;
+	int r;
+
+	vfu_msg_init(&cmd, VFU_CMD_DMA_UNMAP, 0);
+	cmd.u.dma_unmap.addr = iova;
+	cmd.u.dma_unmap.size = size;
+	r = call(d, &cmd, NULL, 0, &rep);
+	if (r == 0)
+		vfu_msg_close(&rep);
+	return r;
+}
+
+int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n)
+{
+	struct vfu_msg cmd, rep;
+	int r;
+
+	/* One vring at a time: a ring without a call fd gets none. */
+	for (unsigned i = 0; i < n; i++) {
+		vfu_msg_init(&cmd, VFU_CMD_DEVICE_SET_IRQS, 0);
+		cmd.u.irq_set.index = 0;
+		cmd.u.irq_set.start = i;
+		if (fds[i] >= 0) {
+			cmd.u.irq_set.flags = VFU_IRQ_DATA_EVENTFD | VFU_IRQ_ACTION_TRIGGER;
+			cmd.u.irq_set.count = 1;
+			r = call(d, &cmd, &fds[i], 1, &rep);
+		} else {
+			cmd.u.irq_set.flags = VFU_IRQ_DATA_NONE | VFU_IRQ_ACTION_TRIGGER;
+			cmd.u.irq_set.count = 0;
+			r = call(d, &cmd, NULL, 0, &rep);
+		}
+		if (r < 0)
+			return r;
+		vfu_msg_close(&rep);
+	}
+	return 0;
+}
+
+static int region_access(struct accel_dev *d, uint16_t command, uint32_t region,
+			 uint8_t *data, uint32_t count)
+{
+	struct vfu_msg cmd, rep;
+	int r;
+
+	vfu_msg_init(&cmd, command, 0);
+	cmd.u.access.offset = 0;
+	cmd.u.access.region = region;
+	cmd.u.access.count = count;
+	cmd.u.access.data = command == VFU_CMD_REGION_WRITE ? data : NULL;
+	r = call(d, &cmd, NULL, 0, &rep);
+	if (r < 0)
+		return r;
+	if (command == VFU_CMD_REGION_READ)
+		memcpy(data, rep.u.access.data, count);
+	vfu_msg_close(&rep);
+	return 0;
+}
+
+int accel_dev_vhost(struct accel_dev *d, const struct vv_msg *req, struct vv_msg *ret_reply)
+{
+	struct vv_parse_ctx ctx = { .max_vrings = d->nvrings };
+	uint8_t buf[VV_MAX_MSG];
+	struct vv_err verr;
+	struct vv_msg rep;
+	size_t len;
+	int r;
+
+	r = vv_encode(req, &ctx, buf, sizeof(buf), &len, &verr);
+	if (r < 0)
+		return fail(d, r, "%s: cannot encode: %s", vv_request_name(req->request),
+			    verr.reason);
+	r = region_access(d, VFU_CMD_REGION_WRITE, VV_REGION_MAILBOX, buf, (uint32_t)len);
+	if (r < 0 || !vv_expects_reply(req))
+		return r;
+	r = region_access(d, VFU_CMD_REGION_READ, VV_REGION_MAILBOX, buf, (uint32_t)sizeof(buf));
+	if (r < 0)
+		return r;
+	/* The mailbox holds one message; its own size field says how much. */
+	{
+		struct vv_wire_hdr h;
+
+		memcpy(&h, buf, sizeof(h));
+		len = h.size <= VV_MAX_PAYLOAD ? VV_HDR_SIZE + h.size : sizeof(buf);
+	}
+	r = vv_parse(buf, len, &ctx, &rep, &verr);
+	if (r < 0)
+		return fail(d, r, "%s: bad reply: %s", vv_request_name(req->request), verr.reason);
+	r = vv_match_reply(req, &rep, &verr);
+	if (r < 0)
+		return fail(d, r, "%s: reply does not match: %s", vv_request_name(req->request),
+			    verr.reason);
+	if (rep.status < 0)
+		return fail(d, rep.status, "%s: the device refused: %s",
+			    vv_request_name(req->request), strerror(-rep.status));
+	if (ret_reply)
+		*ret_reply = rep;
+	return 0;
+}
+
+/*
+ * The device's dirty-log page size, from "log_granularity" in its VERSION
+ * capabilities (vdpa-simd announces it; 4 KiB when absent).  The text is the
+ * device's: only a plain number in range after the key is believed.
+ */
+static uint64_t caps_granularity(const char *caps)
+{
+	const char *p = caps ? strstr(caps, "\"log_granularity\"") : NULL;
+	unsigned long long v;
+	char *end;
+
+	if (!p)
+		return 4096;
+	p += strlen("\"log_granularity\"");
+	while (*p == ' ' || *p == ':')
+		p++;
+	errno = 0;
+	v = strtoull(p, &end, 10);
+	if (errno || end == p || v < 4096 || v > (2u << 20) || (v & (v - 1)))
+		return 4096;
+	return v;
+}
+
+static int setup(struct accel_dev *d)
+{
+	static const char caps[] = "{\"capabilities\":{\"max_msg_fds\":8}}";
+	struct vfu_msg cmd, rep;
+	int r;
+
+	vfu_msg_init(&cmd, VFU_CMD_VERSION, 0);
+	cmd.u.version.major = 0;
+	cmd.u.version.minor = 1;
+	cmd.u.version.caps = caps;
+	cmd.u.version.caps_len = strlen(caps);
+	r = call(d, &cmd, NULL, 0, &rep);
+	if (r < 0)
+		return r;
+	if (rep.u.version.major != 0) {
+		vfu_msg_close(&rep);
+		return fail(d, -EPROTONOSUPPORT, "vfio-user version %u.%u is not 0.x",
+			    rep.u.version.major, rep.u.version.minor);
+	}
+	d->log_granularity = caps_granularity(rep.u.version.caps);
+	vfu_msg_close(&rep);
+
+	vfu_msg_init(&cmd, VFU_CMD_DEVICE_GET_INFO, 0);
+	cmd.u.device_info.argsz = 16;
+	r = call(d, &cmd, NULL, 0, &rep);
+	if (r < 0)
+		return r;
+	if (rep.u.device_info.num_regions < 2 || rep.u.device_info.num_irqs < 1) {
+		vfu_msg_close(&rep);
+		return fail(d, -ENODEV, "not a vhost-vfio device: %u regions, %u irqs",
+			    rep.u.device_info.num_regions, rep.u.device_info.num_irqs);
+	}
+	vfu_msg_close(&rep);
+
+	vfu_msg_init(&cmd, VFU_CMD_DEVICE_GET_REGION_INFO, 0);
+	cmd.u.region_info.argsz = 32;
+	cmd.u.region_info.index = VV_REGION_MAILBOX;
+	r = call(d, &cmd, NULL, 0, &rep);
+	if (r < 0)
+		return r;
+	d->mailbox_size = rep.u.region_info.size;
+	vfu_msg_close(&rep);
+	if (d->mailbox_size < VV_MAX_MSG)
+		return fail(d, -ENODEV, "mailbox region of %llu bytes, need %u",
+			    (unsigned long long)d->mailbox_size, (unsigned)VV_MAX_MSG);
+
+	vfu_msg_init(&cmd, VFU_CMD_DEVICE_GET_IRQ_INFO, 0);
+	cmd.u.irq_info.argsz = 16;
+	cmd.u.irq_info.index = 0;
+	r = call(d, &cmd, NULL, 0, &rep);
+	if (r < 0)
+		return r;
+	if (rep.u.irq_info.count < d->nvrings) {
+		vfu_msg_close(&rep);
+		return fail(d, -ENODEV, "%u interrupt vectors for %u rings",
+			    rep.u.irq_info.count, d->nvrings);
+	}
+	vfu_msg_close(&rep);
+
+	/* Doorbells: one ioeventfd per notify page. */
+	vfu_msg_init(&cmd, VFU_CMD_DEVICE_GET_REGION_IO_FDS, 0);
+	cmd.u.io_fds.argsz = (uint32_t)(16 + 40 * VFU_MAX_SUBREGIONS);
+	cmd.u.io_fds.index = VV_REGION_NOTIFY;
+	r = call(d, &cmd, NULL, 0, &rep);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < rep.u.io_fds.nsub; i++) {
+		const struct vfu_sub_region *s = &rep.u.io_fds.sub[i];
+		uint64_t q = s->offset / VV_NOTIFY_STRIDE;
+
+		if (s->type != VFU_SUB_IOEVENTFD || s->offset % VV_NOTIFY_STRIDE || q >= d->nvrings ||
+		    d->doorbell[q] >= 0)
+			continue;
+		d->doorbell[q] = vfu_msg_take_fd(&rep, s->fd_index);
+	}
+	vfu_msg_close(&rep);
+	for (unsigned q = 0; q < d->nvrings; q++)
+		if (d->doorbell[q] < 0)
+			return fail(d, -ENODEV, "no doorbell eventfd for ring %u", q);
+	return 0;
+}
+
+int accel_dev_open(const char *spec, unsigned nvrings, struct accel_dev **ret, char *err,
+		   size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct accel_dev *d;
+	const char *path;
+	int r;
+
+	if (strncmp(spec, "vfio:", 5) == 0) {
+		snprintf(err, errlen, "device %s: kernel VFIO devices are not supported yet; "
+			 "use vfio-user:PATH", spec);
+		return -EOPNOTSUPP;
+	}
+	if (strncmp(spec, "vfio-user:", 10) != 0) {
+		snprintf(err, errlen, "device %s: not vfio-user:PATH", spec);
+		return -EINVAL;
+	}
+	path = spec + 10;
+	if (!path[0] || strlen(path) >= sizeof(sa.sun_path) || nvrings == 0 ||
+	    nvrings > ACCEL_DEV_MAX_VRINGS) {
+		snprintf(err, errlen, "device %s: bad path or ring count", spec);
+		return -EINVAL;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -ENOMEM;
+	d->io = malloc(sizeof(*d->io));
+	d->nvrings = nvrings;
+	d->log_granularity = 4096;
+	for (unsigned q = 0; q < ACCEL_DEV_MAX_VRINGS; q++)
+		d->doorbell[q] = -1;
+	d->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (!d->io || d->sock < 0) {
+		r = d->io ? -errno : -ENOMEM;
+		snprintf(err, errlen, "device %s: %s", spec, strerror(-r));
+		accel_dev_close(d);
+		return r;
+	}
+	strcpy(sa.sun_path, path);
+	if (connect(d->sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "device %s: connect: %s", spec, strerror(-r));
+		accel_dev_close(d);
+		return r;
+	}
+	r = setup(d);
+	if (r < 0) {
+		snprintf(err, errlen, "device %s: %s", spec, d->err);
+		accel_dev_close(d);
+		return r;
+	}
+	*ret = d;
+	return 0;
+}
+
+int accel_dev_cut_off(struct accel_dev *d, int timeout_ms)
+{
+	int64_t deadline = sio_now_ms() + timeout_ms;
+
+	if (d->cut)
+		return d->cut_result;
+	d->cut = true;
+	d->cut_result = -ETIMEDOUT;
+	/*
+	 * Shut down, not closed: the fd stays valid for the port's watch
+	 * until accel_dev_close(), and we can still read to see the end.
+	 */
+	if (shutdown(d->sock, SHUT_WR) < 0 && errno != ENOTCONN)
+		return d->cut_result;
+	for (;;) {
+		union {
+			char buf[CMSG_SPACE(sizeof(int) * 16)];
+			struct cmsghdr align;
+		} ctl;
+		uint8_t junk[4096];
+		struct iovec iov = { .iov_base = junk, .iov_len = sizeof(junk) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+				     .msg_controllen = sizeof(ctl.buf) };
+		ssize_t n;
+		int r;
+
+		r = sio_wait_for(d->sock, POLLIN, deadline);
+		if (r < 0)
+			break;
+		/* Late replies (and any fds they carry) are dropped unread. */
+		n = recvmsg(d->sock, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); n >= 0 && c; c = CMSG_NXTHDR(&mh, c)) {
+			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+				continue;
+			for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+				int fd;
+
+				memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+				close(fd);
+			}
+		}
+		if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+			d->cut_result = 0;
+			break;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			break;
+	}
+	return d->cut_result;
+}
+
+void accel_dev_close(struct accel_dev *d)
+{
+	if (!d)
+		return;
+	for (unsigned q = 0; q < ACCEL_DEV_MAX_VRINGS; q++)
+		if (d->doorbell[q] >= 0)
+			close(d->doorbell[q]);
+	if (d->sock >= 0)
+		close(d->sock);
+	free(d->io);
+	free(d);
+}

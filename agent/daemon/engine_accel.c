@@ -1,0 +1,754 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * Accelerator engine; see engine_accel.h.
+ *
+ * Threads: the control thread configures, stops and starts the device
+ * (every vu_dev_ops call).  A relay thread moves kicks from the guest's kick
+ * eventfds to the device's doorbell eventfds.  A harvester thread merges the
+ * device's dirty log into QEMU's every harvest_ms while QEMU logs.  The
+ * harvester and the control thread share the logs under e->mu; the relay's
+ * fd set is replaced only through relay_set(), which waits until the relay
+ * has let go of the old fds (they may be closed right after).
+ */
+#include "agent/daemon/engine_accel.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/common/log.h"
+#include "dirtylog/dirtylog.h"
+#include "dirtylog/harvest.h"
+#include "dirtylog/stats.h"
+
+#define NV ACCEL_DEV_MAX_VRINGS
+
+/* What the device may be asked to do, of what the front end negotiated. */
+#define DEVICE_FEATURES (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VIRTIO_NET_F_MRG_RXBUF) | \
+			 VU_BIT(VIRTIO_F_INDIRECT_DESC) | VU_BIT(VIRTIO_F_EVENT_IDX) |     \
+			 VU_BIT(VIRTIO_NET_F_MQ))
+
+struct engine_accel {
+	const char *name;
+	struct vu_dev *dev;
+	struct accel_dev *adev;
+	unsigned nvrings;
+	uint64_t device_features;
+	bool failed;
+	/* A failed device was cut off (cut_off()); gone: its end was seen to close. */
+	bool cut, gone;
+	/* Told to start and not since confirmed stopped (or cut off). */
+	bool maybe_running;
+	bool owner_set;
+	bool started;
+	bool on[NV];
+	uint16_t base[NV];
+
+	unsigned nmaps;
+	uint64_t map_iova[GUEST_MEM_MAX_REGIONS], map_size[GUEST_MEM_MAX_REGIONS];
+
+	/* The device's log: a memfd we map and DMA-map for the device. */
+	int log_fd;
+	void *log_mem;
+	size_t log_len;
+	uint64_t log_iova;
+	uint64_t log_span;		/* guest memory it covers: [0, log_span) */
+	unsigned log_shift;
+	struct dirtylog *devlog;
+	bool log_mapped;
+
+	pthread_mutex_t mu;		/* harvest state, stats */
+	pthread_cond_t cv;
+	bool harvest_on;
+	bool quit;
+	unsigned harvest_ms;
+	pthread_t harvester;
+	bool harvester_started;
+	struct engine_accel_stats st;
+	/* Device stops while QEMU logged that did not merge the device's log. */
+	uint64_t harvest_misses;
+
+	pthread_mutex_t rmu;		/* relay fd set */
+	pthread_cond_t rcv;
+	int relay_efd;
+	int kick[NV], bell[NV];
+	uint64_t relay_gen, relay_seen;
+	bool relay_quit;
+	pthread_t relay;
+	bool relay_started;
+};
+
+static int dev_fail(struct engine_accel *e, int r, const char *what)
+{
+	if (!e->failed)
+		log_err("port %s: accelerator: %s: %s", e->name, what, accel_dev_error(e->adev));
+	e->failed = true;
+	return r;
+}
+
+static int vhost(struct engine_accel *e, uint64_t request, struct vv_msg *m, struct vv_msg *rep)
+{
+	int r;
+
+	m->request = request;
+	r = accel_dev_vhost(e->adev, m, rep);
+	return r < 0 ? dev_fail(e, r, vv_request_name(request)) : 0;
+}
+
+/* ---- kick relay ------------------------------------------------------- */
+
+static void *relay_main(void *arg)
+{
+	struct engine_accel *e = arg;
+	int kick[NV], bell[NV];
+	unsigned n = 0;
+
+	for (;;) {
+		struct pollfd pfd[NV + 1];
+		uint64_t v;
+
+		pthread_mutex_lock(&e->rmu);
+		if (e->relay_quit) {
+			pthread_mutex_unlock(&e->rmu);
+			break;
+		}
+		if (e->relay_seen != e->relay_gen) {
+			n = 0;
+			for (unsigned i = 0; i < e->nvrings; i++) {
+				if (e->kick[i] >= 0 && e->bell[i] >= 0) {
+					kick[n] = e->kick[i];
+					bell[n] = e->bell[i];
+					n++;
+				}
+			}
+			e->relay_seen = e->relay_gen;
+			pthread_cond_broadcast(&e->rcv);
+		}
+		pthread_mutex_unlock(&e->rmu);
+
+		pfd[0] = (struct pollfd){ .fd = e->relay_efd, .events = POLLIN };
+		for (unsigned i = 0; i < n; i++)
+			pfd[i + 1] = (struct pollfd){ .fd = kick[i], .events = POLLIN };
+		if (poll(pfd, n + 1, -1) < 0)
+			continue;
+		if (pfd[0].revents & POLLIN && read(e->relay_efd, &v, sizeof(v)) < 0)
+			(void)0;
+		for (unsigned i = 0; i < n; i++) {
+			if (!(pfd[i + 1].revents & POLLIN))
+				continue;
+			if (read(kick[i], &v, sizeof(v)) == sizeof(v)) {
+				v = 1;
+				if (write(bell[i], &v, sizeof(v)) < 0)
+					(void)0; /* the device went away: the port notices */
+			}
+		}
+	}
+	return NULL;
+}
+
+/* Gives the relay a new fd set and waits until it has dropped the old one. */
+static void relay_set(struct engine_accel *e, bool run)
+{
+	uint64_t one = 1, gen;
+
+	pthread_mutex_lock(&e->rmu);
+	for (unsigned i = 0; i < e->nvrings; i++) {
+		e->kick[i] = run && e->on[i] ? e->dev->ring[i].kick_fd : -1;
+		e->bell[i] = run && e->on[i] ? accel_dev_doorbell_fd(e->adev, i) : -1;
+	}
+	gen = ++e->relay_gen;
+	if (write(e->relay_efd, &one, sizeof(one)) < 0)
+		(void)0;
+	while (e->relay_started && e->relay_seen != gen)
+		pthread_cond_wait(&e->rcv, &e->rmu);
+	pthread_mutex_unlock(&e->rmu);
+}
+
+/* ---- dirty log --------------------------------------------------------- */
+
+/* The device logs packet buffers only: log the used rings of running rings. */
+static void log_used_rings(struct engine_accel *e, struct dirtylog *qemu)
+{
+	for (unsigned i = 0; i < e->nvrings; i++) {
+		const struct vu_ring_cfg *rc = &e->dev->ring[i];
+		uint64_t gpa;
+
+		if (!e->on[i])
+			continue;
+		gpa = guest_mem_uva_to_gpa(&e->dev->mem, rc->addr.used_user_addr);
+		if (gpa != UINT64_MAX)
+			dirtylog_mark(qemu, gpa, 6 + 8 * (uint64_t)rc->num);
+	}
+}
+
+/*
+ * With e->mu held.  0 when the device's log is merged into QEMU's (or
+ * there is nothing to merge: no log on either side), else the harvest's
+ * negative errno.
+ */
+static int harvest_locked(struct engine_accel *e)
+{
+	struct dirtylog *qemu = vu_dev_active_log(e->dev);
+	uint64_t pages = 0, outside = 0, t = dirtylog_now_ns();
+	int r;
+
+	if (!qemu || !e->devlog)
+		return 0;
+	r = dirtylog_harvest(e->devlog, qemu, NULL, &pages, &outside);
+	if (r < 0)
+		return r;
+	e->st.log_errors += outside;
+	log_used_rings(e, qemu);
+	if (e->st.last_harvest_ns && t > e->st.last_harvest_ns)
+		e->st.dirty_rate = (double)pages * 1e9 / (double)(t - e->st.last_harvest_ns);
+	e->st.harvest_rounds++;
+	e->st.harvest_pages += pages;
+	e->st.last_round_pages = pages;
+	e->st.last_harvest_ns = t;
+	return 0;
+}
+
+static void *harvester_main(void *arg)
+{
+	struct engine_accel *e = arg;
+
+	pthread_mutex_lock(&e->mu);
+	while (!e->quit) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += (long)e->harvest_ms * 1000000L;
+		ts.tv_sec += ts.tv_nsec / 1000000000L;
+		ts.tv_nsec %= 1000000000L;
+		pthread_cond_timedwait(&e->cv, &e->mu, &ts);
+		if (e->harvest_on && !e->quit)
+			(void)harvest_locked(e);	/* the next round or the stop retries */
+	}
+	pthread_mutex_unlock(&e->mu);
+	return NULL;
+}
+
+static void devlog_free(struct engine_accel *e)
+{
+	if (e->log_mapped && !e->failed)
+		accel_dev_dma_unmap(e->adev, e->log_iova, e->log_len);
+	e->log_mapped = false;
+	dirtylog_free(e->devlog);
+	e->devlog = NULL;
+	if (e->log_mem)
+		munmap(e->log_mem, e->log_len);
+	e->log_mem = NULL;
+	if (e->log_fd >= 0)
+		close(e->log_fd);
+	e->log_fd = -1;
+}
+
+/* A log buffer for the device, DMA-mapped just above guest memory. */
+static int devlog_setup(struct engine_accel *e)
+{
+	uint64_t span = guest_mem_span(&e->dev->mem), gran = accel_dev_log_granularity(e->adev);
+	size_t bytes;
+	int r;
+
+	if (e->devlog)
+		return 0;
+	e->log_shift = (unsigned)__builtin_ctzll(gran);
+	r = dirtylog_size_for(span, e->log_shift, &bytes);
+	if (r < 0)
+		return r;
+	e->log_len = (bytes + 4095) & ~(size_t)4095;
+	e->log_span = span;
+	e->log_iova = (span + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
+	e->log_fd = memfd_create("vdpa-devlog", MFD_CLOEXEC);
+	if (e->log_fd < 0 || ftruncate(e->log_fd, (off_t)e->log_len) < 0)
+		return -errno;
+	e->log_mem = mmap(NULL, e->log_len, PROT_READ | PROT_WRITE, MAP_SHARED, e->log_fd, 0);
+	if (e->log_mem == MAP_FAILED) {
+		e->log_mem = NULL;
+		return -errno;
+	}
+	r = dirtylog_wrap(e->log_mem, bytes, e->log_shift, &e->devlog);
+	if (r < 0)
+		return r;
+	r = accel_dev_dma_map(e->adev, e->log_iova, e->log_len, e->log_fd, 0);
+	if (r < 0)
+		return dev_fail(e, r, "DMA map of the log");
+	e->log_mapped = true;
+	log_info("port %s: device log of %zu bytes at IOVA 0x%llx, %llu bytes per bit", e->name,
+		 bytes, (unsigned long long)e->log_iova, (unsigned long long)gran);
+	return 0;
+}
+
+/* ---- device configuration ---------------------------------------------- */
+
+static bool any_on(const struct engine_accel *e)
+{
+	for (unsigned i = 0; i < e->nvrings; i++)
+		if (e->on[i])
+			return true;
+	return false;
+}
+
+/*
+ * A failed device has not confirmed that it stopped: it may still be
+ * writing guest memory, its log and used rings.  Nothing it wrote may be
+ * taken as final (harvested, used->idx read, a reply sent on it) before it
+ * is cut off and seen gone.  Once per device; true when it is gone.
+ */
+static bool cut_off(struct engine_accel *e)
+{
+	if (e->cut)
+		return e->gone;
+	e->cut = true;
+	relay_set(e, false);
+	e->started = false;
+	e->gone = accel_dev_cut_off(e->adev, ACCEL_DEV_TIMEOUT_MS) == 0;
+	e->maybe_running = !e->gone;
+	if (e->gone)
+		log_warning("port %s: accelerator cut off; its connection closed", e->name);
+	else
+		log_err("port %s: accelerator cut off, but its connection stays open: "
+			"it may still write guest memory", e->name);
+	return e->gone;
+}
+
+/*
+ * The final harvest of a device that stopped (confirmed: r == 0) or was
+ * cut off (r < 0, gone says whether it is).  A miss is a device that may
+ * have written after the harvest, or a harvest that failed.
+ */
+static void final_harvest(struct engine_accel *e, int r, bool gone)
+{
+	/* QEMU's migration log: what a missed harvest would leave incomplete. */
+	bool migrating = e->dev->log_all && e->dev->log;
+	int h = 0;
+
+	pthread_mutex_lock(&e->mu);
+	e->harvest_on = false;
+	if (r == 0 || gone)
+		h = harvest_locked(e);
+	if (migrating && ((r < 0 && !gone) || h < 0))
+		e->harvest_misses++;
+	e->st.device_stops++;
+	pthread_mutex_unlock(&e->mu);
+}
+
+/*
+ * Stops the device: no DMA after this returns.  Takes the final harvest,
+ * logs the used rings and reads every running ring's next avail index.  A
+ * device that does not confirm the stop is cut off first (its rings are
+ * then read from used->idx by acc_ring_stop()).
+ */
+static int stop_device(struct engine_accel *e)
+{
+	struct vv_msg m, rep;
+	bool gone = false;
+	int r = 0;
+
+	if (!e->started)
+		return 0;
+	relay_set(e, false);
+	e->started = false;
+	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
+	m.u.u64 = VV_STATE_STOP;
+	r = vhost(e, VV_REQ_DEVICE_SET_STATE, &m, NULL);
+	if (r < 0)
+		gone = cut_off(e);
+	else
+		e->maybe_running = false;
+	final_harvest(e, r, gone);
+	for (unsigned i = 0; i < e->nvrings && r == 0; i++) {
+		if (!e->on[i])
+			continue;
+		vv_msg_init(&m, 0, 0);
+		m.u.state.index = i;
+		r = vhost(e, VV_REQ_GET_VRING_BASE, &m, &rep);
+		if (r == 0)
+			e->base[i] = (uint16_t)rep.u.state.num;
+	}
+	return r;
+}
+
+static int map_memory(struct engine_accel *e)
+{
+	const struct guest_mem *mem = &e->dev->mem;
+	int r;
+
+	for (unsigned i = 0; i < e->nmaps; i++)
+		accel_dev_dma_unmap(e->adev, e->map_iova[i], e->map_size[i]);
+	e->nmaps = 0;
+	for (unsigned i = 0; i < mem->nregions; i++) {
+		/* IOVA = GPA: the device's addresses are the guest's. */
+		r = accel_dev_dma_map(e->adev, mem->r[i].gpa, mem->r[i].size, mem->r[i].fd,
+				      mem->r[i].mmap_offset);
+		if (r < 0)
+			return dev_fail(e, r, "DMA map of guest memory");
+		e->map_iova[e->nmaps] = mem->r[i].gpa;
+		e->map_size[e->nmaps++] = mem->r[i].size;
+	}
+	return 0;
+}
+
+static int configure_and_start(struct engine_accel *e)
+{
+	const struct guest_mem *mem = &e->dev->mem;
+	struct dirtylog *qemu = vu_dev_active_log(e->dev);
+	int calls[NV];
+	struct vv_msg m;
+	int r;
+
+	if (e->failed)
+		return -EIO;
+	if (!any_on(e))
+		return 0;
+	/*
+	 * Guest memory grew (a new memory table): the device's log would not
+	 * cover it, and sits at an IOVA just above the old memory, where the
+	 * new memory may now be mapped.  The stop before this harvested it;
+	 * a new one is made below, above the new memory and as large as it.
+	 */
+	if (e->devlog && guest_mem_span(mem) > e->log_span)
+		devlog_free(e);
+	r = map_memory(e);
+	if (r < 0)
+		return r;
+	/*
+	 * The device keeps rings it was given before; a ring that stopped must
+	 * not run again, so it forgets them all and gets the running ones anew.
+	 */
+	if (e->owner_set) {
+		vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
+		if ((r = vhost(e, VV_REQ_RESET_OWNER, &m, NULL)) < 0)
+			return r;
+		e->owner_set = false;
+	}
+	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
+	if ((r = vhost(e, VV_REQ_SET_OWNER, &m, NULL)) < 0)
+		return r;
+	e->owner_set = true;
+	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
+	m.u.u64 = (e->dev->features & DEVICE_FEATURES & e->device_features) |
+		  (qemu ? VU_BIT(VU_F_LOG_ALL) : 0);
+	if ((r = vhost(e, VV_REQ_SET_FEATURES, &m, NULL)) < 0)
+		return r;
+	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
+	m.u.mem.nregions = mem->nregions;
+	for (unsigned i = 0; i < mem->nregions; i++)
+		m.u.mem.regions[i] = (struct vv_mem_region){ mem->r[i].gpa, mem->r[i].size,
+							     mem->r[i].gpa };
+	if ((r = vhost(e, VV_REQ_SET_MEM_TABLE, &m, NULL)) < 0)
+		return r;
+	if (qemu) {
+		r = devlog_setup(e);
+		if (r < 0)
+			return e->failed ? r : dev_fail(e, r, "device log");
+		vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
+		m.u.log = (struct vv_log){ e->log_iova, dirtylog_size(e->devlog), e->log_shift };
+		if ((r = vhost(e, VV_REQ_SET_LOG_BASE_IOVA, &m, NULL)) < 0)
+			return r;
+	}
+	for (unsigned i = 0; i < e->nvrings; i++) {
+		const struct vu_ring_cfg *rc = &e->dev->ring[i];
+
+		calls[i] = e->on[i] ? rc->call_fd : -1;
+		if (!e->on[i])
+			continue;
+		vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
+		m.u.state = (struct vv_vring_state){ i, rc->num };
+		if ((r = vhost(e, VV_REQ_SET_VRING_NUM, &m, NULL)) < 0)
+			return r;
+		vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
+		m.u.addr.index = i;
+		m.u.addr.desc_user_addr = guest_mem_uva_to_gpa(mem, rc->addr.desc_user_addr);
+		m.u.addr.avail_user_addr = guest_mem_uva_to_gpa(mem, rc->addr.avail_user_addr);
+		m.u.addr.used_user_addr = guest_mem_uva_to_gpa(mem, rc->addr.used_user_addr);
+		if (m.u.addr.desc_user_addr == UINT64_MAX || m.u.addr.avail_user_addr == UINT64_MAX ||
+		    m.u.addr.used_user_addr == UINT64_MAX) {
+			log_err("port %s: ring %u: ring addresses outside guest memory", e->name, i);
+			return -EFAULT;
+		}
+		if ((r = vhost(e, VV_REQ_SET_VRING_ADDR, &m, NULL)) < 0)
+			return r;
+		vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
+		m.u.state = (struct vv_vring_state){ i, e->base[i] };
+		if ((r = vhost(e, VV_REQ_SET_VRING_BASE, &m, NULL)) < 0)
+			return r;
+	}
+	r = accel_dev_set_irqs(e->adev, calls, e->nvrings);
+	if (r < 0)
+		return dev_fail(e, r, "interrupts");
+	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
+	m.u.u64 = VV_STATE_START;
+	/* A start that fails (no reply in time) may have started it all the same. */
+	e->maybe_running = true;
+	if ((r = vhost(e, VV_REQ_DEVICE_SET_STATE, &m, NULL)) < 0)
+		return r;
+	e->started = true;
+	relay_set(e, true);
+	/* Guest buffers made available while the device was stopped: look now. */
+	for (unsigned i = 0; i < e->nvrings; i++) {
+		uint64_t one = 1;
+
+		if (e->on[i] && write(accel_dev_doorbell_fd(e->adev, i), &one, sizeof(one)) < 0)
+			(void)0;
+	}
+	pthread_mutex_lock(&e->mu);
+	e->harvest_on = qemu != NULL;
+	pthread_mutex_unlock(&e->mu);
+	return 0;
+}
+
+int engine_accel_used_index(struct vu_dev *dev, unsigned idx, uint16_t *ret)
+{
+	const struct vu_ring_cfg *rc = &dev->ring[idx];
+	const uint16_t *used = guest_mem_uva_range(&dev->mem, rc->addr.used_user_addr, 4);
+
+	if (!used)
+		return -EFAULT;
+	*ret = __atomic_load_n(&used[1], __ATOMIC_ACQUIRE);
+	return 0;
+}
+
+/* ---- vu_dev_ops ----------------------------------------------------------- */
+
+static int acc_ring_start(void *opaque, unsigned idx)
+{
+	struct engine_accel *e = opaque;
+	int r;
+
+	if (idx >= e->nvrings)
+		return -ERANGE;
+	r = e->failed ? -EIO : stop_device(e);
+	if (r == 0) {
+		e->on[idx] = true;
+		e->base[idx] = e->dev->ring[idx].base;
+		r = configure_and_start(e);
+		if (r == 0) {
+			log_info("port %s: ring %u started on the accelerator at avail index %u",
+				 e->name, idx, e->base[idx]);
+			return 0;
+		}
+		e->on[idx] = false;
+	}
+	/*
+	 * The device failed, not the ring: the port drops the accelerator
+	 * right after this (handle_one(), use_accel() see engine_accel_failed())
+	 * and vu_dev_switch() restarts every started ring in software, this
+	 * one at its own base (acc_ring_stop() answers the base it was given
+	 * for a ring that never ran on the device).  An error here told the front end that
+	 * its ring failed (QEMU gives up on the NIC) and left the ring stopped
+	 * after the fallback.
+	 */
+	if (e->failed)
+		return 0;
+	return r;
+}
+
+static int acc_ring_stop(void *opaque, unsigned idx, uint16_t *ret_base)
+{
+	struct engine_accel *e = opaque;
+	uint64_t t0 = dirtylog_now_ns();
+	int r;
+
+	if (idx >= e->nvrings)
+		return -ERANGE;
+	/* Never ran on the device (its start failed with it): it is where it was given. */
+	if (!e->on[idx]) {
+		*ret_base = e->dev->ring[idx].base;
+		return 0;
+	}
+	r = stop_device(e);
+	if (r < 0 || e->failed) {
+		/*
+		 * The device failed.  If it failed before this stop with a
+		 * start it never confirmed (a request that timed out may have
+		 * started it), it was neither stopped nor cut off: now, and
+		 * what it left merged, before anything of its is read.
+		 */
+		if (!e->cut && e->maybe_running)
+			final_harvest(e, -EIO, cut_off(e));
+		/* Resume where the guest saw the last completion. */
+		r = engine_accel_used_index(e->dev, idx, &e->base[idx]);
+		if (r < 0)
+			return r;
+	}
+	*ret_base = e->base[idx];
+	e->on[idx] = false;
+	if (any_on(e) && !e->failed)
+		configure_and_start(e);
+	pthread_mutex_lock(&e->mu);
+	e->st.last_switchover_us = (dirtylog_now_ns() - t0) / 1000;
+	pthread_mutex_unlock(&e->mu);
+	log_info("port %s: ring %u stopped on the accelerator at avail index %u", e->name, idx,
+		 *ret_base);
+	return 0;
+}
+
+static void acc_pause(void *opaque)
+{
+	stop_device(opaque);
+}
+
+static void acc_resume(void *opaque)
+{
+	struct engine_accel *e = opaque;
+
+	/* A new QEMU log (resize) or logging turned off: a new device log next time. */
+	if (!vu_dev_active_log(e->dev))
+		devlog_free(e);
+	configure_and_start(e);
+}
+
+const struct vu_dev_ops engine_accel_ops = {
+	.ring_start = acc_ring_start,
+	.ring_stop = acc_ring_stop,
+	.pause = acc_pause,
+	.resume = acc_resume,
+};
+
+int engine_accel_new(const char *name, struct vu_dev *dev, struct accel_dev *adev,
+		     unsigned harvest_ms, struct engine_accel **ret)
+{
+	struct engine_accel *e = calloc(1, sizeof(*e));
+	struct vv_msg m, rep;
+	int r;
+
+	if (!e) {
+		accel_dev_close(adev);
+		return -ENOMEM;
+	}
+	e->name = name;
+	e->dev = dev;
+	e->adev = adev;
+	e->nvrings = dev->nvrings < NV ? dev->nvrings : NV;
+	e->harvest_ms = harvest_ms ? harvest_ms : 50;
+	e->log_fd = -1;
+	pthread_mutex_init(&e->mu, NULL);
+	{
+		/* The harvester's deadlines are CLOCK_MONOTONIC; so must its waits be. */
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&e->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	pthread_mutex_init(&e->rmu, NULL);
+	pthread_cond_init(&e->rcv, NULL);
+	for (unsigned i = 0; i < NV; i++)
+		e->kick[i] = e->bell[i] = -1;
+	e->relay_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (e->relay_efd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	vv_msg_init(&m, 0, 0);
+	r = vhost(e, VV_REQ_GET_FEATURES, &m, &rep);
+	if (r < 0)
+		goto fail;
+	e->device_features = rep.u.u64;
+	r = -pthread_create(&e->relay, NULL, relay_main, e);
+	if (r < 0)
+		goto fail;
+	e->relay_started = true;
+	r = -pthread_create(&e->harvester, NULL, harvester_main, e);
+	if (r < 0)
+		goto fail;
+	e->harvester_started = true;
+	*ret = e;
+	return 0;
+fail:
+	engine_accel_free(e);
+	return r;
+}
+
+void engine_accel_free(struct engine_accel *e)
+{
+	uint64_t one = 1;
+
+	if (!e)
+		return;
+	if (!e->failed)
+		stop_device(e);
+	if (e->harvester_started) {
+		pthread_mutex_lock(&e->mu);
+		e->quit = true;
+		pthread_cond_broadcast(&e->cv);
+		pthread_mutex_unlock(&e->mu);
+		pthread_join(e->harvester, NULL);
+	}
+	if (e->relay_started) {
+		pthread_mutex_lock(&e->rmu);
+		e->relay_quit = true;
+		pthread_mutex_unlock(&e->rmu);
+		if (write(e->relay_efd, &one, sizeof(one)) < 0)
+			(void)0;
+		pthread_join(e->relay, NULL);
+	}
+	devlog_free(e);
+	if (e->relay_efd >= 0)
+		close(e->relay_efd);
+	accel_dev_close(e->adev);
+	pthread_mutex_destroy(&e->mu);
+	pthread_cond_destroy(&e->cv);
+	pthread_mutex_destroy(&e->rmu);
+	pthread_cond_destroy(&e->rcv);
+	free(e);
+}
+
+int engine_accel_probe(struct engine_accel *e)
+{
+	struct vv_msg m, rep;
+	int r;
+
+	if (e->failed)
+		return -EIO;
+	if (!e->started)
+		return 0;
+	for (unsigned i = 0; i < e->nvrings; i++) {
+		if (!e->on[i])
+			continue;
+		/* A healthy running ring answers EBUSY (not while it runs). */
+		vv_msg_init(&m, VV_REQ_GET_VRING_BASE, 0);
+		m.u.state.index = i;
+		r = accel_dev_vhost(e->adev, &m, &rep);
+		if (r == -EBUSY)
+			return 0;
+		return dev_fail(e, r < 0 ? r : -EPROTO, "health check");
+	}
+	return 0;
+}
+
+uint64_t engine_accel_harvest_misses(struct engine_accel *e)
+{
+	uint64_t n;
+
+	pthread_mutex_lock(&e->mu);
+	n = e->harvest_misses;
+	pthread_mutex_unlock(&e->mu);
+	return n;
+}
+
+bool engine_accel_failed(const struct engine_accel *e)
+{
+	return e->failed;
+}
+
+struct accel_dev *engine_accel_device(struct engine_accel *e)
+{
+	return e->adev;
+}
+
+void engine_accel_stats(struct engine_accel *e, struct engine_accel_stats *ret)
+{
+	pthread_mutex_lock(&e->mu);
+	*ret = e->st;
+	pthread_mutex_unlock(&e->mu);
+}

@@ -1,0 +1,871 @@
+/*
+ * Ports: the vhost-user server socket and connection handling.  See port.h.
+ *
+ * The connection code is the thin layer between the socket and the device:
+ * vu_io_recv() gets bytes and fds, vu_parse() validates them against the
+ * connection's state, vu_dev_handle() applies them, vu_respond() says what
+ * to answer, and this file sends it.  Any refusal that the front end cannot
+ * be told about through REPLY_ACK ends the connection: after a message we
+ * did not understand, the two sides no longer agree on the device's state.
+ */
+#include "agent/daemon/port.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <time.h>
+#include <zlib.h>
+
+#include "agent/daemon/accel_dev.h"
+#include "agent/datapath/endpoint.h"
+#include "agent/daemon/engine_accel.h"
+#include "agent/daemon/engine_sw.h"
+#include "agent/common/log.h"
+#include "agent/daemon/vu_dev.h"
+#include "dirtylog/dirtylog.h"
+#include "dirtylog/stats.h"
+#include "protocol/base64.h"
+#include "protocol/control.h"
+#include "protocol/vhost_user.h"
+#include "protocol/vhost_user_io.h"
+
+/*
+ * A reply must be taken this fast.  QEMU reads each reply at once; a front
+ * end that does not read stalls only itself, then loses its connection.
+ */
+#define VU_SEND_TIMEOUT_MS 200
+
+struct port {
+	struct port_config cfg;
+	enum port_origin origin;
+	struct loop *loop;
+	int listen_fd;
+	struct watch *listen_watch;
+	int conn_fd;
+	struct watch *conn_watch;
+	struct vu_io_rx rx;	/* partial message of the connection */
+	struct vu_dev dev;
+	struct engine_sw *engine;	/* always there while connected: the fallback */
+	struct engine_accel *acc;	/* the accelerator, while it serves the port */
+	struct watch *dev_watch;	/* the device's socket: EOF means it died */
+	uint64_t fallbacks;
+	uint64_t last_switch_us;
+	struct endpoint *ep;
+	uint64_t connections;
+	/*
+	 * Accelerator stops while QEMU logged that missed their final harvest,
+	 * counted over this connection's engines (freed ones included), and
+	 * the count when QEMU last turned logging on: a migration's log is
+	 * complete when no miss happened since.
+	 */
+	uint64_t harvest_misses;
+	/* Device pages outside QEMU's log, of accelerators gone on this connection. */
+	uint64_t accel_log_errors;
+	uint64_t misses_at_log_on;
+	bool log_all_seen;
+};
+
+/* The longest ring either data path takes (virtio's limit for split rings). */
+#define PORT_MAX_RING_SIZE 32768
+
+uint64_t port_offered_features(const struct port_config *cfg)
+{
+	uint64_t f = VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VIRTIO_NET_F_MRG_RXBUF) |
+		     VU_BIT(VIRTIO_F_INDIRECT_DESC) | VU_BIT(VIRTIO_F_EVENT_IDX) |
+		     VU_BIT(VIRTIO_NET_F_STATUS) | VU_BIT(VIRTIO_NET_F_GUEST_ANNOUNCE) |
+		     VU_BIT(VU_F_LOG_ALL) | VU_BIT(VU_F_PROTOCOL_FEATURES);
+
+	if (cfg->has_mac)
+		f |= VU_BIT(VIRTIO_NET_F_MAC);
+	if (cfg->has_mtu)
+		f |= VU_BIT(VIRTIO_NET_F_MTU);
+	if (cfg->queues > 1)
+		f |= VU_BIT(VIRTIO_NET_F_MQ);
+	return f;
+}
+
+uint64_t port_offered_protocol_features(const struct port_config *cfg)
+{
+	(void)cfg;
+	return VU_PF(VU_PROTO_F_MQ) | VU_PF(VU_PROTO_F_LOG_SHMFD) | VU_PF(VU_PROTO_F_RARP) |
+	       VU_PF(VU_PROTO_F_REPLY_ACK) | VU_PF(VU_PROTO_F_NET_MTU);
+}
+
+const struct port_config *port_config(const struct port *p)
+{
+	return &p->cfg;
+}
+
+enum port_origin port_origin(const struct port *p)
+{
+	return p->origin;
+}
+
+static bool any_ring_started(const struct port *p)
+{
+	for (unsigned i = 0; i < p->dev.nvrings; i++)
+		if (p->dev.ring[i].started)
+			return true;
+	return false;
+}
+
+const char *port_state_name(const struct port *p)
+{
+	if (p->conn_fd < 0)
+		return "listening";
+	return any_ring_started(p) ? "running" : "connected";
+}
+
+/* The accelerator leaves the port: its rings go on in software. */
+static void drop_accel(struct port *p, const char *why)
+{
+	uint64_t t0 = (dirtylog_now_ns() / 1000);
+	int r;
+
+	if (!p->acc)
+		return;
+	r = vu_dev_switch(&p->dev, &engine_sw_ops, p->engine);
+	/* The rings are off the device: its misses are final now. */
+	p->harvest_misses += engine_accel_harvest_misses(p->acc);
+	{
+		struct engine_accel_stats st;
+
+		engine_accel_stats(p->acc, &st);
+		p->accel_log_errors += st.log_errors;
+	}
+	loop_remove(p->dev_watch);
+	p->dev_watch = NULL;
+	engine_accel_free(p->acc);
+	p->acc = NULL;
+	p->last_switch_us = (dirtylog_now_ns() / 1000) - t0;
+	if (why) {
+		p->fallbacks++;
+		log_warning("port %s: falling back to software: %s%s", p->cfg.name, why,
+			    r < 0 ? " (a ring did not restart)" : "");
+	} else {
+		log_notice("port %s: switched to software in %llu us", p->cfg.name,
+			   (unsigned long long)p->last_switch_us);
+	}
+}
+
+static void on_device(struct watch *w, int fd, uint32_t events, void *opaque)
+{
+	struct port *p = opaque;
+
+	(void)w;
+	(void)fd;
+	(void)events;
+	/* The device never speaks unasked: readable means closed or broken. */
+	drop_accel(p, "the accelerator's connection closed");
+}
+
+/* The port's rings move onto its accelerator (opened now). */
+static int use_accel(struct port *p, char *err, size_t errlen)
+{
+	struct accel_dev *adev;
+	uint64_t t0 = (dirtylog_now_ns() / 1000);
+	int r;
+
+	if (p->acc)
+		return 0;
+	r = accel_dev_open(p->cfg.device, p->dev.nvrings, &adev, err, errlen);
+	if (r < 0)
+		return r;
+	r = engine_accel_new(p->cfg.name, &p->dev, adev, p->cfg.harvest_ms, &p->acc);
+	if (r < 0) {
+		snprintf(err, errlen, "device %s: %s", p->cfg.device, strerror(-r));
+		return r;
+	}
+	r = loop_add(p->loop, accel_dev_fd(engine_accel_device(p->acc)), EPOLLIN, on_device, p,
+		     &p->dev_watch);
+	if (r == 0)
+		r = vu_dev_switch(&p->dev, &engine_accel_ops, p->acc);
+	if (r < 0 || engine_accel_failed(p->acc)) {
+		snprintf(err, errlen, "device %s: cannot take over the rings", p->cfg.device);
+		drop_accel(p, NULL);
+		return r < 0 ? r : -EIO;
+	}
+	p->last_switch_us = (dirtylog_now_ns() / 1000) - t0;
+	log_notice("port %s: rings on the accelerator %s (%llu us)", p->cfg.name, p->cfg.device,
+		   (unsigned long long)p->last_switch_us);
+	return 0;
+}
+
+int port_switch(struct port *p, enum port_backend to, uint64_t *ret_us, char *err,
+		size_t errlen)
+{
+	int r = 0;
+
+	if (p->conn_fd < 0) {
+		snprintf(err, errlen, "port %s has no front end", p->cfg.name);
+		return -ENOTCONN;
+	}
+	if (to == PORT_BACKEND_ACCEL) {
+		if (!p->cfg.device[0]) {
+			snprintf(err, errlen, "port %s has no device= configured", p->cfg.name);
+			return -EINVAL;
+		}
+		r = use_accel(p, err, errlen);
+	} else {
+		drop_accel(p, NULL);
+	}
+	if (r == 0)
+		*ret_us = p->last_switch_us;
+	return r;
+}
+
+void port_tick(struct port *p)
+{
+	if (p->acc && engine_accel_probe(p->acc) < 0)
+		drop_accel(p, "the accelerator reports an error");
+}
+
+const char *port_engine_name(const struct port *p)
+{
+	return p->acc ? "accel" : "sw";
+}
+
+static void disconnect(struct port *p, const char *why)
+{
+	if (p->conn_fd < 0)
+		return;
+	log_notice("port %s: front end disconnected%s%s", p->cfg.name, why ? ": " : "",
+		   why ? why : "");
+	loop_remove(p->conn_watch);
+	p->conn_watch = NULL;
+	vu_io_rx_reset(&p->rx);
+	/* Stop the rings while the engines still exist, then drop them. */
+	vu_dev_reset(&p->dev);
+	loop_remove(p->dev_watch);
+	p->dev_watch = NULL;
+	engine_accel_free(p->acc);
+	p->acc = NULL;
+	engine_sw_free(p->engine);
+	p->engine = NULL;
+	close(p->conn_fd);
+	p->conn_fd = -1;
+}
+
+static int send_response(struct port *p, const struct vu_msg *m, enum vu_respond how,
+			 const struct vu_reply *reply, int status)
+{
+	uint8_t buf[VU_MAX_REPLY];
+	size_t len;
+	int r;
+
+	if (how == VU_RESPOND_REPLY)
+		r = vu_encode_reply(reply, buf, sizeof(buf), &len);
+	else
+		r = vu_encode_ack(m->request, status, buf, sizeof(buf), &len);
+	if (r < 0)
+		return r;
+	return vu_io_send(p->conn_fd, VU_SEND_TIMEOUT_MS, buf, len, NULL, 0);
+}
+
+/* Misses of the engines gone and of the one serving now. */
+static uint64_t port_harvest_misses(const struct port *p)
+{
+	return p->harvest_misses + (p->acc ? engine_accel_harvest_misses(p->acc) : 0);
+}
+
+/* Handles one message; returns false when the connection must close. */
+static bool handle_one(struct port *p, struct vu_io_msg *io)
+{
+	struct vu_parse_ctx ctx;
+	struct vu_msg m;
+	struct vu_err verr;
+	struct vu_reply reply;
+	enum vu_respond how;
+	uint64_t pf;
+	char why[256];
+	int r;
+
+	vu_dev_parse_ctx(&p->dev, &ctx);
+	r = vu_parse(io->buf, io->len, io->fds, io->nfds, &ctx, &m, &verr);
+	io->nfds = 0; /* vu_parse() took the fds */
+	if (r < 0) {
+		snprintf(why, sizeof(why), "refused %s: %s",
+			 verr.request ? vu_request_name(verr.request) : "message", verr.reason);
+		disconnect(p, why);
+		return false;
+	}
+	/* The ack rule depends on what was negotiated when the request arrived. */
+	pf = p->dev.protocol_features;
+	log_debug("port %s: %s", p->cfg.name, vu_request_name(m.request));
+	r = vu_dev_handle(&p->dev, &m, &reply);
+	if (p->dev.log_all && !p->log_all_seen)
+		p->misses_at_log_on = port_harvest_misses(p);	/* a new migration log */
+	p->log_all_seen = p->dev.log_all;
+	how = vu_respond(&m, pf);
+	if (r < 0)
+		log_warning("port %s: %s failed: %s", p->cfg.name, vu_request_name(m.request),
+			    p->dev.err);
+	/*
+	 * A reply carries a value (GET_VRING_BASE: where the ring stands) and
+	 * has no way to say it failed: sending the zeroed reply would hand the
+	 * front end an index we do not have.  Close without it.
+	 */
+	if (r < 0 && how == VU_RESPOND_REPLY) {
+		snprintf(why, sizeof(why), "%s failed and its reply cannot say so",
+			 vu_request_name(m.request));
+		vu_msg_close(&m);
+		disconnect(p, why);
+		return false;
+	}
+	if (how != VU_RESPOND_NONE) {
+		int e = send_response(p, &m, how, &reply, r);
+		if (e < 0) {
+			snprintf(why, sizeof(why), "cannot answer %s: %s", vu_request_name(m.request),
+				 strerror(-e));
+			vu_msg_close(&m);
+			disconnect(p, why);
+			return false;
+		}
+	}
+	vu_msg_close(&m);
+	if (p->acc && engine_accel_failed(p->acc))
+		drop_accel(p, "the accelerator failed a request");
+	if (r < 0 && how != VU_RESPOND_ACK) {
+		snprintf(why, sizeof(why), "%s failed and the front end cannot be told",
+			 vu_request_name(m.request));
+		disconnect(p, why);
+		return false;
+	}
+	return true;
+}
+
+static void on_conn(struct watch *w, int fd, uint32_t events, void *opaque)
+{
+	struct port *p = opaque;
+	struct vu_io_msg io;
+	char why[128];
+
+	(void)w;
+	(void)events;
+	/*
+	 * Never waits: a message that is not complete yet stays in p->rx.
+	 * Bounded so one chatty front end cannot starve the other ports.
+	 */
+	for (int i = 0; i < 64; i++) {
+		int r = vu_io_rx_step(fd, &p->rx, &io);
+
+		if (r == -EAGAIN)
+			return;
+		if (r == 0) {
+			disconnect(p, NULL);
+			return;
+		}
+		if (r < 0) {
+			snprintf(why, sizeof(why), "vhost-user socket: %s",
+				 r == -ENOBUFS ? "more file descriptors than a message may carry" :
+				 r == -EMSGSIZE ? "message size above the limit" :
+				 r == -EPROTO ? "file descriptors sent with payload bytes" :
+				 r == -ECONNRESET ? "closed in the middle of a message" : strerror(-r));
+			disconnect(p, why);
+			return;
+		}
+		if (!handle_one(p, &io))
+			return;
+	}
+}
+
+static void on_accept(struct watch *w, int fd, uint32_t events, void *opaque)
+{
+	struct port *p = opaque;
+	int c, r;
+
+	(void)w;
+	(void)events;
+	c = accept4(fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (c < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warning("port %s: accept: %s", p->cfg.name, strerror(errno));
+		return;
+	}
+	if (p->conn_fd >= 0) {
+		log_warning("port %s: refusing a second front end (one is connected)", p->cfg.name);
+		close(c);
+		return;
+	}
+	vu_dev_init(&p->dev, p->cfg.name, port_offered_features(&p->cfg),
+		    port_offered_protocol_features(&p->cfg), p->cfg.queues, &engine_sw_ops, NULL);
+	p->dev.bench_log = p->cfg.bench_log;
+	r = engine_sw_new(p->cfg.name, &p->dev, p->ep, p->cfg.poll, &p->engine);
+	if (r < 0) {
+		log_err("port %s: cannot start the data path: %s", p->cfg.name, strerror(-r));
+		close(c);
+		return;
+	}
+	p->dev.opaque = p->engine;
+	r = loop_add(p->loop, c, EPOLLIN, on_conn, p, &p->conn_watch);
+	if (r < 0) {
+		log_err("port %s: %s", p->cfg.name, strerror(-r));
+		engine_sw_free(p->engine);
+		p->engine = NULL;
+		close(c);
+		return;
+	}
+	p->conn_fd = c;
+	vu_io_rx_init(&p->rx);
+	p->connections++;
+	p->harvest_misses = 0;
+	p->accel_log_errors = 0;
+	p->misses_at_log_on = 0;
+	p->log_all_seen = false;
+	log_notice("port %s: front end connected", p->cfg.name);
+	if (p->cfg.backend == PORT_BACKEND_ACCEL) {
+		char err[256] = "";
+
+		if (use_accel(p, err, sizeof(err)) < 0) {
+			p->fallbacks++;
+			log_warning("port %s: accelerator unavailable, serving in software: %s",
+				    p->cfg.name, err);
+		}
+	}
+}
+
+/*
+ * A socket file left by a previous run is replaced; one that something
+ * still listens on, or a file that is not a socket, is not touched.
+ */
+static int prepare_socket_path(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "socket %s: exists and is not a socket", path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	strcpy(sa.sun_path, path);
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (r == 0) {
+		snprintf(err, errlen, "socket %s: another process is listening on it", path);
+		return -EADDRINUSE;
+	}
+	unlink(path);
+	return 0;
+}
+
+/*
+ * socket-group= and socket-mode=: so that QEMU running as another user
+ * (libvirt's libvirt-qemu) may connect.  Applied right after bind(), before
+ * the socket is watched; a group that does not exist fails the port rather
+ * than leave a socket QEMU cannot open.
+ */
+static int socket_access(const struct port_config *cfg, char *err, size_t errlen)
+{
+	const char *g = cfg->socket_group;
+
+	if (g[0]) {
+		char *end;
+		unsigned long v = strtoul(g, &end, 10);
+		gid_t gid;
+
+		if (g[0] >= '0' && g[0] <= '9' && !*end) {
+			gid = (gid_t)v;
+		} else {
+			struct group *gr = getgrnam(g);
+
+			if (!gr) {
+				snprintf(err, errlen, "socket-group: no group named '%s'", g);
+				return -ENOENT;
+			}
+			gid = gr->gr_gid;
+		}
+		if (chown(cfg->socket, (uid_t)-1, gid) < 0) {
+			int e = errno;
+
+			snprintf(err, errlen, "socket %s: chown to group %s: %s", cfg->socket, g,
+				 strerror(e));
+			return -e;
+		}
+	}
+	if (cfg->socket_mode && chmod(cfg->socket, (mode_t)cfg->socket_mode) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "socket %s: chmod %04o: %s", cfg->socket, cfg->socket_mode,
+			 strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+int port_new(struct loop *loop, const struct port_config *cfg, enum port_origin origin,
+	     struct port **ret, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct port *p;
+	int r;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->cfg = *cfg;
+	p->origin = origin;
+	p->loop = loop;
+	p->listen_fd = -1;
+	p->conn_fd = -1;
+	vu_io_rx_init(&p->rx);
+	vu_dev_init(&p->dev, p->cfg.name, 0, 0, 1, &engine_sw_ops, NULL);
+
+	r = endpoint_open(cfg->endpoint, cfg->ifname, cfg->queues, &p->ep, err, errlen);
+	if (r < 0)
+		goto fail;
+	/* No guest receives yet: no link towards the host. */
+	endpoint_set_carrier(p->ep, false);
+	r = prepare_socket_path(cfg->socket, err, errlen);
+	if (r < 0) {
+		if (!err[0])
+			snprintf(err, errlen, "socket %s: %s", cfg->socket, strerror(-r));
+		goto fail;
+	}
+	p->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (p->listen_fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		goto fail;
+	}
+	strcpy(sa.sun_path, cfg->socket);
+	if (bind(p->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(p->listen_fd, 4) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "socket %s: %s", cfg->socket, strerror(errno));
+		goto fail;
+	}
+	r = socket_access(cfg, err, errlen);
+	if (r < 0) {
+		unlink(cfg->socket);
+		goto fail;
+	}
+	r = loop_add(loop, p->listen_fd, EPOLLIN, on_accept, p, &p->listen_watch);
+	if (r < 0) {
+		snprintf(err, errlen, "epoll: %s", strerror(-r));
+		unlink(cfg->socket);
+		goto fail;
+	}
+	*ret = p;
+	return 0;
+fail:
+	if (p->listen_fd >= 0)
+		close(p->listen_fd);
+	endpoint_close(p->ep);
+	free(p);
+	return r;
+}
+
+void port_free(struct port *p)
+{
+	if (!p)
+		return;
+	disconnect(p, "port removed");
+	loop_remove(p->listen_watch);
+	if (p->listen_fd >= 0) {
+		close(p->listen_fd);
+		unlink(p->cfg.socket);
+	}
+	endpoint_close(p->ep);
+	free(p);
+}
+
+static const char *endpoint_text(const struct port_config *c, char *buf, size_t len)
+{
+	switch (c->endpoint) {
+	case PORT_ENDPOINT_TAP:
+		snprintf(buf, len, "tap:%s", c->ifname);
+		return buf;
+	case PORT_ENDPOINT_LOOP:
+		return "loop";
+	case PORT_ENDPOINT_NULL:
+		break;
+	}
+	return "null";
+}
+
+struct json_object *port_summary_json(const struct port *p)
+{
+	struct json_object *o = json_object_new_object();
+	char ep[32];
+
+	json_object_object_add(o, "name", json_object_new_string(p->cfg.name));
+	json_object_object_add(o, "socket", json_object_new_string(p->cfg.socket));
+	json_object_object_add(o, "backend", json_object_new_string(port_backend_name(p->cfg.backend)));
+	json_object_object_add(o, "endpoint",
+			       json_object_new_string(endpoint_text(&p->cfg, ep, sizeof(ep))));
+	json_object_object_add(o, "state", json_object_new_string(port_state_name(p)));
+	json_object_object_add(o, "queues", json_object_new_int((int)p->cfg.queues));
+	return o;
+}
+
+static struct json_object *hex(uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
+	return json_object_new_string(buf);
+}
+
+static struct json_object *u64(uint64_t v)
+{
+	return json_object_new_uint64(v);
+}
+
+/* mac, mtu (when configured) and what a front end is offered. */
+static void add_offer(struct json_object *o, const struct port_config *cfg)
+{
+	if (cfg->has_mac) {
+		char mac[18];
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", cfg->mac[0],
+			 cfg->mac[1], cfg->mac[2], cfg->mac[3], cfg->mac[4], cfg->mac[5]);
+		json_object_object_add(o, "mac", json_object_new_string(mac));
+	}
+	if (cfg->has_mtu)
+		json_object_object_add(o, "mtu", json_object_new_int((int)cfg->mtu));
+	json_object_object_add(o, "offered_features", hex(port_offered_features(cfg)));
+	json_object_object_add(o, "offered_protocol_features",
+			       hex(port_offered_protocol_features(cfg)));
+	/*
+	 * The accelerator interface (vhost-vfio) has no way to tell a ring
+	 * size limit, so an accel port promises what the software path takes:
+	 * it falls back to software whenever the device cannot serve.
+	 */
+	json_object_object_add(o, "max_ring_size", json_object_new_int(PORT_MAX_RING_SIZE));
+}
+
+struct json_object *port_offer_json(const struct port_config *cfg)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "name", json_object_new_string(cfg->name));
+	json_object_object_add(o, "backend", json_object_new_string(port_backend_name(cfg->backend)));
+	json_object_object_add(o, "queues", json_object_new_int((int)cfg->queues));
+	add_offer(o, cfg);
+	return o;
+}
+
+/*
+ * Where the source side of a migration stands (docs/control-protocol.md):
+ * quiesced once every ring that ran was stopped by GET_VRING_BASE;
+ * final_harvest when, besides, every write the data path made while QEMU
+ * logged is in QEMU's log.  The software path marks the log before each
+ * used index it publishes, so its side is always complete; an accelerator's
+ * is complete when each of its stops merged the device's log (a clean stop
+ * merges before GET_VRING_BASE is answered) since logging went on.
+ */
+/*
+ * Writes of this connection the dirty log could not record (beyond QEMU's
+ * log): the software path's marks and the accelerators' harvested pages.
+ */
+static uint64_t port_log_errors(const struct port *p)
+{
+	uint64_t n = p->accel_log_errors + engine_sw_log_errors(p->engine);
+
+	if (p->acc) {
+		struct engine_accel_stats st;
+
+		engine_accel_stats(p->acc, &st);
+		n += st.log_errors;
+	}
+	return n;
+}
+
+static struct json_object *migration_json(const struct port *p)
+{
+	struct json_object *m = json_object_new_object(), *arr = json_object_new_array();
+	bool quiesced = p->conn_fd >= 0 && vu_dev_quiesced(&p->dev);
+
+	json_object_object_add(m, "quiesced", json_object_new_boolean(quiesced));
+	json_object_object_add(m, "final_harvest",
+			       json_object_new_boolean(quiesced && port_harvest_misses(p) ==
+									p->misses_at_log_on));
+	for (unsigned i = 0; p->conn_fd >= 0 && i < p->dev.nvrings; i++) {
+		const struct vu_ring_cfg *rc = &p->dev.ring[i];
+		struct json_object *h;
+
+		if (!rc->handed_over)
+			continue;
+		h = json_object_new_object();
+		json_object_object_add(h, "ring", json_object_new_int((int)i));
+		json_object_object_add(h, "next_avail", json_object_new_int(rc->handed_base));
+		json_object_array_add(arr, h);
+	}
+	json_object_object_add(m, "handed_over", arr);
+	return m;
+}
+
+struct json_object *port_detail_json(const struct port *p)
+{
+	struct json_object *o = port_summary_json(p), *rings = json_object_new_array();
+	char spec[512];
+
+	if (port_spec_format(&p->cfg, spec, sizeof(spec)) > 0)
+		json_object_object_add(o, "spec", json_object_new_string(spec));
+	add_offer(o, &p->cfg);
+	json_object_object_add(o, "features", hex(p->conn_fd >= 0 ? p->dev.features : 0));
+	json_object_object_add(o, "protocol_features",
+			       hex(p->conn_fd >= 0 ? p->dev.protocol_features : 0));
+	json_object_object_add(o, "migration", migration_json(p));
+	json_object_object_add(o, "log_all", json_object_new_boolean(p->conn_fd >= 0 && p->dev.log_all));
+	json_object_object_add(o, "log_errors", u64(port_log_errors(p)));
+	json_object_object_add(o, "connections", u64(p->connections));
+	json_object_object_add(o, "engine", json_object_new_string(p->conn_fd >= 0 ?
+							port_engine_name(p) : "none"));
+	json_object_object_add(o, "fallbacks", u64(p->fallbacks));
+	json_object_object_add(o, "last_switch_us", u64(p->last_switch_us));
+	if (p->acc) {
+		struct engine_accel_stats st;
+		struct json_object *a = json_object_new_object();
+		uint64_t now = dirtylog_now_ns();
+
+		engine_accel_stats(p->acc, &st);
+		json_object_object_add(a, "device", json_object_new_string(p->cfg.device));
+		json_object_object_add(a, "harvest_rounds", u64(st.harvest_rounds));
+		json_object_object_add(a, "harvest_pages", u64(st.harvest_pages));
+		json_object_object_add(a, "last_round_pages", u64(st.last_round_pages));
+		json_object_object_add(a, "dirty_rate_pps", json_object_new_double(st.dirty_rate));
+		json_object_object_add(a, "last_harvest_ms_ago",
+				       st.last_harvest_ns ? u64((now - st.last_harvest_ns) / 1000000u)
+							  : NULL);
+		json_object_object_add(a, "switchover_us", u64(st.last_switchover_us));
+		json_object_object_add(a, "device_stops", u64(st.device_stops));
+		json_object_object_add(o, "accel", a);
+	}
+	if (p->conn_fd >= 0) {
+		for (unsigned i = 0; i < p->dev.nvrings; i++) {
+			const struct vu_ring_cfg *rc = &p->dev.ring[i];
+			struct engine_ring_info ri;
+			struct json_object *r = json_object_new_object();
+
+			engine_sw_ring_info(p->engine, i, &ri);
+			json_object_object_add(r, "index", json_object_new_int((int)i));
+			json_object_object_add(r, "size", json_object_new_int((int)rc->num));
+			json_object_object_add(r, "started", json_object_new_boolean(rc->started));
+			json_object_object_add(r, "enabled", json_object_new_boolean(rc->enabled));
+			json_object_object_add(r, "broken", json_object_new_boolean(ri.broken));
+			if (ri.broken && ri.reason)
+				json_object_object_add(r, "reason", json_object_new_string(ri.reason));
+			json_object_object_add(r, "next_avail",
+					       json_object_new_int(rc->started ? ri.next_avail : rc->base));
+			/* Where the ring last started (SET_VRING_BASE): what a
+			 * migration's hand-over check compares, whichever engine
+			 * serves the ring (an accelerator's own index is its own). */
+			if (rc->started)
+				json_object_object_add(r, "started_at", json_object_new_int(rc->base));
+			json_object_object_add(r, "used", json_object_new_int(ri.used));
+			json_object_object_add(r, "kicks", u64(ri.stats.kicks));
+			json_object_object_add(r, "calls", u64(ri.stats.calls));
+			json_object_object_add(r, "frames", u64(ri.stats.frames));
+			json_object_object_add(r, "bytes", u64(ri.stats.bytes));
+			json_object_object_add(r, "drops", u64(ri.stats.drops));
+			json_object_object_add(r, "no_bufs", u64(ri.stats.no_bufs));
+			json_object_object_add(r, "log_marks", u64(ri.stats.log_marks));
+			json_object_object_add(r, "log_bytes", u64(ri.stats.log_bytes));
+			json_object_object_add(r, "log_pages", u64(ri.stats.log_pages));
+			/* The agent sees the frames of the rings it serves only. */
+			if (!p->acc && ri.first_frame_rt_ns)
+				json_object_object_add(r, "first_frame_rt_ns", u64(ri.first_frame_rt_ns));
+			if (!p->acc && ri.last_frame_rt_ns)
+				json_object_object_add(r, "last_frame_rt_ns", u64(ri.last_frame_rt_ns));
+			json_object_array_add(rings, r);
+		}
+	}
+	json_object_object_add(o, "rings", rings);
+	return o;
+}
+
+int port_dirtylog_snapshot(struct port *p, struct json_object **ret, char *err, size_t errlen)
+{
+	struct json_object *o;
+	uint64_t now;
+	uint8_t *raw = NULL, *z = NULL;
+	char *b64 = NULL;
+	uint64_t pages = 0;
+	size_t size;
+	uLongf zlen;
+	int r;
+
+	if (p->conn_fd < 0 || !p->dev.mem.nregions) {
+		snprintf(err, errlen, "port %s has no guest memory to record (no front end)",
+			 p->cfg.name);
+		return -ENODATA;
+	}
+	if (!p->dev.rec_log) {
+		r = vu_dev_record_start(&p->dev);
+		if (r < 0) {
+			snprintf(err, errlen, "cannot start recording: %s", strerror(-r));
+			return r;
+		}
+		log_notice("port %s: dirty-log recording started", p->cfg.name);
+	}
+	size = dirtylog_size(p->dev.rec_log);
+	raw = malloc(size);
+	zlen = compressBound(size);
+	z = malloc(zlen);
+	if (!raw || !z) {
+		r = -ENOMEM;
+		goto out;
+	}
+	now = dirtylog_now_ns();
+	r = vu_dev_record_take(&p->dev, raw, size, &pages);
+	if (r < 0) {
+		snprintf(err, errlen, "snapshot: %s", strerror(-r));
+		goto out;
+	}
+	if (compress2(z, &zlen, raw, size, 1) != Z_OK) {
+		r = -EIO;
+		snprintf(err, errlen, "snapshot: compression failed");
+		goto out;
+	}
+	/* The reply must stay within what clients read (CTL_MAX_REPLY). */
+	if (b64_encoded_len(zlen) > CTL_MAX_REPLY - 4096) {
+		r = -EMSGSIZE;
+		snprintf(err, errlen, "snapshot of %llu dirty pages does not fit in a reply",
+			 (unsigned long long)pages);
+		goto out;
+	}
+	b64 = malloc(b64_encoded_len(zlen) + 1);
+	if (!b64) {
+		r = -ENOMEM;
+		goto out;
+	}
+	b64_encode(z, zlen, b64);
+	o = json_object_new_object();
+	json_object_object_add(o, "page_size", json_object_new_int(1 << DIRTYLOG_QEMU_PAGE_SHIFT));
+	json_object_object_add(o, "guest_size", u64((uint64_t)size * 8 << DIRTYLOG_QEMU_PAGE_SHIFT));
+	json_object_object_add(o, "timestamp_ns",
+			       u64(now));
+	json_object_object_add(o, "pages", u64(pages));
+	json_object_object_add(o, "bitmap_z64", json_object_new_string(b64));
+	*ret = o;
+	r = 0;
+out:
+	free(raw);
+	free(z);
+	free(b64);
+	return r;
+}
+
+int port_dirtylog_stop(struct port *p)
+{
+	if (p->conn_fd < 0 || !p->dev.rec_log)
+		return -ENODATA;
+	vu_dev_record_stop(&p->dev);
+	log_notice("port %s: dirty-log recording stopped", p->cfg.name);
+	return 0;
+}
