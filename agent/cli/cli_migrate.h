@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0-or-later */
 /*
- * vdpa-migrate's migration commands, called from agent/cli/vdpa_migrate.c with
+ * vdpa-migrate's migration commands, called from agent/cli/commands.c with
  * the arguments after the command word (a NULL-terminated argv).  Each
  * returns the exit status of vdpa-migrate(8):
  */

@@ -1,0 +1,1053 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * vdpa-migrate: the command line of vdpa-agentd's control socket.
+ *
+ *   vdpa-migrate [--agent unix:PATH] [-j] COMMAND [ARGS]
+ *
+ * Commands are a table (name, arguments, function, one-line help) that
+ * drives dispatch, the argument count check and the usage text; "port" has
+ * a table of its own.  Only exact names match.  The socket work is in
+ * agent/cli/ctl_client.c, the output in agent/cli/render.c; this file maps their
+ * results to exit statuses (see vdpa-migrate(8)):
+ *   0 ok, 1 the agent refused, 2 usage, 65 a bad trace file, 66 cannot
+ *   read an input file, 69 agent unreachable, 71 out of memory, 74 cannot
+ *   write the output, 76 bad reply, 128 + N stopped by signal N.
+ * Commands that take options after their arguments (dirtylog record and
+ * analyze) parse them themselves, with exact names too.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "agent/cli/cli_migrate.h"
+#include "agent/cli/commands.h"
+#include "agent/cli/ctl_client.h"
+#include "agent/cli/dlanalyze.h"
+#include "agent/cli/dlrecord.h"
+#include "agent/cli/precheck.h"
+#include "agent/cli/render.h"
+#include "dirtylog/trace.h"
+#include "agent/common/version.h"
+#include "protocol/control.h"
+
+#define EXIT_USAGE 2
+#define EXIT_DATAERR 65	/* EX_DATAERR: a corrupt or truncated trace */
+#define EXIT_NOINPUT 66	/* EX_NOINPUT */
+#define EXIT_OSERR 71	/* EX_OSERR: out of memory */
+#define EXIT_IOERR 74	/* EX_IOERR */
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+struct cli {
+	const char *agent;	/* "unix:PATH" or whatever the user wrote */
+	bool json;
+};
+
+typedef int (*render_fn)(struct json_object *reply, FILE *f, struct ctl_error *err);
+
+struct command {
+	const char *name;
+	const char *args;	/* names of the arguments, for usage; NULL: none */
+	int nargs;		/* exact count of arguments (the least, with options) */
+	bool options;		/* options may follow; fn parses them from args[nargs] on */
+	int (*fn)(const struct cli *cli, char **args);
+	const char *help;
+	const struct command *sub;	/* a command with subcommands has no fn */
+	size_t nsub;
+};
+
+static int cmd_ports(const struct cli *cli, char **args);
+static int cmd_port_show(const struct cli *cli, char **args);
+static int cmd_port_add(const struct cli *cli, char **args);
+static int cmd_port_del(const struct cli *cli, char **args);
+static int cmd_version(const struct cli *cli, char **args);
+static int cmd_help(const struct cli *cli, char **args);
+static int cmd_dirtylog_record(const struct cli *cli, char **args);
+static int cmd_switch(const struct cli *cli, char **args);
+static int cmd_dirtylog_analyze(const struct cli *cli, char **args);
+static int cmd_migrate(const struct cli *cli, char **args);
+static int cmd_libvirt_hook(const struct cli *cli, char **args);
+static int cmd_precheck(const struct cli *cli, char **args);
+static int cmd_proxy(const struct cli *cli, char **args);
+
+static const struct command port_commands[] = {
+	{ "show", "NAME", 1, false, cmd_port_show, "show a port: features, dirty logging, rings", NULL, 0 },
+	{ "add", "SPEC", 1, false, cmd_port_add, "add a port (SPEC as in vdpa-agentd(8))", NULL, 0 },
+	{ "del", "NAME", 1, false, cmd_port_del, "delete a port", NULL, 0 },
+};
+
+static const struct command dirtylog_commands[] = {
+	{ "record", "NAME --seconds S --out FILE [--interval MS]", 1, true, cmd_dirtylog_record,
+	  "record the pages a port's data path writes into a trace file", NULL, 0 },
+	{ "analyze", "FILE [--bandwidth RATE] [--downtime-limit MS] [--plot SVG]", 1, true,
+	  cmd_dirtylog_analyze, "dirty rate, working set and a pre-copy estimate of a trace",
+	  NULL, 0 },
+};
+
+static const struct command commands[] = {
+	{ "ports", NULL, 0, false, cmd_ports, "list the agent's ports", NULL, 0 },
+	{ "port", NULL, 0, false, NULL, NULL, port_commands, ARRAY_SIZE(port_commands) },
+	{ "dirtylog", NULL, 0, false, NULL, NULL, dirtylog_commands, ARRAY_SIZE(dirtylog_commands) },
+	{ "switch", "NAME --to sw|accel", 3, false, cmd_switch,
+	  "move a live port between software and its accelerator", NULL, 0 },
+	{ "precheck", "--from AGENT --port NAME --to AGENT [--to-backend sw|accel]", 0, true,
+	  cmd_precheck, "check before copying anything that a port's guest can run on the "
+	  "destination", NULL, 0 },
+	{ "migrate", "--qmp SRC --dest-qmp DST --to-uri URI [...] | DOMAIN --to URI [...]", 0, true,
+	  cmd_migrate, "live-migrate a VM (QMP or libvirt mode) and check its ports", NULL, 0 },
+	{ "libvirt-hook", "DOMAIN OPERATION SUBOPERATION EXTRA", 4, false, cmd_libvirt_hook,
+	  "what the libvirt qemu hook runs (domain XML on stdin)", NULL, 0 },
+	{ "proxy", NULL, 0, false, cmd_proxy,
+	  "join stdin and stdout to the agent's socket (what ssh:// agents run)", NULL, 0 },
+	{ "version", NULL, 0, false, cmd_version, "print the version of vdpa-migrate", NULL, 0 },
+	{ "help", NULL, 0, false, cmd_help, "print this help", NULL, 0 },
+};
+
+static void usage_line(FILE *f, const char *parent, const struct command *c)
+{
+	char label[128];
+
+	snprintf(label, sizeof(label), "%s%s%s%s%s", parent ? parent : "", parent ? " " : "",
+		 c->name, c->args ? " " : "", c->args ? c->args : "");
+	/* A long synopsis takes its own line, the help goes under it. */
+	if (strlen(label) > 18)
+		fprintf(f, "  %s\n  %-18s %s\n", label, "", c->help);
+	else
+		fprintf(f, "  %-18s %s\n", label, c->help);
+}
+
+static void usage(FILE *f)
+{
+	fputs("Usage: vdpa-migrate [--agent AGENT] [-j] COMMAND [ARGS]\n\nCommands:\n", f);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++) {
+		const struct command *c = &commands[i];
+
+		if (!c->sub) {
+			usage_line(f, NULL, c);
+			continue;
+		}
+		for (size_t j = 0; j < c->nsub; j++)
+			usage_line(f, c->name, &c->sub[j]);
+	}
+	fputs("\nOptions:\n"
+	      "  --agent AGENT      unix:PATH (the agent's control socket) or\n"
+	      "                     ssh://[USER@]HOST[/PATH] (the same through ssh; PATH\n"
+	      "                     defaults to " CTL_SSH_DEFAULT_PATH ")\n"
+	      "                     default: $" CTL_AGENT_ENV ", else " CTL_DEFAULT_AGENT "\n"
+	      "  -j                 print JSON: the agent's reply, or the result\n"
+	      "\nSee vdpa-migrate(8).\n", f);
+}
+
+/* ---- talking to the agent ------------------------------------------- */
+
+/* With -j a refusal is also data on stdout: {"error": ..., "field": ...}. */
+static void print_refusal_json(const struct ctl_error *err)
+{
+	struct json_object *o = json_object_new_object();
+
+	if (!o)
+		return;
+	json_object_object_add(o, "error", json_object_new_string(err->message));
+	if (err->field[0])
+		json_object_object_add(o, "field", json_object_new_string(err->field));
+	render_json(o, stdout);
+	json_object_put(o);
+}
+
+/*
+ * Connects to cli->agent: "unix:PATH" or "ssh://[USER@]HOST[/PATH]" (see
+ * ctl_client_open()).  A malformed address is a usage error (2), an agent
+ * that cannot be reached 69.
+ */
+static int open_agent(const struct cli *cli, struct ctl_client **ret)
+{
+	struct ctl_error err = { "", "" };
+	struct ctl_agent_addr addr;
+	int r;
+
+	r = ctl_agent_parse(cli->agent, &addr, &err);
+	if (r < 0) {
+		fprintf(stderr, "vdpa-migrate: --agent %s: %s\n", cli->agent, err.message);
+		return EXIT_USAGE;
+	}
+	r = ctl_client_open(cli->agent, CTL_CLIENT_TIMEOUT_MS, ret, &err);
+	if (r < 0) {
+		fprintf(stderr, "vdpa-migrate: cannot reach the agent at %s: %s\n", cli->agent,
+			err.message);
+		return CTL_STATUS_UNAVAILABLE;
+	}
+	return 0;
+}
+
+/*
+ * Sends req, prints the reply with render (or as JSON with -j) and returns
+ * the exit status.  Every message names the agent, so an operator with
+ * several agents knows which one failed.
+ */
+static int call_agent(const struct cli *cli, const struct ctl_request *req, render_fn render)
+{
+	struct json_object *reply = NULL;
+	struct ctl_client *c = NULL;
+	struct ctl_error err = { "", "" };
+	const char *path = cli->agent;
+	int r, status;
+
+	status = open_agent(cli, &c);
+	if (status != 0)
+		return status;
+	r = ctl_client_call(c, req, &reply, &err);
+	ctl_client_free(c);
+	status = (int)ctl_client_status(r);
+
+	switch (status) {
+	case CTL_STATUS_OK:
+		if (cli->json)
+			r = render_json(reply, stdout);
+		else
+			r = render(reply, stdout, &err);
+		json_object_put(reply);
+		if (r == -EBADMSG) {
+			fprintf(stderr, "vdpa-migrate: bad reply from the agent at %s: %s\n", path,
+				err.message);
+			return CTL_STATUS_BAD_REPLY;
+		}
+		if (r < 0) {
+			fprintf(stderr, "vdpa-migrate: %s\n", strerror(-r));
+			return EXIT_IOERR;
+		}
+		return 0;
+	case CTL_STATUS_REFUSED:
+		if (cli->json)
+			print_refusal_json(&err);
+		fprintf(stderr, "vdpa-migrate: %s\n", err.message);
+		return status;
+	case CTL_STATUS_BAD_REPLY:
+		fprintf(stderr, "vdpa-migrate: bad reply from the agent at %s: %s\n", path, err.message);
+		return status;
+	default:
+		fprintf(stderr, "vdpa-migrate: talking to the agent at %s: %s\n", path, err.message);
+		return status;
+	}
+}
+
+/*
+ * Copies a NAME or SPEC argument into its request field; the agent would
+ * refuse an empty or over-long one anyway, but saying so here names the
+ * argument rather than a protocol member.
+ */
+static bool copy_arg(char *dst, size_t cap, const char *arg, const char *what)
+{
+	size_t n = strlen(arg);
+
+	if (n == 0 || n >= cap) {
+		fprintf(stderr, "vdpa-migrate: %s must be 1 to %zu bytes\n", what, cap - 1);
+		return false;
+	}
+	memcpy(dst, arg, n + 1);
+	return true;
+}
+
+static int cmd_ports(const struct cli *cli, char **args)
+{
+	struct ctl_request req = { .cmd = CTL_CMD_PORTS };
+
+	(void)args;
+	return call_agent(cli, &req, render_ports);
+}
+
+static int cmd_port_show(const struct cli *cli, char **args)
+{
+	struct ctl_request req = { .cmd = CTL_CMD_PORT_SHOW };
+
+	if (!copy_arg(req.name, sizeof(req.name), args[0], "NAME"))
+		return EXIT_USAGE;
+	return call_agent(cli, &req, render_port_show);
+}
+
+static int cmd_port_add(const struct cli *cli, char **args)
+{
+	struct ctl_request req = { .cmd = CTL_CMD_PORT_ADD };
+
+	if (!copy_arg(req.spec, sizeof(req.spec), args[0], "SPEC"))
+		return EXIT_USAGE;
+	return call_agent(cli, &req, render_port_added);
+}
+
+/* port-del replies {"ok":true}: nothing to say on success. */
+static int render_nothing(struct json_object *reply, FILE *f, struct ctl_error *err)
+{
+	(void)reply;
+	(void)f;
+	(void)err;
+	return 0;
+}
+
+static int cmd_port_del(const struct cli *cli, char **args)
+{
+	struct ctl_request req = { .cmd = CTL_CMD_PORT_DEL };
+
+	if (!copy_arg(req.name, sizeof(req.name), args[0], "NAME"))
+		return EXIT_USAGE;
+	return call_agent(cli, &req, render_nothing);
+}
+
+static int render_switch(struct json_object *reply, FILE *f, struct ctl_error *err)
+{
+	struct json_object *e, *g;
+
+	if (!json_object_object_get_ex(reply, "engine", &e) ||
+	    !json_object_is_type(e, json_type_string) ||
+	    !json_object_object_get_ex(reply, "gap_us", &g) || !json_object_is_type(g, json_type_int)) {
+		snprintf(err->message, sizeof(err->message), "no engine or gap_us in the reply");
+		return -EBADMSG;
+	}
+	fprintf(f, "now on %s; rings stopped for %lld us\n",
+		strcmp(json_object_get_string(e), "accel") == 0 ? "the accelerator" : "software",
+		(long long)json_object_get_int64(g));
+	return 0;
+}
+
+static int cmd_switch(const struct cli *cli, char **args)
+{
+	struct ctl_request req = { .cmd = CTL_CMD_PORT_SWITCH };
+
+	if (strcmp(args[1], "--to") != 0 ||
+	    (strcmp(args[2], "sw") != 0 && strcmp(args[2], "accel") != 0)) {
+		fprintf(stderr, "vdpa-migrate: usage: switch NAME --to sw|accel\n");
+		return EXIT_USAGE;
+	}
+	if (!copy_arg(req.name, sizeof(req.name), args[0], "NAME"))
+		return EXIT_USAGE;
+	strcpy(req.to, args[2]);
+	return call_agent(cli, &req, render_switch);
+}
+
+/* ---- dirtylog ---------------------------------------------------------- */
+
+/*
+ * Option NAME VALUE or NAME=VALUE at args[*i]: the value, advancing *i
+ * past it; NULL when args[*i] is not that option.  *missing is set when
+ * the option is last and has no value.
+ */
+static const char *opt_value(char **args, int *i, const char *name, bool *missing)
+{
+	size_t n = strlen(name);
+	const char *a = args[*i];
+
+	if (strncmp(a, name, n) != 0)
+		return NULL;
+	if (a[n] == '=') {
+		(*i)++;
+		return a + n + 1;
+	}
+	if (a[n] != '\0')
+		return NULL;
+	if (!args[*i + 1]) {
+		*missing = true;
+		return NULL;
+	}
+	*i += 2;
+	return args[*i - 1];
+}
+
+/*
+ * A decimal with at most three decimals, times 1000 (seconds to ms, or ms
+ * to µs), within [min, max] after scaling.  Exact: no floating point.
+ */
+static bool parse_milli(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
+{
+	uint64_t v = 0;
+	int frac = -1;
+
+	if (!*s)
+		return false;
+	for (; *s; s++) {
+		if (*s == '.' && frac < 0) {
+			frac = 0;
+			continue;
+		}
+		if (*s < '0' || *s > '9' || frac == 3 || v > UINT64_MAX / 100)
+			return false;
+		v = v * 10 + (uint64_t)(*s - '0');
+		if (frac >= 0)
+			frac++;
+	}
+	if (frac == 0)
+		return false;	/* "5." */
+	for (frac = frac < 0 ? 0 : frac; frac < 3; frac++)
+		v *= 10;
+	if (v < min || v > max)
+		return false;
+	*ret = v;
+	return true;
+}
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+struct record_ui {
+	const char *name;
+	bool tty;
+	uint64_t next_line_ms;	/* not a terminal: a line per second */
+};
+
+static void record_progress(const struct dlrec_progress *p, void *userdata)
+{
+	struct record_ui *ui = userdata;
+
+	if (ui->tty) {
+		fprintf(stderr, "\rrecording %s: %llu snapshot(s), %llu dirty pages, %.1f/%.1f s  ",
+			ui->name, (unsigned long long)p->snapshots, (unsigned long long)p->pages,
+			(double)p->elapsed_ms / 1000, (double)p->duration_ms / 1000);
+		return;
+	}
+	if (p->elapsed_ms < ui->next_line_ms)
+		return;
+	ui->next_line_ms = (p->elapsed_ms / 1000 + 1) * 1000;
+	fprintf(stderr, "recording %s: %llu snapshot(s), %llu dirty pages, %.1f/%.1f s\n",
+		ui->name, (unsigned long long)p->snapshots, (unsigned long long)p->pages,
+		(double)p->elapsed_ms / 1000, (double)p->duration_ms / 1000);
+}
+
+/*
+ * The trace goes to a temporary file beside FILE, renamed over it at the
+ * end: a record that fails before its first snapshot leaves an existing
+ * FILE alone, and a reader never sees a file being written.  Once recording
+ * has started, whatever was written is renamed into place, also after an
+ * error or a signal: the trace is complete up to its last snapshot.
+ */
+static int cmd_dirtylog_record(const struct cli *cli, char **args)
+{
+	struct dlrec_opts o = { .interval_ms = 100, .stop = &got_signal };
+	struct record_ui ui = { .tty = isatty(STDERR_FILENO) == 1 };
+	struct ctl_error err = { "", "" };
+	struct dlrec_summary sum;
+	struct sigaction sa;
+	struct ctl_client *c = NULL;
+	const char *out = NULL, *path = cli->agent;
+	char *tmp = NULL;
+	char name[CTL_NAME_MAX + 1];
+	int fd = -1, r, status;
+
+	if (!copy_arg(name, sizeof(name), args[0], "NAME"))
+		return EXIT_USAGE;
+	o.name = ui.name = name;
+	for (int i = 1; args[i];) {
+		bool missing = false;
+		const char *v;
+
+		if ((v = opt_value(args, &i, "--seconds", &missing))) {
+			if (!parse_milli(v, 1, UINT64_C(7) * 24 * 3600 * 1000, &o.duration_ms)) {
+				fprintf(stderr, "vdpa-migrate: --seconds %s: expected a number of "
+					"seconds, 0.001 to 604800\n", v);
+				return EXIT_USAGE;
+			}
+		} else if (!missing && (v = opt_value(args, &i, "--interval", &missing))) {
+			if (!parse_milli(v, 1000, UINT64_C(3600) * 1000 * 1000, &o.interval_ms) ||
+			    o.interval_ms % 1000) {
+				fprintf(stderr, "vdpa-migrate: --interval %s: expected whole "
+					"milliseconds, 1 to 3600000\n", v);
+				return EXIT_USAGE;
+			}
+			o.interval_ms /= 1000;
+		} else if (!missing && (v = opt_value(args, &i, "--out", &missing))) {
+			if (!v[0]) {
+				fputs("vdpa-migrate: --out needs a file name\n", stderr);
+				return EXIT_USAGE;
+			}
+			out = v;
+		} else {
+			if (missing)
+				fprintf(stderr, "vdpa-migrate: %s needs a value\n", args[i]);
+			else
+				fprintf(stderr, "vdpa-migrate: dirtylog record: unknown option '%s'\n",
+					args[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (!o.duration_ms || !out) {
+		fputs("vdpa-migrate: dirtylog record needs --seconds S and --out FILE\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (o.interval_ms > o.duration_ms) {
+		fputs("vdpa-migrate: --interval is longer than --seconds: nothing to record\n", stderr);
+		return EXIT_USAGE;
+	}
+	o.progress = record_progress;
+	o.userdata = &ui;
+
+	status = open_agent(cli, &c);
+	if (status != 0)
+		return status;
+	if (asprintf(&tmp, "%s.%ld.tmp", out, (long)getpid()) < 0) {
+		ctl_client_free(c);
+		fputs("vdpa-migrate: out of memory\n", stderr);
+		return EXIT_OSERR;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "vdpa-migrate: cannot create %s: %s\n", tmp, strerror(errno));
+		status = EXIT_IOERR;
+		goto out;
+	}
+
+	/* No SA_RESTART: the signal ends the sleep between two snapshots. */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	r = dlrec_run(c, &o, fd, &sum, &err);
+	if (ui.tty && sum.progress.snapshots)
+		fputc('\n', stderr);
+	status = 0;
+	switch (sum.stage) {
+	case DLREC_OK:
+		break;
+	case DLREC_INTERRUPTED:
+		status = 128 + (int)got_signal;
+		break;
+	case DLREC_AGENT:
+		status = (int)ctl_client_status(r);
+		if (r == -EREMOTEIO && cli->json)
+			print_refusal_json(&err);
+		if (status == CTL_STATUS_BAD_REPLY)
+			fprintf(stderr, "vdpa-migrate: bad reply from the agent at %s: %s\n", path,
+				err.message);
+		else if (status == CTL_STATUS_REFUSED)
+			fprintf(stderr, "vdpa-migrate: %s\n", err.message);
+		else
+			fprintf(stderr, "vdpa-migrate: talking to the agent at %s: %s\n", path,
+				err.message);
+		break;
+	case DLREC_OUTPUT:
+		fprintf(stderr, "vdpa-migrate: %s: %s\n", out, err.message);
+		status = EXIT_IOERR;
+		break;
+	}
+	if (sum.stop_rc < 0 && sum.stage != DLREC_AGENT)
+		fprintf(stderr, "vdpa-migrate: dirtylog-stop %s: %s\n", name, sum.stop_err.message);
+
+	if (close(fd) < 0 && status == 0) {
+		fprintf(stderr, "vdpa-migrate: %s: %s\n", out, strerror(errno));
+		status = EXIT_IOERR;
+	}
+	fd = -1;
+	if (!sum.progress.guest_size) {
+		/* Nothing recorded, not even the header: leave FILE as it was. */
+		unlink(tmp);
+		goto out;
+	}
+	if (rename(tmp, out) < 0) {
+		fprintf(stderr, "vdpa-migrate: cannot rename %s to %s: %s\n", tmp, out,
+			strerror(errno));
+		unlink(tmp);
+		status = EXIT_IOERR;
+		goto out;
+	}
+	if (cli->json && (status == 0 || sum.stage == DLREC_INTERRUPTED)) {
+		struct json_object *jo = json_object_new_object();
+
+		if (jo) {
+			json_object_object_add(jo, "port", json_object_new_string(name));
+			json_object_object_add(jo, "file", json_object_new_string(out));
+			json_object_object_add(jo, "snapshots",
+					       json_object_new_uint64(sum.progress.snapshots));
+			json_object_object_add(jo, "dirty_pages",
+					       json_object_new_uint64(sum.progress.pages));
+			json_object_object_add(jo, "guest_size",
+					       json_object_new_uint64(sum.progress.guest_size));
+			json_object_object_add(jo, "interrupted",
+					       json_object_new_boolean(sum.stage == DLREC_INTERRUPTED));
+			render_json(jo, stdout);
+			json_object_put(jo);
+		}
+	} else if (!cli->json) {
+		printf("%s %llu snapshots of port %s (%llu dirty pages, guest %.1f MiB) into %s\n",
+		       status == 0 ? "recorded" : "kept", (unsigned long long)sum.progress.snapshots,
+		       name, (unsigned long long)sum.progress.pages,
+		       (double)sum.progress.guest_size / (1024.0 * 1024.0), out);
+	}
+out:
+	if (fd >= 0) {
+		close(fd);
+		unlink(tmp);
+	}
+	free(tmp);
+	ctl_client_free(c);
+	return status;
+}
+
+static int cmd_dirtylog_analyze(const struct cli *cli, char **args)
+{
+	struct dla_params params = {
+		.link_bps = DLA_DEFAULT_LINK_BPS,
+		.downtime_ms = DLA_DEFAULT_DOWNTIME_MS,
+		.window_ns = DLA_DEFAULT_WINDOW_NS,
+	};
+	struct dirtylog_trace_reader rd;
+	struct dla_state *st = NULL;
+	struct dla_result res = { 0 };
+	const char *file = args[0], *plot = NULL;
+	bool json = cli->json, have_result = false;
+	char err[160];
+	int fd, r, status = 0;
+
+	for (int i = 1; args[i];) {
+		bool missing = false;
+		const char *v;
+		uint64_t us;
+
+		if (strcmp(args[i], "-j") == 0) {
+			json = true;
+			i++;
+		} else if ((v = opt_value(args, &i, "--bandwidth", &missing))) {
+			if (dla_parse_rate(v, &params.link_bps) < 0) {
+				fprintf(stderr, "vdpa-migrate: --bandwidth %s: expected bits/s, such "
+					"as 10G, 2.5G, 500M\n", v);
+				return EXIT_USAGE;
+			}
+		} else if (!missing && (v = opt_value(args, &i, "--downtime-limit", &missing))) {
+			if (!parse_milli(v, 1, UINT64_C(3600) * 1000 * 1000, &us)) {
+				fprintf(stderr, "vdpa-migrate: --downtime-limit %s: expected "
+					"milliseconds, 0.001 to 3600000\n", v);
+				return EXIT_USAGE;
+			}
+			params.downtime_ms = (double)us / 1000;
+		} else if (!missing && (v = opt_value(args, &i, "--plot", &missing))) {
+			if (!v[0]) {
+				fputs("vdpa-migrate: --plot needs a file name\n", stderr);
+				return EXIT_USAGE;
+			}
+			plot = v;
+		} else {
+			if (missing)
+				fprintf(stderr, "vdpa-migrate: %s needs a value\n", args[i]);
+			else
+				fprintf(stderr, "vdpa-migrate: dirtylog analyze: unknown option '%s'\n",
+					args[i]);
+			return EXIT_USAGE;
+		}
+	}
+
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "vdpa-migrate: cannot open %s: %s\n", file, strerror(errno));
+		return EXIT_NOINPUT;
+	}
+	r = dirtylog_trace_reader_init(&rd, fd);
+	if (r < 0) {
+		fprintf(stderr, "vdpa-migrate: %s: %s\n", file, rd.err);
+		status = r == -ENOMEM ? EXIT_OSERR : EXIT_DATAERR;
+		goto out;
+	}
+	r = dla_new(rd.page_shift, rd.guest_size, &params, &st);
+	if (r < 0) {
+		fprintf(stderr, "vdpa-migrate: %s: cannot analyze a guest of %llu bytes: %s\n", file,
+			(unsigned long long)rd.guest_size, strerror(-r));
+		status = r == -ENOMEM ? EXIT_OSERR : EXIT_DATAERR;
+		goto out;
+	}
+	for (;;) {
+		struct dirtylog_trace_snapshot snap;
+
+		r = dirtylog_trace_reader_next(&rd, &snap);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			fprintf(stderr, "vdpa-migrate: %s: %s\n", file, rd.err);
+			status = r == -ENOMEM ? EXIT_OSERR : EXIT_DATAERR;
+			goto out;
+		}
+		r = dla_add(st, snap.timestamp_ns, snap.bitmap, snap.len, err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "vdpa-migrate: %s: %s\n", file, err);
+			status = r == -ENOMEM ? EXIT_OSERR : EXIT_DATAERR;
+			goto out;
+		}
+	}
+	if (dla_finish(st, &res) < 0) {
+		fputs("vdpa-migrate: out of memory\n", stderr);
+		status = EXIT_OSERR;
+		goto out;
+	}
+	have_result = true;
+
+	if (plot) {
+		FILE *f = fopen(plot, "we");
+
+		if (!f || dla_write_svg(&res, f) < 0 || fclose(f) != 0) {
+			fprintf(stderr, "vdpa-migrate: cannot write %s: %s\n", plot, strerror(errno));
+			status = EXIT_IOERR;
+			goto out;
+		}
+	}
+	r = json ? dla_write_json(&res, stdout) : dla_write_report(&res, stdout);
+	if (r == -ENOMEM) {
+		fputs("vdpa-migrate: out of memory\n", stderr);
+		status = EXIT_OSERR;
+	}
+out:
+	if (have_result)
+		dla_result_release(&res);
+	dla_free(st);
+	dirtylog_trace_reader_release(&rd);
+	close(fd);
+	return status;
+}
+
+/* ---- precheck ------------------------------------------------------------- */
+
+/* An agent address of an option: checked here so a typo is a usage error. */
+static bool check_agent_arg(const char *opt, const char *addr)
+{
+	struct ctl_error err = { "", "" };
+	struct ctl_agent_addr a;
+
+	if (ctl_agent_parse(addr, &a, &err) == 0)
+		return true;
+	fprintf(stderr, "vdpa-migrate: %s %s: %s\n", opt, addr, err.message);
+	return false;
+}
+
+static int cmd_precheck(const struct cli *cli, char **args)
+{
+	const char *from = NULL, *to = NULL, *backend = NULL;
+	struct precheck_result res;
+	struct ctl_error err = { "", "" };
+	char port[CTL_NAME_MAX + 1] = "";
+	int r, status;
+
+	for (int i = 0; args[i];) {
+		bool missing = false;
+		const char *v;
+
+		if ((v = opt_value(args, &i, "--from", &missing))) {
+			from = v;
+		} else if (!missing && (v = opt_value(args, &i, "--to", &missing))) {
+			to = v;
+		} else if (!missing && (v = opt_value(args, &i, "--port", &missing))) {
+			if (!copy_arg(port, sizeof(port), v, "--port NAME"))
+				return EXIT_USAGE;
+		} else if (!missing && (v = opt_value(args, &i, "--to-backend", &missing))) {
+			if (strcmp(v, "sw") != 0 && strcmp(v, "accel") != 0) {
+				fprintf(stderr, "vdpa-migrate: --to-backend %s: expected sw or accel\n", v);
+				return EXIT_USAGE;
+			}
+			backend = v;
+		} else {
+			if (missing)
+				fprintf(stderr, "vdpa-migrate: %s needs a value\n", args[i]);
+			else
+				fprintf(stderr, "vdpa-migrate: precheck: unknown option '%s'\n", args[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (!from || !to || !port[0]) {
+		fputs("vdpa-migrate: precheck needs --from AGENT, --port NAME and --to AGENT\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (!check_agent_arg("--from", from) || !check_agent_arg("--to", to))
+		return EXIT_USAGE;
+
+	r = precheck_run(from, port, to, backend, &res, &err);
+	if (r < 0) {
+		status = (int)ctl_client_status(r);
+		if (status == CTL_STATUS_REFUSED && cli->json)
+			print_refusal_json(&err);
+		fprintf(stderr, "vdpa-migrate: precheck: %s%s\n",
+			status == CTL_STATUS_BAD_REPLY ? "bad reply: " : "", err.message);
+		return status;
+	}
+	if (cli->json) {
+		struct json_object *o = precheck_to_json(&res);
+
+		if (!o) {
+			fputs("vdpa-migrate: out of memory\n", stderr);
+			return EXIT_OSERR;
+		}
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+			JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+	} else if (precheck_print(&res, stdout) < 0) {
+		fprintf(stderr, "vdpa-migrate: writing the output: %s\n", strerror(errno));
+		return EXIT_IOERR;
+	}
+	return res.refused ? MIGRATE_EXIT_REFUSED : 0;
+}
+
+/* ---- proxy ----------------------------------------------------------------- */
+
+#define PROXY_BUF 65536
+
+/* One direction of the proxy: bytes read from in, not yet written to out. */
+struct pump {
+	int in, out;
+	bool eof;		/* in is done */
+	size_t off, len;
+	char buf[PROXY_BUF];
+};
+
+/* Reads what in has (room permitting); -errno, 0, or 1 on EOF. */
+static int pump_read(struct pump *p)
+{
+	ssize_t n;
+
+	if (p->len)
+		return 0;
+	n = read(p->in, p->buf, sizeof(p->buf));
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+	if (n == 0)
+		return 1;
+	p->off = 0;
+	p->len = (size_t)n;
+	return 0;
+}
+
+static int pump_write(struct pump *p)
+{
+	ssize_t n = write(p->out, p->buf + p->off, p->len);
+
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+	p->off += (size_t)n;
+	p->len -= (size_t)n;
+	return 0;
+}
+
+/*
+ * stdin -> the agent's socket, the socket -> stdout, until the socket
+ * closes (after stdin's EOF has been passed on as a half-close, so replies
+ * already on their way still arrive) or either side fails.  What ssh://
+ * agents run on the remote host; the socket's timeouts do not apply here:
+ * the client at the other end of ssh keeps its own.
+ */
+static int cmd_proxy(const struct cli *cli, char **args)
+{
+	struct ctl_error err = { "", "" };
+	struct ctl_agent_addr a;
+	struct ctl_client *c = NULL;
+	struct pump *up = NULL, *down = NULL;
+	int sock, r, status = 0;
+
+	(void)args;
+	if (ctl_agent_parse(cli->agent, &a, &err) < 0 || a.ssh) {
+		fprintf(stderr, "vdpa-migrate: proxy needs --agent unix:PATH (got %s)\n", cli->agent);
+		return EXIT_USAGE;
+	}
+	r = ctl_client_connect(a.path, CTL_CLIENT_TIMEOUT_MS, &c, &err);
+	if (r < 0) {
+		fprintf(stderr, "vdpa-migrate: cannot reach the agent at %s: %s\n", cli->agent,
+			err.message);
+		return CTL_STATUS_UNAVAILABLE;
+	}
+	up = calloc(1, sizeof(*up));
+	down = calloc(1, sizeof(*down));
+	if (!up || !down) {
+		fputs("vdpa-migrate: out of memory\n", stderr);
+		status = EXIT_OSERR;
+		goto out;
+	}
+	/* A reader gone from stdout is an error to report, not a signal to die of. */
+	signal(SIGPIPE, SIG_IGN);
+	sock = ctl_client_fd(c);
+	*up = (struct pump){ .in = STDIN_FILENO, .out = sock };
+	*down = (struct pump){ .in = sock, .out = STDOUT_FILENO };
+	for (;;) {
+		struct pollfd pfd[4];
+		int n = 0, iu = -1, id = -1, ou = -1, od = -1;
+
+		if (!up->eof && !up->len) {
+			pfd[n] = (struct pollfd){ .fd = up->in, .events = POLLIN };
+			iu = n++;
+		}
+		if (up->len) {
+			pfd[n] = (struct pollfd){ .fd = up->out, .events = POLLOUT };
+			ou = n++;
+		}
+		if (!down->eof && !down->len) {
+			pfd[n] = (struct pollfd){ .fd = down->in, .events = POLLIN };
+			id = n++;
+		}
+		if (down->len) {
+			pfd[n] = (struct pollfd){ .fd = down->out, .events = POLLOUT };
+			od = n++;
+		}
+		if (down->eof && !down->len)
+			break;	/* the agent is done and everything it said is out */
+		if (poll(pfd, (nfds_t)n, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			goto fail;
+		}
+		r = 0;
+		if (iu >= 0 && pfd[iu].revents) {
+			r = pump_read(up);
+			if (r == 1) {
+				/* The client is done: let the agent see it, keep its replies. */
+				up->eof = true;
+				shutdown(sock, SHUT_WR);
+				r = 0;
+			}
+		}
+		if (r == 0 && ou >= 0 && pfd[ou].revents)
+			r = pump_write(up);
+		if (r == 0 && id >= 0 && pfd[id].revents) {
+			r = pump_read(down);
+			if (r == 1) {
+				down->eof = true;
+				r = 0;
+			}
+		}
+		if (r == 0 && od >= 0 && pfd[od].revents)
+			r = pump_write(down);
+		if (r < 0)
+			goto fail;
+	}
+	goto out;
+fail:
+	fprintf(stderr, "vdpa-migrate: proxy: %s\n", strerror(-r));
+	status = r == -EPIPE ? EXIT_IOERR : CTL_STATUS_UNAVAILABLE;
+out:
+	free(up);
+	free(down);
+	ctl_client_free(c);
+	return status;
+}
+
+static int cmd_migrate(const struct cli *cli, char **args)
+{
+	return cli_migrate(args, cli->json);
+}
+
+static int cmd_libvirt_hook(const struct cli *cli, char **args)
+{
+	(void)cli;
+	return cli_libvirt_hook(args);
+}
+
+static int cmd_version(const struct cli *cli, char **args)
+{
+	(void)args;
+	if (cli->json)
+		printf("{\n  \"version\": \"%s\"\n}\n", VDPA_MIGRATE_VERSION);
+	else
+		printf("vdpa-migrate %s\n", VDPA_MIGRATE_VERSION);
+	return 0;
+}
+
+static int cmd_help(const struct cli *cli, char **args)
+{
+	(void)cli;
+	(void)args;
+	usage(stdout);
+	return 0;
+}
+
+/* ---- dispatch ---------------------------------------------------------- */
+
+static const struct command *find(const struct command *table, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(table[i].name, name) == 0)
+			return &table[i];
+	return NULL;
+}
+
+static int dispatch(const struct cli *cli, int argc, char **argv)
+{
+	const struct command *c = find(commands, ARRAY_SIZE(commands), argv[0]);
+	const char *parent = NULL;
+
+	if (!c) {
+		fprintf(stderr, "vdpa-migrate: unknown command '%s'\n", argv[0]);
+		goto usage;
+	}
+	if (c->sub) {
+		parent = c->name;
+		if (argc < 2) {
+			fprintf(stderr, "vdpa-migrate: %s: missing subcommand\n", parent);
+			goto usage;
+		}
+		c = find(c->sub, c->nsub, argv[1]);
+		if (!c) {
+			fprintf(stderr, "vdpa-migrate: unknown command '%s %s'\n", parent, argv[1]);
+			goto usage;
+		}
+		argc--;
+		argv++;
+	}
+	if (c->options ? argc - 1 < c->nargs : argc - 1 != c->nargs) {
+		fprintf(stderr, "vdpa-migrate: %s%s%s: expected %s\n", parent ? parent : "",
+			parent ? " " : "", c->name, c->args ? c->args : "no arguments");
+		goto usage;
+	}
+	return c->fn(cli, argv + 1);
+usage:
+	fputc('\n', stderr);
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+int vdpa_migrate_main(int argc, char **argv)
+{
+	struct cli cli = { .agent = CTL_DEFAULT_AGENT };
+	const char *env = getenv(CTL_AGENT_ENV);
+	int i, status;
+
+	if (env && env[0])
+		cli.agent = env;
+	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		} else if (strcmp(a, "-j") == 0) {
+			cli.json = true;
+		} else if (strcmp(a, "--agent") == 0) {
+			if (i + 1 >= argc) {
+				fputs("vdpa-migrate: --agent needs unix:PATH or ssh://[USER@]HOST[/PATH]\n",
+				      stderr);
+				return EXIT_USAGE;
+			}
+			cli.agent = argv[++i];
+		} else if (strncmp(a, "--agent=", 8) == 0) {
+			cli.agent = a + 8;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else {
+			fprintf(stderr, "vdpa-migrate: unknown option '%s'\n\n", a);
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	status = dispatch(&cli, argc - i, argv + i);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "vdpa-migrate: writing the output: %s\n", strerror(errno));
+		return EXIT_IOERR;
+	}
+	return status;
+}
