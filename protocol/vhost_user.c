@@ -97,84 +97,145 @@ static check_fn check_set_features, check_set_protocol_features,
  *    QEMU's private memory and we could not write it anyway, and we always
  *    offer LOG_SHMFD.
  */
+/* Payload sizes: EXACT(n), or RANGE(lo, hi) for the few that vary. */
+#define EXACT(n) .min_size = (uint32_t)(n), .max_size = (uint32_t)(n)
+#define RANGE(lo, hi) .min_size = (uint32_t)(lo), .max_size = (uint32_t)(hi)
+
+/*
+ * One row per request; a field left out is the zero default: no payload,
+ * no fds, no reply of its own (REPLY_ACK only), no protocol feature needed,
+ * state unchanged, nothing to check beyond size and fds.
+ */
 static const struct vu_req_desc vu_table[VU_REQ_MAX + 1] = {
-	[VU_REQ_GET_FEATURES] = { "GET_FEATURES", 0, 0, FD_NONE,
-		REPLY_ALWAYS, 0, BODY_U64, 0, ANY, 0, NULL },
-	[VU_REQ_SET_FEATURES] = { "SET_FEATURES", 8, 8, FD_NONE,
-		REPLY_NEVER, 0, BODY_NONE, 0, ANY, 0, check_set_features },
-	[VU_REQ_SET_OWNER] = { "SET_OWNER", 0, 0, FD_NONE,
-		REPLY_NEVER, 0, BODY_NONE, 0, ANY, VU_STATE_OWNED, NULL },
-	[VU_REQ_RESET_OWNER] = { "RESET_OWNER", 0, 0, FD_NONE,
-		REPLY_NEVER, 0, BODY_NONE, 0, ANY, VU_STATE_CONNECTED, NULL },
-	[VU_REQ_SET_MEM_TABLE] = { "SET_MEM_TABLE",
-		offsetof(struct vu_wire_mem_table, regions),
-		sizeof(struct vu_wire_mem_table), FD_PER_REGION,
-		REPLY_NEVER, 0, BODY_NONE, 0, OWNED, 0, check_mem_table },
-	[VU_REQ_SET_LOG_BASE] = { "SET_LOG_BASE", sizeof(struct vu_wire_log),
-		sizeof(struct vu_wire_log), FD_ONE,
-		REPLY_IF_PF, VU_PF(VU_PROTO_F_LOG_SHMFD), BODY_EMPTY, 0, OWNED, 0,
-		check_log_base },
-	[VU_REQ_SET_LOG_FD] = { "SET_LOG_FD", 0, 8, FD_ONE,
-		REPLY_NEVER, 0, BODY_NONE, 0, OWNED, 0, check_log_fd },
-	[VU_REQ_SET_VRING_NUM] = { "SET_VRING_NUM", 8, 8, FD_NONE,
-		REPLY_NEVER, 0, BODY_NONE, 0, OWNED, 0, check_vring_num },
-	[VU_REQ_SET_VRING_ADDR] = { "SET_VRING_ADDR",
-		sizeof(struct vu_wire_vring_addr),
-		sizeof(struct vu_wire_vring_addr), FD_NONE,
-		REPLY_NEVER, 0, BODY_NONE, 0, OWNED, 0, check_vring_addr },
-	[VU_REQ_SET_VRING_BASE] = { "SET_VRING_BASE", 8, 8, FD_NONE,
-		REPLY_NEVER, 0, BODY_NONE, 0, OWNED, 0, check_vring_base },
-	[VU_REQ_GET_VRING_BASE] = { "GET_VRING_BASE", 8, 8, FD_NONE,
-		REPLY_ALWAYS, 0, BODY_STATE, 0, OWNED, 0, check_vring_index },
-	[VU_REQ_SET_VRING_KICK] = { "SET_VRING_KICK", 8, 8, FD_VRING_FLAG,
-		REPLY_NEVER, 0, BODY_NONE, 0, OWNED, 0, check_vring_file },
-	[VU_REQ_SET_VRING_CALL] = { "SET_VRING_CALL", 8, 8, FD_VRING_FLAG,
-		REPLY_NEVER, 0, BODY_NONE, 0, OWNED, 0, check_vring_file },
-	[VU_REQ_SET_VRING_ERR] = { "SET_VRING_ERR", 8, 8, FD_VRING_FLAG,
-		REPLY_NEVER, 0, BODY_NONE, 0, OWNED, 0, check_vring_file },
-	[VU_REQ_GET_PROTOCOL_FEATURES] = { "GET_PROTOCOL_FEATURES", 0, 0,
-		FD_NONE, REPLY_ALWAYS, 0, BODY_U64, 0, ANY, 0, NULL },
-	[VU_REQ_SET_PROTOCOL_FEATURES] = { "SET_PROTOCOL_FEATURES", 8, 8,
-		FD_NONE, REPLY_NEVER, 0, BODY_NONE, 0, ANY, 0,
-		check_set_protocol_features },
-	[VU_REQ_GET_QUEUE_NUM] = { "GET_QUEUE_NUM", 0, 0, FD_NONE,
-		REPLY_ALWAYS, 0, BODY_U64, 0, ANY, 0, NULL },
-	[VU_REQ_SET_VRING_ENABLE] = { "SET_VRING_ENABLE", 8, 8, FD_NONE,
-		REPLY_NEVER, 0, BODY_NONE, 0, OWNED, 0, check_vring_enable },
-	[VU_REQ_SEND_RARP] = { "SEND_RARP", 8, 8, FD_NONE,
-		REPLY_NEVER, 0, BODY_NONE, VU_PF(VU_PROTO_F_RARP), OWNED, 0,
-		check_rarp },
-	[VU_REQ_NET_SET_MTU] = { "NET_SET_MTU", 8, 8, FD_NONE,
-		REPLY_NEVER, 0, BODY_NONE, VU_PF(VU_PROTO_F_NET_MTU), OWNED, 0,
-		check_mtu },
-	[VU_REQ_GET_INFLIGHT_FD] = { "GET_INFLIGHT_FD",
-		sizeof(struct vu_wire_inflight), sizeof(struct vu_wire_inflight),
-		FD_NONE, REPLY_ALWAYS, 0, BODY_INFLIGHT,
-		VU_PF(VU_PROTO_F_INFLIGHT_SHMFD), OWNED, 0, check_get_inflight },
-	[VU_REQ_SET_INFLIGHT_FD] = { "SET_INFLIGHT_FD",
-		sizeof(struct vu_wire_inflight), sizeof(struct vu_wire_inflight),
-		FD_ONE, REPLY_NEVER, 0, BODY_NONE,
-		VU_PF(VU_PROTO_F_INFLIGHT_SHMFD), OWNED, 0, check_set_inflight },
-	[VU_REQ_GET_MAX_MEM_SLOTS] = { "GET_MAX_MEM_SLOTS", 0, 0, FD_NONE,
-		REPLY_ALWAYS, 0, BODY_U64, VU_PF(VU_PROTO_F_CONFIGURE_MEM_SLOTS),
-		ANY, 0, NULL },
-	[VU_REQ_ADD_MEM_REG] = { "ADD_MEM_REG",
-		sizeof(struct vu_wire_single_region),
-		sizeof(struct vu_wire_single_region), FD_ONE,
-		REPLY_NEVER, 0, BODY_NONE, VU_PF(VU_PROTO_F_CONFIGURE_MEM_SLOTS),
-		OWNED, 0, check_add_mem_reg },
-	[VU_REQ_REM_MEM_REG] = { "REM_MEM_REG",
-		sizeof(struct vu_wire_single_region),
-		sizeof(struct vu_wire_single_region), FD_OPTIONAL,
-		REPLY_NEVER, 0, BODY_NONE, VU_PF(VU_PROTO_F_CONFIGURE_MEM_SLOTS),
-		OWNED, 0, check_rem_mem_reg },
+	[VU_REQ_GET_FEATURES] = {
+		.name = "GET_FEATURES", .states = ANY,
+		.reply = REPLY_ALWAYS, .body = BODY_U64,
+	},
+	[VU_REQ_SET_FEATURES] = {
+		.name = "SET_FEATURES", .states = ANY, EXACT(8),
+		.check = check_set_features,
+	},
+	[VU_REQ_SET_OWNER] = {
+		.name = "SET_OWNER", .states = ANY, .enter = VU_STATE_OWNED,
+	},
+	[VU_REQ_RESET_OWNER] = {
+		.name = "RESET_OWNER", .states = ANY, .enter = VU_STATE_CONNECTED,
+	},
+	[VU_REQ_SET_MEM_TABLE] = {
+		.name = "SET_MEM_TABLE", .states = OWNED,
+		RANGE(offsetof(struct vu_wire_mem_table, regions),
+		      sizeof(struct vu_wire_mem_table)),
+		.fds = FD_PER_REGION, .check = check_mem_table,
+	},
+	[VU_REQ_SET_LOG_BASE] = {
+		.name = "SET_LOG_BASE", .states = OWNED,
+		EXACT(sizeof(struct vu_wire_log)), .fds = FD_ONE,
+		.reply = REPLY_IF_PF, .reply_pf = VU_PF(VU_PROTO_F_LOG_SHMFD),
+		.body = BODY_EMPTY, .check = check_log_base,
+	},
+	[VU_REQ_SET_LOG_FD] = {
+		.name = "SET_LOG_FD", .states = OWNED, RANGE(0, 8), .fds = FD_ONE,
+		.check = check_log_fd,
+	},
+	[VU_REQ_SET_VRING_NUM] = {
+		.name = "SET_VRING_NUM", .states = OWNED, EXACT(8),
+		.check = check_vring_num,
+	},
+	[VU_REQ_SET_VRING_ADDR] = {
+		.name = "SET_VRING_ADDR", .states = OWNED,
+		EXACT(sizeof(struct vu_wire_vring_addr)),
+		.check = check_vring_addr,
+	},
+	[VU_REQ_SET_VRING_BASE] = {
+		.name = "SET_VRING_BASE", .states = OWNED, EXACT(8),
+		.check = check_vring_base,
+	},
+	[VU_REQ_GET_VRING_BASE] = {
+		.name = "GET_VRING_BASE", .states = OWNED, EXACT(8),
+		.reply = REPLY_ALWAYS, .body = BODY_STATE,
+		.check = check_vring_index,
+	},
+	[VU_REQ_SET_VRING_KICK] = {
+		.name = "SET_VRING_KICK", .states = OWNED, EXACT(8),
+		.fds = FD_VRING_FLAG, .check = check_vring_file,
+	},
+	[VU_REQ_SET_VRING_CALL] = {
+		.name = "SET_VRING_CALL", .states = OWNED, EXACT(8),
+		.fds = FD_VRING_FLAG, .check = check_vring_file,
+	},
+	[VU_REQ_SET_VRING_ERR] = {
+		.name = "SET_VRING_ERR", .states = OWNED, EXACT(8),
+		.fds = FD_VRING_FLAG, .check = check_vring_file,
+	},
+	[VU_REQ_GET_PROTOCOL_FEATURES] = {
+		.name = "GET_PROTOCOL_FEATURES", .states = ANY,
+		.reply = REPLY_ALWAYS, .body = BODY_U64,
+	},
+	[VU_REQ_SET_PROTOCOL_FEATURES] = {
+		.name = "SET_PROTOCOL_FEATURES", .states = ANY, EXACT(8),
+		.check = check_set_protocol_features,
+	},
+	[VU_REQ_GET_QUEUE_NUM] = {
+		.name = "GET_QUEUE_NUM", .states = ANY,
+		.reply = REPLY_ALWAYS, .body = BODY_U64,
+	},
+	[VU_REQ_SET_VRING_ENABLE] = {
+		.name = "SET_VRING_ENABLE", .states = OWNED, EXACT(8),
+		.check = check_vring_enable,
+	},
+	[VU_REQ_SEND_RARP] = {
+		.name = "SEND_RARP", .states = OWNED, EXACT(8),
+		.need_pf = VU_PF(VU_PROTO_F_RARP), .check = check_rarp,
+	},
+	[VU_REQ_NET_SET_MTU] = {
+		.name = "NET_SET_MTU", .states = OWNED, EXACT(8),
+		.need_pf = VU_PF(VU_PROTO_F_NET_MTU), .check = check_mtu,
+	},
+	[VU_REQ_GET_INFLIGHT_FD] = {
+		.name = "GET_INFLIGHT_FD", .states = OWNED,
+		EXACT(sizeof(struct vu_wire_inflight)),
+		.need_pf = VU_PF(VU_PROTO_F_INFLIGHT_SHMFD),
+		.reply = REPLY_ALWAYS, .body = BODY_INFLIGHT,
+		.check = check_get_inflight,
+	},
+	[VU_REQ_SET_INFLIGHT_FD] = {
+		.name = "SET_INFLIGHT_FD", .states = OWNED,
+		EXACT(sizeof(struct vu_wire_inflight)), .fds = FD_ONE,
+		.need_pf = VU_PF(VU_PROTO_F_INFLIGHT_SHMFD),
+		.check = check_set_inflight,
+	},
+	[VU_REQ_GET_MAX_MEM_SLOTS] = {
+		.name = "GET_MAX_MEM_SLOTS", .states = ANY,
+		.need_pf = VU_PF(VU_PROTO_F_CONFIGURE_MEM_SLOTS),
+		.reply = REPLY_ALWAYS, .body = BODY_U64,
+	},
+	[VU_REQ_ADD_MEM_REG] = {
+		.name = "ADD_MEM_REG", .states = OWNED,
+		EXACT(sizeof(struct vu_wire_single_region)), .fds = FD_ONE,
+		.need_pf = VU_PF(VU_PROTO_F_CONFIGURE_MEM_SLOTS),
+		.check = check_add_mem_reg,
+	},
+	[VU_REQ_REM_MEM_REG] = {
+		.name = "REM_MEM_REG", .states = OWNED,
+		EXACT(sizeof(struct vu_wire_single_region)), .fds = FD_OPTIONAL,
+		.need_pf = VU_PF(VU_PROTO_F_CONFIGURE_MEM_SLOTS),
+		.check = check_rem_mem_reg,
+	},
 };
+
+#undef EXACT
+#undef RANGE
 
 static const struct vu_req_desc *lookup(uint32_t request)
 {
 	if (request > VU_REQ_MAX || !vu_table[request].name)
 		return NULL;
 	return &vu_table[request];
+}
+
+bool vu_request_known(uint32_t request)
+{
+	return lookup(request) != NULL;
 }
 
 const char *vu_request_name(uint32_t request)
@@ -471,9 +532,17 @@ static int check_vring_index(const struct vu_req_desc *d, const uint8_t *p,
 			     const struct vu_parse_ctx *ctx, struct vu_msg *m,
 			     struct vu_err *err)
 {
+	struct vu_vring_state s;
+	int rc;
+
 	(void)size, (void)fds, (void)nfds;
 	/* GET_VRING_BASE: num is unused on the request. */
-	return decode_state(d, p, ctx, &m->u.state, err);
+	rc = decode_state(d, p, ctx, &s, err);
+	if (rc < 0)
+		return rc;
+	m->u.state = s;
+	m->ring = s.index;
+	return 0;
 }
 
 static int check_vring_num(const struct vu_req_desc *d, const uint8_t *p,
@@ -494,6 +563,7 @@ static int check_vring_num(const struct vu_req_desc *d, const uint8_t *p,
 			    "ring %u: size %u is not a power of two in 1..%u",
 			    s.index, s.num, VU_MAX_RING_SIZE);
 	m->u.state = s;
+	m->ring = s.index;
 	return 0;
 }
 
@@ -515,6 +585,7 @@ static int check_vring_base(const struct vu_req_desc *d, const uint8_t *p,
 		return FAIL(d, -ERANGE, "ring %u: base %u does not fit 16 bits",
 			    s.index, s.num);
 	m->u.state = s;
+	m->ring = s.index;
 	return 0;
 }
 
@@ -534,6 +605,7 @@ static int check_vring_enable(const struct vu_req_desc *d, const uint8_t *p,
 		return FAIL(d, -ERANGE, "ring %u: enable is %u, not 0 or 1",
 			    s.index, s.num);
 	m->u.state = s;
+	m->ring = s.index;
 	return 0;
 }
 
@@ -573,6 +645,7 @@ static int check_vring_addr(const struct vu_req_desc *d, const uint8_t *p,
 	m->u.addr.used_user_addr = w.used_user_addr;
 	m->u.addr.avail_user_addr = w.avail_user_addr;
 	m->u.addr.log_guest_addr = w.log_guest_addr;
+	m->ring = w.index;
 	return 0;
 }
 
@@ -594,6 +667,7 @@ static int check_vring_file(const struct vu_req_desc *d, const uint8_t *p,
 		return rc;
 	m->u.vring_file.index = (uint32_t)(v & VU_VRING_IDX_MASK);
 	m->u.vring_file.nofd = (v & VU_VRING_NOFD_MASK) != 0;
+	m->ring = m->u.vring_file.index;
 	return 0;
 }
 

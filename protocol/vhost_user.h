@@ -239,6 +239,10 @@ struct vu_inflight {
  *   mac         SEND_RARP
  * SET_LOG_FD carries its fd in fds[0] and nothing else.
  *
+ * ring is the ring a per-ring request (SET/GET_VRING_*) is about, decoded
+ * once here and checked to be below ctx->max_vrings, so a handler indexes
+ * its rings with it directly; 0 for every other request.
+ *
  * Fd ownership: the message owns fds[0..nfds).  A handler that keeps one
  * takes it with vu_msg_take_fd(), which leaves -1 in the slot; vu_msg_close()
  * closes whatever is left.  Calling vu_msg_close() twice is harmless.
@@ -246,6 +250,7 @@ struct vu_inflight {
 struct vu_msg {
 	uint32_t request;
 	uint32_t flags;
+	uint32_t ring;
 	union {
 		uint64_t u64;
 		struct vu_vring_state state;
@@ -303,6 +308,12 @@ int vu_msg_take_fd(struct vu_msg *m, size_t i);
 
 /* Closes every fd the message still owns.  Takes NULL. */
 void vu_msg_close(struct vu_msg *m);
+
+/*
+ * Whether the table describes request, i.e. vu_parse() can hand it on: a
+ * back end checks against this that it serves every one.
+ */
+bool vu_request_known(uint32_t request);
 
 /* "SET_MEM_TABLE", or "UNKNOWN" for ids outside the table. */
 const char *vu_request_name(uint32_t request);

@@ -298,6 +298,7 @@ static void test_vring_state_requests(void **state)
 	s = (struct vu_wire_vring_state){ .index = 1, .num = 256 };
 	m = ok_msg(CTX_OWNED, VU_REQ_SET_VRING_NUM, 0, &s, 8, 0, 0);
 	assert_int_equal(m.u.state.index, 1);
+	assert_int_equal(m.ring, 1);
 	assert_int_equal(m.u.state.num, 256);
 	s = (struct vu_wire_vring_state){ .index = MAX_VRINGS - 1, .num = VU_MAX_RING_SIZE };
 	m = ok_msg(CTX_OWNED, VU_REQ_SET_VRING_NUM, 0, &s, 8, 0, 0);
@@ -310,10 +311,12 @@ static void test_vring_state_requests(void **state)
 	s = (struct vu_wire_vring_state){ .index = 3, .num = 0 };
 	m = ok_msg(CTX_OWNED, VU_REQ_GET_VRING_BASE, 0, &s, 8, 0, 0);
 	assert_int_equal(m.u.state.index, 3);
+	assert_int_equal(m.ring, 3);
 
 	s = (struct vu_wire_vring_state){ .index = 2, .num = 1 };
 	m = ok_msg(CTX_OWNED, VU_REQ_SET_VRING_ENABLE, 0, &s, 8, 0, 0);
 	assert_int_equal(m.u.state.index, 2);
+	assert_int_equal(m.ring, 2);
 	assert_int_equal(m.u.state.num, 1);
 }
 
@@ -332,6 +335,7 @@ static void test_vring_addr(void **state)
 	(void)state;
 	m = ok_msg(CTX_OWNED, VU_REQ_SET_VRING_ADDR, 0, &a, sizeof(a), 0, 0);
 	assert_int_equal(m.u.addr.index, 1);
+	assert_int_equal(m.ring, 1);
 	assert_int_equal(m.u.addr.flags, VU_VRING_F_LOG);
 	assert_int_equal(m.u.addr.desc_user_addr, UADDR + 0x1000);
 	assert_int_equal(m.u.addr.used_user_addr, UADDR + 0x3004);
@@ -353,6 +357,7 @@ static void test_vring_files(void **state)
 		int fd;
 
 		assert_int_equal(m.u.vring_file.index, 2);
+		assert_int_equal(m.ring, 2);
 		assert_false(m.u.vring_file.nofd);
 		/* A handler keeping the fd takes it; the slot goes -1. */
 		fd = vu_msg_take_fd(&m, 0);
@@ -366,6 +371,7 @@ static void test_vring_files(void **state)
 		v = 3 | VU_VRING_NOFD_MASK;
 		m = ok_msg(CTX_OWNED, reqs[i], 0, &v, 8, 0, 0);
 		assert_int_equal(m.u.vring_file.index, 3);
+		assert_int_equal(m.ring, 3);
 		assert_true(m.u.vring_file.nofd);
 	}
 	assert_int_equal(th_count_fds(), before);
