@@ -268,13 +268,100 @@ static void resume_if_paused(struct vu_dev *d, bool paused)
 		d->ops->resume(d->opaque);
 }
 
-static int set_mem_table(struct vu_dev *d, struct vu_msg *m)
+/*
+ * One handler per request, each named for it.  They run after vu_parse():
+ * sizes, fd counts, ranges, offered features and the ring index are checked
+ * (m->ring is below d->nvrings), so what they check is the device's state.
+ * They fill *reply for requests that answer and never touch the socket:
+ * port.c sends what vu_respond() says.
+ */
+typedef int vu_exec_fn(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply);
+
+static int vu_get_features_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
+{
+	(void)m;
+	reply->u.u64 = d->features_offered;
+	return 0;
+}
+
+static int vu_set_features_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
+{
+	uint64_t features = m->u.u64;
+	bool paused, was;
+
+	(void)reply;
+	/* Turning LOG_ALL on or off must not stop the rings: only pause them. */
+	pause_if_running(d, &paused);
+	was = d->log_all;
+	d->features = features;
+	d->features_set = true;
+	d->log_all = (features & VU_BIT(VU_F_LOG_ALL)) != 0;
+	/* Logging off: the stand-in for a released log has nobody to go to. */
+	if (!d->log_all && d->log_interim) {
+		dirtylog_free(d->log);
+		d->log = NULL;
+		d->log_interim = false;
+	}
+	resume_if_paused(d, paused);
+	if (d->log_all != was)
+		log_notice("port %s: dirty logging %s%s", d->name, d->log_all ? "on" : "off",
+			   d->log_all && !d->log ? " (no log yet)" : "");
+	return 0;
+}
+
+static int vu_get_protocol_features_exec(struct vu_dev *d, struct vu_msg *m,
+					 struct vu_reply *reply)
+{
+	(void)m;
+	reply->u.u64 = d->protocol_features_offered;
+	return 0;
+}
+
+static int vu_set_protocol_features_exec(struct vu_dev *d, struct vu_msg *m,
+					 struct vu_reply *reply)
+{
+	(void)reply;
+	d->protocol_features = m->u.u64;
+	return 0;
+}
+
+static int vu_get_queue_num_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
+{
+	(void)m;
+	reply->u.u64 = d->nvrings / 2;
+	return 0;
+}
+
+static int vu_get_max_mem_slots_exec(struct vu_dev *d, struct vu_msg *m,
+				     struct vu_reply *reply)
+{
+	(void)d, (void)m;
+	reply->u.u64 = GUEST_MEM_MAX_REGIONS;
+	return 0;
+}
+
+static int vu_set_owner_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
+{
+	(void)reply;
+	d->state = vu_state_after(d->state, m->request);
+	return 0;
+}
+
+static int vu_reset_owner_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
+{
+	(void)m, (void)reply;
+	vu_dev_reset(d);
+	return 0;
+}
+
+static int vu_set_mem_table_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
 {
 	struct dirtylog *own = NULL, *old = NULL;
 	struct guest_mem mem;
 	bool paused;
 	int e;
 
+	(void)reply;
 	guest_mem_init(&mem);
 	for (uint32_t i = 0; i < m->u.mem.nregions; i++) {
 		const struct vu_mem_region *reg = &m->u.mem.regions[i];
@@ -343,13 +430,14 @@ static void release_log_if_quiesced(struct vu_dev *d)
 		 interim ? "; logging into our own until SET_LOG_BASE" : "");
 }
 
-static int set_log_base(struct vu_dev *d, struct vu_msg *m)
+static int vu_set_log_base_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
 {
 	struct dirtylog *log, *old;
 	int fd = vu_msg_take_fd(m, 0);
 	bool paused;
 	int e;
 
+	(void)reply;	/* its reply (with LOG_SHMFD) is an empty one */
 	e = dirtylog_map_fd(fd, m->u.log.mmap_size, m->u.log.mmap_offset,
 			    DIRTYLOG_QEMU_PAGE_SHIFT, &log);
 	close(fd);
@@ -378,37 +466,104 @@ static int set_log_base(struct vu_dev *d, struct vu_msg *m)
 	return 0;
 }
 
-static int set_features(struct vu_dev *d, uint64_t features)
+/* Only for LOG_SHMFD-less front ends that poll an eventfd; unused (the fd is closed). */
+static int vu_set_log_fd_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
 {
-	bool paused, was;
-
-	if (features & ~d->features_offered)
-		return fail(d, -EINVAL, "SET_FEATURES: 0x%llx has bits we did not offer (0x%llx)",
-			    (unsigned long long)features,
-			    (unsigned long long)(features & ~d->features_offered));
-	/* Turning LOG_ALL on or off must not stop the rings: only pause them. */
-	pause_if_running(d, &paused);
-	was = d->log_all;
-	d->features = features;
-	d->features_set = true;
-	d->log_all = (features & VU_BIT(VU_F_LOG_ALL)) != 0;
-	/* Logging off: the stand-in for a released log has nobody to go to. */
-	if (!d->log_all && d->log_interim) {
-		dirtylog_free(d->log);
-		d->log = NULL;
-		d->log_interim = false;
-	}
-	resume_if_paused(d, paused);
-	if (d->log_all != was)
-		log_notice("port %s: dirty logging %s%s", d->name, d->log_all ? "on" : "off",
-			   d->log_all && !d->log ? " (no log yet)" : "");
+	(void)d, (void)m, (void)reply;
 	return 0;
 }
 
-/* Replaces one of a ring's fds; a running ring sees the change after resume. */
-static void swap_ring_fd(struct vu_dev *d, unsigned idx, int *slot, int fd)
+static int vu_net_set_mtu_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
 {
-	bool paused = d->ring[idx].started;
+	(void)reply;
+	d->mtu = (uint16_t)m->u.u64;
+	return 0;
+}
+
+static int vu_send_rarp_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
+{
+	int e;
+
+	(void)reply;
+	if (!d->ops->send_rarp)
+		return 0;
+	e = d->ops->send_rarp(d->opaque, m->u.mac);
+	return e < 0 ? fail(d, e, "SEND_RARP: %s", strerror(-e)) : 0;
+}
+
+static int vu_set_vring_num_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
+{
+	struct vu_ring_cfg *r = &d->ring[m->ring];
+
+	(void)reply;
+	if (r->started)
+		return fail(d, -EBUSY, "SET_VRING_NUM: ring %u is running", m->ring);
+	r->num = m->u.state.num;
+	return 0;
+}
+
+static int vu_set_vring_base_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
+{
+	struct vu_ring_cfg *r = &d->ring[m->ring];
+
+	(void)reply;
+	if (r->started)
+		return fail(d, -EBUSY, "SET_VRING_BASE: ring %u is running", m->ring);
+	r->base = (uint16_t)m->u.state.num;
+	r->base_lost = false;
+	/* A new start of this ring: what was handed over is history. */
+	r->handed_over = false;
+	return 0;
+}
+
+/* The spec's stop signal: quiesce, then report where we are. */
+static int vu_get_vring_base_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
+{
+	unsigned idx = m->ring;
+	struct vu_ring_cfg *r = &d->ring[idx];
+	int e;
+
+	e = ring_stop(d, idx);
+	r->kick_set = false;
+	if (e < 0 || r->base_lost)
+		return fail(d, e < 0 ? e : -EIO, "GET_VRING_BASE: ring %u: cannot stop "
+			    "the data path, its position is unknown%s%s", idx,
+			    e < 0 ? ": " : "", e < 0 ? strerror(-e) : "");
+	reply->u.state.index = idx;
+	reply->u.state.num = r->base;
+	r->handed_over = true;
+	r->handed_base = r->base;
+	release_log_if_quiesced(d);
+	return 0;
+}
+
+static int vu_set_vring_addr_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
+{
+	struct vu_ring_cfg *r = &d->ring[m->ring];
+	bool paused;
+
+	(void)reply;
+	if (!r->num)
+		return fail(d, -EINVAL, "SET_VRING_ADDR: ring %u has no size yet", m->ring);
+	/* QEMU re-sends addresses on a running ring to switch used-ring logging. */
+	paused = r->started;
+	if (paused)
+		d->ops->pause(d->opaque);
+	r->addr = m->u.addr;
+	r->addr_set = true;
+	if (paused)
+		d->ops->resume(d->opaque);
+	return maybe_start(d, m->ring);
+}
+
+/*
+ * Replaces one of ring m->ring's fds with the message's (none when the
+ * request says "no fd"); a running ring sees the change after resume.
+ */
+static void swap_ring_fd(struct vu_dev *d, struct vu_msg *m, int *slot)
+{
+	bool paused = d->ring[m->ring].started;
+	int fd = m->u.vring_file.nofd ? -1 : vu_msg_take_fd(m, 0);
 
 	if (paused)
 		d->ops->pause(d->opaque);
@@ -416,153 +571,101 @@ static void swap_ring_fd(struct vu_dev *d, unsigned idx, int *slot, int fd)
 	*slot = fd;
 	if (paused) {
 		if (d->ops->ring_fds_changed)
-			d->ops->ring_fds_changed(d->opaque, idx);
+			d->ops->ring_fds_changed(d->opaque, m->ring);
 		d->ops->resume(d->opaque);
 	}
 }
 
-int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
+static int vu_set_vring_kick_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
 {
-	struct vu_ring_cfg *r;
-	unsigned idx;
-	bool paused;
+	struct vu_ring_cfg *r = &d->ring[m->ring];
+
+	(void)reply;
+	swap_ring_fd(d, m, &r->kick_fd);
+	r->kick_set = true;
+	return maybe_start(d, m->ring);
+}
+
+static int vu_set_vring_call_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
+{
+	(void)reply;
+	swap_ring_fd(d, m, &d->ring[m->ring].call_fd);
+	return 0;
+}
+
+static int vu_set_vring_err_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
+{
+	(void)reply;
+	swap_ring_fd(d, m, &d->ring[m->ring].err_fd);
+	return 0;
+}
+
+static int vu_set_vring_enable_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
+{
+	struct vu_ring_cfg *r = &d->ring[m->ring];
 	int e;
 
+	(void)reply;
+	r->enabled = m->u.state.num != 0;
+	if (!r->enabled) {
+		e = ring_stop(d, m->ring);
+		return e < 0 ? fail(d, e, "SET_VRING_ENABLE: ring %u: cannot stop: %s", m->ring,
+				    strerror(-e)) : 0;
+	}
+	return maybe_start(d, m->ring);
+}
+
+/*
+ * The table knows these (so they are refused cleanly, with a REPLY_ACK if
+ * asked) but we never offer the protocol features they need.
+ */
+static int vu_not_served_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
+{
+	(void)reply;
+	return fail(d, -EOPNOTSUPP, "%s: not supported by this back end",
+		    vu_request_name(m->request));
+}
+
+static vu_exec_fn *const vu_exec[VU_REQ_MAX + 1] = {
+	[VU_REQ_GET_FEATURES] = vu_get_features_exec,
+	[VU_REQ_SET_FEATURES] = vu_set_features_exec,
+	[VU_REQ_SET_OWNER] = vu_set_owner_exec,
+	[VU_REQ_RESET_OWNER] = vu_reset_owner_exec,
+	[VU_REQ_SET_MEM_TABLE] = vu_set_mem_table_exec,
+	[VU_REQ_SET_LOG_BASE] = vu_set_log_base_exec,
+	[VU_REQ_SET_LOG_FD] = vu_set_log_fd_exec,
+	[VU_REQ_SET_VRING_NUM] = vu_set_vring_num_exec,
+	[VU_REQ_SET_VRING_ADDR] = vu_set_vring_addr_exec,
+	[VU_REQ_SET_VRING_BASE] = vu_set_vring_base_exec,
+	[VU_REQ_GET_VRING_BASE] = vu_get_vring_base_exec,
+	[VU_REQ_SET_VRING_KICK] = vu_set_vring_kick_exec,
+	[VU_REQ_SET_VRING_CALL] = vu_set_vring_call_exec,
+	[VU_REQ_SET_VRING_ERR] = vu_set_vring_err_exec,
+	[VU_REQ_GET_PROTOCOL_FEATURES] = vu_get_protocol_features_exec,
+	[VU_REQ_SET_PROTOCOL_FEATURES] = vu_set_protocol_features_exec,
+	[VU_REQ_GET_QUEUE_NUM] = vu_get_queue_num_exec,
+	[VU_REQ_SET_VRING_ENABLE] = vu_set_vring_enable_exec,
+	[VU_REQ_SEND_RARP] = vu_send_rarp_exec,
+	[VU_REQ_NET_SET_MTU] = vu_net_set_mtu_exec,
+	[VU_REQ_GET_INFLIGHT_FD] = vu_not_served_exec,
+	[VU_REQ_SET_INFLIGHT_FD] = vu_not_served_exec,
+	[VU_REQ_GET_MAX_MEM_SLOTS] = vu_get_max_mem_slots_exec,
+	[VU_REQ_ADD_MEM_REG] = vu_not_served_exec,
+	[VU_REQ_REM_MEM_REG] = vu_not_served_exec,
+};
+
+bool vu_dev_serves(uint32_t request)
+{
+	return request <= VU_REQ_MAX && vu_exec[request];
+}
+
+int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
+{
 	d->err[0] = '\0';
 	memset(reply, 0, sizeof(*reply));
 	reply->request = m->request;
-
-	switch (m->request) {
-	case VU_REQ_GET_FEATURES:
-		reply->u.u64 = d->features_offered;
-		return 0;
-	case VU_REQ_SET_FEATURES:
-		return set_features(d, m->u.u64);
-	case VU_REQ_GET_PROTOCOL_FEATURES:
-		reply->u.u64 = d->protocol_features_offered;
-		return 0;
-	case VU_REQ_SET_PROTOCOL_FEATURES:
-		if (m->u.u64 & ~d->protocol_features_offered)
-			return fail(d, -EINVAL, "SET_PROTOCOL_FEATURES: 0x%llx not offered",
-				    (unsigned long long)(m->u.u64 & ~d->protocol_features_offered));
-		d->protocol_features = m->u.u64;
-		return 0;
-	case VU_REQ_GET_QUEUE_NUM:
-		reply->u.u64 = d->nvrings / 2;
-		return 0;
-	case VU_REQ_GET_MAX_MEM_SLOTS:
-		reply->u.u64 = GUEST_MEM_MAX_REGIONS;
-		return 0;
-	case VU_REQ_SET_OWNER:
-		d->state = vu_state_after(d->state, m->request);
-		return 0;
-	case VU_REQ_RESET_OWNER:
-		vu_dev_reset(d);
-		return 0;
-	case VU_REQ_SET_MEM_TABLE:
-		return set_mem_table(d, m);
-	case VU_REQ_SET_LOG_BASE:
-		return set_log_base(d, m);
-	case VU_REQ_SET_LOG_FD:
-		/* Only for LOG_SHMFD-less front ends that poll an eventfd; unused. */
-		return 0;
-	case VU_REQ_NET_SET_MTU:
-		d->mtu = (uint16_t)m->u.u64;
-		return 0;
-	case VU_REQ_SEND_RARP:
-		if (!d->ops->send_rarp)
-			return 0;
-		e = d->ops->send_rarp(d->opaque, m->u.mac);
-		return e < 0 ? fail(d, e, "SEND_RARP: %s", strerror(-e)) : 0;
-	default:
-		break;
-	}
-
-	/* Per-ring requests: the parser checked index < nvrings. */
-	switch (m->request) {
-	case VU_REQ_SET_VRING_NUM:
-	case VU_REQ_SET_VRING_BASE:
-	case VU_REQ_GET_VRING_BASE:
-	case VU_REQ_SET_VRING_ENABLE:
-		idx = m->u.state.index;
-		break;
-	case VU_REQ_SET_VRING_ADDR:
-		idx = m->u.addr.index;
-		break;
-	case VU_REQ_SET_VRING_KICK:
-	case VU_REQ_SET_VRING_CALL:
-	case VU_REQ_SET_VRING_ERR:
-		idx = m->u.vring_file.index;
-		break;
-	default:
-		return fail(d, -EOPNOTSUPP, "%s: not supported by this back end",
-			    vu_request_name(m->request));
-	}
-	if (idx >= d->nvrings)
-		return fail(d, -ERANGE, "%s: ring %u of %u", vu_request_name(m->request), idx,
-			    d->nvrings);
-	r = &d->ring[idx];
-
-	switch (m->request) {
-	case VU_REQ_SET_VRING_NUM:
-		if (r->started)
-			return fail(d, -EBUSY, "SET_VRING_NUM: ring %u is running", idx);
-		r->num = m->u.state.num;
-		return 0;
-	case VU_REQ_SET_VRING_BASE:
-		if (r->started)
-			return fail(d, -EBUSY, "SET_VRING_BASE: ring %u is running", idx);
-		r->base = (uint16_t)m->u.state.num;
-		r->base_lost = false;
-		/* A new start of this ring: what was handed over is history. */
-		r->handed_over = false;
-		return 0;
-	case VU_REQ_GET_VRING_BASE:
-		/* The spec's stop signal: quiesce, then report where we are. */
-		e = ring_stop(d, idx);
-		r->kick_set = false;
-		if (e < 0 || r->base_lost)
-			return fail(d, e < 0 ? e : -EIO, "GET_VRING_BASE: ring %u: cannot stop "
-				    "the data path, its position is unknown%s%s", idx,
-				    e < 0 ? ": " : "", e < 0 ? strerror(-e) : "");
-		reply->u.state.index = idx;
-		reply->u.state.num = r->base;
-		r->handed_over = true;
-		r->handed_base = r->base;
-		release_log_if_quiesced(d);
-		return 0;
-	case VU_REQ_SET_VRING_ADDR:
-		if (!r->num)
-			return fail(d, -EINVAL, "SET_VRING_ADDR: ring %u has no size yet", idx);
-		/* QEMU re-sends addresses on a running ring to switch used-ring logging. */
-		paused = r->started;
-		if (paused)
-			d->ops->pause(d->opaque);
-		r->addr = m->u.addr;
-		r->addr_set = true;
-		if (paused)
-			d->ops->resume(d->opaque);
-		return maybe_start(d, idx);
-	case VU_REQ_SET_VRING_KICK:
-		swap_ring_fd(d, idx, &r->kick_fd, m->u.vring_file.nofd ? -1 : vu_msg_take_fd(m, 0));
-		r->kick_set = true;
-		return maybe_start(d, idx);
-	case VU_REQ_SET_VRING_CALL:
-		swap_ring_fd(d, idx, &r->call_fd, m->u.vring_file.nofd ? -1 : vu_msg_take_fd(m, 0));
-		return 0;
-	case VU_REQ_SET_VRING_ERR:
-		swap_ring_fd(d, idx, &r->err_fd, m->u.vring_file.nofd ? -1 : vu_msg_take_fd(m, 0));
-		return 0;
-	case VU_REQ_SET_VRING_ENABLE:
-		r->enabled = m->u.state.num != 0;
-		if (!r->enabled) {
-			e = ring_stop(d, idx);
-			return e < 0 ? fail(d, e, "SET_VRING_ENABLE: ring %u: cannot stop: %s", idx,
-					    strerror(-e)) : 0;
-		}
-		return maybe_start(d, idx);
-	default:
-		break;
-	}
-	return fail(d, -EOPNOTSUPP, "%s: not supported", vu_request_name(m->request));
+	/* Guards our array, not the protocol: vu_parse() passes only known ids. */
+	if (!vu_dev_serves(m->request))
+		return fail(d, -EOPNOTSUPP, "%s: not supported", vu_request_name(m->request));
+	return vu_exec[m->request](d, m, reply);
 }

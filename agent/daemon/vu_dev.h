@@ -122,11 +122,16 @@ int vu_dev_switch(struct vu_dev *d, const struct vu_dev_ops *ops, void *opaque);
 void vu_dev_parse_ctx(const struct vu_dev *d, struct vu_parse_ctx *ret);
 
 /*
- * Applies m.  Returns 0, or a negative errno with d->err saying why (the
- * front end then gets a failing REPLY_ACK if it asked for one).  reply is
- * filled for requests that answer.  Takes the fds it keeps out of m.
+ * Applies m, which vu_parse() accepted with this device's context: calls
+ * the one handler for m->request.  Returns 0, or a negative errno with
+ * d->err saying why (the front end then gets a failing REPLY_ACK if it
+ * asked for one).  reply is filled for requests that answer.  Takes the
+ * fds it keeps out of m.
  */
 int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply);
+
+/* Whether a handler exists for request; true for every vu_request_known() id. */
+bool vu_dev_serves(uint32_t request);
 
 /*
  * Recording for `vdpa-migrate dirtylog record`: a log of the agent's own

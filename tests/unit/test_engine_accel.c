@@ -370,15 +370,18 @@ static void up(struct t *t)
 	for (unsigned i = 0; i < RINGS; i++) {
 		m = msg(VU_REQ_SET_VRING_NUM);
 		m.u.state = (struct vu_vring_state){ i, 256 };
+		m.ring = i;
 		assert_int_equal(handle(&t->d, &m, &rep), 0);
 		m = msg(VU_REQ_SET_VRING_ADDR);
 		m.u.addr.index = i;
+		m.ring = i;
 		m.u.addr.desc_user_addr = UVA + 0x10000 * (i + 1);
 		m.u.addr.avail_user_addr = UVA + 0x10000 * (i + 1) + 0x1000;
 		m.u.addr.used_user_addr = i ? UVA + 0x10000 * (i + 1) + 0x2000 : UVA + USED0;
 		assert_int_equal(handle(&t->d, &m, &rep), 0);
 		m = msg(VU_REQ_SET_VRING_KICK);
 		m.u.vring_file.index = i;
+		m.ring = i;
 		m.fds[0] = eventfd(0, EFD_CLOEXEC);
 		m.nfds = 1;
 		assert_int_equal(handle(&t->d, &m, &rep), 0);
@@ -416,6 +419,7 @@ static void unconfirmed_stop_cuts_off_before_reply(void **state)
 	__atomic_store_n(&t.f.hang_on_stop, true, __ATOMIC_RELEASE);
 	m = msg(VU_REQ_GET_VRING_BASE);
 	m.u.state.index = 0;
+	m.ring = 0;
 	(void)handle(&t.d, &m, &rep);
 	assert_true(fdev_saw_eof(&t.f));
 	assert_true(engine_accel_failed(t.e));

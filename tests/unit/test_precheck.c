@@ -556,6 +556,7 @@ static struct vu_msg qmsg(uint32_t req, unsigned idx, unsigned num)
 	for (unsigned i = 0; i < VU_MAX_FDS; i++)
 		m.fds[i] = -1;
 	m.u.state = (struct vu_vring_state){ idx, num };
+	m.ring = idx;
 	return m;
 }
 
@@ -577,9 +578,11 @@ static void q_ring_up(struct vu_dev *d, unsigned idx)
 	m.u.addr = (struct vu_vring_addr){ .index = idx, .desc_user_addr = 0x10000000,
 					   .avail_user_addr = 0x10001000,
 					   .used_user_addr = 0x10002000 };
+	m.ring = idx;
 	qsend(d, m, &rep);
 	m = qmsg(VU_REQ_SET_VRING_KICK, 0, 0);
 	m.u.vring_file.index = idx;
+	m.ring = idx;
 	m.u.vring_file.nofd = true;
 	qsend(d, m, &rep);
 	qsend(d, qmsg(VU_REQ_SET_VRING_ENABLE, idx, 1), &rep);
