@@ -97,14 +97,10 @@ static bool has_qmp_option(char **args)
 	return false;
 }
 
+/* One line; the caller points to "vdpa-migrate migrate --help" for more. */
 static int usage(const char *why, const char *arg)
 {
-	if (why)
-		fprintf(stderr, "vdpa-migrate: migrate: %s%s%s\n", why, arg ? ": " : "",
-			arg ? arg : "");
-	fputs("usage: vdpa-migrate migrate --qmp SRC_SOCK --dest-qmp DST_SOCK --to-uri URI\n"
-	      "         [--downtime-limit MS] [--port NAME --from AGENT --to AGENT]\n"
-	      "         [--to-backend sw|accel] [-j]\n", stderr);
+	fprintf(stderr, "vdpa-migrate: migrate: %s%s%s\n", why, arg ? ": " : "", arg ? arg : "");
 	return MIGRATE_EXIT_USAGE;
 }
 

@@ -19,7 +19,9 @@
 /*
  * "migrate --qmp SRC --dest-qmp DST --to-uri URI ..." (QMP mode, in
  * agent/cli/cli_migrate.c) or "migrate DOMAIN --to URI ..." (libvirt mode: it
- * hands over to migrate_libvirt_main()).  json: -j was given.
+ * hands over to migrate_libvirt_main()).  json: -j was given.  args are
+ * OPTION VALUE or OPTION=VALUE, in any order; a usage error is one line on
+ * stderr and MIGRATE_EXIT_USAGE (the command line adds "Try ...").
  */
 int cli_migrate(char **args, bool json);
 

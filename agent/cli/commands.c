@@ -2,21 +2,34 @@
 /*
  * vdpa-migrate: the command line of vdpa-agentd's control socket.
  *
- *   vdpa-migrate [--agent unix:PATH] [-j] COMMAND [ARGS]
+ *   vdpa-migrate [--agent AGENT] [-j] COMMAND [ARGS] [OPTIONS]
  *
- * Commands are a table (name, arguments, function, one-line help) that
- * drives dispatch, the argument count check and the usage text; "port" has
- * a table of its own.  Only exact names match.  The socket work is in
- * agent/cli/ctl_client.c, the output in agent/cli/render.c; this file maps their
- * results to exit statuses (see vdpa-migrate(8)):
+ * Commands are a table (name, arguments, options, function, one-line help)
+ * that drives dispatch, the argument count check, the option parser and
+ * every usage text; "port" and "dirtylog" have tables of their own.  Only
+ * exact names match, commands and options alike.  The socket work is in
+ * agent/cli/ctl_client.c, the output in agent/cli/render.c; this file maps
+ * their results to exit statuses (see vdpa-migrate(8)):
  *   0 ok, 1 the agent refused, 2 usage, 65 a bad trace file, 66 cannot
  *   read an input file, 69 agent unreachable, 71 out of memory, 74 cannot
  *   write the output, 76 bad reply, 128 + N stopped by signal N.
- * Commands that take options after their arguments (dirtylog record and
- * analyze) parse them themselves, with exact names too.
+ *
+ * One parser, getopt_long(), runs once per level of the command line: the
+ * program's own options up to the command word ("+": it stops there), a
+ * group's ("port", "dirtylog") up to the subcommand, then the command's
+ * options, which are its table's plus the global ones (-j, --agent, -h,
+ * -V), in any order among its arguments (getopt permutes them).  So a
+ * global option works before the command and after it, and every command
+ * answers --help with its own usage before it checks its arguments or
+ * contacts anything.  getopt_long() would take an unambiguous prefix of a
+ * long option; parse() refuses that, so that a name means one option for
+ * good.  libvirt-hook is the exception: libvirt gives its four arguments,
+ * which are taken as they are (a domain may be named "-j").
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -51,79 +64,200 @@
 struct cli {
 	const char *agent;	/* "unix:PATH" or whatever the user wrote */
 	bool json;
+	bool help;		/* -h/--help: print the usage of what came before */
+	bool version;		/* -V/--version */
 };
 
 typedef int (*render_fn)(struct json_object *reply, FILE *f, struct ctl_error *err);
 
+/* An option: --NAME, or --NAME VALUE / --NAME=VALUE when arg is set. */
+struct cmd_option {
+	const char *name;	/* without "--" */
+	int letter;		/* its short form, or 0 (global options only) */
+	const char *arg;	/* the value's name, for usage; NULL: takes none */
+	const char *help;
+};
+
+/* What parse() found for a command: its arguments and options in order. */
+struct cmd_args {
+	char **pos;		/* positional arguments, NULL-terminated */
+	int npos;
+	struct {
+		const struct cmd_option *opt;
+		const char *value;	/* NULL for an option without one */
+	} *given;
+	int ngiven;
+	char **posbuf;		/* room for pos: one more than arguments */
+};
+
 struct command {
 	const char *name;
-	const char *args;	/* names of the arguments, for usage; NULL: none */
-	int nargs;		/* exact count of arguments (the least, with options) */
-	bool options;		/* options may follow; fn parses them from args[nargs] on */
-	int (*fn)(const struct cli *cli, char **args);
+	const char *args;	/* synopsis of the arguments and options; NULL: none */
+	int min_args, max_args;	/* positional arguments allowed */
+	const struct cmd_option *opts;	/* the command's own options */
+	size_t nopts;
+	bool raw;		/* arguments as given, no options (libvirt-hook) */
+	int (*fn)(const struct cli *cli, const struct cmd_args *a);
 	const char *help;
 	const struct command *sub;	/* a command with subcommands has no fn */
 	size_t nsub;
 };
 
-static int cmd_ports(const struct cli *cli, char **args);
-static int cmd_port_show(const struct cli *cli, char **args);
-static int cmd_port_add(const struct cli *cli, char **args);
-static int cmd_port_del(const struct cli *cli, char **args);
-static int cmd_version(const struct cli *cli, char **args);
-static int cmd_help(const struct cli *cli, char **args);
-static int cmd_dirtylog_record(const struct cli *cli, char **args);
-static int cmd_switch(const struct cli *cli, char **args);
-static int cmd_dirtylog_analyze(const struct cli *cli, char **args);
-static int cmd_migrate(const struct cli *cli, char **args);
-static int cmd_libvirt_hook(const struct cli *cli, char **args);
-static int cmd_precheck(const struct cli *cli, char **args);
-static int cmd_proxy(const struct cli *cli, char **args);
+static int cmd_ports(const struct cli *cli, const struct cmd_args *a);
+static int cmd_port_show(const struct cli *cli, const struct cmd_args *a);
+static int cmd_port_add(const struct cli *cli, const struct cmd_args *a);
+static int cmd_port_del(const struct cli *cli, const struct cmd_args *a);
+static int cmd_version(const struct cli *cli, const struct cmd_args *a);
+static int cmd_help(const struct cli *cli, const struct cmd_args *a);
+static int cmd_dirtylog_record(const struct cli *cli, const struct cmd_args *a);
+static int cmd_switch(const struct cli *cli, const struct cmd_args *a);
+static int cmd_dirtylog_analyze(const struct cli *cli, const struct cmd_args *a);
+static int cmd_migrate(const struct cli *cli, const struct cmd_args *a);
+static int cmd_libvirt_hook(const struct cli *cli, const struct cmd_args *a);
+static int cmd_precheck(const struct cli *cli, const struct cmd_args *a);
+static int cmd_proxy(const struct cli *cli, const struct cmd_args *a);
+
+/* Accepted by every command, before or after its arguments. */
+static const struct cmd_option global_opts[] = {
+	{ "agent", 0, "AGENT", "unix:PATH (the agent's control socket) or\n"
+	  "ssh://[USER@]HOST[/PATH] (the same through ssh; PATH\n"
+	  "defaults to " CTL_SSH_DEFAULT_PATH ")\n"
+	  "default: $" CTL_AGENT_ENV ", else " CTL_DEFAULT_AGENT },
+	{ "json", 'j', NULL, "print JSON: the agent's reply, or the result" },
+	{ "help", 'h', NULL, "print the usage and exit" },
+	{ "version", 'V', NULL, "print the version and exit" },
+};
+
+static const struct cmd_option record_opts[] = {
+	{ "seconds", 0, "S", "how long to record, 0.001 to 604800 (required)" },
+	{ "out", 0, "FILE", "the trace file to write (required)" },
+	{ "interval", 0, "MS", "milliseconds between snapshots (default 100)" },
+};
+
+static const struct cmd_option analyze_opts[] = {
+	{ "bandwidth", 0, "RATE", "the link in bits/s, such as 10G, 2.5G, 500M (default 10G)" },
+	{ "downtime-limit", 0, "MS", "the downtime limit in milliseconds (default 300)" },
+	{ "plot", 0, "SVG", "also draw the dirty rate and working sets into SVG" },
+};
+
+static const struct cmd_option switch_opts[] = {
+	{ "to", 0, "sw|accel", "the path to move to (required)" },
+};
+
+static const struct cmd_option precheck_opts[] = {
+	{ "from", 0, "AGENT", "the source agent (required)" },
+	{ "port", 0, "NAME", "the port on the source agent (required)" },
+	{ "to", 0, "AGENT", "the destination agent (required)" },
+	{ "to-backend", 0, "sw|accel", "the destination backend (default: the source's)" },
+};
+
+/*
+ * Both modes' options: the parser only checks the names; cli_migrate()
+ * (QMP mode with --qmp, else libvirt mode) checks what goes with what.
+ */
+static const struct cmd_option migrate_opts[] = {
+	{ "qmp", 0, "SRC_SOCK", "QMP mode: the source QEMU's QMP socket" },
+	{ "dest-qmp", 0, "DST_SOCK", "QMP mode: the destination QEMU's QMP socket" },
+	{ "to-uri", 0, "URI", "QMP mode: where the source sends the migration stream" },
+	{ "downtime-limit", 0, "MS", "QMP mode: QEMU's downtime limit, 1 to 2000000" },
+	{ "port", 0, "NAME", "QMP mode: the VM's port; with --from and --to" },
+	{ "from", 0, "AGENT", "QMP mode: the source agent" },
+	{ "to", 0, "AGENT|URI", "QMP mode: the destination agent;\n"
+	  "libvirt mode: the destination libvirt, qemu+ssh://HOST/system" },
+	{ "to-backend", 0, "sw|accel", "the destination backend" },
+	{ "connect", 0, "URI", "libvirt mode: the source libvirt (default qemu:///system)" },
+	{ "socket-dir", 0, "DIR", "libvirt mode: the agents' socket directory\n"
+	  "(default /run/vdpa-agent)" },
+	{ "dry-run", 0, NULL, "libvirt mode: print the destination XML, migrate nothing" },
+};
+
+#define OPTS(o) o, ARRAY_SIZE(o)
 
 static const struct command port_commands[] = {
-	{ "show", "NAME", 1, false, cmd_port_show, "show a port: features, dirty logging, rings", NULL, 0 },
-	{ "add", "SPEC", 1, false, cmd_port_add, "add a port (SPEC as in vdpa-agentd(8))", NULL, 0 },
-	{ "del", "NAME", 1, false, cmd_port_del, "delete a port", NULL, 0 },
+	{ "show", "NAME", 1, 1, NULL, 0, false, cmd_port_show,
+	  "show a port: features, dirty logging, rings", NULL, 0 },
+	{ "add", "SPEC", 1, 1, NULL, 0, false, cmd_port_add,
+	  "add a port (SPEC as in vdpa-agentd(8))", NULL, 0 },
+	{ "del", "NAME", 1, 1, NULL, 0, false, cmd_port_del, "delete a port", NULL, 0 },
 };
 
 static const struct command dirtylog_commands[] = {
-	{ "record", "NAME --seconds S --out FILE [--interval MS]", 1, true, cmd_dirtylog_record,
-	  "record the pages a port's data path writes into a trace file", NULL, 0 },
-	{ "analyze", "FILE [--bandwidth RATE] [--downtime-limit MS] [--plot SVG]", 1, true,
-	  cmd_dirtylog_analyze, "dirty rate, working set and a pre-copy estimate of a trace",
+	{ "record", "NAME --seconds S --out FILE [--interval MS]", 1, 1, OPTS(record_opts), false,
+	  cmd_dirtylog_record, "record the pages a port's data path writes into a trace file",
 	  NULL, 0 },
+	{ "analyze", "FILE [--bandwidth RATE] [--downtime-limit MS] [--plot SVG]", 1, 1,
+	  OPTS(analyze_opts), false, cmd_dirtylog_analyze,
+	  "dirty rate, working set and a pre-copy estimate of a trace", NULL, 0 },
 };
 
 static const struct command commands[] = {
-	{ "ports", NULL, 0, false, cmd_ports, "list the agent's ports", NULL, 0 },
-	{ "port", NULL, 0, false, NULL, NULL, port_commands, ARRAY_SIZE(port_commands) },
-	{ "dirtylog", NULL, 0, false, NULL, NULL, dirtylog_commands, ARRAY_SIZE(dirtylog_commands) },
-	{ "switch", "NAME --to sw|accel", 3, false, cmd_switch,
+	{ "ports", NULL, 0, 0, NULL, 0, false, cmd_ports, "list the agent's ports", NULL, 0 },
+	{ "port", NULL, 0, 0, NULL, 0, false, NULL, "show, add and delete ports",
+	  port_commands, ARRAY_SIZE(port_commands) },
+	{ "dirtylog", NULL, 0, 0, NULL, 0, false, NULL, "record and analyze dirty pages",
+	  dirtylog_commands, ARRAY_SIZE(dirtylog_commands) },
+	{ "switch", "NAME --to sw|accel", 1, 1, OPTS(switch_opts), false, cmd_switch,
 	  "move a live port between software and its accelerator", NULL, 0 },
-	{ "precheck", "--from AGENT --port NAME --to AGENT [--to-backend sw|accel]", 0, true,
-	  cmd_precheck, "check before copying anything that a port's guest can run on the "
-	  "destination", NULL, 0 },
-	{ "migrate", "--qmp SRC --dest-qmp DST --to-uri URI [...] | DOMAIN --to URI [...]", 0, true,
-	  cmd_migrate, "live-migrate a VM (QMP or libvirt mode) and check its ports", NULL, 0 },
-	{ "libvirt-hook", "DOMAIN OPERATION SUBOPERATION EXTRA", 4, false, cmd_libvirt_hook,
-	  "what the libvirt qemu hook runs (domain XML on stdin)", NULL, 0 },
-	{ "proxy", NULL, 0, false, cmd_proxy,
+	{ "precheck", "--from AGENT --port NAME --to AGENT [--to-backend sw|accel]", 0, 0,
+	  OPTS(precheck_opts), false, cmd_precheck, "check before copying anything that a "
+	  "port's guest can run on the destination", NULL, 0 },
+	{ "migrate", "--qmp SRC --dest-qmp DST --to-uri URI [...] | DOMAIN --to URI [...]", 0, 1,
+	  OPTS(migrate_opts), false, cmd_migrate,
+	  "live-migrate a VM (QMP or libvirt mode) and check its ports", NULL, 0 },
+	{ "libvirt-hook", "DOMAIN OPERATION SUBOPERATION EXTRA", 4, 4, NULL, 0, true,
+	  cmd_libvirt_hook, "what the libvirt qemu hook runs (domain XML on stdin)", NULL, 0 },
+	{ "proxy", NULL, 0, 0, NULL, 0, false, cmd_proxy,
 	  "join stdin and stdout to the agent's socket (what ssh:// agents run)", NULL, 0 },
-	{ "version", NULL, 0, false, cmd_version, "print the version of vdpa-migrate", NULL, 0 },
-	{ "help", NULL, 0, false, cmd_help, "print this help", NULL, 0 },
+	{ "version", NULL, 0, 0, NULL, 0, false, cmd_version, "print the version of vdpa-migrate",
+	  NULL, 0 },
+	{ "help", "[COMMAND [SUBCOMMAND]]", 0, 2, NULL, 0, false, cmd_help,
+	  "print this help, or a command's", NULL, 0 },
 };
 
-static void usage_line(FILE *f, const char *parent, const struct command *c)
-{
-	char label[128];
+/* ---- usage ------------------------------------------------------------- */
 
-	snprintf(label, sizeof(label), "%s%s%s%s%s", parent ? parent : "", parent ? " " : "",
-		 c->name, c->args ? " " : "", c->args ? c->args : "");
+/* "port show", "ports": a command's full name, for messages. */
+static void full_name(char *buf, size_t cap, const struct command *parent,
+		      const struct command *c)
+{
+	snprintf(buf, cap, "%s%s%s", parent ? parent->name : "", parent ? " " : "",
+		 c ? c->name : "");
+}
+
+static void usage_line(FILE *f, const struct command *parent, const struct command *c)
+{
+	char label[128], name[64];
+
+	full_name(name, sizeof(name), parent, c);
+	snprintf(label, sizeof(label), "%s%s%s", name, c->args ? " " : "", c->args ? c->args : "");
 	/* A long synopsis takes its own line, the help goes under it. */
 	if (strlen(label) > 18)
 		fprintf(f, "  %s\n  %-18s %s\n", label, "", c->help);
 	else
 		fprintf(f, "  %-18s %s\n", label, c->help);
+}
+
+/* One option per entry; a help of several lines is indented under it. */
+static void option_lines(FILE *f, const struct cmd_option *o, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char label[64];
+		const char *h = o[i].help;
+
+		if (o[i].letter)
+			snprintf(label, sizeof(label), "-%c, --%s%s%s", o[i].letter, o[i].name,
+				 o[i].arg ? " " : "", o[i].arg ? o[i].arg : "");
+		else
+			snprintf(label, sizeof(label), "--%s%s%s", o[i].name, o[i].arg ? " " : "",
+				 o[i].arg ? o[i].arg : "");
+		if (strlen(label) > 18)
+			fprintf(f, "  %s\n  %-18s ", label, "");
+		else
+			fprintf(f, "  %-18s ", label);
+		for (const char *nl; (nl = strchr(h, '\n')); h = nl + 1)
+			fprintf(f, "%.*s\n  %-18s ", (int)(nl - h), h, "");
+		fprintf(f, "%s\n", h);
+	}
 }
 
 static void usage(FILE *f)
@@ -137,15 +271,58 @@ static void usage(FILE *f)
 			continue;
 		}
 		for (size_t j = 0; j < c->nsub; j++)
-			usage_line(f, c->name, &c->sub[j]);
+			usage_line(f, c, &c->sub[j]);
 	}
-	fputs("\nOptions:\n"
-	      "  --agent AGENT      unix:PATH (the agent's control socket) or\n"
-	      "                     ssh://[USER@]HOST[/PATH] (the same through ssh; PATH\n"
-	      "                     defaults to " CTL_SSH_DEFAULT_PATH ")\n"
-	      "                     default: $" CTL_AGENT_ENV ", else " CTL_DEFAULT_AGENT "\n"
-	      "  -j                 print JSON: the agent's reply, or the result\n"
-	      "\nSee vdpa-migrate(8).\n", f);
+	fputs("\nOptions (before or after the command):\n", f);
+	option_lines(f, global_opts, ARRAY_SIZE(global_opts));
+	fputs("\n'vdpa-migrate COMMAND --help' prints a command's usage.  See vdpa-migrate(8).\n", f);
+}
+
+/* The usage of a command, or of a group (parent NULL, c->sub set). */
+static void command_usage(FILE *f, const struct command *parent, const struct command *c)
+{
+	char name[64];
+
+	full_name(name, sizeof(name), parent, c);
+	if (c->sub) {
+		fprintf(f, "Usage: vdpa-migrate [--agent AGENT] [-j] %s COMMAND [ARGS]\n\n"
+			   "%c%s.\n\nCommands:\n", name, toupper((unsigned char)c->help[0]),
+			c->help + 1);
+		for (size_t j = 0; j < c->nsub; j++)
+			usage_line(f, c, &c->sub[j]);
+	} else {
+		fprintf(f, "Usage: vdpa-migrate [--agent AGENT] [-j] %s%s%s\n\n%c%s.\n", name,
+			c->args ? " " : "", c->args ? c->args : "",
+			toupper((unsigned char)c->help[0]), c->help + 1);
+		if (c->nopts) {
+			fputs("\nOptions:\n", f);
+			option_lines(f, c->opts, c->nopts);
+		}
+	}
+	if (!c->raw) {
+		fputs("\nGlobal options (before or after the command):\n", f);
+		option_lines(f, global_opts, ARRAY_SIZE(global_opts));
+	}
+	fputs("\nSee vdpa-migrate(8).\n", f);
+}
+
+/* A usage error: one line (already printed) and where to read more. */
+static int try_help(const struct command *parent, const struct command *c)
+{
+	char name[64];
+
+	full_name(name, sizeof(name), parent, c);
+	fprintf(stderr, "Try 'vdpa-migrate %s%s--help'.\n", name, name[0] ? " " : "");
+	return EXIT_USAGE;
+}
+
+/* The value of the last --NAME given, or NULL. */
+static const char *opt_last(const struct cmd_args *a, const char *name)
+{
+	for (int i = a->ngiven - 1; i >= 0; i--)
+		if (strcmp(a->given[i].opt->name, name) == 0)
+			return a->given[i].value;
+	return NULL;
 }
 
 /* ---- talking to the agent ------------------------------------------- */
@@ -257,28 +434,28 @@ static bool copy_arg(char *dst, size_t cap, const char *arg, const char *what)
 	return true;
 }
 
-static int cmd_ports(const struct cli *cli, char **args)
+static int cmd_ports(const struct cli *cli, const struct cmd_args *a)
 {
 	struct ctl_request req = { .cmd = CTL_CMD_PORTS };
 
-	(void)args;
+	(void)a;
 	return call_agent(cli, &req, render_ports);
 }
 
-static int cmd_port_show(const struct cli *cli, char **args)
+static int cmd_port_show(const struct cli *cli, const struct cmd_args *a)
 {
 	struct ctl_request req = { .cmd = CTL_CMD_PORT_SHOW };
 
-	if (!copy_arg(req.name, sizeof(req.name), args[0], "NAME"))
+	if (!copy_arg(req.name, sizeof(req.name), a->pos[0], "NAME"))
 		return EXIT_USAGE;
 	return call_agent(cli, &req, render_port_show);
 }
 
-static int cmd_port_add(const struct cli *cli, char **args)
+static int cmd_port_add(const struct cli *cli, const struct cmd_args *a)
 {
 	struct ctl_request req = { .cmd = CTL_CMD_PORT_ADD };
 
-	if (!copy_arg(req.spec, sizeof(req.spec), args[0], "SPEC"))
+	if (!copy_arg(req.spec, sizeof(req.spec), a->pos[0], "SPEC"))
 		return EXIT_USAGE;
 	return call_agent(cli, &req, render_port_added);
 }
@@ -292,11 +469,11 @@ static int render_nothing(struct json_object *reply, FILE *f, struct ctl_error *
 	return 0;
 }
 
-static int cmd_port_del(const struct cli *cli, char **args)
+static int cmd_port_del(const struct cli *cli, const struct cmd_args *a)
 {
 	struct ctl_request req = { .cmd = CTL_CMD_PORT_DEL };
 
-	if (!copy_arg(req.name, sizeof(req.name), args[0], "NAME"))
+	if (!copy_arg(req.name, sizeof(req.name), a->pos[0], "NAME"))
 		return EXIT_USAGE;
 	return call_agent(cli, &req, render_nothing);
 }
@@ -317,48 +494,23 @@ static int render_switch(struct json_object *reply, FILE *f, struct ctl_error *e
 	return 0;
 }
 
-static int cmd_switch(const struct cli *cli, char **args)
+static int cmd_switch(const struct cli *cli, const struct cmd_args *a)
 {
 	struct ctl_request req = { .cmd = CTL_CMD_PORT_SWITCH };
 
-	if (strcmp(args[1], "--to") != 0 ||
-	    (strcmp(args[2], "sw") != 0 && strcmp(args[2], "accel") != 0)) {
-		fprintf(stderr, "vdpa-migrate: usage: switch NAME --to sw|accel\n");
+	const char *to = opt_last(a, "to");
+
+	if (!to || (strcmp(to, "sw") != 0 && strcmp(to, "accel") != 0)) {
+		fputs("vdpa-migrate: switch needs --to sw or --to accel\n", stderr);
 		return EXIT_USAGE;
 	}
-	if (!copy_arg(req.name, sizeof(req.name), args[0], "NAME"))
+	if (!copy_arg(req.name, sizeof(req.name), a->pos[0], "NAME"))
 		return EXIT_USAGE;
-	strcpy(req.to, args[2]);
+	strcpy(req.to, to);
 	return call_agent(cli, &req, render_switch);
 }
 
 /* ---- dirtylog ---------------------------------------------------------- */
-
-/*
- * Option NAME VALUE or NAME=VALUE at args[*i]: the value, advancing *i
- * past it; NULL when args[*i] is not that option.  *missing is set when
- * the option is last and has no value.
- */
-static const char *opt_value(char **args, int *i, const char *name, bool *missing)
-{
-	size_t n = strlen(name);
-	const char *a = args[*i];
-
-	if (strncmp(a, name, n) != 0)
-		return NULL;
-	if (a[n] == '=') {
-		(*i)++;
-		return a + n + 1;
-	}
-	if (a[n] != '\0')
-		return NULL;
-	if (!args[*i + 1]) {
-		*missing = true;
-		return NULL;
-	}
-	*i += 2;
-	return args[*i - 1];
-}
 
 /*
  * A decimal with at most three decimals, times 1000 (seconds to ms, or ms
@@ -430,7 +582,7 @@ static void record_progress(const struct dlrec_progress *p, void *userdata)
  * has started, whatever was written is renamed into place, also after an
  * error or a signal: the trace is complete up to its last snapshot.
  */
-static int cmd_dirtylog_record(const struct cli *cli, char **args)
+static int cmd_dirtylog_record(const struct cli *cli, const struct cmd_args *a)
 {
 	struct dlrec_opts o = { .interval_ms = 100, .stop = &got_signal };
 	struct record_ui ui = { .tty = isatty(STDERR_FILENO) == 1 };
@@ -438,46 +590,32 @@ static int cmd_dirtylog_record(const struct cli *cli, char **args)
 	struct dlrec_summary sum;
 	struct sigaction sa;
 	struct ctl_client *c = NULL;
-	const char *out = NULL, *path = cli->agent;
+	const char *out = NULL, *path = cli->agent, *v;
 	char *tmp = NULL;
 	char name[CTL_NAME_MAX + 1];
 	int fd = -1, r, status;
 
-	if (!copy_arg(name, sizeof(name), args[0], "NAME"))
+	if (!copy_arg(name, sizeof(name), a->pos[0], "NAME"))
 		return EXIT_USAGE;
 	o.name = ui.name = name;
-	for (int i = 1; args[i];) {
-		bool missing = false;
-		const char *v;
-
-		if ((v = opt_value(args, &i, "--seconds", &missing))) {
-			if (!parse_milli(v, 1, UINT64_C(7) * 24 * 3600 * 1000, &o.duration_ms)) {
-				fprintf(stderr, "vdpa-migrate: --seconds %s: expected a number of "
-					"seconds, 0.001 to 604800\n", v);
-				return EXIT_USAGE;
-			}
-		} else if (!missing && (v = opt_value(args, &i, "--interval", &missing))) {
-			if (!parse_milli(v, 1000, UINT64_C(3600) * 1000 * 1000, &o.interval_ms) ||
-			    o.interval_ms % 1000) {
-				fprintf(stderr, "vdpa-migrate: --interval %s: expected whole "
-					"milliseconds, 1 to 3600000\n", v);
-				return EXIT_USAGE;
-			}
-			o.interval_ms /= 1000;
-		} else if (!missing && (v = opt_value(args, &i, "--out", &missing))) {
-			if (!v[0]) {
-				fputs("vdpa-migrate: --out needs a file name\n", stderr);
-				return EXIT_USAGE;
-			}
-			out = v;
-		} else {
-			if (missing)
-				fprintf(stderr, "vdpa-migrate: %s needs a value\n", args[i]);
-			else
-				fprintf(stderr, "vdpa-migrate: dirtylog record: unknown option '%s'\n",
-					args[i]);
+	if ((v = opt_last(a, "seconds")) &&
+	    !parse_milli(v, 1, UINT64_C(7) * 24 * 3600 * 1000, &o.duration_ms)) {
+		fprintf(stderr, "vdpa-migrate: --seconds %s: expected a number of seconds, "
+			"0.001 to 604800\n", v);
+		return EXIT_USAGE;
+	}
+	if ((v = opt_last(a, "interval"))) {
+		if (!parse_milli(v, 1000, UINT64_C(3600) * 1000 * 1000, &o.interval_ms) ||
+		    o.interval_ms % 1000) {
+			fprintf(stderr, "vdpa-migrate: --interval %s: expected whole milliseconds, "
+				"1 to 3600000\n", v);
 			return EXIT_USAGE;
 		}
+		o.interval_ms /= 1000;
+	}
+	if ((out = opt_last(a, "out")) && !out[0]) {
+		fputs("vdpa-migrate: --out needs a file name\n", stderr);
+		return EXIT_USAGE;
 	}
 	if (!o.duration_ms || !out) {
 		fputs("vdpa-migrate: dirtylog record needs --seconds S and --out FILE\n", stderr);
@@ -593,7 +731,7 @@ out:
 	return status;
 }
 
-static int cmd_dirtylog_analyze(const struct cli *cli, char **args)
+static int cmd_dirtylog_analyze(const struct cli *cli, const struct cmd_args *a)
 {
 	struct dla_params params = {
 		.link_bps = DLA_DEFAULT_LINK_BPS,
@@ -603,46 +741,28 @@ static int cmd_dirtylog_analyze(const struct cli *cli, char **args)
 	struct dirtylog_trace_reader rd;
 	struct dla_state *st = NULL;
 	struct dla_result res = { 0 };
-	const char *file = args[0], *plot = NULL;
+	const char *file = a->pos[0], *plot = opt_last(a, "plot"), *v;
 	bool json = cli->json, have_result = false;
 	char err[160];
 	int fd, r, status = 0;
+	uint64_t us;
 
-	for (int i = 1; args[i];) {
-		bool missing = false;
-		const char *v;
-		uint64_t us;
-
-		if (strcmp(args[i], "-j") == 0) {
-			json = true;
-			i++;
-		} else if ((v = opt_value(args, &i, "--bandwidth", &missing))) {
-			if (dla_parse_rate(v, &params.link_bps) < 0) {
-				fprintf(stderr, "vdpa-migrate: --bandwidth %s: expected bits/s, such "
-					"as 10G, 2.5G, 500M\n", v);
-				return EXIT_USAGE;
-			}
-		} else if (!missing && (v = opt_value(args, &i, "--downtime-limit", &missing))) {
-			if (!parse_milli(v, 1, UINT64_C(3600) * 1000 * 1000, &us)) {
-				fprintf(stderr, "vdpa-migrate: --downtime-limit %s: expected "
-					"milliseconds, 0.001 to 3600000\n", v);
-				return EXIT_USAGE;
-			}
-			params.downtime_ms = (double)us / 1000;
-		} else if (!missing && (v = opt_value(args, &i, "--plot", &missing))) {
-			if (!v[0]) {
-				fputs("vdpa-migrate: --plot needs a file name\n", stderr);
-				return EXIT_USAGE;
-			}
-			plot = v;
-		} else {
-			if (missing)
-				fprintf(stderr, "vdpa-migrate: %s needs a value\n", args[i]);
-			else
-				fprintf(stderr, "vdpa-migrate: dirtylog analyze: unknown option '%s'\n",
-					args[i]);
+	if ((v = opt_last(a, "bandwidth")) && dla_parse_rate(v, &params.link_bps) < 0) {
+		fprintf(stderr, "vdpa-migrate: --bandwidth %s: expected bits/s, such as 10G, 2.5G, "
+			"500M\n", v);
+		return EXIT_USAGE;
+	}
+	if ((v = opt_last(a, "downtime-limit"))) {
+		if (!parse_milli(v, 1, UINT64_C(3600) * 1000 * 1000, &us)) {
+			fprintf(stderr, "vdpa-migrate: --downtime-limit %s: expected milliseconds, "
+				"0.001 to 3600000\n", v);
 			return EXIT_USAGE;
 		}
+		params.downtime_ms = (double)us / 1000;
+	}
+	if (plot && !plot[0]) {
+		fputs("vdpa-migrate: --plot needs a file name\n", stderr);
+		return EXIT_USAGE;
 	}
 
 	fd = open(file, O_RDONLY | O_CLOEXEC);
@@ -725,38 +845,20 @@ static bool check_agent_arg(const char *opt, const char *addr)
 	return false;
 }
 
-static int cmd_precheck(const struct cli *cli, char **args)
+static int cmd_precheck(const struct cli *cli, const struct cmd_args *a)
 {
-	const char *from = NULL, *to = NULL, *backend = NULL;
+	const char *from = opt_last(a, "from"), *to = opt_last(a, "to");
+	const char *backend = opt_last(a, "to-backend"), *p = opt_last(a, "port");
 	struct precheck_result res;
 	struct ctl_error err = { "", "" };
 	char port[CTL_NAME_MAX + 1] = "";
 	int r, status;
 
-	for (int i = 0; args[i];) {
-		bool missing = false;
-		const char *v;
-
-		if ((v = opt_value(args, &i, "--from", &missing))) {
-			from = v;
-		} else if (!missing && (v = opt_value(args, &i, "--to", &missing))) {
-			to = v;
-		} else if (!missing && (v = opt_value(args, &i, "--port", &missing))) {
-			if (!copy_arg(port, sizeof(port), v, "--port NAME"))
-				return EXIT_USAGE;
-		} else if (!missing && (v = opt_value(args, &i, "--to-backend", &missing))) {
-			if (strcmp(v, "sw") != 0 && strcmp(v, "accel") != 0) {
-				fprintf(stderr, "vdpa-migrate: --to-backend %s: expected sw or accel\n", v);
-				return EXIT_USAGE;
-			}
-			backend = v;
-		} else {
-			if (missing)
-				fprintf(stderr, "vdpa-migrate: %s needs a value\n", args[i]);
-			else
-				fprintf(stderr, "vdpa-migrate: precheck: unknown option '%s'\n", args[i]);
-			return EXIT_USAGE;
-		}
+	if (p && !copy_arg(port, sizeof(port), p, "--port NAME"))
+		return EXIT_USAGE;
+	if (backend && strcmp(backend, "sw") != 0 && strcmp(backend, "accel") != 0) {
+		fprintf(stderr, "vdpa-migrate: --to-backend %s: expected sw or accel\n", backend);
+		return EXIT_USAGE;
 	}
 	if (!from || !to || !port[0]) {
 		fputs("vdpa-migrate: precheck needs --from AGENT, --port NAME and --to AGENT\n", stderr);
@@ -838,7 +940,7 @@ static int pump_write(struct pump *p)
  * agents run on the remote host; the socket's timeouts do not apply here:
  * the client at the other end of ssh keeps its own.
  */
-static int cmd_proxy(const struct cli *cli, char **args)
+static int cmd_proxy(const struct cli *cli, const struct cmd_args *args)
 {
 	struct ctl_error err = { "", "" };
 	struct ctl_agent_addr a;
@@ -932,32 +1034,54 @@ out:
 	return status;
 }
 
-static int cmd_migrate(const struct cli *cli, char **args)
+/*
+ * cli_migrate() parses its own options (the two modes take different ones
+ * and check them differently): it gets them back as --NAME VALUE, in the
+ * order given, then the positional argument.  Global options stay here.
+ */
+static int cmd_migrate(const struct cli *cli, const struct cmd_args *a)
 {
-	return cli_migrate(args, cli->json);
+	char **args = calloc((size_t)(2 * a->ngiven + a->npos + 1), sizeof(*args));
+	char *names = calloc((size_t)a->ngiven, 64);
+	size_t n = 0;
+	int status;
+
+	if (!args || !names) {
+		free(args);
+		free(names);
+		fputs("vdpa-migrate: out of memory\n", stderr);
+		return EXIT_OSERR;
+	}
+	for (int i = 0; i < a->ngiven; i++) {
+		char *name = names + 64 * i;
+
+		snprintf(name, 64, "--%s", a->given[i].opt->name);
+		args[n++] = name;
+		if (a->given[i].value)
+			args[n++] = (char *)(uintptr_t)a->given[i].value;
+	}
+	for (int i = 0; i < a->npos; i++)
+		args[n++] = a->pos[i];
+	args[n] = NULL;
+	status = cli_migrate(args, cli->json);
+	free(args);
+	free(names);
+	return status;
 }
 
-static int cmd_libvirt_hook(const struct cli *cli, char **args)
+static int cmd_libvirt_hook(const struct cli *cli, const struct cmd_args *a)
 {
 	(void)cli;
-	return cli_libvirt_hook(args);
+	return cli_libvirt_hook(a->pos);
 }
 
-static int cmd_version(const struct cli *cli, char **args)
+static int cmd_version(const struct cli *cli, const struct cmd_args *a)
 {
-	(void)args;
+	(void)a;
 	if (cli->json)
 		printf("{\n  \"version\": \"%s\"\n}\n", VDPA_MIGRATE_VERSION);
 	else
 		printf("vdpa-migrate %s\n", VDPA_MIGRATE_VERSION);
-	return 0;
-}
-
-static int cmd_help(const struct cli *cli, char **args)
-{
-	(void)cli;
-	(void)args;
-	usage(stdout);
 	return 0;
 }
 
@@ -971,80 +1095,264 @@ static const struct command *find(const struct command *table, size_t n, const c
 	return NULL;
 }
 
-static int dispatch(const struct cli *cli, int argc, char **argv)
+/* "help [COMMAND [SUBCOMMAND]]": the usage of the program or of a command. */
+static int cmd_help(const struct cli *cli, const struct cmd_args *a)
 {
-	const struct command *c = find(commands, ARRAY_SIZE(commands), argv[0]);
-	const char *parent = NULL;
+	const struct command *c, *parent = NULL;
 
+	(void)cli;
+	if (a->npos == 0) {
+		usage(stdout);
+		return 0;
+	}
+	c = find(commands, ARRAY_SIZE(commands), a->pos[0]);
+	if (c && c->sub && a->npos == 2) {
+		parent = c;
+		c = find(c->sub, c->nsub, a->pos[1]);
+	} else if (c && a->npos == 2) {
+		c = NULL;
+	}
 	if (!c) {
-		fprintf(stderr, "vdpa-migrate: unknown command '%s'\n", argv[0]);
-		goto usage;
+		fprintf(stderr, "vdpa-migrate: help: unknown command '%s%s%s'\n", a->pos[0],
+			a->npos == 2 ? " " : "", a->npos == 2 ? a->pos[1] : "");
+		return EXIT_USAGE;
 	}
+	command_usage(stdout, parent, c);
+	return 0;
+}
+
+#define MAX_OPTS 24
+#define OPT_BASE 1000	/* getopt_long()'s val of entry i: OPT_BASE + i */
+
+/*
+ * Parses argv[0..argc) with getopt_long(): argv[0] is the program or the
+ * command word, then the options of opts (those of the command) and the
+ * global ones.  stop: stop at the first argument that is not an option
+ * (the command or subcommand word); otherwise arguments and options come
+ * in any order.  The global options land in cli, the others in ret->given;
+ * the arguments left over, in order, in ret->pos.  what names the
+ * command for messages ("" for the program).  Returns 0, or EXIT_USAGE
+ * after one line on stderr.
+ */
+static int parse(struct cli *cli, const char *what, const struct cmd_option *opts, size_t nopts,
+		 bool stop, int argc, char **argv, struct cmd_args *ret)
+{
+	struct option lo[MAX_OPTS + 1];
+	const struct cmd_option *all[MAX_OPTS];
+	char shorts[16];
+	size_t n = 0, ns = 0;
+	int c, li;
+
+	/* '-': arguments come back in order as option 1 (permuting would stop
+	 * at the first one when POSIXLY_CORRECT is set). */
+	shorts[ns++] = stop ? '+' : '-';
+	shorts[ns++] = ':';	/* ':' for a missing value; no messages of its own */
+	for (size_t i = 0; i < nopts + ARRAY_SIZE(global_opts); i++) {
+		const struct cmd_option *o = i < nopts ? &opts[i] : &global_opts[i - nopts];
+
+		if (n == MAX_OPTS)
+			abort();	/* a table too large for this parser: a bug */
+		all[n] = o;
+		lo[n] = (struct option){ o->name, o->arg ? required_argument : no_argument, NULL,
+					 OPT_BASE + (int)n };
+		n++;
+		if (o->letter) {
+			shorts[ns++] = (char)o->letter;
+			if (o->arg)
+				shorts[ns++] = ':';
+		}
+	}
+	lo[n] = (struct option){ 0 };
+	shorts[ns] = '\0';
+
+	opterr = 0;	/* its messages would name argv[0], the binary's path */
+	optind = 0;	/* glibc: start again, and read '+' or '-' anew */
+	ret->ngiven = 0;
+	ret->npos = 0;
+	while ((li = -1, c = getopt_long(argc, argv, shorts, lo, &li)) != -1) {
+		const struct cmd_option *o = NULL;
+		const char *el;
+
+		if (c == 1) {
+			ret->posbuf[ret->npos++] = optarg;
+			continue;
+		}
+		if (c == '?' || c == ':') {
+			el = argv[optind - 1];
+			if (c == ':')
+				fprintf(stderr, "vdpa-migrate: %s%soption '%s' needs a value\n", what,
+					what[0] ? ": " : "", el);
+			else if (optopt >= OPT_BASE)
+				fprintf(stderr, "vdpa-migrate: %s%soption '--%s' takes no value\n", what,
+					what[0] ? ": " : "", all[optopt - OPT_BASE]->name);
+			else if (optopt)
+				fprintf(stderr, "vdpa-migrate: %s%sunknown option '-%c'\n", what,
+					what[0] ? ": " : "", optopt);
+			else
+				fprintf(stderr, "vdpa-migrate: %s%sunknown option '%s'\n", what,
+					what[0] ? ": " : "", el);
+			return EXIT_USAGE;
+		}
+		if (c >= OPT_BASE) {
+			size_t len;
+
+			o = all[c - OPT_BASE];
+			len = strlen(o->name);
+			/* The argument as written: before its separate value, if any. */
+			el = o->arg && optarg == argv[optind - 1] ? argv[optind - 2] : argv[optind - 1];
+			if (strncmp(el, "--", 2) != 0 || strncmp(el + 2, o->name, len) != 0 ||
+			    (el[2 + len] != '\0' && el[2 + len] != '=')) {
+				fprintf(stderr, "vdpa-migrate: %s%sunknown option '%.*s' (did you mean "
+					"'--%s'?)\n", what, what[0] ? ": " : "",
+					(int)strcspn(el, "="), el, o->name);
+				return EXIT_USAGE;
+			}
+		} else {
+			for (size_t i = 0; i < n && !o; i++)
+				if (all[i]->letter == c)
+					o = all[i];
+		}
+		if (!o)
+			abort();	/* getopt_long() returned what we did not ask for */
+		if (o >= global_opts && o < global_opts + ARRAY_SIZE(global_opts)) {
+			if (strcmp(o->name, "agent") == 0)
+				cli->agent = optarg;
+			else if (strcmp(o->name, "json") == 0)
+				cli->json = true;
+			else if (strcmp(o->name, "help") == 0)
+				cli->help = true;
+			else
+				cli->version = true;
+			continue;
+		}
+		ret->given[ret->ngiven].opt = o;
+		ret->given[ret->ngiven].value = o->arg ? optarg : NULL;
+		ret->ngiven++;
+	}
+	if (stop) {
+		ret->pos = argv + optind;
+		ret->npos = argc - optind;
+		return 0;
+	}
+	/* What follows "--". */
+	while (optind < argc)
+		ret->posbuf[ret->npos++] = argv[optind++];
+	ret->posbuf[ret->npos] = NULL;
+	ret->pos = ret->posbuf;
+	return 0;
+}
+
+/*
+ * The three levels: the program's options up to the command word, a
+ * group's up to the subcommand word, then the command's options and
+ * arguments.  -h/--help at any level prints the usage of what it follows
+ * (the command's if one came, even after it); nothing is checked or
+ * contacted then.
+ */
+static int dispatch(struct cli *cli, int argc, char **argv, struct cmd_args *a)
+{
+	const struct command *c, *parent = NULL;
+	char name[64];
+	int r;
+
+	r = parse(cli, "", NULL, 0, true, argc, argv, a);
+	if (r)
+		return try_help(NULL, NULL);
+	if (a->npos == 0) {
+		if (cli->help) {
+			usage(stdout);
+			return 0;
+		}
+		if (cli->version)
+			return cmd_version(cli, a);
+		fputs("vdpa-migrate: no command\n", stderr);
+		return try_help(NULL, NULL);
+	}
+	c = find(commands, ARRAY_SIZE(commands), a->pos[0]);
+	if (!c) {
+		fprintf(stderr, "vdpa-migrate: unknown command '%s'\n", a->pos[0]);
+		return try_help(NULL, NULL);
+	}
+	argc = a->npos;
+	argv = a->pos;
 	if (c->sub) {
-		parent = c->name;
-		if (argc < 2) {
-			fprintf(stderr, "vdpa-migrate: %s: missing subcommand\n", parent);
-			goto usage;
+		r = parse(cli, c->name, NULL, 0, true, argc, argv, a);
+		if (r)
+			return try_help(NULL, c);
+		if (a->npos == 0) {
+			if (cli->help) {
+				command_usage(stdout, NULL, c);
+				return 0;
+			}
+			if (cli->version)
+				return cmd_version(cli, a);
+			fprintf(stderr, "vdpa-migrate: %s: missing subcommand\n", c->name);
+			return try_help(NULL, c);
 		}
-		c = find(c->sub, c->nsub, argv[1]);
+		parent = c;
+		c = find(parent->sub, parent->nsub, a->pos[0]);
 		if (!c) {
-			fprintf(stderr, "vdpa-migrate: unknown command '%s %s'\n", parent, argv[1]);
-			goto usage;
+			fprintf(stderr, "vdpa-migrate: unknown command '%s %s'\n", parent->name,
+				a->pos[0]);
+			return try_help(NULL, parent);
 		}
-		argc--;
-		argv++;
+		argc = a->npos;
+		argv = a->pos;
 	}
-	if (c->options ? argc - 1 < c->nargs : argc - 1 != c->nargs) {
-		fprintf(stderr, "vdpa-migrate: %s%s%s: expected %s\n", parent ? parent : "",
-			parent ? " " : "", c->name, c->args ? c->args : "no arguments");
-		goto usage;
+	full_name(name, sizeof(name), parent, c);
+	if (c->raw) {
+		/* Taken as given; only a lone --help is read. */
+		a->pos = argv + 1;
+		a->npos = argc - 1;
+		if (a->npos == 1 && (strcmp(a->pos[0], "--help") == 0 || strcmp(a->pos[0], "-h") == 0))
+			cli->help = true;
+	} else {
+		r = parse(cli, name, c->opts, c->nopts, false, argc, argv, a);
+		if (r)
+			return try_help(parent, c);
 	}
-	return c->fn(cli, argv + 1);
-usage:
-	fputc('\n', stderr);
-	usage(stderr);
-	return EXIT_USAGE;
+	if (cli->help) {
+		command_usage(stdout, parent, c);
+		return 0;
+	}
+	if (cli->version)
+		return cmd_version(cli, a);
+	if (a->npos < c->min_args || a->npos > c->max_args) {
+		fprintf(stderr, "vdpa-migrate: %s: expected %s\n", name,
+			c->args ? c->args : "no arguments");
+		return try_help(parent, c);
+	}
+	r = c->fn(cli, a);
+	if (r == EXIT_USAGE && !c->raw)
+		try_help(parent, c);
+	return r;
 }
 
 int vdpa_migrate_main(int argc, char **argv)
 {
 	struct cli cli = { .agent = CTL_DEFAULT_AGENT };
+	struct cmd_args a = { 0 };
 	const char *env = getenv(CTL_AGENT_ENV);
-	int i, status;
+	int status;
 
 	if (env && env[0])
 		cli.agent = env;
-	for (i = 1; i < argc && argv[i][0] == '-' && argv[i][1] != '\0'; i++) {
-		const char *a = argv[i];
-
-		if (strcmp(a, "--") == 0) {
-			i++;
-			break;
-		} else if (strcmp(a, "-j") == 0) {
-			cli.json = true;
-		} else if (strcmp(a, "--agent") == 0) {
-			if (i + 1 >= argc) {
-				fputs("vdpa-migrate: --agent needs unix:PATH or ssh://[USER@]HOST[/PATH]\n",
-				      stderr);
-				return EXIT_USAGE;
-			}
-			cli.agent = argv[++i];
-		} else if (strncmp(a, "--agent=", 8) == 0) {
-			cli.agent = a + 8;
-		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			usage(stdout);
-			return 0;
-		} else {
-			fprintf(stderr, "vdpa-migrate: unknown option '%s'\n\n", a);
-			usage(stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (i >= argc) {
-		usage(stderr);
+	if (argc < 1) {
+		fputs("vdpa-migrate: no arguments at all, not even a name\n", stderr);
 		return EXIT_USAGE;
 	}
-	status = dispatch(&cli, argc - i, argv + i);
+	/* At most one entry per argument. */
+	a.given = calloc((size_t)argc, sizeof(*a.given));
+	a.posbuf = calloc((size_t)argc + 1, sizeof(*a.posbuf));
+	if (!a.given || !a.posbuf) {
+		free(a.given);
+		free(a.posbuf);
+		fputs("vdpa-migrate: out of memory\n", stderr);
+		return EXIT_OSERR;
+	}
+	status = dispatch(&cli, argc, argv, &a);
+	free(a.given);
+	free(a.posbuf);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "vdpa-migrate: writing the output: %s\n", strerror(errno));
 		return EXIT_IOERR;
