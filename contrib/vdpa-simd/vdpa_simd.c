@@ -11,6 +11,7 @@
 #include "contrib/vdpa-simd/simd.h"
 
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "agent/common/log.h"
+#include "agent/common/version.h"
 
 static volatile int quit;
 
@@ -124,62 +126,104 @@ static int opt_log_level(struct simd_options *o, const char *arg)
 	return 0;
 }
 
+/* The command line: {name, value, function, help} drives getopt_long() and --help. */
 static const struct {
-	const char *name;
+	const char *name;	/* without "--" */
 	const char *arg;
 	opt_fn *fn;
 	const char *help;
 } options[] = {
-	{ "--socket", "PATH", opt_socket, "the vfio-user socket to listen on (required)" },
-	{ "--wire", "tap:IFNAME|null|loop", opt_wire, "where frames go (default null)" },
-	{ "--log-granularity", "BYTES", opt_granularity,
+	{ "socket", "PATH", opt_socket, "the vfio-user socket to listen on (required)" },
+	{ "wire", "tap:IFNAME|null|loop", opt_wire, "where frames go (default null)" },
+	{ "log-granularity", "BYTES", opt_granularity,
 	  "bytes per dirty-log bit, a power of two 4096..2097152 (default 4096)" },
-	{ "--queues", "N", opt_queues, "queue pairs, 1..32 (default 1)" },
-	{ "--fault", "SPEC", opt_fault,
+	{ "queues", "N", opt_queues, "queue pairs, 1..32 (default 1)" },
+	{ "fault", "SPEC", opt_fault,
 	  "die-after-packets=N or stall-ms=N, for tests; may be repeated" },
-	{ "--log-level", "LEVEL", opt_log_level, "err, warning, notice, info (default), debug" },
+	{ "log-level", "LEVEL", opt_log_level, "err, warning, notice, info (default), debug" },
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: vdpa-simd --socket PATH [OPTION ARG]...\n"
+	fprintf(f, "Usage: vdpa-simd --socket PATH [OPTION ARG]...\n"
 		   "A simulated virtio-net accelerator served over vfio-user.\n\n");
 	for (size_t i = 0; i < NOPTIONS; i++) {
 		char both[64];
 
-		snprintf(both, sizeof(both), "%s %s", options[i].name, options[i].arg);
+		snprintf(both, sizeof(both), "--%s %s", options[i].name, options[i].arg);
 		fprintf(f, "  %-38s %s\n", both, options[i].help);
 	}
-	fprintf(f, "  %-38s %s\n", "--help", "this text");
+	fprintf(f, "  %-38s %s\n", "-V, --version", "print the version and exit");
+	fprintf(f, "  %-38s %s\n", "-h, --help", "print this help and exit");
+	fputs("\nSee vdpa-simd(8).\n", f);
 }
 
+enum { OPT_HELP = 'h', OPT_VERSION = 'V', OPT_TABLE = 1000 };
+
+/*
+ * 0 to run, 1 when --help or --version was answered, -EINVAL after one
+ * line on stderr.  getopt_long() would also take an unambiguous prefix of
+ * an option's name; the names here match exactly, as they always did.
+ */
 static int parse_args(int argc, char **argv, struct simd_options *o)
 {
-	for (int i = 1; i < argc; i += 2) {
+	struct option lo[NOPTIONS + 3];
+	int c;
+
+	for (size_t i = 0; i < NOPTIONS; i++)
+		lo[i] = (struct option){ options[i].name, required_argument, NULL,
+					 OPT_TABLE + (int)i };
+	lo[NOPTIONS] = (struct option){ "help", no_argument, NULL, OPT_HELP };
+	lo[NOPTIONS + 1] = (struct option){ "version", no_argument, NULL, OPT_VERSION };
+	lo[NOPTIONS + 2] = (struct option){ 0 };
+
+	opterr = 0;	/* one message of ours, not getopt's naming argv[0] */
+	while ((c = getopt_long(argc, argv, ":hV", lo, NULL)) != -1) {
+		const char *el = argv[optind - 1];
 		size_t k;
 
-		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+		if (c == OPT_HELP) {
 			usage(stdout);
-			exit(SIMD_EXIT_OK);
+			return 1;
 		}
-		for (k = 0; k < NOPTIONS; k++)
-			if (strcmp(argv[i], options[k].name) == 0)
-				break;
-		if (k == NOPTIONS) {
-			fprintf(stderr, "vdpa-simd: unknown option '%s'\n", argv[i]);
+		if (c == OPT_VERSION) {
+			printf("vdpa-simd %s\n", VDPA_MIGRATE_VERSION);
+			return 1;
+		}
+		if (c == ':') {
+			fprintf(stderr, "vdpa-simd: %s needs %s\n", el,
+				optopt >= OPT_TABLE ? options[optopt - OPT_TABLE].arg : "a value");
 			return -EINVAL;
 		}
-		if (i + 1 >= argc) {
-			fprintf(stderr, "vdpa-simd: %s needs %s\n", options[k].name, options[k].arg);
+		if (c == '?') {
+			if (optopt > 0 && optopt < 256)
+				fprintf(stderr, "vdpa-simd: unknown option '-%c'\n", optopt);
+			else
+				fprintf(stderr, "vdpa-simd: unknown option '%s'\n", el);
 			return -EINVAL;
 		}
-		if (options[k].fn(o, argv[i + 1]) < 0) {
-			fprintf(stderr, "vdpa-simd: %s: bad value '%s' (want %s)\n",
-				options[k].name, argv[i + 1], options[k].arg);
+		k = (size_t)(c - OPT_TABLE);
+		/* The option as written: before its value, unless --NAME=VALUE. */
+		if (optarg == argv[optind - 1])
+			el = argv[optind - 2];
+		if (strncmp(el, "--", 2) != 0 || strncmp(el + 2, options[k].name,
+							 strlen(options[k].name)) != 0 ||
+		    (el[2 + strlen(options[k].name)] != '\0' && el[2 + strlen(options[k].name)] != '=')) {
+			fprintf(stderr, "vdpa-simd: unknown option '%.*s' (did you mean '--%s'?)\n",
+				(int)strcspn(el, "="), el, options[k].name);
 			return -EINVAL;
 		}
+		if (options[k].fn(o, optarg) < 0) {
+			fprintf(stderr, "vdpa-simd: --%s: bad value '%s' (want %s)\n", options[k].name,
+				optarg, options[k].arg);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vdpa-simd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
 	}
 	if (!o->socket) {
 		fprintf(stderr, "vdpa-simd: --socket PATH is required\n");
@@ -236,10 +280,13 @@ int main(int argc, char **argv)
 	int lfd = -1, rc = SIMD_EXIT_FAILURE, r;
 
 	log_init();
-	if (parse_args(argc, argv, &o) < 0) {
-		usage(stderr);
+	r = parse_args(argc, argv, &o);
+	if (r < 0) {
+		fputs("Try 'vdpa-simd --help'.\n", stderr);
 		return SIMD_EXIT_USAGE;
 	}
+	if (r > 0)
+		return SIMD_EXIT_OK;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL); /* no SA_RESTART: poll() returns EINTR */
 	sigaction(SIGTERM, &sa, NULL);
