@@ -38,6 +38,13 @@ static void usage(FILE *f)
 
 enum { OPT_SELF_CHECK = 256, OPT_CHECK_CONFIG };
 
+/* A usage error: one line (logged already) and where to read more. */
+static int try_help(void)
+{
+	fputs("Try 'vdpa-agentd --help'.\n", stderr);
+	return 2;
+}
+
 /* Runs the daemon until SIGTERM; returns the exit status. */
 static int serve(const char *config_path, const char *runtime_dir, const char *state_dir,
 		 const struct agent_config *cfg, const struct port_config *cli, size_t ncli)
@@ -95,7 +102,8 @@ int main(int argc, char **argv)
 	int c, rc = 1;
 
 	log_init();
-	while ((c = getopt_long(argc, argv, "c:r:s:p:l:Vh", opts, NULL)) != -1) {
+	opterr = 0;	/* one message of ours, not getopt's naming argv[0] */
+	while ((c = getopt_long(argc, argv, ":c:r:s:p:l:Vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			config_path = optarg;
@@ -132,15 +140,21 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case ':':
+			log_err("option '%s' needs a value", argv[optind - 1]);
+			return try_help();
 		default:
-			usage(stderr);
-			return 2;
+			if (strncmp(argv[optind - 1], "--", 2) == 0)
+				log_err("bad option '%.*s'", (int)strcspn(argv[optind - 1], "="),
+					argv[optind - 1]);
+			else
+				log_err("unknown option '-%c'", optopt);
+			return try_help();
 		}
 	}
 	if (optind < argc) {
 		log_err("unexpected argument '%s'", argv[optind]);
-		usage(stderr);
-		return 2;
+		return try_help();
 	}
 
 	if (config_path && agent_config_load(config_path, &cfg, err, sizeof(err)) < 0) {
