@@ -55,12 +55,6 @@ void sio_close_fds(int *fds, size_t nfds)
 	}
 }
 
-/*
- * One recvmsg() of at most want bytes into dst, appending SCM_RIGHTS fds to
- * fds[*nfds].  Returns bytes read (> 0), 0 on EOF, or -errno; a truncated
- * control message is -ENOBUFS after its fds were collected (so the caller
- * closes them); fds beyond max_fds are closed here.
- */
 int sio_take_fd(int *fds, size_t nfds, size_t i)
 {
 	int fd;
@@ -72,6 +66,18 @@ int sio_take_fd(int *fds, size_t nfds, size_t i)
 	return fd;
 }
 
+void sio_move_fds(int *dst, size_t cap, int *src, size_t n)
+{
+	for (size_t i = 0; i < cap; i++)
+		dst[i] = i < n ? sio_take_fd(src, n, i) : -1;
+}
+
+/*
+ * One recvmsg() of at most want bytes into dst, appending SCM_RIGHTS fds to
+ * fds[*nfds].  Returns bytes read (> 0), 0 on EOF, or -errno; a truncated
+ * control message is -ENOBUFS after its fds were collected (so the caller
+ * closes them); fds beyond max_fds are closed here.
+ */
 ssize_t sio_recv_some(int sock, uint8_t *dst, size_t want, bool dontwait, int *fds,
 		      size_t *nfds, size_t max_fds, bool *ret_got_fds)
 {

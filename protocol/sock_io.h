@@ -32,6 +32,13 @@ void sio_close_fds(int *fds, size_t nfds);
 int sio_take_fd(int *fds, size_t nfds, size_t i);
 
 /*
+ * Hands n fds from src on to a message's dst[0..cap) (n <= cap): dst gets
+ * them and -1 in the slots beyond, src is left all -1.  The one place a
+ * parser's fds change owner.
+ */
+void sio_move_fds(int *dst, size_t cap, int *src, size_t n);
+
+/*
  * One recvmsg() of at most want bytes, appending SCM_RIGHTS fds to
  * fds[*nfds] up to max_fds (beyond: closed here, and -ENOBUFS).  Returns
  * bytes read (> 0), 0 on EOF, or -errno; a truncated control message is

@@ -15,6 +15,7 @@
  * failure (vfu_parse() always consumes the fds it is given).
  */
 #include "protocol/vfio_user.h"
+#include "protocol/msg_table.h"
 #include "protocol/sock_io.h"
 
 #include <errno.h>
@@ -107,56 +108,83 @@ static enc_fn enc_version, enc_dma_map, enc_dma_unmap, enc_device_info,
  *    server answers commands it does not know with an error); they bypass
  *    the table.
  */
+/* A direction's rule: payload bytes lo..hi (EXACT: one size), its fds,
+ * its check and its encoder; a direction left out is an empty payload. */
+#define EXACT(n) .min_size = (n), .max_size = (n)
+#define RANGE(lo, hi) .min_size = (lo), .max_size = (hi)
+#define CMD .dir[DIR_COMMAND]
+#define REP .dir[DIR_REPLY]
+
 static const struct vfu_cmd_desc vfu_table[VFU_CMD_MAX + 1] = {
-	[VFU_CMD_VERSION] = { "VERSION", {
-		{ S_VERSION, S_VERSION + VFU_MAX_VERSION_JSON, FD_NONE, check_version, enc_version },
-		{ S_VERSION, S_VERSION + VFU_MAX_VERSION_JSON, FD_NONE, check_version, enc_version },
-	} },
-	[VFU_CMD_DMA_MAP] = { "DMA_MAP", {
-		{ S_MAP, S_MAP, FD_MAP, check_dma_map, enc_dma_map },
-		{ 0, 0, FD_NONE, NULL, NULL },
-	} },
-	[VFU_CMD_DMA_UNMAP] = { "DMA_UNMAP", {
-		{ S_UNMAP, S_UNMAP, FD_NONE, check_dma_unmap, enc_dma_unmap },
-		{ S_UNMAP, S_UNMAP, FD_NONE, check_dma_unmap, enc_dma_unmap },
-	} },
-	[VFU_CMD_DEVICE_GET_INFO] = { "DEVICE_GET_INFO", {
-		{ S_DEVINFO, S_DEVINFO, FD_NONE, check_device_info_cmd, enc_device_info },
-		{ S_DEVINFO, S_DEVINFO, FD_NONE, check_device_info_rep, enc_device_info },
-	} },
-	[VFU_CMD_DEVICE_GET_REGION_INFO] = { "DEVICE_GET_REGION_INFO", {
-		{ S_REGINFO, S_REGINFO, FD_NONE, check_region_info_cmd, enc_region_info },
-		{ S_REGINFO, S_REGINFO + VFU_MAX_REGION_CAPS, FD_MMAP, check_region_info_rep,
-		  enc_region_info },
-	} },
-	[VFU_CMD_DEVICE_GET_REGION_IO_FDS] = { "DEVICE_GET_REGION_IO_FDS", {
-		{ S_IOFDS, S_IOFDS, FD_NONE, check_io_fds_cmd, enc_io_fds },
-		{ S_IOFDS, S_IOFDS + VFU_MAX_SUBREGIONS * S_SUB, FD_SUBREGION, check_io_fds_rep,
-		  enc_io_fds },
-	} },
-	[VFU_CMD_DEVICE_GET_IRQ_INFO] = { "DEVICE_GET_IRQ_INFO", {
-		{ S_IRQINFO, S_IRQINFO, FD_NONE, check_irq_info_cmd, enc_irq_info },
-		{ S_IRQINFO, S_IRQINFO, FD_NONE, check_irq_info_rep, enc_irq_info },
-	} },
-	[VFU_CMD_DEVICE_SET_IRQS] = { "DEVICE_SET_IRQS", {
-		{ S_IRQSET, S_IRQSET + VFU_MAX_IRQS, FD_IRQ, check_irq_set, enc_irq_set },
-		{ 0, 0, FD_NONE, NULL, NULL },
-	} },
-	[VFU_CMD_REGION_READ] = { "REGION_READ", {
-		{ S_ACCESS, S_ACCESS, FD_NONE, check_access_cmd, enc_access },
-		{ S_ACCESS, S_ACCESS + VFU_MAX_DATA, FD_NONE, check_access_data, enc_access_data },
-	} },
-	[VFU_CMD_REGION_WRITE] = { "REGION_WRITE", {
-		{ S_ACCESS, S_ACCESS + VFU_MAX_DATA, FD_NONE, check_access_data, enc_access_data },
-		{ S_ACCESS, S_ACCESS, FD_NONE, check_access_rep, enc_access },
-	} },
+	[VFU_CMD_VERSION] = {
+		.name = "VERSION",
+		CMD = { RANGE(S_VERSION, S_VERSION + VFU_MAX_VERSION_JSON),
+			.check = check_version, .enc = enc_version },
+		REP = { RANGE(S_VERSION, S_VERSION + VFU_MAX_VERSION_JSON),
+			.check = check_version, .enc = enc_version },
+	},
+	[VFU_CMD_DMA_MAP] = {
+		.name = "DMA_MAP",
+		CMD = { EXACT(S_MAP), .fds = FD_MAP,
+			.check = check_dma_map, .enc = enc_dma_map },
+	},
+	[VFU_CMD_DMA_UNMAP] = {
+		.name = "DMA_UNMAP",
+		CMD = { EXACT(S_UNMAP), .check = check_dma_unmap, .enc = enc_dma_unmap },
+		REP = { EXACT(S_UNMAP), .check = check_dma_unmap, .enc = enc_dma_unmap },
+	},
+	[VFU_CMD_DEVICE_GET_INFO] = {
+		.name = "DEVICE_GET_INFO",
+		CMD = { EXACT(S_DEVINFO), .check = check_device_info_cmd,
+			.enc = enc_device_info },
+		REP = { EXACT(S_DEVINFO), .check = check_device_info_rep,
+			.enc = enc_device_info },
+	},
+	[VFU_CMD_DEVICE_GET_REGION_INFO] = {
+		.name = "DEVICE_GET_REGION_INFO",
+		CMD = { EXACT(S_REGINFO), .check = check_region_info_cmd,
+			.enc = enc_region_info },
+		REP = { RANGE(S_REGINFO, S_REGINFO + VFU_MAX_REGION_CAPS), .fds = FD_MMAP,
+			.check = check_region_info_rep, .enc = enc_region_info },
+	},
+	[VFU_CMD_DEVICE_GET_REGION_IO_FDS] = {
+		.name = "DEVICE_GET_REGION_IO_FDS",
+		CMD = { EXACT(S_IOFDS), .check = check_io_fds_cmd, .enc = enc_io_fds },
+		REP = { RANGE(S_IOFDS, S_IOFDS + VFU_MAX_SUBREGIONS * S_SUB),
+			.fds = FD_SUBREGION, .check = check_io_fds_rep, .enc = enc_io_fds },
+	},
+	[VFU_CMD_DEVICE_GET_IRQ_INFO] = {
+		.name = "DEVICE_GET_IRQ_INFO",
+		CMD = { EXACT(S_IRQINFO), .check = check_irq_info_cmd, .enc = enc_irq_info },
+		REP = { EXACT(S_IRQINFO), .check = check_irq_info_rep, .enc = enc_irq_info },
+	},
+	[VFU_CMD_DEVICE_SET_IRQS] = {
+		.name = "DEVICE_SET_IRQS",
+		CMD = { RANGE(S_IRQSET, S_IRQSET + VFU_MAX_IRQS), .fds = FD_IRQ,
+			.check = check_irq_set, .enc = enc_irq_set },
+	},
+	[VFU_CMD_REGION_READ] = {
+		.name = "REGION_READ",
+		CMD = { EXACT(S_ACCESS), .check = check_access_cmd, .enc = enc_access },
+		REP = { RANGE(S_ACCESS, S_ACCESS + VFU_MAX_DATA),
+			.check = check_access_data, .enc = enc_access_data },
+	},
+	[VFU_CMD_REGION_WRITE] = {
+		.name = "REGION_WRITE",
+		CMD = { RANGE(S_ACCESS, S_ACCESS + VFU_MAX_DATA),
+			.check = check_access_data, .enc = enc_access_data },
+		REP = { EXACT(S_ACCESS), .check = check_access_rep, .enc = enc_access },
+	},
 };
+
+#undef EXACT
+#undef RANGE
+#undef CMD
+#undef REP
 
 static const struct vfu_cmd_desc *lookup(uint32_t command)
 {
-	if (command > VFU_CMD_MAX || !vfu_table[command].name)
-		return NULL;
-	return &vfu_table[command];
+	return MSG_ROW(vfu_table, command);
 }
 
 const char *vfu_command_name(uint32_t command)
@@ -173,16 +201,12 @@ static int fail(struct vfu_err *err, uint16_t command, const char *who, int rc,
 		const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	if (!err)
 		return rc;
 	err->command = command;
-	n = snprintf(err->reason, sizeof(err->reason), "%s: ", who);
-	if (n < 0 || (size_t)n >= sizeof(err->reason))
-		return rc;
 	va_start(ap, fmt);
-	vsnprintf(err->reason + n, sizeof(err->reason) - (size_t)n, fmt, ap);
+	msg_vreason(err->reason, sizeof(err->reason), who, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -191,18 +215,16 @@ static int fail(struct vfu_err *err, uint16_t command, const char *who, int rc,
 __attribute__((format(printf, 3, 4)))
 static int cfail(const struct pctx *c, int rc, const char *fmt, ...)
 {
+	char who[64];
 	va_list ap;
-	int n;
 
 	if (!c->err)
 		return rc;
 	c->err->command = (uint16_t)(c->d - vfu_table);
-	n = snprintf(c->err->reason, sizeof(c->err->reason), "%s %s: ", c->d->name,
-		     c->dir == DIR_REPLY ? "reply" : "command");
-	if (n < 0 || (size_t)n >= sizeof(c->err->reason))
-		return rc;
+	snprintf(who, sizeof(who), "%s %s", c->d->name,
+		 c->dir == DIR_REPLY ? "reply" : "command");
 	va_start(ap, fmt);
-	vsnprintf(c->err->reason + n, sizeof(c->err->reason) - (size_t)n, fmt, ap);
+	msg_vreason(c->err->reason, sizeof(c->err->reason), who, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -885,12 +907,7 @@ int vfu_parse(const uint8_t *buf, size_t len, int *fds, size_t nfds,
 		goto out_close;
 
 	/* Hand the fds on: the message owns them now. */
-	for (size_t i = 0; i < VFU_MAX_FDS; i++)
-		m.fds[i] = -1;
-	for (size_t i = 0; i < nfds; i++) {
-		m.fds[i] = fds[i];
-		fds[i] = -1;
-	}
+	sio_move_fds(m.fds, VFU_MAX_FDS, fds, nfds);
 	m.nfds = nfds;
 	*ret = m;
 	return 0;

@@ -13,6 +13,7 @@
  * failure (vu_parse() always consumes the fds it is given).
  */
 #include "protocol/vhost_user.h"
+#include "protocol/msg_table.h"
 #include "protocol/sock_io.h"
 
 #include <errno.h>
@@ -228,9 +229,7 @@ static const struct vu_req_desc vu_table[VU_REQ_MAX + 1] = {
 
 static const struct vu_req_desc *lookup(uint32_t request)
 {
-	if (request > VU_REQ_MAX || !vu_table[request].name)
-		return NULL;
-	return &vu_table[request];
+	return MSG_ROW(vu_table, request);
 }
 
 bool vu_request_known(uint32_t request)
@@ -259,16 +258,12 @@ static int fail(struct vu_err *err, uint32_t request, const char *who, int rc,
 		const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	if (!err)
 		return rc;
 	err->request = request;
-	n = snprintf(err->reason, sizeof(err->reason), "%s: ", who);
-	if (n < 0 || (size_t)n >= sizeof(err->reason))
-		return rc;
 	va_start(ap, fmt);
-	vsnprintf(err->reason + n, sizeof(err->reason) - (size_t)n, fmt, ap);
+	msg_vreason(err->reason, sizeof(err->reason), who, fmt, ap);
 	va_end(ap);
 	return rc;
 }
@@ -884,12 +879,7 @@ int vu_parse(const uint8_t *buf, size_t len, int *fds, size_t nfds,
 		goto out_close;
 
 	/* Hand the fds on: the message owns them now. */
-	for (size_t i = 0; i < VU_MAX_FDS; i++)
-		m.fds[i] = -1;
-	for (size_t i = 0; i < nfds; i++) {
-		m.fds[i] = fds[i];
-		fds[i] = -1;
-	}
+	sio_move_fds(m.fds, VU_MAX_FDS, fds, nfds);
 	m.nfds = nfds;
 	*ret = m;
 	return 0;

@@ -12,6 +12,7 @@
  * side effects: no fds travel through a mailbox.
  */
 #include "protocol/vhost_vfio.h"
+#include "protocol/msg_table.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -63,46 +64,53 @@ static check_fn check_u64_any, check_mem_table, check_vring_num,
  *  - The four refused requests name what replaces them, so the daemon's
  *    log line says it.
  */
+#define EXACT(n) .min_size = (n), .max_size = (n)
+#define RANGE(lo, hi) .min_size = (lo), .max_size = (hi)
+
+/*
+ * Ioctl numbers are too sparse to index by: rows are found by .request.
+ * A field left out is the default: no payload, a status reply only when
+ * NEED_REPLY asks for one, carried over the mailbox, no payload check.
+ */
 static const struct vv_req_desc vv_table[] = {
-	{ VV_REQ_GET_FEATURES, "GET_FEATURES", 0, 0, true, BODY_U64, NULL, NULL },
-	{ VV_REQ_SET_FEATURES, "SET_FEATURES", 8, 8, false, BODY_STATUS, NULL, check_u64_any },
-	{ VV_REQ_SET_OWNER, "SET_OWNER", 0, 0, false, BODY_STATUS, NULL, NULL },
-	{ VV_REQ_RESET_OWNER, "RESET_OWNER", 0, 0, false, BODY_STATUS, NULL, NULL },
-	{ VV_REQ_SET_MEM_TABLE, "SET_MEM_TABLE", S_MT_HDR + S_REGION,
-	  (uint32_t)sizeof(struct vv_wire_mem_table), false, BODY_STATUS, NULL,
-	  check_mem_table },
-	{ VV_REQ_SET_LOG_BASE, "SET_LOG_BASE", 8, 8, false, BODY_STATUS,
-	  "carries a raw host address no device can use; send SET_LOG_BASE_IOVA",
-	  NULL },
-	{ VV_REQ_SET_LOG_FD, "SET_LOG_FD", 4, 4, false, BODY_STATUS,
-	  "the device logs by DMA, there is no log eventfd", NULL },
-	{ VV_REQ_SET_VRING_NUM, "SET_VRING_NUM", S_STATE, S_STATE, false, BODY_STATUS, NULL,
-	  check_vring_num },
-	{ VV_REQ_SET_VRING_ADDR, "SET_VRING_ADDR", S_ADDR, S_ADDR, false, BODY_STATUS, NULL,
-	  check_vring_addr },
-	{ VV_REQ_SET_VRING_BASE, "SET_VRING_BASE", S_STATE, S_STATE, false, BODY_STATUS, NULL,
-	  check_vring_base },
-	{ VV_REQ_GET_VRING_BASE, "GET_VRING_BASE", S_STATE, S_STATE, true, BODY_STATE, NULL,
-	  check_vring_index },
-	{ VV_REQ_SET_VRING_KICK, "SET_VRING_KICK", 8, 8, false, BODY_STATUS,
-	  "kicks are doorbells: write the queue index to its region 1 page, or an ioeventfd on it",
-	  NULL },
-	{ VV_REQ_SET_VRING_CALL, "SET_VRING_CALL", 8, 8, false, BODY_STATUS,
-	  "calls are MSI-X vectors: bind the eventfd with VFIO SET_IRQS", NULL },
-	{ VV_REQ_DEVICE_SET_STATE, "DEVICE_SET_STATE", 8, 8, false, BODY_STATUS, NULL,
-	  check_state },
-	{ VV_REQ_SET_LOG_BASE_IOVA, "SET_LOG_BASE_IOVA", S_LOG, S_LOG, false, BODY_STATUS, NULL,
-	  check_log },
+	{ .request = VV_REQ_GET_FEATURES, .name = "GET_FEATURES",
+	  .always_replies = true, .body = BODY_U64 },
+	{ .request = VV_REQ_SET_FEATURES, .name = "SET_FEATURES", EXACT(8),
+	  .check = check_u64_any },
+	{ .request = VV_REQ_SET_OWNER, .name = "SET_OWNER" },
+	{ .request = VV_REQ_RESET_OWNER, .name = "RESET_OWNER" },
+	{ .request = VV_REQ_SET_MEM_TABLE, .name = "SET_MEM_TABLE",
+	  RANGE(S_MT_HDR + S_REGION, (uint32_t)sizeof(struct vv_wire_mem_table)),
+	  .check = check_mem_table },
+	{ .request = VV_REQ_SET_LOG_BASE, .name = "SET_LOG_BASE", EXACT(8),
+	  .refused = "carries a raw host address no device can use; send SET_LOG_BASE_IOVA" },
+	{ .request = VV_REQ_SET_LOG_FD, .name = "SET_LOG_FD", EXACT(4),
+	  .refused = "the device logs by DMA, there is no log eventfd" },
+	{ .request = VV_REQ_SET_VRING_NUM, .name = "SET_VRING_NUM", EXACT(S_STATE),
+	  .check = check_vring_num },
+	{ .request = VV_REQ_SET_VRING_ADDR, .name = "SET_VRING_ADDR", EXACT(S_ADDR),
+	  .check = check_vring_addr },
+	{ .request = VV_REQ_SET_VRING_BASE, .name = "SET_VRING_BASE", EXACT(S_STATE),
+	  .check = check_vring_base },
+	{ .request = VV_REQ_GET_VRING_BASE, .name = "GET_VRING_BASE", EXACT(S_STATE),
+	  .always_replies = true, .body = BODY_STATE, .check = check_vring_index },
+	{ .request = VV_REQ_SET_VRING_KICK, .name = "SET_VRING_KICK", EXACT(8),
+	  .refused = "kicks are doorbells: write the queue index to its region 1 page, "
+		     "or an ioeventfd on it" },
+	{ .request = VV_REQ_SET_VRING_CALL, .name = "SET_VRING_CALL", EXACT(8),
+	  .refused = "calls are MSI-X vectors: bind the eventfd with VFIO SET_IRQS" },
+	{ .request = VV_REQ_DEVICE_SET_STATE, .name = "DEVICE_SET_STATE", EXACT(8),
+	  .check = check_state },
+	{ .request = VV_REQ_SET_LOG_BASE_IOVA, .name = "SET_LOG_BASE_IOVA", EXACT(S_LOG),
+	  .check = check_log },
 };
 
-#define TABLE_LEN (sizeof(vv_table) / sizeof(vv_table[0]))
+#undef EXACT
+#undef RANGE
 
 static const struct vv_req_desc *lookup(uint64_t request)
 {
-	for (size_t i = 0; i < TABLE_LEN; i++)
-		if (vv_table[i].request == request)
-			return &vv_table[i];
-	return NULL;
+	return MSG_FIND(vv_table, request, request);
 }
 
 const char *vv_request_name(uint64_t request)
@@ -119,16 +127,12 @@ static int fail(struct vv_err *err, uint64_t request, const char *who, int rc,
 		const char *fmt, ...)
 {
 	va_list ap;
-	int n;
 
 	if (!err)
 		return rc;
 	err->request = request;
-	n = snprintf(err->reason, sizeof(err->reason), "%s: ", who);
-	if (n < 0 || (size_t)n >= sizeof(err->reason))
-		return rc;
 	va_start(ap, fmt);
-	vsnprintf(err->reason + n, sizeof(err->reason) - (size_t)n, fmt, ap);
+	msg_vreason(err->reason, sizeof(err->reason), who, fmt, ap);
 	va_end(ap);
 	return rc;
 }
