@@ -401,16 +401,16 @@ struct simd_cmd {
 
 /* Sizes, fds and ranges are vfu_parse()'s; these are the device's handlers. */
 static const struct simd_cmd simd_cmds[VFU_CMD_MAX + 1] = {
-	[VFU_CMD_VERSION] = { cmd_version, true },
-	[VFU_CMD_DMA_MAP] = { cmd_dma_map, false },
-	[VFU_CMD_DMA_UNMAP] = { cmd_dma_unmap, false },
-	[VFU_CMD_DEVICE_GET_INFO] = { cmd_device_info, false },
-	[VFU_CMD_DEVICE_GET_REGION_INFO] = { cmd_region_info, false },
-	[VFU_CMD_DEVICE_GET_REGION_IO_FDS] = { cmd_io_fds, false },
-	[VFU_CMD_DEVICE_GET_IRQ_INFO] = { cmd_irq_info, false },
-	[VFU_CMD_DEVICE_SET_IRQS] = { cmd_set_irqs, false },
-	[VFU_CMD_REGION_READ] = { cmd_region_read, false },
-	[VFU_CMD_REGION_WRITE] = { cmd_region_write, false },
+	[VFU_CMD_VERSION] = { .fn = cmd_version, .before_version = true },
+	[VFU_CMD_DMA_MAP] = { .fn = cmd_dma_map },
+	[VFU_CMD_DMA_UNMAP] = { .fn = cmd_dma_unmap },
+	[VFU_CMD_DEVICE_GET_INFO] = { .fn = cmd_device_info },
+	[VFU_CMD_DEVICE_GET_REGION_INFO] = { .fn = cmd_region_info },
+	[VFU_CMD_DEVICE_GET_REGION_IO_FDS] = { .fn = cmd_io_fds },
+	[VFU_CMD_DEVICE_GET_IRQ_INFO] = { .fn = cmd_irq_info },
+	[VFU_CMD_DEVICE_SET_IRQS] = { .fn = cmd_set_irqs },
+	[VFU_CMD_REGION_READ] = { .fn = cmd_region_read },
+	[VFU_CMD_REGION_WRITE] = { .fn = cmd_region_write },
 };
 
 /* ---- the connection ------------------------------------------------------- */
@@ -455,7 +455,10 @@ static int serve_one(struct simd_dev *d, int sock, struct conn_bufs *b)
 		return 0;
 	}
 	vfu_reply_init(&b->rep, &b->req);
-	if (!d->version_ok && !simd_cmds[b->req.command].before_version) {
+	/* vfu_parse() passes only commands in its table: the index is in range. */
+	if (!simd_cmds[b->req.command].fn) {
+		r = -EOPNOTSUPP; /* known to the codec, not served by this device */
+	} else if (!d->version_ok && !simd_cmds[b->req.command].before_version) {
 		log_warning("%s: %s before VERSION", d->who, vfu_command_name(b->req.command));
 		r = -EINVAL;
 	} else {

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "agent/common/log.h"
+#include "protocol/msg_table.h"
 
 #define ULL(v) ((unsigned long long)(v))
 
@@ -465,28 +466,26 @@ struct simd_req {
 	req_fn *fn;
 };
 
-/* Sizes and ranges are vv_parse()'s; these are the device's rules. */
+/*
+ * Sizes and ranges are vv_parse()'s; these are the device's rules.  The
+ * ioctl numbers are too sparse to index by: rows are found by .request.
+ */
 static const struct simd_req simd_reqs[] = {
-	{ VV_REQ_GET_FEATURES, 0, req_get_features },
-	{ VV_REQ_SET_FEATURES, R_OWNER, req_set_features },
-	{ VV_REQ_SET_OWNER, 0, req_set_owner },
-	{ VV_REQ_RESET_OWNER, R_OWNER, req_reset_owner },
-	{ VV_REQ_SET_MEM_TABLE, R_OWNER, req_set_mem_table },
-	{ VV_REQ_SET_VRING_NUM, R_OWNER | R_STOPPED, req_set_vring_num },
-	{ VV_REQ_SET_VRING_ADDR, R_OWNER | R_STOPPED, req_set_vring_addr },
-	{ VV_REQ_SET_VRING_BASE, R_OWNER | R_STOPPED, req_set_vring_base },
-	{ VV_REQ_GET_VRING_BASE, R_OWNER, req_get_vring_base },
-	{ VV_REQ_SET_LOG_BASE_IOVA, R_OWNER, req_set_log_base },
-	{ VV_REQ_DEVICE_SET_STATE, R_OWNER, req_set_state },
+	{ .request = VV_REQ_GET_FEATURES, .fn = req_get_features },
+	{ .request = VV_REQ_SET_FEATURES, .rules = R_OWNER, .fn = req_set_features },
+	{ .request = VV_REQ_SET_OWNER, .fn = req_set_owner },
+	{ .request = VV_REQ_RESET_OWNER, .rules = R_OWNER, .fn = req_reset_owner },
+	{ .request = VV_REQ_SET_MEM_TABLE, .rules = R_OWNER, .fn = req_set_mem_table },
+	{ .request = VV_REQ_SET_VRING_NUM, .rules = R_OWNER | R_STOPPED,
+	  .fn = req_set_vring_num },
+	{ .request = VV_REQ_SET_VRING_ADDR, .rules = R_OWNER | R_STOPPED,
+	  .fn = req_set_vring_addr },
+	{ .request = VV_REQ_SET_VRING_BASE, .rules = R_OWNER | R_STOPPED,
+	  .fn = req_set_vring_base },
+	{ .request = VV_REQ_GET_VRING_BASE, .rules = R_OWNER, .fn = req_get_vring_base },
+	{ .request = VV_REQ_SET_LOG_BASE_IOVA, .rules = R_OWNER, .fn = req_set_log_base },
+	{ .request = VV_REQ_DEVICE_SET_STATE, .rules = R_OWNER, .fn = req_set_state },
 };
-
-static const struct simd_req *req_lookup(uint64_t request)
-{
-	for (size_t i = 0; i < sizeof(simd_reqs) / sizeof(simd_reqs[0]); i++)
-		if (simd_reqs[i].request == request)
-			return &simd_reqs[i];
-	return NULL;
-}
 
 /*
  * Returns 0 when the request was executed (its outcome, success or errno,
@@ -514,7 +513,7 @@ int simd_mailbox_write(struct simd_dev *d, const uint8_t *buf, size_t len)
 			    vv_request_name(req.request));
 		return -EINVAL;
 	}
-	h = req_lookup(req.request);
+	h = MSG_FIND(simd_reqs, request, req.request);
 	vv_reply_init(&rep, &req);
 	if (!h)
 		r = -EOPNOTSUPP; /* known to the codec, not served by this device */
