@@ -77,6 +77,16 @@ want "vdpa-migrate --agent $A switch " 'p0 p1 web.1'
 want "vdpa-migrate --agent $A switch p0 " '--to'
 want "vdpa-migrate --agent $A switch p0 --to " 'accel sw'
 want "vdpa-migrate --agent $A dirtylog record w" 'web.1'
+# Global options after the command too, as vdpa-migrate takes them; a
+# command's own options and the global ones after "-".
+want "vdpa-migrate port show --agent $A " 'p0 p1 web.1'
+want "vdpa-migrate port -j show --agent=$A w" 'web.1'
+want "vdpa-migrate port show p0 --agent u" 'unix:'
+want 'vdpa-migrate --' '--agent --help --json --version'
+want 'vdpa-migrate port show p0 -' '--agent --help -j'
+want 'vdpa-migrate dirtylog record p0 --' '--agent --help --interval --out --seconds'
+want 'vdpa-migrate dirtylog analyze t.trace --p' '--plot'
+want 'vdpa-migrate switch -' '--agent --help --to -j'
 # $VDPA_AGENT when the line has no --agent; --agent wins over it.
 export VDPA_AGENT=$A
 want 'vdpa-migrate port show ' 'p0 p1 web.1'
