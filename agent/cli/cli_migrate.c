@@ -39,6 +39,7 @@
 #include "agent/cli/precheck.h"
 #include "agent/cli/qmp.h"
 #include "agent/cli/render.h"
+#include "agent/common/util.h"
 #include "protocol/control.h"
 #include "protocol/text.h"
 
@@ -62,14 +63,6 @@ static volatile sig_atomic_t got_signal;
 static void on_signal(int sig)
 {
 	got_signal = sig;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void sleep_ms(int ms)
@@ -587,7 +580,7 @@ static void progress(struct run *r)
 	char dev[64] = "", share[24] = "?", qemu[48] = "", down[48] = "";
 	struct port_view v;
 	struct ctl_error err;
-	int64_t t = now_ms();
+	int64_t t = mono_ms();
 
 	if (!r->tty && t < r->next_line_ms)
 		return;
@@ -628,7 +621,7 @@ static void progress(struct run *r)
  */
 static int cancel_and_wait(struct run *r)
 {
-	int64_t deadline = now_ms() + CANCEL_WAIT_MS;
+	int64_t deadline = mono_ms() + CANCEL_WAIT_MS;
 	struct qmp_error err;
 	int rc;
 
@@ -646,7 +639,7 @@ static int cancel_and_wait(struct run *r)
 		}
 		if (terminal(r->mig.status) || strcmp(r->mig.status, "none") == 0)
 			return 0;
-		if (now_ms() >= deadline) {
+		if (mono_ms() >= deadline) {
 			set_error(r, "the migration is still %s %d s after migrate_cancel",
 				  r->mig.status, CANCEL_WAIT_MS / 1000);
 			return -ETIMEDOUT;
@@ -662,7 +655,7 @@ static int cancel_and_wait(struct run *r)
 /* The VM runs on the source as before the migration: exit 4 (or 130); else 5. */
 static int source_verdict(struct run *r, int status_if_running)
 {
-	int64_t deadline = now_ms() + 3000;
+	int64_t deadline = mono_ms() + 3000;
 	struct qmp_error err;
 	char st[32];
 
@@ -675,7 +668,7 @@ static int source_verdict(struct run *r, int status_if_running)
 		/* Right after a failure QEMU may not have restarted the VM yet. */
 		if (strcmp(st, "finish-migrate") != 0 && strcmp(st, "postmigrate") != 0)
 			break;
-		if (now_ms() >= deadline)
+		if (mono_ms() >= deadline)
 			break;
 		sleep_ms(100);
 	}
@@ -985,7 +978,7 @@ static int switchover(struct run *r)
 	int rc;
 
 	if (r->o.port) {
-		int64_t deadline = now_ms() + SWITCHOVER_WAIT_MS;
+		int64_t deadline = mono_ms() + SWITCHOVER_WAIT_MS;
 		struct ctl_error cerr = { "", "" };
 		bool ready = false;
 		struct port_view v;
@@ -1003,7 +996,7 @@ static int switchover(struct run *r)
 			rc = agent_show(&r->from, r->o.port, &v, &cerr);
 			if (rc == 0 && v.quiesced && v.final_harvest)
 				ready = true;
-			else if (now_ms() >= deadline)
+			else if (mono_ms() >= deadline)
 				break;
 			else
 				sleep_ms(SWITCHOVER_POLL_MS);
@@ -1054,7 +1047,7 @@ static int switchover(struct run *r)
 		return MIGRATE_EXIT_UNKNOWN;
 	}
 	r->continued = true;
-	r->continued_ms = now_ms();
+	r->continued_ms = mono_ms();
 	return 0;
 }
 
@@ -1064,12 +1057,12 @@ static int switchover(struct run *r)
  */
 static void final_times(struct run *r)
 {
-	int64_t deadline = now_ms() + 2000;
+	int64_t deadline = mono_ms() + 2000;
 	struct qmp_error err;
 	struct mig_info m;
 
 	qmp_set_interrupt(r->src, NULL);
-	while ((r->mig.total_ms <= 0 || r->mig.downtime_ms <= 0) && now_ms() < deadline) {
+	while ((r->mig.total_ms <= 0 || r->mig.downtime_ms <= 0) && mono_ms() < deadline) {
 		sleep_ms(20);
 		if (query_migrate(r->src, &m, &err) < 0 || strcmp(m.status, "completed") != 0)
 			return;
@@ -1124,7 +1117,7 @@ static int follow(struct run *r)
 			continue;
 		}
 		if (strcmp(r->mig.status, "pre-switchover") == 0 &&
-		    now_ms() - r->continued_ms > STUCK_MS) {
+		    mono_ms() - r->continued_ms > STUCK_MS) {
 			r->outcome = "unknown";
 			set_error(r, "the migration is still paused before the switchover %d s after "
 				  "migrate-continue; the VM is stopped on the source", STUCK_MS / 1000);
@@ -1149,7 +1142,7 @@ static int follow(struct run *r)
  */
 static int check_destination(struct run *r)
 {
-	int64_t deadline = now_ms() + DEST_WAIT_MS;
+	int64_t deadline = mono_ms() + DEST_WAIT_MS;
 	struct ctl_error cerr = { "", "" };
 	struct qmp_error err;
 	struct port_view v, nv, gv;
@@ -1166,7 +1159,7 @@ static int check_destination(struct run *r)
 		}
 		if (strcmp(r->dst_state, "inmigrate") != 0)
 			break;
-		if (now_ms() >= deadline) {
+		if (mono_ms() >= deadline) {
 			set_error(r, "the destination QEMU is still inmigrate %d s after the source "
 				  "completed", DEST_WAIT_MS / 1000);
 			return MIGRATE_EXIT_UNKNOWN;
@@ -1192,14 +1185,14 @@ static int check_destination(struct run *r)
 	 * moment (GAP_WAIT_MS), only when the source reported its last.
 	 */
 	src_last = last_frame_max(&r->at_switch);
-	deadline = now_ms() + RINGS_WAIT_MS;
+	deadline = mono_ms() + RINGS_WAIT_MS;
 	for (;;) {
 		/* Once the rings started, v stays: the rings are checked on it. */
 		rc = agent_show(&r->to, r->o.port, gap_deadline ? &gv : &nv, &cerr);
 		if (gap_deadline) {
 			if (rc == 0)
 				dst_first = first_frame_after(&gv, src_last);
-			if (rc < 0 || dst_first || now_ms() >= gap_deadline)
+			if (rc < 0 || dst_first || mono_ms() >= gap_deadline)
 				break;
 			sleep_ms(100);
 			continue;
@@ -1229,8 +1222,8 @@ static int check_destination(struct run *r)
 		if (all_started && (!src_last || dst_first))
 			break;
 		if (all_started)
-			gap_deadline = now_ms() + GAP_WAIT_MS;
-		else if (now_ms() >= deadline)
+			gap_deadline = mono_ms() + GAP_WAIT_MS;
+		else if (mono_ms() >= deadline)
 			break;
 		sleep_ms(100);
 	}

@@ -22,12 +22,12 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "agent/cli/ctl_client.h"
+#include "agent/common/util.h"
 
 extern char **environ;
 
@@ -182,21 +182,13 @@ int ctl_agent_path(const char *agent, char *ret_path, size_t cap)
 	return 0;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Waits for events on fd until deadline: 0, -ETIMEDOUT or -errno. */
 static int wait_fd(int fd, short events, int64_t deadline)
 {
 	struct pollfd p = { .fd = fd, .events = events };
 
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - mono_ms();
 		int n;
 
 		if (left <= 0)
@@ -225,7 +217,7 @@ int ctl_client_connect(const char *path, int timeout_ms, struct ctl_client **ret
 		       struct ctl_error *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int64_t deadline = now_ms() + timeout_ms;
+	int64_t deadline = mono_ms() + timeout_ms;
 	socklen_t sl;
 	int fd, r, soerr = 0;
 
@@ -281,7 +273,7 @@ int ctl_client_adopt(int fd, int timeout_ms, struct ctl_client **ret)
 /* Reaps the ssh if it has exited, waiting up to ms for it: true when reaped. */
 static bool reap_ssh(struct ctl_client *c, int ms)
 {
-	int64_t deadline = now_ms() + ms;
+	int64_t deadline = mono_ms() + ms;
 
 	for (;;) {
 		pid_t w = waitpid(c->ssh, &c->ssh_status, WNOHANG);
@@ -292,7 +284,7 @@ static bool reap_ssh(struct ctl_client *c, int ms)
 			c->ssh = 0;
 			return true;
 		}
-		if (now_ms() >= deadline)
+		if (mono_ms() >= deadline)
 			return false;
 		usleep(10000);
 	}
@@ -553,7 +545,7 @@ static int recv_line(struct ctl_client *c, int64_t deadline, char **ret_reply,
 int ctl_client_exchange(struct ctl_client *c, const char *line, size_t len,
 			char **ret_reply, size_t *ret_len, struct ctl_error *err)
 {
-	int64_t deadline = now_ms() + c->timeout_ms;
+	int64_t deadline = mono_ms() + c->timeout_ms;
 	int r;
 
 	if (c->broken) {

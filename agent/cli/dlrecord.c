@@ -17,6 +17,7 @@
 
 #include "agent/cli/ctl_client.h"
 #include "agent/cli/dlrecord.h"
+#include "agent/common/util.h"
 #include "dirtylog/dirtylog.h"
 #include "dirtylog/trace.h"
 #include "protocol/base64.h"
@@ -149,14 +150,6 @@ fail:
 	return r;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* Sleeps until deadline (ms, CLOCK_MONOTONIC) or a signal. */
 static void sleep_until(uint64_t deadline_ms)
 {
@@ -214,7 +207,7 @@ int dlrec_run(struct ctl_client *c, const struct dlrec_opts *o, int out_fd,
 			return r;
 		goto stop;
 	}
-	start = now_ms();
+	start = (uint64_t)mono_ms();
 	p->guest_size = snap.guest_size;
 	free(snap.bitmap);
 	snap.bitmap = NULL;
@@ -233,7 +226,7 @@ int dlrec_run(struct ctl_client *c, const struct dlrec_opts *o, int out_fd,
 		if (k * o->interval_ms > o->duration_ms)
 			break;
 		/* A signal ends the sleep early: look at *stop again. */
-		while (!stopped(o) && now_ms() < deadline)
+		while (!stopped(o) && (uint64_t)mono_ms() < deadline)
 			sleep_until(deadline);
 		if (stopped(o)) {
 			summary->stage = DLREC_INTERRUPTED;
@@ -258,7 +251,7 @@ int dlrec_run(struct ctl_client *c, const struct dlrec_opts *o, int out_fd,
 		p->snapshots++;
 		p->pages += snap.pages;
 		p->last_pages = snap.pages;
-		now = now_ms();
+		now = (uint64_t)mono_ms();
 		p->elapsed_ms = now - start;
 		if (o->progress)
 			o->progress(p, o->userdata);

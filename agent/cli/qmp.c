@@ -20,10 +20,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent/cli/qmp.h"
+#include "agent/common/util.h"
 #include "protocol/text.h"
 
 #define BUF_MAX ((size_t)QMP_MAX_LINE + 2)	/* a line and its "\r\n" */
@@ -53,14 +53,6 @@ static void set_err(struct qmp_error *err, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool interrupted(const struct qmp *q)
 {
 	return q->interrupt && *q->interrupt;
@@ -72,7 +64,7 @@ static int wait_fd(struct qmp *q, short events, int64_t deadline)
 	struct pollfd p = { .fd = q->fd, .events = events };
 
 	for (;;) {
-		int64_t left = deadline - now_ms();
+		int64_t left = deadline - mono_ms();
 		int n;
 
 		if (interrupted(q))
@@ -308,7 +300,7 @@ void qmp_set_interrupt(struct qmp *q, const volatile sig_atomic_t *flag)
 int qmp_execute(struct qmp *q, const char *command, struct json_object *args, int timeout_ms,
 		struct json_object **ret_return, struct qmp_error *err)
 {
-	int64_t deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms), id;
+	int64_t deadline = mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms), id;
 	struct json_object *cmd;
 	const char *json;
 	char *line;
@@ -418,7 +410,7 @@ static bool event_matches(struct json_object *ev, const char *name, struct json_
 int qmp_wait_event(struct qmp *q, const char *name, struct json_object *match, int timeout_ms,
 		   struct json_object **ret_event, struct qmp_error *err)
 {
-	int64_t deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	int64_t deadline = mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
 
 	for (size_t i = 0; i < q->nevents; i++) {
 		struct json_object *ev = q->events[i];
@@ -470,7 +462,7 @@ size_t qmp_dropped_events(const struct qmp *q)
 
 int qmp_open_fd(int fd, int timeout_ms, struct qmp **ret, struct qmp_error *err)
 {
-	int64_t deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	int64_t deadline = mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
 	struct json_object *greeting = NULL, *v;
 	struct qmp *q;
 	int fl, r;
@@ -501,7 +493,7 @@ int qmp_open_fd(int fd, int timeout_ms, struct qmp **ret, struct qmp_error *err)
 		r = -EPROTO;
 		goto fail;
 	}
-	r = qmp_execute(q, "qmp_capabilities", NULL, (int)(deadline - now_ms()), NULL, err);
+	r = qmp_execute(q, "qmp_capabilities", NULL, (int)(deadline - mono_ms()), NULL, err);
 	if (r < 0)
 		goto fail;
 	json_object_put(greeting);
@@ -516,7 +508,7 @@ fail:
 int qmp_connect(const char *path, int timeout_ms, struct qmp **ret, struct qmp_error *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int64_t deadline = now_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
+	int64_t deadline = mono_ms() + (timeout_ms < 0 ? 0 : timeout_ms);
 	int fd, r;
 
 	if (strncmp(path, "unix:", 5) == 0)
@@ -551,7 +543,7 @@ int qmp_connect(const char *path, int timeout_ms, struct qmp **ret, struct qmp_e
 			close(fd);
 			return r;
 		}
-		left = deadline - now_ms();
+		left = deadline - mono_ms();
 		if (left <= 0) {
 			set_err(err, "QEMU does not accept a QMP connection (another client "
 				"attached?)");
@@ -574,7 +566,7 @@ int qmp_connect(const char *path, int timeout_ms, struct qmp **ret, struct qmp_e
 		}
 		poll(NULL, 0, 50);	/* EAGAIN: the backlog is full */
 	}
-	return qmp_open_fd(fd, (int)(deadline - now_ms()), ret, err);
+	return qmp_open_fd(fd, (int)(deadline - mono_ms()), ret, err);
 }
 
 void qmp_free(struct qmp *q)

@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "agent/common/util.h"
 #include "protocol/sock_io.h"
 #include "protocol/vfio_user.h"
 #include "protocol/vfio_user_io.h"
@@ -101,7 +102,7 @@ static int call(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, size_t
 	 * control socket.  Wait for the first byte here, within the timeout;
 	 * the rest of the reply gets what is left of it.
 	 */
-	deadline = sio_now_ms() + ACCEL_DEV_TIMEOUT_MS;
+	deadline = mono_ms() + ACCEL_DEV_TIMEOUT_MS;
 	r = sio_wait_for(d->sock, POLLIN, deadline);
 	if (r == -ETIMEDOUT)
 		return fail(d, r, "%s: no reply within %d ms", vfu_command_name(cmd->command),
@@ -109,7 +110,7 @@ static int call(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, size_t
 	if (r < 0)
 		return fail(d, r, "%s: receive: %s", vfu_command_name(cmd->command),
 			    strerror(-r));
-	left = deadline - sio_now_ms();
+	left = deadline - mono_ms();
 	r = vfu_recv_msg(d->sock, left > 0 ? (int)left : 1, d->io);
 	if (r == 0)
 		return fail(d, -ECONNRESET, "%s: the device closed the connection",
@@ -415,7 +416,7 @@ int accel_dev_open(const char *spec, unsigned nvrings, struct accel_dev **ret, c
 
 int accel_dev_cut_off(struct accel_dev *d, int timeout_ms)
 {
-	int64_t deadline = sio_now_ms() + timeout_ms;
+	int64_t deadline = mono_ms() + timeout_ms;
 
 	if (d->cut)
 		return d->cut_result;

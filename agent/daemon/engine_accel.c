@@ -24,9 +24,9 @@
 #include <unistd.h>
 
 #include "agent/common/log.h"
+#include "agent/common/util.h"
 #include "dirtylog/dirtylog.h"
 #include "dirtylog/harvest.h"
-#include "dirtylog/stats.h"
 
 #define NV ACCEL_DEV_MAX_VRINGS
 
@@ -196,7 +196,7 @@ static void log_used_rings(struct engine_accel *e, struct dirtylog *qemu)
 static int harvest_locked(struct engine_accel *e)
 {
 	struct dirtylog *qemu = vu_dev_active_log(e->dev);
-	uint64_t pages = 0, outside = 0, t = dirtylog_now_ns();
+	uint64_t pages = 0, outside = 0, t = mono_ns();
 	int r;
 
 	if (!qemu || !e->devlog)
@@ -221,12 +221,12 @@ static void *harvester_main(void *arg)
 
 	pthread_mutex_lock(&e->mu);
 	while (!e->quit) {
-		struct timespec ts;
+		uint64_t until = mono_ns() + (uint64_t)e->harvest_ms * 1000000u;
+		struct timespec ts = {
+			.tv_sec = (time_t)(until / 1000000000u),
+			.tv_nsec = (long)(until % 1000000000u),
+		};
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += (long)e->harvest_ms * 1000000L;
-		ts.tv_sec += ts.tv_nsec / 1000000000L;
-		ts.tv_nsec %= 1000000000L;
 		pthread_cond_timedwait(&e->cv, &e->mu, &ts);
 		if (e->harvest_on && !e->quit)
 			(void)harvest_locked(e);	/* the next round or the stop retries */
@@ -554,7 +554,7 @@ static int acc_ring_start(void *opaque, unsigned idx)
 static int acc_ring_stop(void *opaque, unsigned idx, uint16_t *ret_base)
 {
 	struct engine_accel *e = opaque;
-	uint64_t t0 = dirtylog_now_ns();
+	uint64_t t0 = mono_ns();
 	int r;
 
 	if (idx >= e->nvrings)
@@ -584,7 +584,7 @@ static int acc_ring_stop(void *opaque, unsigned idx, uint16_t *ret_base)
 	if (any_on(e) && !e->failed)
 		configure_and_start(e);
 	pthread_mutex_lock(&e->mu);
-	e->st.last_switchover_us = (dirtylog_now_ns() - t0) / 1000;
+	e->st.last_switchover_us = (mono_ns() - t0) / 1000;
 	pthread_mutex_unlock(&e->mu);
 	log_info("port %s: ring %u stopped on the accelerator at avail index %u", e->name, idx,
 		 *ret_base);

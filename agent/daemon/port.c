@@ -22,7 +22,6 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <time.h>
 #include <zlib.h>
 
 #include "agent/daemon/accel_dev.h"
@@ -30,9 +29,9 @@
 #include "agent/daemon/engine_accel.h"
 #include "agent/daemon/engine_sw.h"
 #include "agent/common/log.h"
+#include "agent/common/util.h"
 #include "agent/daemon/vu_dev.h"
 #include "dirtylog/dirtylog.h"
-#include "dirtylog/stats.h"
 #include "protocol/base64.h"
 #include "protocol/control.h"
 #include "protocol/vhost_user.h"
@@ -128,7 +127,7 @@ const char *port_state_name(const struct port *p)
 /* The accelerator leaves the port: its rings go on in software. */
 static void drop_accel(struct port *p, const char *why)
 {
-	uint64_t t0 = (dirtylog_now_ns() / 1000);
+	uint64_t t0 = (mono_ns() / 1000);
 	int r;
 
 	if (!p->acc)
@@ -146,7 +145,7 @@ static void drop_accel(struct port *p, const char *why)
 	p->dev_watch = NULL;
 	engine_accel_free(p->acc);
 	p->acc = NULL;
-	p->last_switch_us = (dirtylog_now_ns() / 1000) - t0;
+	p->last_switch_us = (mono_ns() / 1000) - t0;
 	if (why) {
 		p->fallbacks++;
 		log_warning("port %s: falling back to software: %s%s", p->cfg.name, why,
@@ -172,7 +171,7 @@ static void on_device(struct watch *w, int fd, uint32_t events, void *opaque)
 static int use_accel(struct port *p, char *err, size_t errlen)
 {
 	struct accel_dev *adev;
-	uint64_t t0 = (dirtylog_now_ns() / 1000);
+	uint64_t t0 = (mono_ns() / 1000);
 	int r;
 
 	if (p->acc)
@@ -194,7 +193,7 @@ static int use_accel(struct port *p, char *err, size_t errlen)
 		drop_accel(p, NULL);
 		return r < 0 ? r : -EIO;
 	}
-	p->last_switch_us = (dirtylog_now_ns() / 1000) - t0;
+	p->last_switch_us = (mono_ns() / 1000) - t0;
 	log_notice("port %s: rings on the accelerator %s (%llu us)", p->cfg.name, p->cfg.device,
 		   (unsigned long long)p->last_switch_us);
 	return 0;
@@ -731,7 +730,7 @@ struct json_object *port_detail_json(const struct port *p)
 	if (p->acc) {
 		struct engine_accel_stats st;
 		struct json_object *a = json_object_new_object();
-		uint64_t now = dirtylog_now_ns();
+		uint64_t now = mono_ns();
 
 		engine_accel_stats(p->acc, &st);
 		json_object_object_add(a, "device", json_object_new_string(p->cfg.device));
@@ -821,7 +820,7 @@ int port_dirtylog_snapshot(struct port *p, struct json_object **ret, char *err, 
 		r = -ENOMEM;
 		goto out;
 	}
-	now = dirtylog_now_ns();
+	now = mono_ns();
 	r = vu_dev_record_take(&p->dev, raw, size, &pages);
 	if (r < 0) {
 		snprintf(err, errlen, "snapshot: %s", strerror(-r));
