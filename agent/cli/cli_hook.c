@@ -41,6 +41,7 @@
 
 #include "agent/cli/cli_migrate.h"
 #include "agent/common/config.h"
+#include "agent/common/util.h"
 #include "agent/cli/ctl_client.h"
 #include "agent/cli/domxml.h"
 #include "protocol/text.h"
@@ -227,7 +228,7 @@ static int config_set(struct hook_config *c, const char *key, char *v, char *err
 
 static const char *const config_keys[] = { "agent", "socket-dir", "backend", "endpoint",
 					    "device", "socket-group", "socket-mode" };
-#define NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+#define NKEYS ARRAY_SIZE(config_keys)
 
 /*
  * Reads $VDPA_HOOK_CONF or HOOK_CONF_DEFAULT.  A missing file means the

@@ -117,7 +117,7 @@ static int parse_opts(char **args, struct opts *o)
 			o->json = true;
 			continue;
 		}
-		for (k = 0; k < sizeof(table) / sizeof(table[0]); k++) {
+		for (k = 0; k < ARRAY_SIZE(table); k++) {
 			size_t n = strlen(table[k].name);
 
 			if (strncmp(a, table[k].name, n) != 0)
@@ -133,7 +133,7 @@ static int parse_opts(char **args, struct opts *o)
 				break;
 			}
 		}
-		if (k == sizeof(table) / sizeof(table[0]))
+		if (k == ARRAY_SIZE(table))
 			return usage("unknown argument", a);
 		if (*table[k].dst)
 			return usage("given twice", table[k].name);

@@ -51,6 +51,7 @@
 #include "agent/cli/render.h"
 #include "dirtylog/trace.h"
 #include "agent/common/version.h"
+#include "agent/common/util.h"
 #include "protocol/control.h"
 
 #define EXIT_USAGE 2
@@ -59,7 +60,6 @@
 #define EXIT_OSERR 71	/* EX_OSERR: out of memory */
 #define EXIT_IOERR 74	/* EX_IOERR */
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 struct cli {
 	const char *agent;	/* "unix:PATH" or whatever the user wrote */

@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "agent/cli/dlanalyze.h"
+#include "agent/common/util.h"
 #include "dirtylog/dirtylog.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -331,10 +332,10 @@ int dla_parse_rate(const char *s, double *ret_bps)
 	if (*p) {
 		size_t i;
 
-		for (i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++)
+		for (i = 0; i < ARRAY_SIZE(suffixes); i++)
 			if ((*p | 0x20) == suffixes[i].c)
 				break;
-		if (i == sizeof(suffixes) / sizeof(suffixes[0]) || p[1])
+		if (i == ARRAY_SIZE(suffixes) || p[1])
 			return -EINVAL;
 		mult = suffixes[i].mult;
 	}

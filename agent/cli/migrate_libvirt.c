@@ -43,6 +43,7 @@
 
 #include "agent/cli/cli_migrate.h"
 #include "agent/cli/domxml.h"
+#include "agent/common/util.h"
 #include "protocol/text.h"
 
 #define DEFAULT_CONNECT "qemu:///system"
@@ -106,7 +107,7 @@ static int parse_args(char **args, struct options *o)
 					      "--socket-dir" };
 	const char **dst[] = { &o->to, &o->to_backend, &o->connect, &o->sockdir };
 
-	const size_t nvalued = sizeof(valued) / sizeof(valued[0]);
+	const size_t nvalued = ARRAY_SIZE(valued);
 
 	for (size_t i = 0; args[i]; i++) {
 		const char *v = NULL;

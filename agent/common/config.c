@@ -7,6 +7,7 @@
  * number is range-checked, every string length-checked, unknown keys refused.
  */
 #include "agent/common/config.h"
+#include "agent/common/util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -300,7 +301,7 @@ int port_spec_parse(const char *spec, struct port_config *ret, char *err, size_t
 		if (!eq)
 			return fail(err, errlen, "'%s' is not KEY=VALUE", item);
 		*eq = '\0';
-		for (unsigned k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		for (unsigned k = 0; k < ARRAY_SIZE(keys); k++) {
 			if (strcmp(item, keys[k]) == 0) {
 				if (seen & (1u << k))
 					return fail(err, errlen, "%s: given twice", item);
@@ -545,7 +546,7 @@ int agent_config_parse(const char *name, const char *text, struct agent_config *
 			static const char *const keys[] = { "socket", "backend", "endpoint", "mac",
 							    "queues", "mtu", "poll", "bench-log", "device",
 							    "harvest-ms", "socket-group", "socket-mode" };
-			for (unsigned k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+			for (unsigned k = 0; k < ARRAY_SIZE(keys); k++) {
 				if (strcmp(key, keys[k]) == 0) {
 					if (seen & (1u << k)) {
 						r = fail(err, errlen, "%s:%u: %s: given twice", name,

@@ -6,6 +6,7 @@
  * port later, with the errno.
  */
 #include "agent/daemon/selfcheck.h"
+#include "agent/common/util.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -162,7 +163,7 @@ int selfcheck_run(FILE *out, const char *runtime_dir)
 {
 	int failures = 0;
 
-	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(checks); i++) {
 		char why[256] = "";
 		int r = checks[i].fn(runtime_dir, why, sizeof(why));
 

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "agent/common/log.h"
+#include "agent/common/util.h"
 #include "agent/common/version.h"
 
 static volatile int quit;
@@ -143,7 +144,7 @@ static const struct {
 	{ "log-level", "LEVEL", opt_log_level, "err, warning, notice, info (default), debug" },
 };
 
-#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+#define NOPTIONS ARRAY_SIZE(options)
 
 static void usage(FILE *f)
 {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "agent/common/util.h"
 #include "protocol/base64.h"
 
 static void rfc4648_vectors(void **state)
@@ -55,7 +56,7 @@ static void refusals(void **state)
 	size_t n;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
 		assert_int_equal(b64_decode(bad[i], strlen(bad[i]), out, sizeof(out), &n), -EINVAL);
 	assert_int_equal(b64_decode("Zm9vYmFy", 8, out, 5, &n), -ENOBUFS);
 }

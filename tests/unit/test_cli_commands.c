@@ -29,6 +29,7 @@
 #include <json-c/json.h>
 
 #include "agent/cli/commands.h"
+#include "agent/common/util.h"
 #include "agent/common/version.h"
 #include "tests/helpers/testhelp.h"
 
@@ -318,7 +319,7 @@ static void every_command_has_help(void **state)
 	};
 	struct fixture *f = *state;
 
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++) {
 		char want[128];
 		struct run r = cmds[i][1] ? run_cli("--agent", f->agent, cmds[i][0], cmds[i][1],
 						    "--help", NULL)
@@ -499,7 +500,7 @@ static void version_options(void **state)
 	};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(spellings) / sizeof(spellings[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(spellings); i++) {
 		struct run r = run_cli(spellings[i][0], spellings[i][1], NULL);
 
 		assert_int_equal(r.status, 0);

@@ -32,9 +32,9 @@
 
 #include "agent/cli/ctl_client.h"
 #include "agent/cli/render.h"
+#include "agent/common/util.h"
 #include "protocol/control.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- golden files ------------------------------------------------------ */
 

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "agent/common/config.h"
+#include "agent/common/util.h"
 
 static void spec_minimal(void **state)
 {
@@ -97,7 +98,7 @@ static void spec_refusals(void **state)
 	char err[CONFIG_ERR_MAX];
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		memset(err, 0, sizeof(err));
 		assert_int_equal(port_spec_parse(cases[i].spec, &pc, err, sizeof(err)), -EINVAL);
 		assert_string_equal(err, cases[i].why);
@@ -169,7 +170,7 @@ static void file_refusals(void **state)
 	char err[CONFIG_ERR_MAX];
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
 		memset(err, 0, sizeof(err));
 		assert_int_equal(agent_config_parse("c", cases[i].spec, &cfg, err, sizeof(err)), -EINVAL);
 		assert_string_equal(err, cases[i].why);

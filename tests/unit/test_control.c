@@ -16,9 +16,8 @@
 #include <cmocka.h>
 #include <json-c/json.h>
 
+#include "agent/common/util.h"
 #include "protocol/control.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* A request filled with a pattern, to see that failures do not write it. */
 static void poison(struct ctl_request *r)
@@ -474,7 +473,7 @@ static void hex_words(void **state)
 	assert_int_equal(v, 0x170208000ull);
 	assert_int_equal(ctl_parse_hex64("0xFFFFffffFFFFffff", &v), 0);
 	assert_true(v == UINT64_MAX);
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
 		v = 7;
 		assert_int_equal(ctl_parse_hex64(bad[i], &v), -EINVAL);
 		assert_int_equal(v, 7);

@@ -26,6 +26,7 @@
 #include <json-c/json.h>
 #include <zlib.h>
 
+#include "agent/common/util.h"
 #include "agent/cli/ctl_client.h"
 #include "agent/cli/dlanalyze.h"
 #include "agent/cli/dlrecord.h"
@@ -33,7 +34,6 @@
 #include "protocol/base64.h"
 #include "protocol/control.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define GIB (UINT64_C(1) << 30)
 #define MS_NS UINT64_C(1000000)
 

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "agent/cli/domxml.h"
+#include "agent/common/util.h"
 #include "protocol/text.h"
 
 #define SOCKDIR "/run/vdpa-agent"
@@ -138,7 +139,7 @@ static const struct golden goldens[] = {
 static void golden_rewrites(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(goldens) / sizeof(goldens[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(goldens); i++) {
 		const struct golden *g = &goldens[i];
 		struct domxml_error err = { "" };
 		struct domxml *d = parse_fixture(g->input, SOCKDIR), *again;
@@ -204,7 +205,7 @@ static const struct refusal refusals[] = {
 static void golden_refusals(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(refusals) / sizeof(refusals[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(refusals); i++) {
 		const struct refusal *c = &refusals[i];
 		struct domxml_error err = { "" };
 		struct domxml *d = NULL;

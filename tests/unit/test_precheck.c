@@ -23,6 +23,7 @@
 #include <json-c/json.h>
 
 #include "agent/cli/precheck.h"
+#include "agent/common/util.h"
 #include "agent/daemon/vu_dev.h"
 
 #define BIT(b) (UINT64_C(1) << (b))
@@ -403,7 +404,7 @@ static void replies_without_members_refused(void **state)
 	struct ctl_error err;
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(src_keys) / sizeof(src_keys[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(src_keys); i++) {
 		struct json_object *sj = src_reply(&src_ok), *dj = dst_reply(&dst_ok, true), *p;
 
 		json_object_object_get_ex(sj, "port", &p);
@@ -416,7 +417,7 @@ static void replies_without_members_refused(void **state)
 		json_object_put(sj);
 		json_object_put(dj);
 	}
-	for (size_t i = 0; i < sizeof(dst_keys) / sizeof(dst_keys[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(dst_keys); i++) {
 		struct json_object *sj = src_reply(&src_ok), *dj = dst_reply(&dst_ok, true), *p;
 
 		json_object_object_get_ex(dj, "port", &p);

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "agent/common/util.h"
 #include "protocol/vfio_user.h"
 #include "protocol/vfio_user_io.h"
 #include "tests/helpers/testhelp.h"
@@ -928,7 +929,7 @@ static void run_bad(const struct bad *b)
 static void test_malformed_table(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(bad_cases); i++)
 		run_bad(&bad_cases[i]);
 }
 

@@ -22,6 +22,7 @@
 
 #include <cmocka.h>
 
+#include "agent/common/util.h"
 #include "protocol/vhost_user.h"
 #include "protocol/vhost_user_io.h"
 #include "tests/helpers/testhelp.h"
@@ -185,7 +186,7 @@ static void test_no_payload_requests(void **state)
 	int before = th_count_fds();
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+	for (size_t i = 0; i < ARRAY_SIZE(reqs); i++) {
 		struct vu_msg m = ok_msg(CTX_OWNED, reqs[i], 0, NULL, 0, 0, 0);
 
 		assert_int_equal(m.flags, VU_VERSION);
@@ -601,7 +602,7 @@ static void run_bad(const struct bad *b)
 static void test_malformed_table(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(bad_cases); i++)
 		run_bad(&bad_cases[i]);
 }
 
@@ -762,7 +763,7 @@ static void test_state_qemu_order(void **st)
 	uint64_t pf = 0;
 
 	(void)st;
-	run_steps(steps, sizeof(steps) / sizeof(steps[0]), &state, &pf);
+	run_steps(steps, ARRAY_SIZE(steps), &state, &pf);
 	assert_int_equal(state, VU_STATE_CONNECTED);
 }
 
@@ -784,7 +785,7 @@ static void test_state_dpdk_order(void **st)
 	uint64_t pf = 0;
 
 	(void)st;
-	run_steps(steps, sizeof(steps) / sizeof(steps[0]), &state, &pf);
+	run_steps(steps, ARRAY_SIZE(steps), &state, &pf);
 	assert_int_equal(state, VU_STATE_OWNED);
 	assert_int_equal(vu_state_after(VU_STATE_OWNED, 999), VU_STATE_OWNED);
 	assert_string_equal(vu_request_name(VU_REQ_SET_MEM_TABLE), "SET_MEM_TABLE");

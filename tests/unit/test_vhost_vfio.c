@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <linux/vhost.h>
 
+#include "agent/common/util.h"
 #include "protocol/vhost_vfio.h"
 #include "tests/helpers/testhelp.h"
 
@@ -370,7 +371,7 @@ static void run_bad(const struct bad *b)
 static void test_malformed_table(void **state)
 {
 	(void)state;
-	for (size_t i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++)
+	for (size_t i = 0; i < ARRAY_SIZE(bad_cases); i++)
 		run_bad(&bad_cases[i]);
 }
 
