@@ -100,18 +100,6 @@ static void shown(const char *in, char *out, size_t cap)
 
 /* ---- configuration -------------------------------------------------------- */
 
-static char *trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
-
 /* A template may hold %n (the port name) and %%; checked at load. */
 static int check_template(const char *t)
 {
@@ -278,24 +266,21 @@ static int config_load(struct hook_config *c, char *err, size_t errlen)
 		goto out;
 	}
 	for (line = text; line; line = next) {
-		char why[CONFIG_ERR_MAX], *eq, *key;
+		char why[CONFIG_ERR_MAX], *key, *value;
 		size_t ki;
 
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
 		lineno++;
-		line = trim(line);
+		line = config_trim(line);
 		if (!line[0] || line[0] == '#')
 			continue;
-		eq = strchr(line, '=');
-		if (!eq) {
+		if (config_kv(line, &key, &value) < 0) {
 			snprintf(err, errlen, "%s:%u: expected key = value", c->path, lineno);
 			r = -EINVAL;
 			goto out;
 		}
-		*eq = '\0';
-		key = trim(line);
 		/* A key twice is a mistake (which one was meant?): refused. */
 		for (ki = 0; ki < NKEYS && strcmp(key, config_keys[ki]) != 0; ki++)
 			;
@@ -307,7 +292,7 @@ static int config_load(struct hook_config *c, char *err, size_t errlen)
 		}
 		if (ki < NKEYS)
 			first_line[ki] = lineno;
-		r = config_set(c, key, trim(eq + 1), why, sizeof(why));
+		r = config_set(c, key, value, why, sizeof(why));
 		if (r < 0) {
 			char k[32];
 

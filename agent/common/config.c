@@ -383,7 +383,7 @@ void agent_config_free(struct agent_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-static char *trim(char *s)
+char *config_trim(char *s)
 {
 	char *e;
 
@@ -393,6 +393,18 @@ static char *trim(char *s)
 	while (e > s && isspace((unsigned char)e[-1]))
 		*--e = '\0';
 	return s;
+}
+
+int config_kv(char *line, char **ret_key, char **ret_value)
+{
+	char *eq = strchr(line, '=');
+
+	if (!eq)
+		return -EINVAL;
+	*eq = '\0';
+	*ret_key = config_trim(line);
+	*ret_value = config_trim(eq + 1);
+	return 0;
 }
 
 enum section { SEC_NONE, SEC_AGENT, SEC_PORT };
@@ -439,7 +451,7 @@ int agent_config_parse(const char *name, const char *text, struct agent_config *
 	while (*p) {
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		char *s, *eq, *key, *value;
+		char *s, *key, *value;
 
 		line++;
 		if (n > CONFIG_LINE_MAX) {
@@ -450,27 +462,27 @@ int agent_config_parse(const char *name, const char *text, struct agent_config *
 		memcpy(buf, p, n);
 		buf[n] = '\0';
 		p = nl ? nl + 1 : p + n;
-		s = trim(buf);
+		s = config_trim(buf);
 		if (*s == '\0' || *s == '#' || *s == ';')
 			continue;
 
 		if (*s == '[') {
 			char *end = strchr(s, ']');
-			if (!end || trim(end + 1)[0] != '\0') {
+			if (!end || config_trim(end + 1)[0] != '\0') {
 				r = fail(err, errlen, "%s:%u: malformed section header", name, line);
 				goto out;
 			}
 			*end = '\0';
 			if (sec == SEC_PORT && (r = close_port(&cfg, name, sec_line, err, errlen)) < 0)
 				goto out;
-			s = trim(s + 1);
+			s = config_trim(s + 1);
 			sec_line = line;
 			seen = 0;
 			if (strcmp(s, "agent") == 0) {
 				sec = SEC_AGENT;
 			} else if (strncmp(s, "port", 4) == 0 && isspace((unsigned char)s[4])) {
 				struct port_config *np;
-				char *pname = trim(s + 4);
+				char *pname = config_trim(s + 4);
 
 				if (cfg.nports >= CONFIG_PORTS_MAX) {
 					r = fail(err, errlen, "%s:%u: more than %d ports", name, line,
@@ -507,14 +519,10 @@ int agent_config_parse(const char *name, const char *text, struct agent_config *
 			continue;
 		}
 
-		eq = strchr(s, '=');
-		if (!eq) {
+		if (config_kv(s, &key, &value) < 0) {
 			r = fail(err, errlen, "%s:%u: expected KEY = VALUE or [section]", name, line);
 			goto out;
 		}
-		*eq = '\0';
-		key = trim(s);
-		value = trim(eq + 1);
 
 		if (sec == SEC_NONE) {
 			r = fail(err, errlen, "%s:%u: '%s' outside a section", name, line, key);

@@ -100,6 +100,16 @@ int agent_config_parse(const char *name, const char *text, struct agent_config *
 		       char *err, size_t errlen);
 void agent_config_free(struct agent_config *cfg);
 
+/*
+ * The line reader both configuration files share (this one and the hook's,
+ * vdpa-migrate-hook.conf): config_trim() strips leading and trailing
+ * whitespace (isspace()) in place and returns the first byte kept;
+ * config_kv() splits "KEY = VALUE" at its first '=' in place, both sides
+ * trimmed, or returns -EINVAL (nothing written) when there is no '='.
+ */
+char *config_trim(char *s);
+int config_kv(char *line, char **ret_key, char **ret_value);
+
 const char *port_backend_name(enum port_backend b);
 
 #endif
