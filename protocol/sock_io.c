@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -20,14 +21,16 @@ int64_t sio_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Waits for events until deadline (ms, CLOCK_MONOTONIC; < 0: none). */
-int sio_wait_for(int sock, short events, int64_t deadline)
+/* Waits for events until deadline (ms, CLOCK_MONOTONIC; < 0: none) or *stop. */
+static int wait_until(int sock, short events, int64_t deadline, const volatile sig_atomic_t *stop)
 {
 	struct pollfd pfd = { .fd = sock, .events = events };
 	int64_t left;
 	int r;
 
 	for (;;) {
+		if (stop && *stop)
+			return -EINTR;
 		left = -1;
 		if (deadline >= 0) {
 			left = deadline - sio_now_ms();
@@ -44,6 +47,93 @@ int sio_wait_for(int sock, short events, int64_t deadline)
 		if (errno != EINTR)
 			return -errno;
 	}
+}
+
+int sio_wait_for(int sock, short events, int64_t deadline)
+{
+	return wait_until(sock, events, deadline, NULL);
+}
+
+int sio_write_all(int sock, const void *buf, size_t len, int64_t deadline,
+		  const volatile sig_atomic_t *stop, size_t *sent)
+{
+	const char *p = buf;
+	size_t off = 0;
+	int r = 0;
+
+	while (off < len) {
+		ssize_t n = send(sock, p + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n >= 0) {
+			off += (size_t)n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			r = -errno;
+			break;
+		}
+		r = wait_until(sock, POLLOUT, deadline, stop);
+		if (r < 0)
+			break;
+	}
+	if (sent)
+		*sent = off;
+	return r;
+}
+
+int sio_read_line(int sock, struct sio_line *l, size_t min, size_t max, int64_t deadline,
+		  const volatile sig_atomic_t *stop, size_t *ret_len)
+{
+	for (;;) {
+		char *nl = l->len ? memchr(l->buf, '\n', l->len) : NULL;
+		ssize_t n;
+		int r;
+
+		if (nl) {
+			*ret_len = (size_t)(nl - l->buf);
+			return 1;
+		}
+		if (l->len >= max)
+			return -EMSGSIZE;
+		if (l->len == l->cap) {
+			size_t cap = l->cap ? l->cap * 2 : min;
+			char *nb;
+
+			if (cap > max)
+				cap = max;
+			nb = realloc(l->buf, cap);
+			if (!nb)
+				return -ENOMEM;
+			l->buf = nb;
+			l->cap = cap;
+		}
+		n = recv(sock, l->buf + l->len, l->cap - l->len, MSG_DONTWAIT);
+		if (n > 0) {
+			l->len += (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			l->wait_failed = false;
+			return -errno;
+		}
+		r = wait_until(sock, POLLIN, deadline, stop);
+		if (r < 0) {
+			l->wait_failed = true;
+			return r;
+		}
+	}
+}
+
+void sio_line_drop(struct sio_line *l, size_t n)
+{
+	l->len -= n;
+	memmove(l->buf, l->buf + n, l->len);
 }
 
 void sio_close_fds(int *fds, size_t nfds)

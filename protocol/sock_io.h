@@ -13,6 +13,7 @@
 #ifndef VDPA_PROTOCOL_SOCK_IO_H
 #define VDPA_PROTOCOL_SOCK_IO_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -24,6 +25,40 @@ int64_t sio_now_ms(void);
 
 /* Waits for events on sock until deadline (ms; < 0: none): 0, -ETIMEDOUT or -errno. */
 int sio_wait_for(int sock, short events, int64_t deadline);
+
+/*
+ * Line-oriented text streams (QMP, the control protocol), on a non-blocking
+ * socket, bounded by one deadline per exchange (ms on sio_now_ms(); < 0:
+ * none).  stop (may be NULL) is a signal handler's flag: once set, a wait
+ * ends with -EINTR.
+ *
+ * sio_write_all() sends len bytes, MSG_NOSIGNAL, finishing short writes.
+ * Returns 0, -ETIMEDOUT, -EINTR, or the -errno of send() or poll();
+ * *sent (may be NULL) says how many bytes went out, also on failure, so
+ * that the caller knows whether half a message is on the wire.
+ */
+int sio_write_all(int sock, const void *buf, size_t len, int64_t deadline,
+		  const volatile sig_atomic_t *stop, size_t *sent);
+
+/* Bytes received and not yet taken; zero-initialise, free(buf) when done. */
+struct sio_line {
+	char *buf;
+	size_t len, cap;
+	bool wait_failed;	/* the last error came from poll(), not recv() */
+};
+
+/*
+ * The next '\n'-terminated line: it is l->buf[0..*ret_len), its '\n' at
+ * l->buf[*ret_len]; sio_line_drop(l, *ret_len + 1) takes it.  The buffer
+ * grows from min up to max bytes.  Returns 1; 0 at EOF (l->len > 0: in
+ * the middle of a line); -EMSGSIZE when max bytes hold no '\n'; -ENOMEM;
+ * -ETIMEDOUT; -EINTR; or the -errno of recv() or poll().
+ */
+int sio_read_line(int sock, struct sio_line *l, size_t min, size_t max, int64_t deadline,
+		  const volatile sig_atomic_t *stop, size_t *ret_len);
+
+/* Takes the first n (<= l->len) bytes out of l. */
+void sio_line_drop(struct sio_line *l, size_t n);
 
 /* Closes fds[0..nfds) and leaves -1 in each slot. */
 void sio_close_fds(int *fds, size_t nfds);

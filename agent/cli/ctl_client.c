@@ -28,6 +28,7 @@
 
 #include "agent/cli/ctl_client.h"
 #include "agent/common/util.h"
+#include "protocol/sock_io.h"
 
 extern char **environ;
 
@@ -37,8 +38,7 @@ struct ctl_client {
 	int ssh_status;	/* its wait status, once reaped */
 	int timeout_ms;
 	bool broken;	/* a call failed mid-stream: the framing is lost */
-	char *buf;	/* bytes received and not yet returned */
-	size_t len, cap;
+	struct sio_line in;	/* bytes received and not yet returned */
 };
 
 /* The buffer holds one line of at most CTL_MAX_REPLY bytes plus its '\n'. */
@@ -182,25 +182,6 @@ int ctl_agent_path(const char *agent, char *ret_path, size_t cap)
 	return 0;
 }
 
-/* Waits for events on fd until deadline: 0, -ETIMEDOUT or -errno. */
-static int wait_fd(int fd, short events, int64_t deadline)
-{
-	struct pollfd p = { .fd = fd, .events = events };
-
-	for (;;) {
-		int64_t left = deadline - mono_ms();
-		int n;
-
-		if (left <= 0)
-			return -ETIMEDOUT;
-		n = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-		if (n > 0)
-			return 0;	/* POLLERR/POLLHUP: the next I/O call says what */
-		if (n < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
 static int new_client(int fd, int timeout_ms, struct ctl_client **ret)
 {
 	struct ctl_client *c = calloc(1, sizeof(*c));
@@ -239,7 +220,7 @@ int ctl_client_connect(const char *path, int timeout_ms, struct ctl_client **ret
 			set_err(err, NULL, strerror(-r));
 			goto fail;
 		}
-		r = wait_fd(fd, POLLOUT, deadline);
+		r = sio_wait_for(fd, POLLOUT, deadline);
 		sl = sizeof(soerr);
 		if (r == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0)
 			r = -errno;
@@ -305,7 +286,7 @@ void ctl_client_free(struct ctl_client *c)
 				;
 		}
 	}
-	free(c->buf);
+	free(c->in.buf);
 	free(c);
 }
 
@@ -411,35 +392,16 @@ int ctl_client_open(const char *agent, int timeout_ms, struct ctl_client **ret,
 static int send_all(struct ctl_client *c, const char *line, size_t len, int64_t deadline,
 		    struct ctl_error *err)
 {
-	size_t off = 0;
+	int r = sio_write_all(c->fd, line, len, deadline, NULL, NULL);
 
-	while (off < len) {
-		ssize_t n = send(c->fd, line + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-		int r;
-
-		if (n >= 0) {
-			off += (size_t)n;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN) {
-			r = -errno;
-			set_err(err, "sending the request", strerror(-r));
-			return r;
-		}
-		r = wait_fd(c->fd, POLLOUT, deadline);
-		if (r < 0) {
-			if (r == -ETIMEDOUT)
-				snprintf(err->message, sizeof(err->message),
-					 "request not taken within %d ms", c->timeout_ms);
-			else
-				set_err(err, "sending the request", strerror(-r));
-			err->field[0] = '\0';
-			return r;
-		}
+	if (r == -ETIMEDOUT) {
+		snprintf(err->message, sizeof(err->message), "request not taken within %d ms",
+			 c->timeout_ms);
+		err->field[0] = '\0';
+	} else if (r < 0) {
+		set_err(err, "sending the request", strerror(-r));
 	}
-	return 0;
+	return r;
 }
 
 /* After EOF from an ssh:// agent: how ssh ended, appended to err. */
@@ -459,86 +421,53 @@ static void ssh_gone(struct ctl_client *c, struct ctl_error *err)
 			 WTERMSIG(st));
 }
 
-/* Index of the '\n' in the buffer, or -1. */
-static ssize_t find_nl(const struct ctl_client *c)
-{
-	const char *p = c->len ? memchr(c->buf, '\n', c->len) : NULL;
-
-	return p ? p - c->buf : -1;
-}
-
 static int recv_line(struct ctl_client *c, int64_t deadline, char **ret_reply,
 		     size_t *ret_len, struct ctl_error *err)
 {
-	ssize_t nl;
+	size_t nl;
 	char *line;
-	int r;
+	int r = sio_read_line(c->fd, &c->in, BUF_MIN, BUF_MAX, deadline, NULL, &nl);
 
-	while ((nl = find_nl(c)) < 0) {
-		ssize_t n;
-
-		if (c->len == BUF_MAX) {
-			snprintf(err->message, sizeof(err->message),
-				 "reply is longer than %d bytes", CTL_MAX_REPLY);
-			err->field[0] = '\0';
-			return -EMSGSIZE;
-		}
-		if (c->len == c->cap) {
-			size_t cap = c->cap ? c->cap * 2 : BUF_MIN;
-			char *nb;
-
-			if (cap > BUF_MAX)
-				cap = BUF_MAX;
-			nb = realloc(c->buf, cap);
-			if (!nb) {
-				set_err(err, NULL, strerror(ENOMEM));
-				return -ENOMEM;
-			}
-			c->buf = nb;
-			c->cap = cap;
-		}
-		n = recv(c->fd, c->buf + c->len, c->cap - c->len, MSG_DONTWAIT);
-		if (n > 0) {
-			c->len += (size_t)n;
-			continue;
-		}
-		if (n == 0) {
-			set_err(err, NULL, c->len ? "the agent closed the connection in the middle of a reply"
-						  : "the agent closed the connection without replying");
-			return -ECONNRESET;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN) {
-			r = -errno;
-			set_err(err, "reading the reply", strerror(-r));
-			return r;
-		}
-		r = wait_fd(c->fd, POLLIN, deadline);
-		if (r == -ETIMEDOUT) {
-			snprintf(err->message, sizeof(err->message), "no reply within %d ms",
-				 c->timeout_ms);
-			err->field[0] = '\0';
-			return r;
-		}
-		if (r < 0) {
-			set_err(err, "waiting for the reply", strerror(-r));
-			return r;
-		}
+	if (r == -EMSGSIZE) {
+		snprintf(err->message, sizeof(err->message), "reply is longer than %d bytes",
+			 CTL_MAX_REPLY);
+		err->field[0] = '\0';
+		return r;
+	}
+	if (r == -ENOMEM) {
+		set_err(err, NULL, strerror(ENOMEM));
+		return r;
+	}
+	if (r == 0) {
+		set_err(err, NULL, c->in.len ? "the agent closed the connection in the middle of a reply"
+					     : "the agent closed the connection without replying");
+		return -ECONNRESET;
+	}
+	if (r < 0 && !c->in.wait_failed) {
+		set_err(err, "reading the reply", strerror(-r));
+		return r;
+	}
+	if (r == -ETIMEDOUT) {
+		snprintf(err->message, sizeof(err->message), "no reply within %d ms", c->timeout_ms);
+		err->field[0] = '\0';
+		return r;
+	}
+	if (r < 0) {
+		set_err(err, "waiting for the reply", strerror(-r));
+		return r;
 	}
 
-	line = malloc((size_t)nl + 1);
+	line = malloc(nl + 1);
 	if (!line) {
 		set_err(err, NULL, strerror(ENOMEM));
 		return -ENOMEM;
 	}
-	memcpy(line, c->buf, (size_t)nl);
+	memcpy(line, c->in.buf, nl);
 	line[nl] = '\0';
 	/* Keep what follows the line for the next call. */
-	c->len -= (size_t)nl + 1;
-	memmove(c->buf, c->buf + nl + 1, c->len);
+	sio_line_drop(&c->in, nl + 1);
 	*ret_reply = line;
-	*ret_len = (size_t)nl;
+	*ret_len = nl;
 	return 0;
 }
 

@@ -24,6 +24,7 @@
 
 #include "agent/cli/qmp.h"
 #include "agent/common/util.h"
+#include "protocol/sock_io.h"
 #include "protocol/text.h"
 
 #define BUF_MAX ((size_t)QMP_MAX_LINE + 2)	/* a line and its "\r\n" */
@@ -34,8 +35,7 @@ struct qmp {
 	int broken;		/* 0, or the error that broke the stream */
 	int64_t next_id;
 	const volatile sig_atomic_t *interrupt;
-	char *buf;		/* bytes received and not yet taken */
-	size_t len, cap;
+	struct sio_line in;	/* bytes received and not yet taken */
 	struct json_object *events[QMP_MAX_EVENTS];	/* oldest first */
 	size_t nevents, dropped;
 };
@@ -53,71 +53,27 @@ static void set_err(struct qmp_error *err, const char *fmt, ...)
 	va_end(ap);
 }
 
-static bool interrupted(const struct qmp *q)
-{
-	return q->interrupt && *q->interrupt;
-}
-
-/* Waits for events on q->fd until deadline: 0, -ETIMEDOUT, -EINTR or -errno. */
-static int wait_fd(struct qmp *q, short events, int64_t deadline)
-{
-	struct pollfd p = { .fd = q->fd, .events = events };
-
-	for (;;) {
-		int64_t left = deadline - mono_ms();
-		int n;
-
-		if (interrupted(q))
-			return -EINTR;
-		if (left <= 0)
-			return -ETIMEDOUT;
-		n = poll(&p, 1, left > INT32_MAX ? INT32_MAX : (int)left);
-		if (n > 0)
-			return 0;	/* POLLERR/POLLHUP: the next I/O call says what */
-		if (n < 0 && errno != EINTR)
-			return -errno;
-	}
-}
-
 static int send_all(struct qmp *q, const char *s, size_t len, int64_t deadline,
 		    struct qmp_error *err)
 {
 	size_t off = 0;
+	int r = sio_write_all(q->fd, s, len, deadline, q->interrupt, &off);
 
-	while (off < len) {
-		ssize_t n = send(q->fd, s + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
-		int r;
-
-		if (n >= 0) {
-			off += (size_t)n;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno == EPIPE || errno == ECONNRESET) {
-			set_err(err, "QEMU closed the connection");
-			return -ECONNRESET;
-		}
-		if (errno != EAGAIN) {
-			r = -errno;
-			set_err(err, "sending a command: %s", strerror(-r));
-			return r;
-		}
-		r = wait_fd(q, POLLOUT, deadline);
-		if (r == -ETIMEDOUT || r == -EINTR) {
-			set_err(err, r == -EINTR ? "interrupted while sending a command"
-						 : "QEMU does not take the command");
-			/* Half a command on the wire: the stream is lost. */
-			if (off)
-				q->broken = r;
-			return r;
-		}
-		if (r < 0) {
-			set_err(err, "sending a command: %s", strerror(-r));
-			return r;
-		}
+	if (r == -EPIPE || r == -ECONNRESET) {
+		set_err(err, "QEMU closed the connection");
+		return -ECONNRESET;
 	}
-	return 0;
+	if (r == -ETIMEDOUT || r == -EINTR) {
+		set_err(err, r == -EINTR ? "interrupted while sending a command"
+					 : "QEMU does not take the command");
+		/* Half a command on the wire: the stream is lost. */
+		if (off)
+			q->broken = r;
+		return r;
+	}
+	if (r < 0)
+		set_err(err, "sending a command: %s", strerror(-r));
+	return r;
 }
 
 static bool is_ws(char c)
@@ -167,14 +123,13 @@ static int next_message(struct qmp *q, int64_t deadline, struct json_object **re
 			struct qmp_error *err)
 {
 	for (;;) {
-		char *nl = q->len ? memchr(q->buf, '\n', q->len) : NULL;
-		ssize_t n;
-		int r;
+		size_t llen, take;
+		int r = sio_read_line(q->fd, &q->in, BUF_MIN, BUF_MAX, deadline, q->interrupt,
+				      &llen);
 
-		if (nl) {
-			size_t llen = (size_t)(nl - q->buf), take = llen + 1;
-
-			if (llen && q->buf[llen - 1] == '\r')
+		if (r == 1) {
+			take = llen + 1;
+			if (llen && q->in.buf[llen - 1] == '\r')
 				llen--;
 			if (llen > QMP_MAX_LINE) {
 				set_err(err, "a message from QEMU is longer than %d bytes",
@@ -183,9 +138,8 @@ static int next_message(struct qmp *q, int64_t deadline, struct json_object **re
 			}
 			r = 0;
 			if (llen)
-				r = parse_line(q->buf, llen, ret);
-			q->len -= take;
-			memmove(q->buf, q->buf + take, q->len);
+				r = parse_line(q->in.buf, llen, ret);
+			sio_line_drop(&q->in, take);
 			if (!llen)
 				continue;
 			if (r == -ENOMEM) {
@@ -199,41 +153,22 @@ static int next_message(struct qmp *q, int64_t deadline, struct json_object **re
 			}
 			return 0;
 		}
-		if (q->len >= BUF_MAX) {
+		if (r == -EMSGSIZE) {
 			set_err(err, "a message from QEMU is longer than %d bytes", QMP_MAX_LINE);
-			return -EMSGSIZE;
+			return r;
 		}
-		if (q->len == q->cap) {
-			size_t cap = q->cap ? q->cap * 2 : BUF_MIN;
-			char *nb;
-
-			if (cap > BUF_MAX)
-				cap = BUF_MAX;
-			nb = realloc(q->buf, cap);
-			if (!nb) {
-				set_err(err, "%s", strerror(ENOMEM));
-				return -ENOMEM;
-			}
-			q->buf = nb;
-			q->cap = cap;
+		if (r == -ENOMEM) {
+			set_err(err, "%s", strerror(ENOMEM));
+			return r;
 		}
-		n = recv(q->fd, q->buf + q->len, q->cap - q->len, MSG_DONTWAIT);
-		if (n > 0) {
-			q->len += (size_t)n;
-			continue;
-		}
-		if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+		if (r == 0 || (r == -ECONNRESET && !q->in.wait_failed)) {
 			set_err(err, "QEMU closed the connection");
 			return -ECONNRESET;
 		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN) {
-			r = -errno;
+		if (!q->in.wait_failed) {
 			set_err(err, "reading from QEMU: %s", strerror(-r));
 			return r;
 		}
-		r = wait_fd(q, POLLIN, deadline);
 		if (r == -ETIMEDOUT) {
 			set_err(err, "QEMU did not answer in time");
 			return r;
@@ -242,10 +177,8 @@ static int next_message(struct qmp *q, int64_t deadline, struct json_object **re
 			set_err(err, "interrupted");
 			return r;
 		}
-		if (r < 0) {
-			set_err(err, "waiting for QEMU: %s", strerror(-r));
-			return r;
-		}
+		set_err(err, "waiting for QEMU: %s", strerror(-r));
+		return r;
 	}
 }
 
@@ -577,6 +510,6 @@ void qmp_free(struct qmp *q)
 		close(q->fd);
 	for (size_t i = 0; i < q->nevents; i++)
 		json_object_put(q->events[i]);
-	free(q->buf);
+	free(q->in.buf);
 	free(q);
 }
