@@ -22,18 +22,10 @@
 #include "dirtylog/trace.h"
 #include "protocol/base64.h"
 
-static int bad(struct ctl_error *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int bad(struct ctl_error *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-	err->field[0] = '\0';
-	return -EBADMSG;
-}
+/* A snapshot that does not hold together: -EBADMSG, with the reason and no field. */
+#define bad(err, ...) \
+	(errf((err)->message, sizeof((err)->message), 0, __VA_ARGS__), (err)->field[0] = '\0', \
+	 -EBADMSG)
 
 static int get_u64(struct json_object *o, const char *key, uint64_t *ret, struct ctl_error *err)
 {

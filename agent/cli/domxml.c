@@ -29,6 +29,7 @@
 #include <libxml/xmlsave.h>
 
 #include "agent/cli/domxml.h"
+#include "agent/common/util.h"
 #include "protocol/text.h"
 
 #define SHOW_MAX 64	/* bytes of document text quoted in a message */
@@ -48,18 +49,7 @@ struct domxml {
 	xmlNodePtr iface[DOMXML_MAX_PORTS];
 };
 
-static int fail(struct domxml_error *err, int r, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct domxml_error *err, int r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-	return r;
-}
+#define fail(err, r, ...) errf((err)->message, sizeof((err)->message), r, __VA_ARGS__)
 
 /* Document text for a message: at most SHOW_MAX bytes, no control characters. */
 static void show(const char *in, char *out, size_t cap)

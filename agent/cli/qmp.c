@@ -40,18 +40,9 @@ struct qmp {
 	size_t nevents, dropped;
 };
 
-static void set_err(struct qmp_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void set_err(struct qmp_error *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	err->cls[0] = '\0';
-	va_start(ap, fmt);
-	vsnprintf(err->desc, sizeof(err->desc), fmt, ap);
-	va_end(ap);
-}
+/* Not QMP's own error: no class. */
+#define set_err(err, ...) \
+	((err)->cls[0] = '\0', (void)errf((err)->desc, sizeof((err)->desc), 0, __VA_ARGS__))
 
 static int send_all(struct qmp *q, const char *s, size_t len, int64_t deadline,
 		    struct qmp_error *err)

@@ -20,20 +20,8 @@
 #define CONFIG_PORTS_MAX 1024
 #define CONFIG_FILE_MAX  (1024 * 1024)
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
+/* Every configuration error is -EINVAL with a reason. */
+#define fail(err, errlen, ...) errf(err, errlen, -EINVAL, __VA_ARGS__)
 
 void port_config_init(struct port_config *ret)
 {

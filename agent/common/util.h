@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * The few helpers every part of the agent would otherwise write again: an
- * array's length and the one monotonic clock.  Header-only, so that nothing
- * links for them.
+ * array's length, the one monotonic clock and the one way to write an error.
+ * Header-only, so that nothing links for them.
  *
  * protocol/ and dirtylog/ may include nothing of ours, so they keep their
  * own (sio_now_ms(), dirtylog_now_ns(), MSG_ROWS()); mono_ms() counts the
@@ -12,7 +12,10 @@
 #ifndef VDPA_AGENT_UTIL_H
 #define VDPA_AGENT_UTIL_H
 
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <time.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -31,6 +34,28 @@ static inline uint64_t mono_ns(void)
 static inline int64_t mono_ms(void)
 {
 	return (int64_t)(mono_ns() / 1000000u);
+}
+
+/*
+ * The error carrier: a human reason, printf-formatted into the caller's
+ * err[errlen] (nothing written when err is NULL or errlen 0), and r
+ * returned, so that a failure reads `return errf(err, errlen, -EINVAL,
+ * "...", ...)`.  Modules whose reason lives in a struct wrap it in a
+ * one-line macro naming the buffer.
+ */
+static inline int errf(char *err, size_t errlen, int r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static inline int errf(char *err, size_t errlen, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return r;
 }
 
 #endif

@@ -36,18 +36,7 @@ struct accel_dev {
 	char err[200];
 };
 
-static int fail(struct accel_dev *d, int e, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct accel_dev *d, int e, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(d->err, sizeof(d->err), fmt, ap);
-	va_end(ap);
-	return e;
-}
+#define fail(d, e, ...) errf((d)->err, sizeof((d)->err), e, __VA_ARGS__)
 
 const char *accel_dev_error(const struct accel_dev *d)
 {

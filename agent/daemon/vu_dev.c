@@ -17,21 +17,11 @@
 #include <unistd.h>
 
 #include "agent/common/log.h"
+#include "agent/common/util.h"
 #include "dirtylog/dirtylog.h"
 #include "dirtylog/harvest.h"
 
-static int fail(struct vu_dev *d, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct vu_dev *d, int err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(d->err, sizeof(d->err), fmt, ap);
-	va_end(ap);
-	return err;
-}
+#define fail(d, e, ...) errf((d)->err, sizeof((d)->err), e, __VA_ARGS__)
 
 static void close_fd(int *fd)
 {
