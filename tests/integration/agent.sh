@@ -141,6 +141,7 @@ ram_compare() {
 	fi
 	log "WARNING: not fatal on QEMU $QEMU_VERSION: its TCG can lose guest stores from the migration bitmap (fixed in QEMU 9.0); the VDPA_QEMU=10 lane is strict"
 	RAM_DIFFS=$((${RAM_DIFFS:-0} + 1))
+	RAM_DIFF_WHAT="$1 -> $2: $what"
 	return 0
 }
 

@@ -33,8 +33,10 @@ QUEUES=${QUEUES:-1}
 # the more often the more the guest writes while it migrates (seen once in
 # four fresh-clone runs of six migrations at 2000 datagrams/s: the guest
 # stopped refilling its rings after migration 3).  On that lane one round
-# trip at a quarter of the traffic shows the agent working with 7.2; what
-# a migration may lose is proved on the strict lane.
+# trip at a quarter of the traffic shows the agent working with 7.2, and
+# when a comparison shows QEMU lost guest writes the test ends there with a
+# SKIP that says so (below); what a migration may lose is proved on the
+# strict lane.
 ROUNDS=${ROUNDS:-1}
 [ "$QEMU_STRICT" != 1 ] || ROUNDS=${ROUNDS_STRICT:-6}
 FLOOD=${FLOOD:-$QEMU_STRICT}  # the receive flood of compared migrations
@@ -168,6 +170,20 @@ for round in $(seq 1 "$ROUNDS"); do
 		if [ $verify = 1 ]; then
 			ram_compare "$cur" "$next" "$MEM_BYTES"
 			compared=$((compared + 1))
+			if [ "${RAM_DIFFS:-0}" -gt 0 ]; then
+				# Only on QEMU 7.2 (elsewhere ram_compare failed): QEMU
+				# lost guest stores, so the destination guest runs on
+				# memory its kernel never wrote and may hang or oops
+				# (seen twice in five fresh-clone runs: it stopped
+				# refilling its rings).  What it does next says nothing
+				# about the agent; the strict lane proves what is lost.
+				# When the RAM is identical the guest is sound, and
+				# every check below holds it to that.
+				agent_check_alive A
+				agent_check_alive B
+				echo "SKIP: QEMU $QEMU_VERSION lost guest writes in migration $n ($RAM_DIFF_WHAT): the guest it resumed is corrupt, the rest of the test would test QEMU; the VDPA_QEMU=10 lane is strict"
+				exit 77
+			fi
 			qmp "$next" cont >/dev/null || fail "$next: cont failed"
 			# The guest stood still from the switchover to here: traffic
 			# sent meanwhile is lost, by the test's doing, not the agent's.
