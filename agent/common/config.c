@@ -8,6 +8,7 @@
  */
 #include "agent/common/config.h"
 #include "agent/common/util.h"
+#include "agent/common/log.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -164,6 +165,10 @@ int port_config_set(struct port_config *pc, const char *key, const char *value,
 		if (value[0] == '\0' || strlen(value) > PORT_SOCKET_MAX)
 			return fail(err, errlen, "socket: path must be 1-%d bytes long",
 				    PORT_SOCKET_MAX);
+		/* Saved in the state file and reused after a restart whose
+		 * working directory is another (under systemd, "/"). */
+		if (value[0] != '/')
+			return fail(err, errlen, "socket: '%s' is not an absolute path", value);
 		strcpy(pc->socket, value);
 	} else if (strcmp(key, "backend") == 0) {
 		if (strcmp(value, "sw") == 0)
@@ -368,6 +373,7 @@ void agent_config_free(struct agent_config *cfg)
 	free(cfg->state_dir);
 	free(cfg->log_level);
 	free(cfg->ports);
+	free(cfg->port_lines);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -470,6 +476,7 @@ int agent_config_parse(const char *name, const char *text, struct agent_config *
 				sec = SEC_AGENT;
 			} else if (strncmp(s, "port", 4) == 0 && isspace((unsigned char)s[4])) {
 				struct port_config *np;
+				unsigned *lines;
 				char *pname = config_trim(s + 4);
 
 				if (cfg.nports >= CONFIG_PORTS_MAX) {
@@ -490,6 +497,13 @@ int agent_config_parse(const char *name, const char *text, struct agent_config *
 					goto out;
 				}
 				cfg.ports = np;
+				lines = realloc(cfg.port_lines, (cfg.nports + 1) * sizeof(*lines));
+				if (!lines) {
+					r = -ENOMEM;
+					goto out;
+				}
+				cfg.port_lines = lines;
+				cfg.port_lines[cfg.nports] = line;
 				port_config_init(&cfg.ports[cfg.nports]);
 				cfg.nports++;
 				sec = SEC_PORT;
@@ -521,6 +535,10 @@ int agent_config_parse(const char *name, const char *text, struct agent_config *
 				r = set_string(&cfg.runtime_dir, key, value, name, line, err, errlen);
 			else if (strcmp(key, "state-dir") == 0)
 				r = set_string(&cfg.state_dir, key, value, name, line, err, errlen);
+			else if (strcmp(key, "log-level") == 0 &&
+				 log_level_from_string(value, &(enum log_level){ 0 }) < 0)
+				r = fail(err, errlen, "%s:%u: log-level: '%s' is not err, warning, "
+					 "notice, info or debug", name, line, value);
 			else if (strcmp(key, "log-level") == 0)
 				r = set_string(&cfg.log_level, key, value, name, line, err, errlen);
 			else

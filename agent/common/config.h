@@ -68,6 +68,7 @@ struct agent_config {
 	char *log_level;
 	size_t nports;
 	struct port_config *ports;
+	unsigned *port_lines;	/* the line of each port's [port NAME] header */
 };
 
 /* Fills *ret with the defaults and no name or socket. */

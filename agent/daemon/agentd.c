@@ -35,12 +35,16 @@ static void notify_status(const struct agentd *a)
 	for (size_t i = 0; i < a->nports; i++)
 		if (strcmp(port_state_name(a->ports[i]), "listening") != 0)
 			running++;
+	char skipped[96] = "", unserved[PATH_MAX + 64] = "";
+	size_t nskipped = a->nskipped_config + a->nskipped_cli;
+
+	if (nskipped)
+		snprintf(skipped, sizeof(skipped), "; %zu configured port(s) not served", nskipped);
 	if (a->nunserved)
-		sd_notifyf(0, "STATUS=%zu port(s), %zu with a front end; %zu from %s/" STATE_PORTS
-			   " not served (see the log)", a->nports, running, a->nunserved,
-			   a->state_dir);
-	else
-		sd_notifyf(0, "STATUS=%zu port(s), %zu with a front end", a->nports, running);
+		snprintf(unserved, sizeof(unserved), "; %zu from %s/" STATE_PORTS " not served",
+			 a->nunserved, a->state_dir);
+	sd_notifyf(0, "STATUS=%zu port(s), %zu with a front end%s%s%s", a->nports, running,
+		   skipped, unserved, nskipped || a->nunserved ? " (see the log)" : "");
 }
 
 struct port *agentd_find_port(const struct agentd *a, const char *name)
@@ -346,6 +350,54 @@ int agentd_del_port(struct agentd *a, const char *name)
 	return -ENOENT;
 }
 
+size_t agentd_add_configured(struct agentd *a, const struct port_config *ports,
+			     const unsigned *lines, size_t n, enum port_origin origin)
+{
+	char err[CONFIG_ERR_MAX];
+	size_t skipped = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (agentd_add_port(a, &ports[i], origin, err, sizeof(err)) == 0)
+			continue;
+		if (lines)
+			log_err("%s:%u: [port %s]: not served: %s", a->config_path, lines[i],
+				ports[i].name, err);
+		else
+			log_err("--port name=%s: not served: %s", ports[i].name, err);
+		skipped++;
+	}
+	return skipped;
+}
+
+int agentd_port_preflight(const struct port_config *pc, const char *runtime_dir, char *err,
+			  size_t errlen)
+{
+	char dir[PORT_SOCKET_MAX + 1];
+	char *slash;
+	struct stat st;
+
+	snprintf(dir, sizeof(dir), "%s", pc->socket);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	if (strcmp(dir, runtime_dir) != 0) {
+		if (stat(dir, &st) < 0) {
+			snprintf(err, errlen, "socket %s: directory %s: %s", pc->socket, dir,
+				 strerror(errno));
+			return -ENOENT;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen, "socket %s: %s is not a directory", pc->socket, dir);
+			return -ENOTDIR;
+		}
+	}
+	if (lstat(pc->socket, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "socket %s: exists and is not a socket", pc->socket);
+		return -EEXIST;
+	}
+	return port_socket_gid(pc, NULL, err, errlen);
+}
+
 int agentd_reload(struct agentd *a)
 {
 	struct agent_config cfg;
@@ -374,6 +426,7 @@ int agentd_reload(struct agentd *a)
 		}
 		agentd_del_port(a, pc->name);
 	}
+	a->nskipped_config = 0;
 	for (size_t j = 0; j < cfg.nports; j++) {
 		struct port *p = agentd_find_port(a, cfg.ports[j].name);
 
@@ -384,10 +437,11 @@ int agentd_reload(struct agentd *a)
 					    cfg.ports[j].name);
 			continue;
 		}
-		if (agentd_add_port(a, &cfg.ports[j], PORT_FROM_CONFIG, err, sizeof(err)) < 0)
-			log_err("reload: port %s: %s", cfg.ports[j].name, err);
+		a->nskipped_config += agentd_add_configured(a, &cfg.ports[j], &cfg.port_lines[j], 1,
+							    PORT_FROM_CONFIG);
 	}
 	agent_config_free(&cfg);
+	notify_status(a);
 	log_notice("reload: %zu port(s)", a->nports);
 	return 0;
 }
@@ -569,10 +623,6 @@ int agentd_run(struct agentd *a)
 	char err[256] = "";
 	int r;
 
-	if (mkdir(a->runtime_dir, 0755) < 0 && errno != EEXIST) {
-		log_err("runtime directory %s: %s", a->runtime_dir, strerror(errno));
-		return -errno;
-	}
 	r = ctl_server_new(a->loop, a->runtime_dir, &ctl_ports, &a->ctl, err, sizeof(err));
 	if (r < 0) {
 		log_err("control socket: %s", err);

@@ -36,6 +36,10 @@ struct agentd {
 		char name[PORT_NAME_MAX + 1];
 	} *unserved;
 	size_t nunserved;
+	/* Ports of the configuration file (at start and at the last reload)
+	 * and of --port that could not be served: logged with where they
+	 * were written, counted in STATUS=. */
+	size_t nskipped_config, nskipped_cli;
 };
 
 int agentd_init(struct agentd *a, const char *config_path, const char *runtime_dir,
@@ -52,6 +56,24 @@ struct port *agentd_find_port(const struct agentd *a, const char *name);
  * the file and line and skipped.  0, or a negative errno when the file
  * exists but cannot be read. */
 int agentd_restore_ports(struct agentd *a);
+
+/*
+ * Adds the ports of the configuration file (cfg, read from a->config_path)
+ * or of the command line (origin PORT_FROM_CLI, lines NULL).  A port that
+ * cannot be served is logged with its file and line and skipped: the other
+ * ports still serve.  Returns how many were skipped.
+ */
+size_t agentd_add_configured(struct agentd *a, const struct port_config *ports,
+			     const unsigned *lines, size_t n, enum port_origin origin);
+
+/*
+ * What --check-config can tell without serving a port: the socket's
+ * directory exists (or is runtime_dir, which the agent creates), the path
+ * is free or a socket, the socket group exists.  0, or -errno with err
+ * filled.
+ */
+int agentd_port_preflight(const struct port_config *pc, const char *runtime_dir, char *err,
+			  size_t errlen);
 
 /* Re-reads the configuration file: adds new ports, removes ports the file
  * no longer has, leaves every other port (and its live VM) alone. */

@@ -468,15 +468,15 @@ static int prepare_socket_path(const char *path, char *err, size_t errlen)
  * the socket is watched; a group that does not exist fails the port rather
  * than leave a socket QEMU cannot open.
  */
-static int socket_access(const struct port_config *cfg, char *err, size_t errlen)
+int port_socket_gid(const struct port_config *cfg, gid_t *ret_gid, char *err, size_t errlen)
 {
 	const char *g = cfg->socket_group;
+	char *end;
+	unsigned long v;
+	gid_t gid = (gid_t)-1;
 
 	if (g[0]) {
-		char *end;
-		unsigned long v = strtoul(g, &end, 10);
-		gid_t gid;
-
+		v = strtoul(g, &end, 10);
 		if (g[0] >= '0' && g[0] <= '9' && !*end) {
 			gid = (gid_t)v;
 		} else {
@@ -488,13 +488,26 @@ static int socket_access(const struct port_config *cfg, char *err, size_t errlen
 			}
 			gid = gr->gr_gid;
 		}
-		if (chown(cfg->socket, (uid_t)-1, gid) < 0) {
-			int e = errno;
+	}
+	if (ret_gid)
+		*ret_gid = gid;
+	return 0;
+}
 
-			snprintf(err, errlen, "socket %s: chown to group %s: %s", cfg->socket, g,
-				 strerror(e));
-			return -e;
-		}
+static int socket_access(const struct port_config *cfg, char *err, size_t errlen)
+{
+	gid_t gid;
+	int r;
+
+	r = port_socket_gid(cfg, &gid, err, errlen);
+	if (r < 0)
+		return r;
+	if (gid != (gid_t)-1 && chown(cfg->socket, (uid_t)-1, gid) < 0) {
+		int e = errno;
+
+		snprintf(err, errlen, "socket %s: chown to group %s: %s", cfg->socket,
+			 cfg->socket_group, strerror(e));
+		return -e;
 	}
 	if (cfg->socket_mode && chmod(cfg->socket, (mode_t)cfg->socket_mode) < 0) {
 		int e = errno;

@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "agent/common/config.h"
 #include "agent/daemon/loop.h"
@@ -24,6 +25,12 @@ enum port_origin {
 	PORT_FROM_CLI,		/* --port */
 	PORT_FROM_CONTROL,	/* port-add over the control socket */
 };
+
+/*
+ * The gid socket-group= names (a name or a number), (gid_t)-1 when the
+ * port sets none.  -ENOENT with err filled when no such group exists.
+ */
+int port_socket_gid(const struct port_config *cfg, gid_t *ret_gid, char *err, size_t errlen);
 
 /* Binds the socket (replacing a stale one), opens the endpoint. */
 int port_new(struct loop *loop, const struct port_config *cfg, enum port_origin origin,

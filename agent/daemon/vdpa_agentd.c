@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "agent/daemon/agentd.h"
 #include "agent/common/config.h"
@@ -45,12 +46,43 @@ static int try_help(void)
 	return 2;
 }
 
+/*
+ * --check-config: what can be known of each port without serving it.  A
+ * port the daemon would skip makes the whole check fail (exit 2), with the
+ * file and line of the port.
+ */
+static int check_ports(const char *config_path, const char *runtime_dir,
+		       const struct agent_config *cfg, const struct port_config *cli, size_t ncli)
+{
+	char err[CONFIG_ERR_MAX];
+	size_t bad = 0;
+
+	for (size_t i = 0; i < cfg->nports + ncli; i++) {
+		const struct port_config *pc = i < cfg->nports ? &cfg->ports[i] : &cli[i - cfg->nports];
+
+		if (agentd_port_preflight(pc, runtime_dir, err, sizeof(err)) == 0)
+			continue;
+		if (i < cfg->nports)
+			log_err("%s:%u: [port %s]: cannot be served: %s", config_path,
+				cfg->port_lines[i], pc->name, err);
+		else
+			log_err("--port name=%s: cannot be served: %s", pc->name, err);
+		bad++;
+	}
+	if (bad) {
+		printf("configuration refused: %zu of %zu port(s) cannot be served\n", bad,
+		       cfg->nports + ncli);
+		return 2;
+	}
+	printf("configuration ok: %zu port(s)\n", cfg->nports + ncli);
+	return 0;
+}
+
 /* Runs the daemon until SIGTERM; returns the exit status. */
 static int serve(const char *config_path, const char *runtime_dir, const char *state_dir,
 		 const struct agent_config *cfg, const struct port_config *cli, size_t ncli)
 {
 	struct agentd a;
-	char err[CONFIG_ERR_MAX];
 	int r, rc = 1;
 
 	r = agentd_init(&a, config_path, runtime_dir, state_dir);
@@ -58,16 +90,16 @@ static int serve(const char *config_path, const char *runtime_dir, const char *s
 		log_err("cannot initialise: %s", strerror(-r));
 		goto out;
 	}
-	for (size_t i = 0; i < cfg->nports + ncli; i++) {
-		const struct port_config *pc = i < cfg->nports ? &cfg->ports[i] : &cli[i - cfg->nports];
-
-		r = agentd_add_port(&a, pc, i < cfg->nports ? PORT_FROM_CONFIG : PORT_FROM_CLI, err,
-				    sizeof(err));
-		if (r < 0) {
-			log_err("port %s: %s", pc->name, err);
-			goto out;
-		}
+	/* Before the ports: their sockets usually live in it. */
+	if (mkdir(runtime_dir, 0755) < 0 && errno != EEXIST) {
+		log_err("runtime directory %s: %s", runtime_dir, strerror(errno));
+		goto out;
 	}
+	/* A port that cannot be served is logged and skipped: the others
+	 * (and their VMs) must not lose their network because of it. */
+	a.nskipped_config = agentd_add_configured(&a, cfg->ports, cfg->port_lines, cfg->nports,
+						  PORT_FROM_CONFIG);
+	a.nskipped_cli = agentd_add_configured(&a, cli, NULL, ncli, PORT_FROM_CLI);
 	/* A file that cannot be read is logged; the other ports still serve. */
 	(void)agentd_restore_ports(&a);
 	r = agentd_run(&a);
@@ -165,8 +197,11 @@ int main(int argc, char **argv)
 	if (!level_arg)
 		level_arg = cfg.log_level;
 	if (level_arg) {
+		/* The file's value was checked with its line when it was read. */
 		if (log_level_from_string(level_arg, &level) < 0) {
-			log_err("log level '%s' is not err, warning, notice, info or debug", level_arg);
+			log_err("--log-level: '%s' is not err, warning, notice, info or debug",
+				level_arg);
+			rc = 2;
 			goto out;
 		}
 		log_set_level(level);
@@ -193,8 +228,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (check_config) {
-		printf("configuration ok: %zu port(s)\n", cfg.nports + ncli);
-		rc = 0;
+		rc = check_ports(config_path, runtime_dir, &cfg, cli_ports, ncli);
 		goto out;
 	}
 	rc = serve(config_path, runtime_dir, state_dir, &cfg, cli_ports, ncli);

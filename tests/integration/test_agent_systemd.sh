@@ -30,12 +30,14 @@ sed 's/^/    notify: /' "$TEST_DIR/notify.log" >&2
 grep -E '^[0-9]+ STATUS=1 port\(s\)' "$TEST_DIR/notify.log" >/dev/null || fail "no STATUS= with the port count"
 grep -F "; 1 from $RT/ports not served (see the log)" "$TEST_DIR/notify.log" >/dev/null ||
 	fail "STATUS= does not say a port of the state file is not served"
-# WATCHDOG=1 every 200 ms: 1.5 s gives at least 5, and the gaps are about 200 ms.
+# WATCHDOG=1 at half of WATCHDOG_USEC (200 ms): never much sooner (the
+# timer follows the interval, not a busy loop), and never so late that
+# systemd would kill the agent (400 ms), which is the promise.
 mapfile -t wd < <(awk '$2 == "WATCHDOG=1" { print $1 }' "$TEST_DIR/notify.log")
-expect "WATCHDOG=1 messages" "${#wd[@]}" -ge 5
+expect "WATCHDOG=1 messages" "${#wd[@]}" -ge 3
 for ((i = 1; i < ${#wd[@]}; i++)); do
 	gap=$((wd[i] - wd[i - 1]))
-	[ $gap -ge 120 ] && [ $gap -le 320 ] || fail "watchdog gap of $gap ms (expected about 200)"
+	[ $gap -ge 120 ] && [ $gap -lt 400 ] || fail "watchdog gap of $gap ms (expected 200, less than WATCHDOG_USEC's 400)"
 done
 log "ok: watchdog every ~200 ms"
 ready_line=$(grep -n 'READY=1' "$TEST_DIR/notify.log" | head -n1 | cut -d: -f1)

@@ -61,6 +61,7 @@ static void spec_refusals(void **state)
 	static const struct bad cases[] = {
 		{ "socket=/s", "name: missing" },
 		{ "name=p", "socket: missing" },
+		{ "name=p,socket=run/p.sock", "socket: 'run/p.sock' is not an absolute path" },
 		{ "name=p,socket=/s,queues=0", "queues: '0' is not a number in 1..8" },
 		{ "name=p,socket=/s,queues=9", "queues: '9' is not a number in 1..8" },
 		{ "name=p,socket=/s,queues=+2", "queues: '+2' is not a number in 1..8" },
@@ -145,6 +146,9 @@ static void file_good(void **state)
 	assert_string_equal(cfg.ports[0].ifname, "t1");
 	assert_int_equal(cfg.ports[0].queues, 2);
 	assert_string_equal(cfg.ports[1].socket, "/run/x/vm2.sock");
+	/* Where each port was written: the daemon names it when it cannot serve it. */
+	assert_int_equal(cfg.port_lines[0], 6);
+	assert_int_equal(cfg.port_lines[1], 11);
 	agent_config_free(&cfg);
 	agent_config_free(NULL);
 }
@@ -164,6 +168,8 @@ static void file_refusals(void **state)
 		{ "[agent]\nstate-dir =\n", "c:2: state-dir: empty value" },
 		{ "[port a]\nsocket /s\n", "c:2: expected KEY = VALUE or [section]" },
 		{ "[port a]\nname = b\n", "c:2: the port's name is given by its section header" },
+		{ "[port a]\nsocket = a.sock\n", "c:2: [port a]: socket: 'a.sock' is not an absolute path" },
+		{ "[agent]\nlog-level = loud\n", "c:2: log-level: 'loud' is not err, warning, notice, info or debug" },
 		{ "[port a b]\n", "c:1: name: 'a b' is not 1-31 characters of [A-Za-z0-9_.-] not starting with '.' or '-'" },
 	};
 	struct agent_config cfg;
