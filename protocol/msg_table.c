@@ -5,6 +5,7 @@
  */
 #include "protocol/msg_table.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,4 +35,17 @@ void msg_vreason(char *reason, size_t cap, const char *who, const char *fmt,
 	if (n < 0 || (size_t)n >= cap)
 		return;
 	vsnprintf(reason + n, cap - (size_t)n, fmt, ap);
+}
+
+int msg_fail(struct msg_err *err, uint64_t id, const char *who, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err)
+		return rc;
+	err->id = id;
+	va_start(ap, fmt);
+	msg_vreason(err->reason, sizeof(err->reason), who, fmt, ap);
+	va_end(ap);
+	return rc;
 }

@@ -37,6 +37,25 @@ const void *msg_find(const void *rows, size_t nrows, size_t row_size,
 		offsetof(__typeof__((table)[0]), key), (id)))
 
 /*
+ * Why a parser refused a message, for all three tables: the id of the
+ * message (its vhost-user request, vfio-user command or vhost-vfio ioctl
+ * number; 0 when the header was too short to say) and one line such as
+ * "SET_MEM_TABLE: region 2: guest_phys_addr + memory_size overflows".
+ */
+#define MSG_REASON_MAX 160
+struct msg_err {
+	uint64_t id;
+	char reason[MSG_REASON_MAX];
+};
+
+/*
+ * Records id and "who: " + fmt's text in *err (when err is not NULL) and
+ * returns rc: the parsers' one way to refuse.
+ */
+int msg_fail(struct msg_err *err, uint64_t id, const char *who, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/*
  * Writes "who: " and then fmt's text into reason (cap bytes, cut short if
  * it does not fit, always terminated).  The parsers' fail() helpers call it
  * after recording which message failed.

@@ -47,7 +47,7 @@ struct vfu_cmd_desc;
 struct pctx {
 	const struct vfu_cmd_desc *d;
 	enum dir dir;
-	struct vfu_err *err;
+	struct msg_err *err;
 };
 
 /* Decodes and checks the payload (size already within the table's bounds). */
@@ -196,21 +196,6 @@ const char *vfu_command_name(uint32_t command)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-__attribute__((format(printf, 5, 6)))
-static int fail(struct vfu_err *err, uint16_t command, const char *who, int rc,
-		const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return rc;
-	err->command = command;
-	va_start(ap, fmt);
-	msg_vreason(err->reason, sizeof(err->reason), who, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
 /* "DMA_MAP command: ..." / "DMA_MAP reply: ..." */
 __attribute__((format(printf, 3, 4)))
 static int cfail(const struct pctx *c, int rc, const char *fmt, ...)
@@ -220,7 +205,7 @@ static int cfail(const struct pctx *c, int rc, const char *fmt, ...)
 
 	if (!c->err)
 		return rc;
-	c->err->command = (uint16_t)(c->d - vfu_table);
+	c->err->id = (uint64_t)(c->d - vfu_table);
 	snprintf(who, sizeof(who), "%s %s", c->d->name,
 		 c->dir == DIR_REPLY ? "reply" : "command");
 	va_start(ap, fmt);
@@ -795,7 +780,7 @@ static int check_fds(const struct pctx *c, enum fd_rule rule, const int *fds,
 }
 
 static int validate(const uint8_t *buf, size_t len, const int *fds, size_t nfds,
-		    struct vfu_msg *m, struct vfu_err *err)
+		    struct vfu_msg *m, struct msg_err *err)
 {
 	const struct vfu_cmd_desc *d;
 	const struct dir_rule *r;
@@ -805,50 +790,50 @@ static int validate(const uint8_t *buf, size_t len, const int *fds, size_t nfds,
 	int rc;
 
 	if (len < VFU_HDR_SIZE)
-		return fail(err, 0, "header", -EBADMSG,
+		return msg_fail(err, 0, "header", -EBADMSG,
 			    "%zu bytes, shorter than the %u-byte header", len, VFU_HDR_SIZE);
 	memcpy(&h, buf, sizeof(h));
 	if (h.size < VFU_HDR_SIZE)
-		return fail(err, h.command, "header", -EBADMSG,
+		return msg_fail(err, h.command, "header", -EBADMSG,
 			    "size %u is below the %u-byte header", h.size, VFU_HDR_SIZE);
 	if (h.size > VFU_MAX_MSG)
-		return fail(err, h.command, "header", -EMSGSIZE,
+		return msg_fail(err, h.command, "header", -EMSGSIZE,
 			    "size %u is above the %zu limit", h.size, (size_t)VFU_MAX_MSG);
 	if (h.size != len)
-		return fail(err, h.command, "header", -EBADMSG,
+		return msg_fail(err, h.command, "header", -EBADMSG,
 			    "size field says %u bytes, %zu present", h.size, len);
 	if (h.flags & ~VFU_FLAG_KNOWN)
-		return fail(err, h.command, "header", -EPROTO, "reserved flag bits %#x",
+		return msg_fail(err, h.command, "header", -EPROTO, "reserved flag bits %#x",
 			    h.flags & ~VFU_FLAG_KNOWN);
 	type = h.flags & VFU_FLAG_TYPE_MASK;
 	if (type != VFU_TYPE_COMMAND && type != VFU_TYPE_REPLY)
-		return fail(err, h.command, "header", -EPROTO,
+		return msg_fail(err, h.command, "header", -EPROTO,
 			    "type %u is neither command (0) nor reply (1)", type);
 	size = h.size - VFU_HDR_SIZE;
 
 	if (type == VFU_TYPE_COMMAND) {
 		if (h.flags & VFU_FLAG_ERROR)
-			return fail(err, h.command, "header", -EPROTO, "ERROR flag on a command");
+			return msg_fail(err, h.command, "header", -EPROTO, "ERROR flag on a command");
 		if (h.error)
-			return fail(err, h.command, "header", -EPROTO,
+			return msg_fail(err, h.command, "header", -EPROTO,
 				    "error %u on a command", h.error);
 	} else {
 		if (h.flags & VFU_FLAG_NO_REPLY)
-			return fail(err, h.command, "header", -EPROTO, "NO_REPLY flag on a reply");
+			return msg_fail(err, h.command, "header", -EPROTO, "NO_REPLY flag on a reply");
 		if (!(h.flags & VFU_FLAG_ERROR) && h.error)
-			return fail(err, h.command, "header", -EPROTO,
+			return msg_fail(err, h.command, "header", -EPROTO,
 				    "error %u without the ERROR flag", h.error);
 		if (h.flags & VFU_FLAG_ERROR) {
 			/* Any command may be refused, known to us or not. */
 			if (h.error == 0 || h.error > VFU_MAX_ERRNO)
-				return fail(err, h.command, "header", -EPROTO,
+				return msg_fail(err, h.command, "header", -EPROTO,
 					    "error reply with errno %u, not 1..%u", h.error,
 					    VFU_MAX_ERRNO);
 			if (size)
-				return fail(err, h.command, "header", -EPROTO,
+				return msg_fail(err, h.command, "header", -EPROTO,
 					    "error reply with %u payload bytes", size);
 			if (nfds)
-				return fail(err, h.command, "header", -EBADF,
+				return msg_fail(err, h.command, "header", -EBADF,
 					    "error reply with %zu fds", nfds);
 			m->msg_id = h.msg_id;
 			m->command = h.command;
@@ -860,7 +845,7 @@ static int validate(const uint8_t *buf, size_t len, const int *fds, size_t nfds,
 
 	d = lookup(h.command);
 	if (!d)
-		return fail(err, h.command, "header", -EOPNOTSUPP, "unknown command %u",
+		return msg_fail(err, h.command, "header", -EOPNOTSUPP, "unknown command %u",
 			    h.command);
 	c.d = d;
 	c.dir = type == VFU_TYPE_REPLY ? DIR_REPLY : DIR_COMMAND;
@@ -885,19 +870,19 @@ static int validate(const uint8_t *buf, size_t len, const int *fds, size_t nfds,
 }
 
 int vfu_parse(const uint8_t *buf, size_t len, int *fds, size_t nfds,
-	      struct vfu_msg *ret, struct vfu_err *err)
+	      struct vfu_msg *ret, struct msg_err *err)
 {
 	struct vfu_msg m;
 	int rc;
 
 	if (nfds && !fds)
-		return fail(err, 0, "vfu_parse", -EINVAL, "nfds without fds");
+		return msg_fail(err, 0, "vfu_parse", -EINVAL, "nfds without fds");
 	if (!ret || (len && !buf)) {
-		rc = fail(err, 0, "vfu_parse", -EINVAL, "missing argument");
+		rc = msg_fail(err, 0, "vfu_parse", -EINVAL, "missing argument");
 		goto out_close;
 	}
 	if (nfds > VFU_MAX_FDS) {
-		rc = fail(err, 0, "header", -EBADF, "%zu fds, at most %u", nfds, VFU_MAX_FDS);
+		rc = msg_fail(err, 0, "header", -EBADF, "%zu fds, at most %u", nfds, VFU_MAX_FDS);
 		goto out_close;
 	}
 
@@ -934,16 +919,16 @@ void vfu_msg_close(struct vfu_msg *m)
 /* ---- reply matching ----------------------------------------------------- */
 
 #define MISMATCH(what, a, b)                                                     \
-	fail(err, rep->command, vfu_command_name(rep->command), -EPROTO,         \
+	msg_fail(err, rep->command, vfu_command_name(rep->command), -EPROTO,         \
 	     "reply %s %#llx, the command had %#llx", (what), ULL(a), ULL(b))
 
 int vfu_match_reply(const struct vfu_msg *req, const struct vfu_msg *rep,
-		    struct vfu_err *err)
+		    struct msg_err *err)
 {
 	if (!req || !rep)
-		return fail(err, 0, "vfu_match_reply", -EINVAL, "missing argument");
+		return msg_fail(err, 0, "vfu_match_reply", -EINVAL, "missing argument");
 	if (vfu_msg_is_reply(req) || !vfu_msg_is_reply(rep))
-		return fail(err, rep->command, "vfu_match_reply", -EPROTO,
+		return msg_fail(err, rep->command, "vfu_match_reply", -EPROTO,
 			    "not a command and its reply");
 	if (rep->msg_id != req->msg_id)
 		return MISMATCH("msg_id", rep->msg_id, req->msg_id);
@@ -1189,7 +1174,7 @@ static void put_hdr(uint8_t *buf, uint16_t msg_id, uint16_t command,
 }
 
 int vfu_encode(const struct vfu_msg *m, uint8_t *buf, size_t len,
-	       size_t *ret_len, struct vfu_err *err)
+	       size_t *ret_len, struct msg_err *err)
 {
 	const struct vfu_cmd_desc *d;
 	const struct dir_rule *r;
@@ -1198,28 +1183,28 @@ int vfu_encode(const struct vfu_msg *m, uint8_t *buf, size_t len,
 	int rc;
 
 	if (!m || !buf || !ret_len)
-		return fail(err, 0, "vfu_encode", -EINVAL, "missing argument");
+		return msg_fail(err, 0, "vfu_encode", -EINVAL, "missing argument");
 	if (m->nfds > VFU_MAX_FDS)
-		return fail(err, m->command, "vfu_encode", -EBADF, "%zu fds, at most %u",
+		return msg_fail(err, m->command, "vfu_encode", -EBADF, "%zu fds, at most %u",
 			    m->nfds, VFU_MAX_FDS);
 	if (len < VFU_HDR_SIZE)
-		return fail(err, m->command, "vfu_encode", -ENOBUFS, "%zu-byte buffer", len);
+		return msg_fail(err, m->command, "vfu_encode", -ENOBUFS, "%zu-byte buffer", len);
 
 	if (vfu_msg_is_reply(m) && (m->flags & VFU_FLAG_ERROR)) {
 		size = 0;
 	} else {
 		d = lookup(m->command);
 		if (!d)
-			return fail(err, m->command, "vfu_encode", -EOPNOTSUPP,
+			return msg_fail(err, m->command, "vfu_encode", -EOPNOTSUPP,
 				    "unknown command %u", m->command);
 		r = &d->dir[vfu_msg_is_reply(m) ? DIR_REPLY : DIR_COMMAND];
 		if (r->enc) {
 			rc = r->enc(m, buf + VFU_HDR_SIZE, len - VFU_HDR_SIZE, &size);
 			if (rc == -ENOBUFS)
-				return fail(err, m->command, d->name, rc,
+				return msg_fail(err, m->command, d->name, rc,
 					    "does not fit a %zu-byte buffer", len);
 			if (rc < 0)
-				return fail(err, m->command, d->name, rc,
+				return msg_fail(err, m->command, d->name, rc,
 					    "cannot be encoded (a count above its bound, or its data missing)");
 		}
 	}

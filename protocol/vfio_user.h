@@ -29,6 +29,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "protocol/msg_table.h"
+
 /* ---- wire constants --------------------------------------------------- */
 
 enum vfu_command {
@@ -341,11 +343,6 @@ struct vfu_msg {
 };
 
 /* Why vfu_parse() (or an encoder, or vfu_match_reply()) refused a message. */
-struct vfu_err {
-	uint16_t command; /* 0 if the header was too short to say */
-	char reason[160]; /* e.g. "DMA_MAP command: addr + size overflows" */
-};
-
 /*
  * Parses and validates one complete message (header + payload) with the fds
  * that arrived with it.
@@ -374,7 +371,7 @@ struct vfu_err {
  * closed.  So the caller never closes them itself.
  */
 int vfu_parse(const uint8_t *buf, size_t len, int *fds, size_t nfds,
-	      struct vfu_msg *ret, struct vfu_err *err);
+	      struct vfu_msg *ret, struct msg_err *err);
 
 /* Returns fds[i] and leaves -1 in its place (the caller now owns it); -1 if none. */
 int vfu_msg_take_fd(struct vfu_msg *m, size_t i);
@@ -400,7 +397,7 @@ static inline bool vfu_msg_is_reply(const struct vfu_msg *m)
  * errno) or -EPROTO with *err filled.
  */
 int vfu_match_reply(const struct vfu_msg *req, const struct vfu_msg *rep,
-		    struct vfu_err *err);
+		    struct msg_err *err);
 
 /* ---- encoders ----------------------------------------------------------- */
 
@@ -420,7 +417,7 @@ void vfu_reply_init(struct vfu_msg *m, const struct vfu_msg *req);
  * validator's errno (with *err, if not NULL) for a message it refuses.
  */
 int vfu_encode(const struct vfu_msg *m, uint8_t *buf, size_t len,
-	       size_t *ret_len, struct vfu_err *err);
+	       size_t *ret_len, struct msg_err *err);
 
 /* Header-only error reply to (msg_id, command); status is a negative errno. */
 int vfu_encode_error(uint16_t msg_id, uint16_t command, int status,

@@ -53,7 +53,7 @@ struct vu_req_desc;
 typedef int check_fn(const struct vu_req_desc *d, const uint8_t *p,
 		     uint32_t size, const int *fds, size_t nfds,
 		     const struct vu_parse_ctx *ctx, struct vu_msg *m,
-		     struct vu_err *err);
+		     struct msg_err *err);
 
 struct vu_req_desc {
 	const char *name;      /* NULL: not a request we serve */
@@ -253,22 +253,7 @@ enum vu_state vu_state_after(enum vu_state state, uint32_t request)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-__attribute__((format(printf, 5, 6)))
-static int fail(struct vu_err *err, uint32_t request, const char *who, int rc,
-		const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return rc;
-	err->request = request;
-	va_start(ap, fmt);
-	msg_vreason(err->reason, sizeof(err->reason), who, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-#define FAIL(d, rc, ...) fail(err, (uint32_t)((d) - vu_table), (d)->name, (rc), __VA_ARGS__)
+#define FAIL(d, rc, ...) msg_fail(err, (uint32_t)((d) - vu_table), (d)->name, (rc), __VA_ARGS__)
 
 static uint64_t get_u64(const uint8_t *p)
 {
@@ -297,7 +282,7 @@ static bool is_pow2(uint32_t v)
 /* ---- payload checks (run by the validator, in table order) -------------- */
 
 static int check_features(const struct vu_req_desc *d, const uint8_t *p,
-			  uint64_t offered, struct vu_msg *m, struct vu_err *err)
+			  uint64_t offered, struct vu_msg *m, struct msg_err *err)
 {
 	uint64_t v = get_u64(p);
 
@@ -313,7 +298,7 @@ static int check_features(const struct vu_req_desc *d, const uint8_t *p,
 static int check_set_features(const struct vu_req_desc *d, const uint8_t *p,
 			      uint32_t size, const int *fds, size_t nfds,
 			      const struct vu_parse_ctx *ctx, struct vu_msg *m,
-			      struct vu_err *err)
+			      struct msg_err *err)
 {
 	(void)size, (void)fds, (void)nfds;
 	return check_features(d, p, ctx->features_offered, m, err);
@@ -323,7 +308,7 @@ static int check_set_protocol_features(const struct vu_req_desc *d,
 				       const uint8_t *p, uint32_t size,
 				       const int *fds, size_t nfds,
 				       const struct vu_parse_ctx *ctx,
-				       struct vu_msg *m, struct vu_err *err)
+				       struct vu_msg *m, struct msg_err *err)
 {
 	(void)size, (void)fds, (void)nfds;
 	return check_features(d, p, ctx->protocol_features_offered, m, err);
@@ -336,7 +321,7 @@ static int check_set_protocol_features(const struct vu_req_desc *d,
  */
 static int check_region(const struct vu_req_desc *d, const char *where,
 			const struct vu_mem_region *r, int fd, bool check_offset,
-			struct vu_err *err)
+			struct msg_err *err)
 {
 	uint64_t fsize;
 
@@ -382,7 +367,7 @@ static void decode_region(const uint8_t *p, struct vu_mem_region *r)
 static int check_mem_table(const struct vu_req_desc *d, const uint8_t *p,
 			   uint32_t size, const int *fds, size_t nfds,
 			   const struct vu_parse_ctx *ctx, struct vu_msg *m,
-			   struct vu_err *err)
+			   struct msg_err *err)
 {
 	uint32_t n;
 	char where[24];
@@ -420,7 +405,7 @@ static int check_mem_table(const struct vu_req_desc *d, const uint8_t *p,
 
 static int check_single_region(const struct vu_req_desc *d, const uint8_t *p,
 			       const int *fds, size_t nfds, bool is_add,
-			       struct vu_msg *m, struct vu_err *err)
+			       struct vu_msg *m, struct msg_err *err)
 {
 	struct vu_mem_region r;
 	int rc;
@@ -436,7 +421,7 @@ static int check_single_region(const struct vu_req_desc *d, const uint8_t *p,
 static int check_add_mem_reg(const struct vu_req_desc *d, const uint8_t *p,
 			     uint32_t size, const int *fds, size_t nfds,
 			     const struct vu_parse_ctx *ctx, struct vu_msg *m,
-			     struct vu_err *err)
+			     struct msg_err *err)
 {
 	(void)size, (void)ctx;
 	return check_single_region(d, p, fds, nfds, true, m, err);
@@ -445,7 +430,7 @@ static int check_add_mem_reg(const struct vu_req_desc *d, const uint8_t *p,
 static int check_rem_mem_reg(const struct vu_req_desc *d, const uint8_t *p,
 			     uint32_t size, const int *fds, size_t nfds,
 			     const struct vu_parse_ctx *ctx, struct vu_msg *m,
-			     struct vu_err *err)
+			     struct msg_err *err)
 {
 	(void)size, (void)ctx;
 	return check_single_region(d, p, fds, nfds, false, m, err);
@@ -453,7 +438,7 @@ static int check_rem_mem_reg(const struct vu_req_desc *d, const uint8_t *p,
 
 /* mmap_size/mmap_offset + fd, shared by SET_LOG_BASE and SET_INFLIGHT_FD. */
 static int check_shm_area(const struct vu_req_desc *d, uint64_t mmap_size,
-			  uint64_t mmap_offset, int fd, struct vu_err *err)
+			  uint64_t mmap_offset, int fd, struct msg_err *err)
 {
 	uint64_t fsize;
 
@@ -474,7 +459,7 @@ static int check_shm_area(const struct vu_req_desc *d, uint64_t mmap_size,
 static int check_log_base(const struct vu_req_desc *d, const uint8_t *p,
 			  uint32_t size, const int *fds, size_t nfds,
 			  const struct vu_parse_ctx *ctx, struct vu_msg *m,
-			  struct vu_err *err)
+			  struct msg_err *err)
 {
 	struct vu_wire_log w;
 	int rc;
@@ -492,7 +477,7 @@ static int check_log_base(const struct vu_req_desc *d, const uint8_t *p,
 static int check_log_fd(const struct vu_req_desc *d, const uint8_t *p,
 			uint32_t size, const int *fds, size_t nfds,
 			const struct vu_parse_ctx *ctx, struct vu_msg *m,
-			struct vu_err *err)
+			struct msg_err *err)
 {
 	(void)p, (void)fds, (void)nfds, (void)ctx, (void)m;
 	/* The spec gives it no payload; a u64 is tolerated, nothing between. */
@@ -502,7 +487,7 @@ static int check_log_fd(const struct vu_req_desc *d, const uint8_t *p,
 }
 
 static int ring_index(const struct vu_req_desc *d, uint32_t index,
-		      const struct vu_parse_ctx *ctx, struct vu_err *err)
+		      const struct vu_parse_ctx *ctx, struct msg_err *err)
 {
 	if (index >= ctx->max_vrings)
 		return FAIL(d, -ERANGE, "ring index %u is not below %u", index,
@@ -512,7 +497,7 @@ static int ring_index(const struct vu_req_desc *d, uint32_t index,
 
 static int decode_state(const struct vu_req_desc *d, const uint8_t *p,
 			const struct vu_parse_ctx *ctx, struct vu_vring_state *s,
-			struct vu_err *err)
+			struct msg_err *err)
 {
 	struct vu_wire_vring_state w;
 
@@ -525,7 +510,7 @@ static int decode_state(const struct vu_req_desc *d, const uint8_t *p,
 static int check_vring_index(const struct vu_req_desc *d, const uint8_t *p,
 			     uint32_t size, const int *fds, size_t nfds,
 			     const struct vu_parse_ctx *ctx, struct vu_msg *m,
-			     struct vu_err *err)
+			     struct msg_err *err)
 {
 	struct vu_vring_state s;
 	int rc;
@@ -543,7 +528,7 @@ static int check_vring_index(const struct vu_req_desc *d, const uint8_t *p,
 static int check_vring_num(const struct vu_req_desc *d, const uint8_t *p,
 			   uint32_t size, const int *fds, size_t nfds,
 			   const struct vu_parse_ctx *ctx, struct vu_msg *m,
-			   struct vu_err *err)
+			   struct msg_err *err)
 {
 	struct vu_vring_state s;
 	int rc;
@@ -565,7 +550,7 @@ static int check_vring_num(const struct vu_req_desc *d, const uint8_t *p,
 static int check_vring_base(const struct vu_req_desc *d, const uint8_t *p,
 			    uint32_t size, const int *fds, size_t nfds,
 			    const struct vu_parse_ctx *ctx, struct vu_msg *m,
-			    struct vu_err *err)
+			    struct msg_err *err)
 {
 	struct vu_vring_state s;
 	int rc;
@@ -587,7 +572,7 @@ static int check_vring_base(const struct vu_req_desc *d, const uint8_t *p,
 static int check_vring_enable(const struct vu_req_desc *d, const uint8_t *p,
 			      uint32_t size, const int *fds, size_t nfds,
 			      const struct vu_parse_ctx *ctx, struct vu_msg *m,
-			      struct vu_err *err)
+			      struct msg_err *err)
 {
 	struct vu_vring_state s;
 	int rc;
@@ -607,7 +592,7 @@ static int check_vring_enable(const struct vu_req_desc *d, const uint8_t *p,
 static int check_vring_addr(const struct vu_req_desc *d, const uint8_t *p,
 			    uint32_t size, const int *fds, size_t nfds,
 			    const struct vu_parse_ctx *ctx, struct vu_msg *m,
-			    struct vu_err *err)
+			    struct msg_err *err)
 {
 	struct vu_wire_vring_addr w;
 	int rc;
@@ -647,7 +632,7 @@ static int check_vring_addr(const struct vu_req_desc *d, const uint8_t *p,
 static int check_vring_file(const struct vu_req_desc *d, const uint8_t *p,
 			    uint32_t size, const int *fds, size_t nfds,
 			    const struct vu_parse_ctx *ctx, struct vu_msg *m,
-			    struct vu_err *err)
+			    struct msg_err *err)
 {
 	uint64_t v = get_u64(p);
 	uint64_t reserved = v & ~(VU_VRING_IDX_MASK | VU_VRING_NOFD_MASK);
@@ -669,7 +654,7 @@ static int check_vring_file(const struct vu_req_desc *d, const uint8_t *p,
 static int check_rarp(const struct vu_req_desc *d, const uint8_t *p,
 		      uint32_t size, const int *fds, size_t nfds,
 		      const struct vu_parse_ctx *ctx, struct vu_msg *m,
-		      struct vu_err *err)
+		      struct msg_err *err)
 {
 	(void)d, (void)size, (void)fds, (void)nfds, (void)ctx, (void)err;
 	/* A 6-byte MAC at the start of the u64 area; the other 2 bytes are
@@ -681,7 +666,7 @@ static int check_rarp(const struct vu_req_desc *d, const uint8_t *p,
 static int check_mtu(const struct vu_req_desc *d, const uint8_t *p,
 		     uint32_t size, const int *fds, size_t nfds,
 		     const struct vu_parse_ctx *ctx, struct vu_msg *m,
-		     struct vu_err *err)
+		     struct msg_err *err)
 {
 	uint64_t v = get_u64(p);
 
@@ -695,7 +680,7 @@ static int check_mtu(const struct vu_req_desc *d, const uint8_t *p,
 
 static int decode_inflight(const struct vu_req_desc *d, const uint8_t *p,
 			   const struct vu_parse_ctx *ctx, struct vu_inflight *in,
-			   struct vu_err *err)
+			   struct msg_err *err)
 {
 	struct vu_wire_inflight w;
 
@@ -716,7 +701,7 @@ static int decode_inflight(const struct vu_req_desc *d, const uint8_t *p,
 static int check_get_inflight(const struct vu_req_desc *d, const uint8_t *p,
 			      uint32_t size, const int *fds, size_t nfds,
 			      const struct vu_parse_ctx *ctx, struct vu_msg *m,
-			      struct vu_err *err)
+			      struct msg_err *err)
 {
 	(void)size, (void)fds, (void)nfds;
 	/* mmap_size/offset are ours to fill in the reply; only the queue
@@ -727,7 +712,7 @@ static int check_get_inflight(const struct vu_req_desc *d, const uint8_t *p,
 static int check_set_inflight(const struct vu_req_desc *d, const uint8_t *p,
 			      uint32_t size, const int *fds, size_t nfds,
 			      const struct vu_parse_ctx *ctx, struct vu_msg *m,
-			      struct vu_err *err)
+			      struct msg_err *err)
 {
 	struct vu_inflight in;
 	int rc;
@@ -752,7 +737,7 @@ static int check_set_inflight(const struct vu_req_desc *d, const uint8_t *p,
  */
 static int expected_fds(const struct vu_req_desc *d, const uint8_t *p,
 			uint32_t size, size_t *ret_lo, size_t *ret_hi,
-			struct vu_err *err)
+			struct msg_err *err)
 {
 	uint32_t n;
 
@@ -788,7 +773,7 @@ static int expected_fds(const struct vu_req_desc *d, const uint8_t *p,
 
 static int validate(const uint8_t *buf, size_t len, const int *fds,
 		    size_t nfds, const struct vu_parse_ctx *ctx,
-		    struct vu_msg *m, struct vu_err *err)
+		    struct vu_msg *m, struct msg_err *err)
 {
 	const struct vu_req_desc *d;
 	struct vu_wire_hdr h;
@@ -797,31 +782,31 @@ static int validate(const uint8_t *buf, size_t len, const int *fds,
 	int rc;
 
 	if (len < VU_HDR_SIZE)
-		return fail(err, 0, "header", -EBADMSG,
+		return msg_fail(err, 0, "header", -EBADMSG,
 			    "%zu bytes, shorter than the %u-byte header", len,
 			    VU_HDR_SIZE);
 	memcpy(&h, buf, sizeof(h));
 	if ((h.flags & VU_FLAG_VERSION_MASK) != VU_VERSION)
-		return fail(err, h.request, "header", -EPROTO,
+		return msg_fail(err, h.request, "header", -EPROTO,
 			    "version %u, expected %u",
 			    h.flags & VU_FLAG_VERSION_MASK, VU_VERSION);
 	if (h.flags & VU_FLAG_REPLY)
-		return fail(err, h.request, "header", -EPROTO,
+		return msg_fail(err, h.request, "header", -EPROTO,
 			    "REPLY flag set on a request");
 	/* Other flag bits are reserved; ignored so a newer front end that
 	 * sets one is not cut off. */
 	if (h.size > VU_MAX_PAYLOAD)
-		return fail(err, h.request, "header", -EMSGSIZE,
+		return msg_fail(err, h.request, "header", -EMSGSIZE,
 			    "payload size %u above the %u limit", h.size,
 			    VU_MAX_PAYLOAD);
 	if (len - VU_HDR_SIZE != h.size)
-		return fail(err, h.request, "header", -EBADMSG,
+		return msg_fail(err, h.request, "header", -EBADMSG,
 			    "size field says %u payload bytes, %zu present",
 			    h.size, len - VU_HDR_SIZE);
 
 	d = lookup(h.request);
 	if (!d)
-		return fail(err, h.request, "header", -EOPNOTSUPP,
+		return msg_fail(err, h.request, "header", -EOPNOTSUPP,
 			    "unknown request %u", h.request);
 	if (!(d->states & (unsigned)ctx->state))
 		return FAIL(d, -EPERM, "not allowed %s",
@@ -856,19 +841,19 @@ static int validate(const uint8_t *buf, size_t len, const int *fds,
 
 int vu_parse(const uint8_t *buf, size_t len, int *fds, size_t nfds,
 	     const struct vu_parse_ctx *ctx, struct vu_msg *ret,
-	     struct vu_err *err)
+	     struct msg_err *err)
 {
 	struct vu_msg m;
 	int rc;
 
 	if (nfds && !fds)
-		return fail(err, 0, "vu_parse", -EINVAL, "nfds without fds");
+		return msg_fail(err, 0, "vu_parse", -EINVAL, "nfds without fds");
 	if (!ctx || !ret || (len && !buf)) {
-		rc = fail(err, 0, "vu_parse", -EINVAL, "missing argument");
+		rc = msg_fail(err, 0, "vu_parse", -EINVAL, "missing argument");
 		goto out_close;
 	}
 	if (nfds > VU_MAX_FDS) {
-		rc = fail(err, 0, "header", -EBADF, "%zu fds, at most %u", nfds,
+		rc = msg_fail(err, 0, "header", -EBADF, "%zu fds, at most %u", nfds,
 			  VU_MAX_FDS);
 		goto out_close;
 	}

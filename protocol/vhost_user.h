@@ -23,6 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "protocol/msg_table.h"
+
 /* ---- wire constants --------------------------------------------------- */
 
 enum vu_request {
@@ -273,11 +275,6 @@ struct vu_msg {
 };
 
 /* Why vu_parse() refused a message, for the daemon's log line. */
-struct vu_err {
-	uint32_t request; /* 0 if the header was too short to say */
-	char reason[160]; /* e.g. "SET_MEM_TABLE: region 2: guest_phys_addr + memory_size overflows" */
-};
-
 /*
  * Parses and validates one complete message (header + payload) with the fds
  * that arrived with it.
@@ -301,7 +298,7 @@ struct vu_err {
  */
 int vu_parse(const uint8_t *buf, size_t len, int *fds, size_t nfds,
 	     const struct vu_parse_ctx *ctx, struct vu_msg *ret,
-	     struct vu_err *err);
+	     struct msg_err *err);
 
 /* Returns fds[i] and leaves -1 in its place (the caller now owns it); -1 if none. */
 int vu_msg_take_fd(struct vu_msg *m, size_t i);

@@ -30,7 +30,7 @@ enum reply_body {
 struct vv_req_desc;
 typedef int check_fn(const struct vv_req_desc *d, const uint8_t *p,
 		     uint32_t size, const struct vv_parse_ctx *ctx,
-		     struct vv_msg *m, struct vv_err *err);
+		     struct vv_msg *m, struct msg_err *err);
 
 struct vv_req_desc {
 	uint64_t request;
@@ -122,22 +122,7 @@ const char *vv_request_name(uint64_t request)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-__attribute__((format(printf, 5, 6)))
-static int fail(struct vv_err *err, uint64_t request, const char *who, int rc,
-		const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err)
-		return rc;
-	err->request = request;
-	va_start(ap, fmt);
-	msg_vreason(err->reason, sizeof(err->reason), who, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-#define FAIL(d, rc, ...) fail(err, (d)->request, (d)->name, (rc), __VA_ARGS__)
+#define FAIL(d, rc, ...) msg_fail(err, (d)->request, (d)->name, (rc), __VA_ARGS__)
 #define ULL(v) ((unsigned long long)(v))
 
 static uint64_t get_u64(const uint8_t *p)
@@ -157,7 +142,7 @@ static bool is_pow2(uint32_t v)
 
 static int check_u64_any(const struct vv_req_desc *d, const uint8_t *p,
 			 uint32_t size, const struct vv_parse_ctx *ctx,
-			 struct vv_msg *m, struct vv_err *err)
+			 struct vv_msg *m, struct msg_err *err)
 {
 	(void)d, (void)size, (void)ctx, (void)err;
 	/* Features: whether they were offered is the device's judgement. */
@@ -167,7 +152,7 @@ static int check_u64_any(const struct vv_req_desc *d, const uint8_t *p,
 
 static int check_state(const struct vv_req_desc *d, const uint8_t *p,
 		       uint32_t size, const struct vv_parse_ctx *ctx,
-		       struct vv_msg *m, struct vv_err *err)
+		       struct vv_msg *m, struct msg_err *err)
 {
 	uint64_t v = get_u64(p);
 
@@ -180,7 +165,7 @@ static int check_state(const struct vv_req_desc *d, const uint8_t *p,
 
 static int check_mem_table(const struct vv_req_desc *d, const uint8_t *p,
 			   uint32_t size, const struct vv_parse_ctx *ctx,
-			   struct vv_msg *m, struct vv_err *err)
+			   struct vv_msg *m, struct msg_err *err)
 {
 	struct vv_mem_region *r = m->u.mem.regions;
 	uint32_t n;
@@ -219,7 +204,7 @@ static int check_mem_table(const struct vv_req_desc *d, const uint8_t *p,
 
 static int decode_state(const struct vv_req_desc *d, const uint8_t *p,
 			const struct vv_parse_ctx *ctx, struct vv_vring_state *s,
-			struct vv_err *err)
+			struct msg_err *err)
 {
 	struct vv_wire_vring_state w;
 
@@ -233,7 +218,7 @@ static int decode_state(const struct vv_req_desc *d, const uint8_t *p,
 
 static int check_vring_index(const struct vv_req_desc *d, const uint8_t *p,
 			     uint32_t size, const struct vv_parse_ctx *ctx,
-			     struct vv_msg *m, struct vv_err *err)
+			     struct vv_msg *m, struct msg_err *err)
 {
 	(void)size;
 	/* GET_VRING_BASE: num is unused on the request. */
@@ -242,7 +227,7 @@ static int check_vring_index(const struct vv_req_desc *d, const uint8_t *p,
 
 static int check_vring_num(const struct vv_req_desc *d, const uint8_t *p,
 			   uint32_t size, const struct vv_parse_ctx *ctx,
-			   struct vv_msg *m, struct vv_err *err)
+			   struct vv_msg *m, struct msg_err *err)
 {
 	struct vv_vring_state s;
 	int rc;
@@ -259,7 +244,7 @@ static int check_vring_num(const struct vv_req_desc *d, const uint8_t *p,
 
 /* A split-ring index is 16 bits (no packed rings, no wrap counter). */
 static int check_base(const struct vv_req_desc *d, const struct vv_vring_state *s,
-		      struct vv_err *err)
+		      struct msg_err *err)
 {
 	if (s->num > UINT16_MAX)
 		return FAIL(d, -ERANGE, "ring %u: base %u does not fit 16 bits", s->index, s->num);
@@ -268,7 +253,7 @@ static int check_base(const struct vv_req_desc *d, const struct vv_vring_state *
 
 static int check_vring_base(const struct vv_req_desc *d, const uint8_t *p,
 			    uint32_t size, const struct vv_parse_ctx *ctx,
-			    struct vv_msg *m, struct vv_err *err)
+			    struct vv_msg *m, struct msg_err *err)
 {
 	struct vv_vring_state s;
 	int rc;
@@ -282,7 +267,7 @@ static int check_vring_base(const struct vv_req_desc *d, const uint8_t *p,
 
 static int check_vring_addr(const struct vv_req_desc *d, const uint8_t *p,
 			    uint32_t size, const struct vv_parse_ctx *ctx,
-			    struct vv_msg *m, struct vv_err *err)
+			    struct vv_msg *m, struct msg_err *err)
 {
 	struct vv_wire_vring_addr w;
 
@@ -314,7 +299,7 @@ static int check_vring_addr(const struct vv_req_desc *d, const uint8_t *p,
 
 static int check_log(const struct vv_req_desc *d, const uint8_t *p, uint32_t size,
 		     const struct vv_parse_ctx *ctx, struct vv_msg *m,
-		     struct vv_err *err)
+		     struct msg_err *err)
 {
 	struct vv_wire_log w;
 
@@ -347,7 +332,7 @@ static int check_log(const struct vv_req_desc *d, const uint8_t *p, uint32_t siz
 
 static int check_reply(const struct vv_req_desc *d, const struct vv_wire_hdr *h,
 		       const uint8_t *p, const struct vv_parse_ctx *ctx,
-		       struct vv_msg *m, struct vv_err *err)
+		       struct vv_msg *m, struct msg_err *err)
 {
 	uint64_t v;
 	int rc;
@@ -383,7 +368,7 @@ static int check_reply(const struct vv_req_desc *d, const struct vv_wire_hdr *h,
 }
 
 static int validate(const uint8_t *buf, size_t len, const struct vv_parse_ctx *ctx,
-		    struct vv_msg *m, struct vv_err *err)
+		    struct vv_msg *m, struct msg_err *err)
 {
 	const struct vv_req_desc *d;
 	struct vv_wire_hdr h;
@@ -391,25 +376,25 @@ static int validate(const uint8_t *buf, size_t len, const struct vv_parse_ctx *c
 	int rc;
 
 	if (len < VV_HDR_SIZE)
-		return fail(err, 0, "header", -EBADMSG,
+		return msg_fail(err, 0, "header", -EBADMSG,
 			    "%zu bytes, shorter than the %u-byte header", len, VV_HDR_SIZE);
 	memcpy(&h, buf, sizeof(h));
 	if (h.size > VV_MAX_PAYLOAD)
-		return fail(err, h.request, "header", -EMSGSIZE,
+		return msg_fail(err, h.request, "header", -EMSGSIZE,
 			    "payload size %u above the %u limit", h.size, VV_MAX_PAYLOAD);
 	if (len - VV_HDR_SIZE != h.size)
-		return fail(err, h.request, "header", -EBADMSG,
+		return msg_fail(err, h.request, "header", -EBADMSG,
 			    "size field says %u payload bytes, %zu present", h.size,
 			    len - VV_HDR_SIZE);
 	if (h.flags & ~VV_FLAG_KNOWN)
-		return fail(err, h.request, "header", -EPROTO, "reserved flag bits %#x",
+		return msg_fail(err, h.request, "header", -EPROTO, "reserved flag bits %#x",
 			    h.flags & ~VV_FLAG_KNOWN);
 	if ((h.flags & VV_FLAG_ERROR) && !(h.flags & VV_FLAG_REPLY))
-		return fail(err, h.request, "header", -EPROTO, "ERROR flag on a request");
+		return msg_fail(err, h.request, "header", -EPROTO, "ERROR flag on a request");
 
 	d = lookup(h.request);
 	if (!d)
-		return fail(err, h.request, "header", -EOPNOTSUPP, "unknown request %#llx",
+		return msg_fail(err, h.request, "header", -EOPNOTSUPP, "unknown request %#llx",
 			    ULL(h.request));
 	if (d->refused)
 		return FAIL(d, -EOPNOTSUPP, "not carried over the mailbox: %s", d->refused);
@@ -432,13 +417,13 @@ static int validate(const uint8_t *buf, size_t len, const struct vv_parse_ctx *c
 }
 
 int vv_parse(const uint8_t *buf, size_t len, const struct vv_parse_ctx *ctx,
-	     struct vv_msg *ret, struct vv_err *err)
+	     struct vv_msg *ret, struct msg_err *err)
 {
 	struct vv_msg m;
 	int rc;
 
 	if (!ctx || !ret || (len && !buf))
-		return fail(err, 0, "vv_parse", -EINVAL, "missing argument");
+		return msg_fail(err, 0, "vv_parse", -EINVAL, "missing argument");
 	memset(&m, 0, sizeof(m));
 	rc = validate(buf, len, ctx, &m, err);
 	if (rc < 0)
@@ -457,20 +442,20 @@ bool vv_expects_reply(const struct vv_msg *req)
 }
 
 int vv_match_reply(const struct vv_msg *req, const struct vv_msg *rep,
-		   struct vv_err *err)
+		   struct msg_err *err)
 {
 	if (!req || !rep)
-		return fail(err, 0, "vv_match_reply", -EINVAL, "missing argument");
+		return msg_fail(err, 0, "vv_match_reply", -EINVAL, "missing argument");
 	if (vv_msg_is_reply(req) || !vv_msg_is_reply(rep))
-		return fail(err, rep->request, "vv_match_reply", -EPROTO,
+		return msg_fail(err, rep->request, "vv_match_reply", -EPROTO,
 			    "not a request and its reply");
 	if (rep->request != req->request)
-		return fail(err, rep->request, vv_request_name(rep->request), -EPROTO,
+		return msg_fail(err, rep->request, vv_request_name(rep->request), -EPROTO,
 			    "reply to %#llx, the request was %#llx", ULL(rep->request),
 			    ULL(req->request));
 	if (rep->status == 0 && req->request == VV_REQ_GET_VRING_BASE &&
 	    rep->u.state.index != req->u.state.index)
-		return fail(err, rep->request, "GET_VRING_BASE", -EPROTO,
+		return msg_fail(err, rep->request, "GET_VRING_BASE", -EPROTO,
 			    "reply for ring %u, the request was for ring %u",
 			    rep->u.state.index, req->u.state.index);
 	return 0;
@@ -584,7 +569,7 @@ static int enc_reply(const struct vv_msg *m, uint8_t *p, size_t cap,
 }
 
 int vv_encode(const struct vv_msg *m, const struct vv_parse_ctx *ctx,
-	      uint8_t *buf, size_t len, size_t *ret_len, struct vv_err *err)
+	      uint8_t *buf, size_t len, size_t *ret_len, struct msg_err *err)
 {
 	const struct vv_req_desc *d;
 	struct vv_wire_hdr h;
@@ -593,12 +578,12 @@ int vv_encode(const struct vv_msg *m, const struct vv_parse_ctx *ctx,
 	int rc;
 
 	if (!m || !ctx || !buf || !ret_len)
-		return fail(err, 0, "vv_encode", -EINVAL, "missing argument");
+		return msg_fail(err, 0, "vv_encode", -EINVAL, "missing argument");
 	if (len < VV_HDR_SIZE)
-		return fail(err, m->request, "vv_encode", -ENOBUFS, "%zu-byte buffer", len);
+		return msg_fail(err, m->request, "vv_encode", -ENOBUFS, "%zu-byte buffer", len);
 	d = lookup(m->request);
 	if (!d)
-		return fail(err, m->request, "vv_encode", -EOPNOTSUPP,
+		return msg_fail(err, m->request, "vv_encode", -EOPNOTSUPP,
 			    "unknown request %#llx", ULL(m->request));
 	if (d->refused)
 		return FAIL(d, -EOPNOTSUPP, "not carried over the mailbox: %s", d->refused);

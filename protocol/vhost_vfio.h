@@ -50,6 +50,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "protocol/msg_table.h"
+
 /* ---- wire constants --------------------------------------------------- */
 
 #define VV_IOC_NONE 0u
@@ -239,11 +241,6 @@ struct vv_msg {
 	} u;
 };
 
-struct vv_err {
-	uint64_t request; /* 0 if the header was too short to say */
-	char reason[160];
-};
-
 /*
  * Parses and validates one mailbox message (header + payload).
  *
@@ -265,7 +262,7 @@ struct vv_err {
  * On failure *err (if not NULL) says which field and why; *ret is untouched.
  */
 int vv_parse(const uint8_t *buf, size_t len, const struct vv_parse_ctx *ctx,
-	     struct vv_msg *ret, struct vv_err *err);
+	     struct vv_msg *ret, struct msg_err *err);
 
 /* "SET_MEM_TABLE", or "UNKNOWN". */
 const char *vv_request_name(uint64_t request);
@@ -283,7 +280,7 @@ bool vv_expects_reply(const struct vv_msg *req);
  * successful GET_VRING_BASE, the same ring.  0 or -EPROTO.
  */
 int vv_match_reply(const struct vv_msg *req, const struct vv_msg *rep,
-		   struct vv_err *err);
+		   struct msg_err *err);
 
 /*
  * Encodes m, request or reply by its REPLY flag, into buf (a reply with
@@ -293,7 +290,7 @@ int vv_match_reply(const struct vv_msg *req, const struct vv_msg *rep,
  * the validator's errno (with *err if not NULL).
  */
 int vv_encode(const struct vv_msg *m, const struct vv_parse_ctx *ctx,
-	      uint8_t *buf, size_t len, size_t *ret_len, struct vv_err *err);
+	      uint8_t *buf, size_t len, size_t *ret_len, struct msg_err *err);
 
 /* A request m with flags (0 or NEED_REPLY); zeroes the union. */
 void vv_msg_init(struct vv_msg *m, uint64_t request, uint32_t flags);

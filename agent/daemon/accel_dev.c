@@ -67,7 +67,7 @@ static int call(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, size_t
 		struct vfu_msg *rep)
 {
 	uint8_t buf[VFU_MAX_MSG];
-	struct vfu_err verr;
+	struct msg_err verr;
 	int64_t deadline, left;
 	size_t len;
 	int r;
@@ -206,7 +206,7 @@ int accel_dev_vhost(struct accel_dev *d, const struct vv_msg *req, struct vv_msg
 {
 	struct vv_parse_ctx ctx = { .max_vrings = d->nvrings };
 	uint8_t buf[VV_MAX_MSG];
-	struct vv_err verr;
+	struct msg_err verr;
 	struct vv_msg rep;
 	size_t len;
 	int r;

@@ -281,7 +281,7 @@ static bool handle_one(struct port *p, struct vu_io_msg *io)
 {
 	struct vu_parse_ctx ctx;
 	struct vu_msg m;
-	struct vu_err verr;
+	struct msg_err verr;
 	struct vu_reply reply;
 	enum vu_respond how;
 	uint64_t pf;
@@ -293,7 +293,7 @@ static bool handle_one(struct port *p, struct vu_io_msg *io)
 	io->nfds = 0; /* vu_parse() took the fds */
 	if (r < 0) {
 		snprintf(why, sizeof(why), "refused %s: %s",
-			 verr.request ? vu_request_name(verr.request) : "message", verr.reason);
+			 verr.id ? vu_request_name((uint32_t)verr.id) : "message", verr.reason);
 		disconnect(p, why);
 		return false;
 	}

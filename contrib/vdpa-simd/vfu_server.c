@@ -424,7 +424,7 @@ struct conn_bufs {
 /* One message in, at most one reply out.  <0: the connection must close. */
 static int serve_one(struct simd_dev *d, int sock, struct conn_bufs *b)
 {
-	struct vfu_err err;
+	struct msg_err err;
 	size_t len;
 	ssize_t got;
 	int r;

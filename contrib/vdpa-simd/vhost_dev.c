@@ -498,7 +498,7 @@ int simd_mailbox_write(struct simd_dev *d, const uint8_t *buf, size_t len)
 	struct vv_parse_ctx ctx = { .max_vrings = d->nvrings };
 	const struct simd_req *h;
 	struct vv_msg req, rep;
-	struct vv_err err;
+	struct msg_err err;
 	size_t n;
 	int r, e;
 

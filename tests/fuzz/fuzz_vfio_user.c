@@ -65,7 +65,7 @@ static void check_no_leak(const bool *before)
 /* Encode, parse again (with copies of the fds), encode again: same bytes. */
 static void reencode(const struct vfu_msg *m, size_t orig_len)
 {
-	struct vfu_err err;
+	struct msg_err err;
 	struct vfu_msg m2;
 	int dups[VFU_MAX_FDS];
 	size_t len1, len2;
@@ -98,7 +98,7 @@ static void reencode(const struct vfu_msg *m, size_t orig_len)
 
 static void parse_one(const uint8_t *buf, size_t len, int *fds, size_t nfds)
 {
-	struct vfu_err err;
+	struct msg_err err;
 	struct vfu_msg m;
 	int rc;
 

@@ -92,7 +92,7 @@ static void answer(struct vu_msg *m, uint64_t pf)
 static void parse_one(const uint8_t *buf, size_t len, int *fds, size_t nfds,
 		      const struct vu_parse_ctx *ctx)
 {
-	struct vu_err err;
+	struct msg_err err;
 	struct vu_msg m;
 	int rc;
 

@@ -26,7 +26,7 @@ static void check_roundtrip(const struct vv_msg *m, const struct vv_parse_ctx *c
 			    size_t orig_len)
 {
 	uint8_t b1[VV_MAX_MSG], b2[VV_MAX_MSG];
-	struct vv_err err;
+	struct msg_err err;
 	struct vv_msg m2, rep, rep2;
 	size_t l1, l2;
 	int rc;
@@ -59,7 +59,7 @@ static void check_roundtrip(const struct vv_msg *m, const struct vv_parse_ctx *c
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct vv_parse_ctx ctx;
-	struct vv_err err;
+	struct msg_err err;
 	struct vv_msg m;
 	int rc;
 

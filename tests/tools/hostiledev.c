@@ -187,7 +187,7 @@ static int send_raw(struct conn *c, const void *buf, size_t len, const int *fds,
 
 static int send_msg(struct conn *c, const struct vfu_msg *m)
 {
-	struct vfu_err err;
+	struct msg_err err;
 	size_t len;
 	int r;
 
@@ -224,7 +224,7 @@ static int mailbox_reply(struct conn *c, uint8_t *dst, uint32_t count)
 {
 	struct vv_parse_ctx ctx = { .max_vrings = c->rings };
 	struct vv_msg rep;
-	struct vv_err err;
+	struct msg_err err;
 	size_t len;
 	int r;
 
@@ -258,7 +258,7 @@ static int mailbox_reply(struct conn *c, uint8_t *dst, uint32_t count)
 static void mailbox_write(struct conn *c, const struct vfu_msg *m)
 {
 	struct vv_parse_ctx ctx = { .max_vrings = c->rings };
-	struct vv_err err;
+	struct msg_err err;
 	struct vv_msg req;
 	size_t len = m->u.access.count;
 
@@ -505,7 +505,7 @@ static int misbehave(struct conn *c, struct vfu_msg *m)
 	case A_VHOST_REFUSE: {
 		struct vv_parse_ctx ctx = { .max_vrings = c->rings };
 		struct vv_msg vrep;
-		struct vv_err err;
+		struct msg_err err;
 		size_t len;
 
 		memset(data, 0, m->u.access.count);
@@ -545,7 +545,7 @@ static int misbehave(struct conn *c, struct vfu_msg *m)
 static void serve_conn(struct conn *c)
 {
 	struct vfu_msg m;
-	struct vfu_err err;
+	struct msg_err err;
 	bool hold = false;
 	int r;
 

@@ -106,7 +106,7 @@ static int vfu_call(struct vfu_msg *req, struct vfu_msg *rep)
 {
 	static struct vfu_io_msg in;
 	static uint8_t out[VFU_MAX_MSG];
-	struct vfu_err err;
+	struct msg_err err;
 	size_t len;
 	int r;
 
@@ -168,7 +168,7 @@ static int vv_call(struct vv_msg *req, struct vv_msg *ret_rep)
 	uint8_t buf[VV_MAX_MSG];
 	struct vfu_msg vreq, vrep;
 	struct vv_msg rep;
-	struct vv_err err;
+	struct msg_err err;
 	size_t len;
 	int r;
 

@@ -92,9 +92,9 @@ static int fdev_reply(struct fdev *f, const struct vfu_msg *m)
 	static uint8_t data[VFU_MAX_DATA];
 	struct vv_parse_ctx ctx = { .max_vrings = RINGS };
 	uint8_t buf[VFU_MAX_MSG];
-	struct vfu_err err;
+	struct msg_err err;
 	struct vfu_msg rep;
-	struct vv_err verr;
+	struct msg_err verr;
 	struct vv_msg vrep;
 	size_t len;
 
@@ -218,7 +218,7 @@ static void *fdev_main(void *arg)
 	assert_true(f->sock >= 0);
 	for (;;) {
 		struct vfu_msg m;
-		struct vfu_err err;
+		struct msg_err err;
 		int r = vfu_recv_msg(f->sock, -1, &f->io);
 
 		if (r <= 0)

@@ -45,7 +45,7 @@ static void close_all(int *fds, size_t n)
  * into the static io buffer.
  */
 static int through(const uint8_t *buf, size_t len, const int *fds, size_t nfds,
-		   struct vfu_msg *ret, struct vfu_err *err)
+		   struct vfu_msg *ret, struct msg_err *err)
 {
 	int sv[2];
 	int rc;
@@ -66,7 +66,7 @@ static int through(const uint8_t *buf, size_t len, const int *fds, size_t nfds,
 static void roundtrip(const struct vfu_msg *m, struct vfu_msg *out)
 {
 	uint8_t *buf = malloc(VFU_MAX_MSG);
-	struct vfu_err err = { 0 };
+	struct msg_err err = { 0 };
 	size_t len = 0;
 	int rc;
 
@@ -425,7 +425,7 @@ static void test_error_reply(void **state)
 {
 	uint8_t buf[VFU_HDR_SIZE];
 	struct vfu_msg m, r;
-	struct vfu_err err = { 0 };
+	struct msg_err err = { 0 };
 	size_t len;
 
 	(void)state;
@@ -459,7 +459,7 @@ static void test_error_reply(void **state)
 static void test_match_reply(void **state)
 {
 	struct vfu_msg req, rep;
-	struct vfu_err err = { 0 };
+	struct msg_err err = { 0 };
 
 	(void)state;
 	cmd(&req, VFU_CMD_REGION_READ, 9);
@@ -877,7 +877,7 @@ static void run_bad(const struct bad *b)
 	static union payload p;
 	static uint8_t buf[VFU_HDR_SIZE + sizeof(union payload)];
 	struct vfu_wire_hdr h;
-	struct vfu_err err = { 0 };
+	struct msg_err err = { 0 };
 	struct vfu_msg m;
 	int fds[VFU_MAX_FDS];
 	int before, rc;
@@ -936,7 +936,7 @@ static void test_malformed_table(void **state)
 static void test_malformed_direct(void **state)
 {
 	uint8_t buf[64] = { 0 };
-	struct vfu_err err = { 0 };
+	struct msg_err err = { 0 };
 	struct vfu_msg m;
 	int fds[VFU_MAX_FDS + 1];
 	int before = th_count_fds();
@@ -979,7 +979,7 @@ static void test_malformed_direct(void **state)
 static void test_encoder_refuses(void **state)
 {
 	static uint8_t buf[VFU_MAX_MSG];
-	struct vfu_err err = { 0 };
+	struct msg_err err = { 0 };
 	struct vfu_msg m;
 	size_t len = 0;
 

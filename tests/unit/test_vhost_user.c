@@ -106,7 +106,7 @@ static void fe_send(int sock, const uint8_t *buf, size_t len, const int *fds,
  */
 static int through(const uint8_t *buf, size_t len, const int *fds, size_t nfds,
 		   const struct vu_parse_ctx *ctx, struct vu_msg *ret,
-		   struct vu_err *err)
+		   struct msg_err *err)
 {
 	struct vu_io_msg io;
 	int sv[2];
@@ -140,7 +140,7 @@ static struct vu_msg ok_msg(enum ctx_kind k, uint32_t req, uint32_t flags,
 {
 	struct vu_parse_ctx ctx = make_ctx(k);
 	uint8_t buf[VU_HDR_SIZE + VU_MAX_PAYLOAD];
-	struct vu_err err = { 0 };
+	struct msg_err err = { 0 };
 	struct vu_msg m;
 	int fds[VU_MAX_FDS] = { -1, -1, -1, -1, -1, -1, -1, -1 };
 	size_t len = fe_encode(buf, req, flags ? flags : VU_VERSION, payload, size);
@@ -568,7 +568,7 @@ static void run_bad(const struct bad *b)
 {
 	struct vu_parse_ctx ctx = make_ctx(b->ctx);
 	uint8_t buf[VU_HDR_SIZE + VU_MAX_PAYLOAD];
-	struct vu_err err = { 0 };
+	struct msg_err err = { 0 };
 	struct vu_msg m;
 	int fds[VU_MAX_FDS] = { -1, -1, -1, -1, -1, -1, -1, -1 };
 	size_t len;
@@ -611,7 +611,7 @@ static void test_malformed_direct(void **state)
 {
 	struct vu_parse_ctx ctx = make_ctx(CTX_OWNED);
 	static uint8_t buf[VU_HDR_SIZE + VU_MAX_PAYLOAD + 16];
-	struct vu_err err = { 0 };
+	struct msg_err err = { 0 };
 	struct vu_msg m;
 	int fds[VU_MAX_FDS + 2];
 	uint64_t v = 0;
@@ -708,7 +708,7 @@ static void run_steps(const struct step *steps, size_t n, enum vu_state *state,
 	for (size_t i = 0; i < n; i++) {
 		struct vu_parse_ctx ctx = make_ctx(CTX_OWNED);
 		uint8_t buf[VU_HDR_SIZE + VU_MAX_PAYLOAD];
-		struct vu_err err = { 0 };
+		struct msg_err err = { 0 };
 		struct vu_msg m;
 		size_t len;
 		int rc;

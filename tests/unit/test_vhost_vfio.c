@@ -29,7 +29,7 @@ static const struct vv_parse_ctx ctx = { .max_vrings = MAX_VRINGS };
 static void roundtrip(const struct vv_msg *m, struct vv_msg *out)
 {
 	uint8_t buf[VV_MAX_MSG];
-	struct vv_err err = { 0 };
+	struct msg_err err = { 0 };
 	size_t len = 0;
 	int rc;
 
@@ -186,7 +186,7 @@ static void test_log(void **state)
 static void test_replies(void **state)
 {
 	struct vv_msg req, rep, r;
-	struct vv_err err = { 0 };
+	struct msg_err err = { 0 };
 
 	(void)state;
 	vv_msg_init(&req, VV_REQ_GET_FEATURES, 0);
@@ -348,7 +348,7 @@ static void run_bad(const struct bad *b)
 		.flags = b->flags,
 		.size = (uint32_t)((int64_t)b->psize + b->size_adj),
 	};
-	struct vv_err err = { 0 };
+	struct msg_err err = { 0 };
 	struct vv_msg m;
 	int before = th_count_fds();
 	int rc;
@@ -378,7 +378,7 @@ static void test_malformed_table(void **state)
 static void test_malformed_direct(void **state)
 {
 	uint8_t buf[VV_MAX_MSG] = { 0 };
-	struct vv_err err = { 0 };
+	struct msg_err err = { 0 };
 	struct vv_msg m;
 
 	(void)state;
@@ -395,7 +395,7 @@ static void test_malformed_direct(void **state)
 static void test_encoder_refuses(void **state)
 {
 	uint8_t buf[VV_MAX_MSG];
-	struct vv_err err = { 0 };
+	struct msg_err err = { 0 };
 	struct vv_msg m;
 	size_t len = 0;
 

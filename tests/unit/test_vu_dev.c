@@ -104,7 +104,7 @@ static int handle(struct vu_dev *d, struct vu_msg *m, struct vu_reply *rep)
 }
 
 /* What vu_parse() says of request req with a u64 payload, in d's context. */
-static int parse_u64(const struct vu_dev *d, uint32_t req, uint64_t v, struct vu_err *err)
+static int parse_u64(const struct vu_dev *d, uint32_t req, uint64_t v, struct msg_err *err)
 {
 	struct vu_wire_hdr h = { .request = req, .flags = VU_VERSION, .size = sizeof(v) };
 	uint8_t buf[sizeof(h) + sizeof(v)];
@@ -309,7 +309,7 @@ static void refusals(void **state)
 	struct vu_dev d;
 	struct vu_reply rep;
 	struct vu_msg m;
-	struct vu_err verr;
+	struct msg_err verr;
 
 	(void)state;
 	vu_dev_init(&d, "p0", FEATURES, 0, 1, &ops, &rec);
