@@ -69,8 +69,6 @@ struct port {
 	uint64_t harvest_misses;
 	/* Device pages outside QEMU's log, of accelerators gone on this connection. */
 	uint64_t accel_log_errors;
-	uint64_t misses_at_log_on;
-	bool log_all_seen;
 };
 
 /* The longest ring either data path takes (virtio's limit for split rings). */
@@ -301,9 +299,7 @@ static bool handle_one(struct port *p, struct vu_io_msg *io)
 	pf = p->dev.protocol_features;
 	log_debug("port %s: %s", p->cfg.name, vu_request_name(m.request));
 	r = vu_dev_handle(&p->dev, &m, &reply);
-	if (p->dev.log_all && !p->log_all_seen)
-		p->misses_at_log_on = port_harvest_misses(p);	/* a new migration log */
-	p->log_all_seen = p->dev.log_all;
+	mig_log_state(&p->dev.mig, p->dev.log_all, port_harvest_misses(p));
 	how = vu_respond(&m, pf);
 	if (r < 0)
 		log_warning("port %s: %s failed: %s", p->cfg.name, vu_request_name(m.request),
@@ -418,8 +414,6 @@ static void on_accept(struct watch *w, int fd, uint32_t events, void *opaque)
 	p->connections++;
 	p->harvest_misses = 0;
 	p->accel_log_errors = 0;
-	p->misses_at_log_on = 0;
-	p->log_all_seen = false;
 	log_notice("port %s: front end connected", p->cfg.name);
 	if (p->cfg.backend == PORT_BACKEND_ACCEL) {
 		char err[256] = "";
@@ -704,17 +698,17 @@ static struct json_object *migration_json(const struct port *p)
 
 	json_object_object_add(m, "quiesced", json_object_new_boolean(quiesced));
 	json_object_object_add(m, "final_harvest",
-			       json_object_new_boolean(quiesced && port_harvest_misses(p) ==
-									p->misses_at_log_on));
+			       json_object_new_boolean(quiesced &&
+						       mig_final_harvest(&p->dev.mig, port_harvest_misses(p))));
 	for (unsigned i = 0; p->conn_fd >= 0 && i < p->dev.nvrings; i++) {
-		const struct vu_ring_cfg *rc = &p->dev.ring[i];
+		const struct mig_ring *mr = &p->dev.mig.ring[i];
 		struct json_object *h;
 
-		if (!rc->handed_over)
+		if (!mr->handed_over)
 			continue;
 		h = json_object_new_object();
 		json_object_object_add(h, "ring", json_object_new_int((int)i));
-		json_object_object_add(h, "next_avail", json_object_new_int(rc->handed_base));
+		json_object_object_add(h, "next_avail", json_object_new_int(mr->handed_base));
 		json_object_array_add(arr, h);
 	}
 	json_object_object_add(m, "handed_over", arr);

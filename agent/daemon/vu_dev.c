@@ -137,6 +137,7 @@ void vu_dev_reset(struct vu_dev *d)
 		memset(r, 0, sizeof(*r));
 		r->kick_fd = r->call_fd = r->err_fd = -1;
 	}
+	mig_reset(&d->mig);
 	guest_mem_clear(&d->mem);
 	dirtylog_free(d->log);
 	d->log = NULL;
@@ -185,25 +186,8 @@ static int maybe_start(struct vu_dev *d, unsigned idx)
 	if (e < 0)
 		return fail(d, e, "ring %u: cannot start: %s", idx, strerror(-e));
 	r->started = true;
-	r->ran = true;
-	r->handed_over = false;
+	mig_ring_started(&d->mig, idx);
 	return 0;
-}
-
-bool vu_dev_quiesced(const struct vu_dev *d)
-{
-	bool any = false;
-
-	for (unsigned i = 0; i < d->nvrings; i++) {
-		const struct vu_ring_cfg *r = &d->ring[i];
-
-		if (!r->ran)
-			continue;
-		if (r->started || !r->handed_over)
-			return false;
-		any = true;
-	}
-	return any;
 }
 
 static bool any_started(const struct vu_dev *d)
@@ -502,7 +486,7 @@ static int vu_set_vring_base_exec(struct vu_dev *d, struct vu_msg *m, struct vu_
 	r->base = (uint16_t)m->u.state.num;
 	r->base_lost = false;
 	/* A new start of this ring: what was handed over is history. */
-	r->handed_over = false;
+	mig_ring_rebased(&d->mig, m->ring);
 	return 0;
 }
 
@@ -521,8 +505,7 @@ static int vu_get_vring_base_exec(struct vu_dev *d, struct vu_msg *m, struct vu_
 			    e < 0 ? ": " : "", e < 0 ? strerror(-e) : "");
 	reply->u.state.index = idx;
 	reply->u.state.num = r->base;
-	r->handed_over = true;
-	r->handed_base = r->base;
+	mig_ring_handed_over(&d->mig, idx, r->base);
 	release_log_if_quiesced(d);
 	return 0;
 }

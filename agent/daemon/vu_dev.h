@@ -16,10 +16,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/daemon/migration.h"
 #include "agent/datapath/guest_mem.h"
 #include "protocol/vhost_user.h"
 
-#define VU_DEV_MAX_VRINGS 16	/* 8 queue pairs */
+#define VU_DEV_MAX_VRINGS MIG_MAX_RINGS	/* 16: 8 queue pairs */
 
 struct dirtylog;
 
@@ -46,15 +47,6 @@ struct vu_ring_cfg {
 	bool kick_set;		/* SET_VRING_KICK seen: the ring may start */
 	bool enabled;		/* SET_VRING_ENABLE */
 	bool started;		/* the data path runs it */
-	/*
-	 * Migration bookkeeping, per connection (vu_dev_reset() clears it):
-	 * ran: the ring was started since connect; handed_over: the last thing
-	 * that happened to it was a GET_VRING_BASE, whose reply carried
-	 * handed_base.  A SET_VRING_BASE or a restart clears handed_over.
-	 */
-	bool ran;
-	bool handed_over;
-	uint16_t handed_base;
 	/*
 	 * The data path failed to stop the ring, so base is not where the ring
 	 * stands: GET_VRING_BASE fails until SET_VRING_BASE gives a new one.
@@ -90,6 +82,7 @@ struct vu_dev {
 	uint16_t mtu;
 	struct guest_mem mem;
 	struct vu_ring_cfg ring[VU_DEV_MAX_VRINGS];
+	struct migration mig;		/* per connection; vu_dev_reset() clears it */
 	struct dirtylog *log;		/* QEMU's log, NULL until SET_LOG_BASE */
 	/*
 	 * log is our own, standing in for QEMU's between its release (every
@@ -148,9 +141,12 @@ int vu_dev_record_take(struct vu_dev *d, void *dst, size_t dst_size, uint64_t *r
  * The source side of a switchover is done: at least one ring ran on this
  * connection and every ring that ran has since been stopped by
  * GET_VRING_BASE (and not restarted).  The data path then writes nothing
- * more into guest memory.
+ * more into guest memory.  (mig_quiesced() of d->mig.)
  */
-bool vu_dev_quiesced(const struct vu_dev *d);
+static inline bool vu_dev_quiesced(const struct vu_dev *d)
+{
+	return mig_quiesced(&d->mig);
+}
 
 /* The log the data path should mark, or NULL when not logging. */
 static inline struct dirtylog *vu_dev_active_log(const struct vu_dev *d)

@@ -619,8 +619,8 @@ static void source_quiesced_after_every_handover(void **state)
 	/* One of two rings stopped: not yet. */
 	qsend(&d, qmsg(VU_REQ_GET_VRING_BASE, 0, 0), &rep);
 	assert_int_equal(rep.u.state.num, 100);
-	assert_true(d.ring[0].handed_over);
-	assert_int_equal(d.ring[0].handed_base, 100);
+	assert_true(d.mig.ring[0].handed_over);
+	assert_int_equal(d.mig.ring[0].handed_base, 100);
 	assert_false(vu_dev_quiesced(&d));
 	/* Disabling is not a hand-over: QEMU still has to ask where it stands. */
 	qsend(&d, qmsg(VU_REQ_SET_VRING_ENABLE, 1, 0), &rep);
@@ -630,10 +630,10 @@ static void source_quiesced_after_every_handover(void **state)
 	assert_int_equal(rep.u.state.num, 101);
 	assert_true(vu_dev_quiesced(&d));
 	/* Rings 2 and 3 never ran: they do not hold it back. */
-	assert_false(d.ring[2].ran);
+	assert_false(d.mig.ring[2].ran);
 	/* The migration was cancelled: QEMU starts ring 0 again. */
 	q_ring_up(&d, 0);
-	assert_false(d.ring[0].handed_over);
+	assert_false(d.mig.ring[0].handed_over);
 	assert_false(vu_dev_quiesced(&d));
 	qsend(&d, qmsg(VU_REQ_GET_VRING_BASE, 0, 0), &rep);
 	assert_true(vu_dev_quiesced(&d));
@@ -643,17 +643,17 @@ static void source_quiesced_after_every_handover(void **state)
 	m.u.vring_file.nofd = true;
 	qsend(&d, m, &rep);
 	assert_true(d.ring[0].started);
-	assert_false(d.ring[0].handed_over);	/* not listed as handed over any more */
+	assert_false(d.mig.ring[0].handed_over);	/* not listed as handed over any more */
 	assert_false(vu_dev_quiesced(&d));
 	qsend(&d, qmsg(VU_REQ_GET_VRING_BASE, 0, 0), &rep);
 	assert_true(vu_dev_quiesced(&d));
 	/* A new SET_VRING_BASE on a ring starts its story over. */
 	qsend(&d, qmsg(VU_REQ_SET_VRING_BASE, 1, 7), &rep);
-	assert_false(d.ring[1].handed_over);
+	assert_false(d.mig.ring[1].handed_over);
 	assert_false(vu_dev_quiesced(&d));
 	/* A reset (reconnect) forgets everything. */
 	vu_dev_reset(&d);
-	assert_false(d.ring[0].ran);
+	assert_false(d.mig.ring[0].ran);
 	assert_false(vu_dev_quiesced(&d));
 }
 

@@ -381,14 +381,14 @@ static void failed_stop_is_not_a_base(void **state)
 	assert_int_equal(handle(&d, &m, &rep), -EIO);
 	assert_int_equal(rec.stopped[0], 1);
 	assert_non_null(strstr(d.err, "cannot stop"));
-	assert_false(d.ring[0].handed_over);
+	assert_false(d.mig.ring[0].handed_over);
 	assert_false(vu_dev_quiesced(&d));
 	/* Asked again: still no index to give. */
 	m = msg(VU_REQ_GET_VRING_BASE);
 	m.u.state.index = 0;
 	m.ring = 0;
 	assert_int_equal(handle(&d, &m, &rep), -EIO);
-	assert_false(d.ring[0].handed_over);
+	assert_false(d.mig.ring[0].handed_over);
 
 	/* A new base from the front end is a known position again. */
 	m = msg(VU_REQ_SET_VRING_BASE);
