@@ -14,7 +14,10 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 CC         ?= gcc
 CLANG      ?= clang
+PKG_CONFIG ?= pkg-config
 FUZZ_SECONDS ?= 60
+# CFLAGS, CPPFLAGS and LDFLAGS are the builder's (dpkg-buildflags puts
+# hardening there) and come last, so that they win; AR is make's (ar).
 
 SBINDIR = $(PREFIX)/sbin
 BINDIR  = $(PREFIX)/bin
@@ -30,11 +33,13 @@ OPT      ?= -O2 -g
 SANFLAGS ?=
 BASE_CFLAGS = -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -fno-strict-aliasing \
 	      -I. -MMD -MP $(SANFLAGS) $(CFLAGS_EXT)
-ALL_CFLAGS  = $(BASE_CFLAGS) $(CFLAGS)
+ALL_CFLAGS  = $(BASE_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(ALL_CFLAGS) $(LDFLAGS)
 # libvirt and libxml2: vdpa-migrate's libvirt mode and hook (agent/cli/domxml.c).
+# Asked once per make run (":="), not once per object.
 EXT_PKGS    = json-c libsystemd zlib libvirt libxml-2.0
-CFLAGS_EXT  = $(shell pkg-config --cflags $(EXT_PKGS) 2>/dev/null || echo -I/usr/include/libxml2)
-LIBS_EXT    = -Wl,--as-needed $(shell pkg-config --libs $(EXT_PKGS) 2>/dev/null || echo -ljson-c -lsystemd -lz -lvirt -lxml2) -lpthread
+CFLAGS_EXT := $(shell $(PKG_CONFIG) --cflags $(EXT_PKGS) 2>/dev/null || echo -I/usr/include/libxml2)
+LIBS_EXT   := -Wl,--as-needed $(shell $(PKG_CONFIG) --libs $(EXT_PKGS) 2>/dev/null || echo -ljson-c -lsystemd -lz -lvirt -lxml2) -lpthread
 
 ifeq ($(V),1)
 Q =
@@ -86,12 +91,15 @@ FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 SIMD    = $(BUILD)/vdpa-simd
 PROGRAMS = $(AGENTD) $(CLIENT) $(if $(SIMD_SRCS),$(SIMD))
 
-.PHONY: all deps check check-unit check-asan check-man check-layers fuzz bench install demo clean
+.PHONY: all programs deps check check-unit check-asan check-man check-layers fuzz bench install demo clean
 .DEFAULT_GOAL := all
 # Keep objects of test programs: they are not intermediate for us.
 .SECONDARY:
 
 all: $(LIBS_OWN) $(PROGRAMS) $(UNIT_BINS) $(BENCH_BINS)
+
+# What "make install" installs, and nothing else (no tests, no benchmarks).
+programs: $(PROGRAMS)
 
 deps:
 	$(Q)contrib/install-deps.sh
@@ -110,29 +118,29 @@ $(LIBCLI): $(call obj,$(CLI_SRCS))
 $(LIBS_OWN):
 	$(call say,AR,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(AGENTD): $(call obj,$(AGENTD_MAIN)) $(LIBS_AGENTD)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_EXT)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_EXT)
 
 $(CLIENT): $(call obj,$(CLIENT_MAIN)) $(LIBS_CLIENT)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_EXT)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_EXT)
 
 $(SIMD): $(call obj,$(SIMD_SRCS)) $(LIBS_SIMD)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_EXT)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_EXT)
 
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(HELPER_SRCS)) $(LIBS_OWN)
 	$(call say,LINK,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ -lcmocka $(LIBS_EXT)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_EXT)
 
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBS_OWN)
 	$(call say,LINK,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_EXT)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_EXT)
 
 # ---- tests -------------------------------------------------------------
 
@@ -179,7 +187,8 @@ bench: $(BENCH_BINS) $(PROGRAMS)
 
 # ---- install -----------------------------------------------------------
 
-install: all
+# Builds only the programs it installs.
+install: programs
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(AGENTD) $(DESTDIR)$(SBINDIR)/vdpa-agentd
 	install -m 0755 $(CLIENT) $(DESTDIR)$(BINDIR)/vdpa-migrate
