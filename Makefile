@@ -22,6 +22,9 @@ FUZZ_SECONDS ?= 60
 SBINDIR = $(PREFIX)/sbin
 BINDIR  = $(PREFIX)/bin
 MANDIR  = $(PREFIX)/share/man
+LIBEXECDIR = $(PREFIX)/libexec
+# Debian keeps units in /lib/systemd/system when PREFIX=/usr.
+UNITDIR = $(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system
 
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wpointer-arith -Wcast-qual -Wformat=2 -Wundef -Wvla
@@ -187,37 +190,41 @@ bench: $(BENCH_BINS) $(PROGRAMS)
 
 # ---- install -----------------------------------------------------------
 
-# Builds only the programs it installs.
+# Builds only the programs it installs.  vdpa-simd goes to bin, not sbin: a
+# test device anyone may run (its null and loop wires need no privilege),
+# not part of the host's service.
 install: programs
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(AGENTD) $(DESTDIR)$(SBINDIR)/vdpa-agentd
 	install -m 0755 $(CLIENT) $(DESTDIR)$(BINDIR)/vdpa-migrate
-	$(if $(SIMD_SRCS),install -m 0755 $(SIMD) $(DESTDIR)$(SBINDIR)/vdpa-simd)
+	$(if $(SIMD_SRCS),install -m 0755 $(SIMD) $(DESTDIR)$(BINDIR)/vdpa-simd)
 	for m in man/*.[0-9]; do \
 		[ -e "$$m" ] || continue; \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
 	done
-	# systemd: Debian keeps units in /lib/systemd/system when PREFIX=/usr;
-	# ExecStart= names the agent where this install puts it.
-	install -d $(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system \
-		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	# systemd: ExecStart= names the agent where this install puts it.
+	# tmpfiles.d creates /etc/vdpa-agentd.conf when missing; the Debian
+	# package leaves that snippet out and ships the file as a conffile.
+	install -d $(UNITDIR) $(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/lib/sysusers.d
 	sed 's|^ExecStart=/usr/sbin/|ExecStart=$(SBINDIR)/|' systemd/vdpa-agentd.service \
-		>$(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system/vdpa-agentd.service
-	chmod 0644 $(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system/vdpa-agentd.service
-	install -m 0644 systemd/vdpa-agentd.socket \
-		$(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system/
+		>$(UNITDIR)/vdpa-agentd.service
+	chmod 0644 $(UNITDIR)/vdpa-agentd.service
+	install -m 0644 systemd/vdpa-agentd.socket $(UNITDIR)/
 	install -m 0644 systemd/vdpa-agentd.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/vdpa-agentd.conf
 	install -m 0644 systemd/vdpa-agentd.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/vdpa-agentd.conf
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/doc/vdpa-migrate
 	install -m 0644 contrib/bash-completion/vdpa-migrate \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/vdpa-migrate
 	install -m 0644 contrib/vdpa-agentd.conf $(DESTDIR)$(PREFIX)/share/doc/vdpa-migrate/vdpa-agentd.conf
-	# The libvirt hook goes where libvirtd looks (/etc, whatever PREFIX is);
-	# its configuration is the operator's: only the example is installed.
-	install -d $(DESTDIR)/etc/libvirt/hooks/qemu.d
-	install -m 0755 contrib/libvirt/qemu.d/50-vdpa-migrate \
-		$(DESTDIR)/etc/libvirt/hooks/qemu.d/50-vdpa-migrate
+	# The libvirt hook must be in /etc (whatever PREFIX is), where libvirtd
+	# looks; it is a link to the script in libexec, so that the script is
+	# replaced with the program it calls and goes when they go: a copy left
+	# in /etc would fail every domain start once vdpa-migrate is removed.
+	# Its configuration is the operator's: only the example is installed.
+	install -d $(DESTDIR)$(LIBEXECDIR)/vdpa-migrate $(DESTDIR)/etc/libvirt/hooks/qemu.d
+	install -m 0755 contrib/libvirt/qemu.d/50-vdpa-migrate $(DESTDIR)$(LIBEXECDIR)/vdpa-migrate/libvirt-hook
+	ln -sf $(LIBEXECDIR)/vdpa-migrate/libvirt-hook $(DESTDIR)/etc/libvirt/hooks/qemu.d/50-vdpa-migrate
 	install -m 0644 contrib/libvirt/vdpa-migrate-hook.conf \
 		$(DESTDIR)$(PREFIX)/share/doc/vdpa-migrate/vdpa-migrate-hook.conf
 
