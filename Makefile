@@ -94,7 +94,7 @@ FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 SIMD    = $(BUILD)/vdpa-simd
 PROGRAMS = $(AGENTD) $(CLIENT) $(if $(SIMD_SRCS),$(SIMD))
 
-.PHONY: all programs deps check check-unit check-asan check-man check-layers fuzz bench install demo clean
+.PHONY: all programs deps check check-unit check-asan check-man check-layers fuzz bench install deb demo clean
 .DEFAULT_GOAL := all
 # Keep objects of test programs: they are not intermediate for us.
 .SECONDARY:
@@ -227,6 +227,14 @@ install: programs
 	ln -sf $(LIBEXECDIR)/vdpa-migrate/libvirt-hook $(DESTDIR)/etc/libvirt/hooks/qemu.d/50-vdpa-migrate
 	install -m 0644 contrib/libvirt/vdpa-migrate-hook.conf \
 		$(DESTDIR)$(PREFIX)/share/doc/vdpa-migrate/vdpa-migrate-hook.conf
+
+# Debian packages (contrib/debian/) into $(BUILD)/deb, built with
+# dpkg-buildpackage in a temporary copy of the tree, checked by lintian and
+# by tests/check-deb.sh; installs the packaging tools and build
+# dependencies that are missing.
+deb:
+	$(Q)contrib/debian/make-deb.sh $(BUILD)/deb
+	$(Q)tests/check-deb.sh $(BUILD)/deb
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
