@@ -14,11 +14,17 @@ PREFIX     ?= /usr/local
 DESTDIR    ?=
 CC         ?= gcc
 CLANG      ?= clang
+PKG_CONFIG ?= pkg-config
 FUZZ_SECONDS ?= 60
+# CFLAGS, CPPFLAGS and LDFLAGS are the builder's (dpkg-buildflags puts
+# hardening there) and come last, so that they win; AR is make's (ar).
 
 SBINDIR = $(PREFIX)/sbin
 BINDIR  = $(PREFIX)/bin
 MANDIR  = $(PREFIX)/share/man
+LIBEXECDIR = $(PREFIX)/libexec
+# Debian keeps units in /lib/systemd/system when PREFIX=/usr.
+UNITDIR = $(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system
 
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wpointer-arith -Wcast-qual -Wformat=2 -Wundef -Wvla
@@ -30,11 +36,13 @@ OPT      ?= -O2 -g
 SANFLAGS ?=
 BASE_CFLAGS = -std=gnu11 $(OPT) $(WARN) -D_GNU_SOURCE -fno-strict-aliasing \
 	      -I. -MMD -MP $(SANFLAGS) $(CFLAGS_EXT)
-ALL_CFLAGS  = $(BASE_CFLAGS) $(CFLAGS)
+ALL_CFLAGS  = $(BASE_CFLAGS) $(CPPFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(ALL_CFLAGS) $(LDFLAGS)
 # libvirt and libxml2: vdpa-migrate's libvirt mode and hook (agent/cli/domxml.c).
+# Asked once per make run (":="), not once per object.
 EXT_PKGS    = json-c libsystemd zlib libvirt libxml-2.0
-CFLAGS_EXT  = $(shell pkg-config --cflags $(EXT_PKGS) 2>/dev/null || echo -I/usr/include/libxml2)
-LIBS_EXT    = -Wl,--as-needed $(shell pkg-config --libs $(EXT_PKGS) 2>/dev/null || echo -ljson-c -lsystemd -lz -lvirt -lxml2) -lpthread
+CFLAGS_EXT := $(shell $(PKG_CONFIG) --cflags $(EXT_PKGS) 2>/dev/null || echo -I/usr/include/libxml2)
+LIBS_EXT   := -Wl,--as-needed $(shell $(PKG_CONFIG) --libs $(EXT_PKGS) 2>/dev/null || echo -ljson-c -lsystemd -lz -lvirt -lxml2) -lpthread
 
 ifeq ($(V),1)
 Q =
@@ -86,12 +94,15 @@ FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 SIMD    = $(BUILD)/vdpa-simd
 PROGRAMS = $(AGENTD) $(CLIENT) $(if $(SIMD_SRCS),$(SIMD))
 
-.PHONY: all deps check check-unit check-asan check-man check-layers fuzz bench install demo clean
+.PHONY: all programs deps check check-unit check-asan check-man check-layers fuzz bench install deb demo clean
 .DEFAULT_GOAL := all
 # Keep objects of test programs: they are not intermediate for us.
 .SECONDARY:
 
 all: $(LIBS_OWN) $(PROGRAMS) $(UNIT_BINS) $(BENCH_BINS)
+
+# What "make install" installs, and nothing else (no tests, no benchmarks).
+programs: $(PROGRAMS)
 
 deps:
 	$(Q)contrib/install-deps.sh
@@ -110,29 +121,29 @@ $(LIBCLI): $(call obj,$(CLI_SRCS))
 $(LIBS_OWN):
 	$(call say,AR,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)rm -f $@ && ar rcs $@ $^
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
 $(AGENTD): $(call obj,$(AGENTD_MAIN)) $(LIBS_AGENTD)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_EXT)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_EXT)
 
 $(CLIENT): $(call obj,$(CLIENT_MAIN)) $(LIBS_CLIENT)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_EXT)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_EXT)
 
 $(SIMD): $(call obj,$(SIMD_SRCS)) $(LIBS_SIMD)
 	$(call say,LINK,$@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_EXT)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_EXT)
 
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(HELPER_SRCS)) $(LIBS_OWN)
 	$(call say,LINK,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ -lcmocka $(LIBS_EXT)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LIBS_EXT)
 
 $(BUILD)/bench/%: $(BUILD)/obj/tests/bench/%.o $(LIBS_OWN)
 	$(call say,LINK,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LIBS_EXT)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_EXT)
 
 # ---- tests -------------------------------------------------------------
 
@@ -179,38 +190,51 @@ bench: $(BENCH_BINS) $(PROGRAMS)
 
 # ---- install -----------------------------------------------------------
 
-install: all
+# Builds only the programs it installs.  vdpa-simd goes to bin, not sbin: a
+# test device anyone may run (its null and loop wires need no privilege),
+# not part of the host's service.
+install: programs
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR)
 	install -m 0755 $(AGENTD) $(DESTDIR)$(SBINDIR)/vdpa-agentd
 	install -m 0755 $(CLIENT) $(DESTDIR)$(BINDIR)/vdpa-migrate
-	$(if $(SIMD_SRCS),install -m 0755 $(SIMD) $(DESTDIR)$(SBINDIR)/vdpa-simd)
+	$(if $(SIMD_SRCS),install -m 0755 $(SIMD) $(DESTDIR)$(BINDIR)/vdpa-simd)
 	for m in man/*.[0-9]; do \
 		[ -e "$$m" ] || continue; \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; \
 	done
-	# systemd: Debian keeps units in /lib/systemd/system when PREFIX=/usr;
-	# ExecStart= names the agent where this install puts it.
-	install -d $(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system \
-		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	# systemd: ExecStart= names the agent where this install puts it.
+	# tmpfiles.d creates /etc/vdpa-agentd.conf when missing; the Debian
+	# package leaves that snippet out and ships the file as a conffile.
+	install -d $(UNITDIR) $(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(PREFIX)/lib/sysusers.d
 	sed 's|^ExecStart=/usr/sbin/|ExecStart=$(SBINDIR)/|' systemd/vdpa-agentd.service \
-		>$(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system/vdpa-agentd.service
-	chmod 0644 $(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system/vdpa-agentd.service
-	install -m 0644 systemd/vdpa-agentd.socket \
-		$(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system/
+		>$(UNITDIR)/vdpa-agentd.service
+	chmod 0644 $(UNITDIR)/vdpa-agentd.service
+	install -m 0644 systemd/vdpa-agentd.socket $(UNITDIR)/
 	install -m 0644 systemd/vdpa-agentd.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/vdpa-agentd.conf
 	install -m 0644 systemd/vdpa-agentd.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/vdpa-agentd.conf
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/doc/vdpa-migrate
 	install -m 0644 contrib/bash-completion/vdpa-migrate \
 		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/vdpa-migrate
 	install -m 0644 contrib/vdpa-agentd.conf $(DESTDIR)$(PREFIX)/share/doc/vdpa-migrate/vdpa-agentd.conf
-	# The libvirt hook goes where libvirtd looks (/etc, whatever PREFIX is);
-	# its configuration is the operator's: only the example is installed.
-	install -d $(DESTDIR)/etc/libvirt/hooks/qemu.d
-	install -m 0755 contrib/libvirt/qemu.d/50-vdpa-migrate \
-		$(DESTDIR)/etc/libvirt/hooks/qemu.d/50-vdpa-migrate
+	# The libvirt hook must be in /etc (whatever PREFIX is), where libvirtd
+	# looks; it is a link to the script in libexec, so that the script is
+	# replaced with the program it calls and goes when they go: a copy left
+	# in /etc would fail every domain start once vdpa-migrate is removed.
+	# Its configuration is the operator's: only the example is installed.
+	install -d $(DESTDIR)$(LIBEXECDIR)/vdpa-migrate $(DESTDIR)/etc/libvirt/hooks/qemu.d
+	install -m 0755 contrib/libvirt/qemu.d/50-vdpa-migrate $(DESTDIR)$(LIBEXECDIR)/vdpa-migrate/libvirt-hook
+	ln -sf $(LIBEXECDIR)/vdpa-migrate/libvirt-hook $(DESTDIR)/etc/libvirt/hooks/qemu.d/50-vdpa-migrate
 	install -m 0644 contrib/libvirt/vdpa-migrate-hook.conf \
 		$(DESTDIR)$(PREFIX)/share/doc/vdpa-migrate/vdpa-migrate-hook.conf
+
+# Debian packages (contrib/debian/) into $(BUILD)/deb, built with
+# dpkg-buildpackage in a temporary copy of the tree, checked by lintian and
+# by tests/check-deb.sh; installs the packaging tools and build
+# dependencies that are missing.
+deb:
+	$(Q)contrib/debian/make-deb.sh $(BUILD)/deb
+	$(Q)tests/check-deb.sh $(BUILD)/deb
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
