@@ -23,6 +23,8 @@ SBINDIR = $(PREFIX)/sbin
 BINDIR  = $(PREFIX)/bin
 MANDIR  = $(PREFIX)/share/man
 LIBEXECDIR = $(PREFIX)/libexec
+# Where libvirtd looks for hooks, whatever PREFIX is.
+HOOKDIR ?= /etc/libvirt/hooks/qemu.d
 # Debian keeps units in /lib/systemd/system when PREFIX=/usr.
 UNITDIR = $(DESTDIR)$(if $(filter /usr,$(PREFIX)),,$(PREFIX))/lib/systemd/system
 
@@ -222,9 +224,9 @@ install: programs
 	# replaced with the program it calls and goes when they go: a copy left
 	# in /etc would fail every domain start once vdpa-migrate is removed.
 	# Its configuration is the operator's: only the example is installed.
-	install -d $(DESTDIR)$(LIBEXECDIR)/vdpa-migrate $(DESTDIR)/etc/libvirt/hooks/qemu.d
+	install -d $(DESTDIR)$(LIBEXECDIR)/vdpa-migrate $(DESTDIR)$(HOOKDIR)
 	install -m 0755 contrib/libvirt/qemu.d/50-vdpa-migrate $(DESTDIR)$(LIBEXECDIR)/vdpa-migrate/libvirt-hook
-	ln -sf $(LIBEXECDIR)/vdpa-migrate/libvirt-hook $(DESTDIR)/etc/libvirt/hooks/qemu.d/50-vdpa-migrate
+	ln -sf $(LIBEXECDIR)/vdpa-migrate/libvirt-hook $(DESTDIR)$(HOOKDIR)/50-vdpa-migrate
 	install -m 0644 contrib/libvirt/vdpa-migrate-hook.conf \
 		$(DESTDIR)$(PREFIX)/share/doc/vdpa-migrate/vdpa-migrate-hook.conf
 
