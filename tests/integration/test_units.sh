@@ -114,15 +114,23 @@ for c in $caps; do
 done
 NS=$(lib_unique ns)
 netns_create "$NS"
+# A group for QEMU's user, as libvirt-qemu is on a libvirt host.
+QGROUP=vdpaq$$
+groupadd "$QGROUP" || fail "groupadd $QGROUP"
+lib_on_cleanup groupdel "$QGROUP"
+QGID=$(getent group "$QGROUP" | cut -d: -f3)
 # run_capped NAME BSET: the agent socket-activated (as vdpa-agentd.socket
-# does) with a tap port, bounding set BSET, no new privileges.
+# does) with a tap port and a port with the socket group and mode a libvirt
+# host needs, bounding set BSET, no new privileges, umask 0077 (UMask=).
 run_capped() {
 	local rt=$TEST_DIR/$1.rt
 	mkdir -p "$rt"
 	lib_bg "$1" ip netns exec "$NS" systemd-socket-activate -l "$rt/control.sock" \
 		setpriv --no-new-privs --bounding-set "$2" --inh-caps -all -- \
+		sh -c 'umask 0077 && exec "$@"' sh \
 		"$AGENTD" --runtime-dir "$rt" --state-dir "$rt" \
-		--port "name=t0,socket=$rt/t0.sock,endpoint=tap:vt$$"
+		--port "name=t0,socket=$rt/t0.sock,endpoint=tap:vt$$" \
+		--port "name=q0,socket=$rt/q0.sock,socket-group=$QGROUP,socket-mode=0660"
 }
 run_capped capped "$bset"
 pid=$LIB_PID
@@ -132,6 +140,10 @@ out=$("$VMCLI" --agent "unix:$rt/control.sock" ports 2>&1) ||
 	fail "the agent with bounding set $bset does not answer: $out; $(tail -5 "$TEST_DIR/capped.log")"
 printf '%s\n' "$out" | grep -qE "^t0 +listening +sw +tap:vt$$" || fail "unexpected ports: $out"
 ip -n "$NS" link show "vt$$" >/dev/null || fail "no tap vt$$ in $NS"
+# socket-group under the unit's capabilities: QEMU's group may connect.
+[ "$(stat -c '%g %a' "$rt/q0.sock")" = "$QGID 660" ] ||
+	fail "q0.sock is $(stat -c '%G(%g) %a' "$rt/q0.sock"), expected $QGROUP($QGID) 660: $(tail -5 "$TEST_DIR/capped.log")"
+[ "$(stat -c '%a' "$rt/t0.sock")" = 700 ] || fail "t0.sock is not 0700 under umask 0077"
 # ip netns exec, systemd-socket-activate (without --accept) and setpriv
 # each exec the next: the agent has the pid lib_bg started.
 apid=$pid
@@ -140,7 +152,16 @@ bnd=$(awk '/^CapBnd/ { print $2 }' "/proc/$apid/status")
 nnp=$(awk '/^NoNewPrivs/ { print $2 }' "/proc/$apid/status")
 log "agent pid $apid: CapBnd $bnd, NoNewPrivs $nnp"
 [ "$nnp" = 1 ] || fail "no-new-privileges is not set"
-[ $((0x$bnd)) -eq $((1 << 12)) ] || fail "bounding set is $bnd, not CAP_NET_ADMIN alone"
+want=0
+for c in $caps; do
+	case $c in
+	CAP_CHOWN) n=0 ;;
+	CAP_NET_ADMIN) n=12 ;;
+	*) fail "the unit names $c: teach this test its number (capability.h)" ;;
+	esac
+	want=$((want | (1 << n)))
+done
+[ $((0x$bnd)) -eq $want ] || fail "bounding set is $bnd, not $caps ($(printf %x $want))"
 lib_kill "$pid"
 log "ok: the agent works with $caps alone"
 
@@ -158,4 +179,17 @@ grep -q -- '--port name=t0: not served: ' "$TEST_DIR/nocaps.log" ||
 	fail "the skipped port is not logged: $(tail -5 "$TEST_DIR/nocaps.log")"
 lib_kill "$pid"
 log "ok: without CAP_NET_ADMIN the tap port fails"
+
+# Without CAP_CHOWN (the unit before it had it) the socket-group port is
+# not served: the mechanism is what makes libvirt's QEMU reach its port.
+run_capped nochown -all,+net_admin
+pid=$LIB_PID
+lib_wait_for 5 test -S "$TEST_DIR/nochown.rt/control.sock" || fail "systemd-socket-activate did not listen"
+out=$("$VMCLI" --agent "unix:$TEST_DIR/nochown.rt/control.sock" ports 2>&1) ||
+	fail "the agent without CAP_CHOWN does not answer: $out"
+printf '%s\n' "$out" | grep -q '^q0 ' && fail "a socket-group port was served without CAP_CHOWN: $out"
+grep -q -- "--port name=q0: not served: socket .*chown to group $QGROUP: Operation not permitted" \
+	"$TEST_DIR/nochown.log" || fail "no chown refusal without CAP_CHOWN: $(tail -5 "$TEST_DIR/nochown.log")"
+lib_kill "$pid"
+log "ok: without CAP_CHOWN the socket-group port fails"
 log "PASS"
