@@ -18,6 +18,7 @@
  * strings and NaN.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +92,16 @@ static void set_err(struct ctl_error *err, const char *field, const char *messag
 {
 	snprintf(err->message, sizeof(err->message), "%s", message);
 	snprintf(err->field, sizeof(err->field), "%s", field ? field : "");
+}
+
+void ctl_errorf(struct ctl_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	err->field[0] = '\0';
 }
 
 static bool is_json_ws(char c)

@@ -67,6 +67,10 @@ struct ctl_error {
 	char field[32];		/* the request member to blame, or "" */
 };
 
+/* Fills err->message from fmt (cut to fit) and clears err->field. */
+void ctl_errorf(struct ctl_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 struct ctl_request {
 	enum ctl_cmd cmd;
 	char name[CTL_NAME_MAX + 1];	/* "" unless the command has "name" */

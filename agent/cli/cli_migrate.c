@@ -41,6 +41,7 @@
 #include "agent/cli/render.h"
 #include "agent/common/util.h"
 #include "protocol/control.h"
+#include "protocol/port_view.h"
 #include "protocol/text.h"
 
 #define QMP_OPEN_MS 10000		/* connect, greeting, capabilities */
@@ -56,7 +57,6 @@
 #define GAP_MAX_NS (60 * 1000000000LL)	/* a longer "gap" is not this migration's */
 #define AGENT_TIMEOUT_MS 3000
 #define DOWNTIME_MAX_MS 2000000		/* QEMU's limit: 2000 s */
-#define MAX_RINGS 64
 
 static volatile sig_atomic_t got_signal;
 
@@ -280,138 +280,39 @@ static bool terminal(const char *status)
 
 /* ---- the agents' view of the port ------------------------------------------ */
 
-struct port_view {
-	unsigned nrings;
-	struct {
-		unsigned index;
-		int size;
-		bool started;
-		unsigned next_avail;
-		int started_at;		/* "started_at": the index it started at; -1 absent */
-		uint64_t log_pages;
-		int64_t first_rt_ns, last_rt_ns;	/* wall clock of frames moved; 0 unknown */
-	} ring[MAX_RINGS];
-	char engine[8];
-	bool accel;		/* an "accel" object: an accelerator serves the port */
-	int64_t harvest_pages;
-	double dirty_rate_pps;
-	bool has_migration;	/* the agent reports its migration state */
-	bool quiesced, final_harvest;
-	unsigned nhanded;
-	struct {
-		unsigned ring;
-		unsigned avail;
-	} handed[MAX_RINGS];
+/*
+ * What migrate reads of a port-show (protocol/port_view.h checks the rest
+ * of what is there).  Without a "migration" object the port is never taken
+ * as quiesced: stopped rings alone do not prove that an accelerator's log
+ * was merged into QEMU's.
+ */
+static const struct port_view_need show_need = {
+	.port = PV_BIT(PV_RINGS),
+	.ring = PV_BIT(PV_RING_INDEX) | PV_BIT(PV_RING_SIZE) | PV_BIT(PV_RING_NEXT_AVAIL),
 };
 
-/*
- * An element of "handed_over": a number (the ring is its position) or an
- * object {"ring"|"index": i, "next_avail": n}.
- */
-static bool handed_entry(struct json_object *e, unsigned pos, unsigned *ret_ring,
-			 unsigned *ret_avail)
+static bool has(const struct port_view *v, enum port_view_member m)
 {
-	int64_t ring = pos, avail;
-
-	if (json_object_is_type(e, json_type_int)) {
-		avail = json_object_get_int64(e);
-	} else if (json_object_is_type(e, json_type_object)) {
-		if (!get_int(e, "ring", &ring) && !get_int(e, "index", &ring))
-			return false;
-		if (!get_int(e, "next_avail", &avail))
-			return false;
-	} else {
-		return false;
-	}
-	if (ring < 0 || ring >= MAX_RINGS || avail < 0 || avail > UINT16_MAX)
-		return false;
-	*ret_ring = (unsigned)ring;
-	*ret_avail = (unsigned)avail;
-	return true;
+	return v->has & PV_BIT(m);
 }
 
-/*
- * Reads a port-show reply.  Without a "migration" object the port is never
- * taken as quiesced: stopped rings alone do not prove that an
- * accelerator's log was merged into QEMU's.
- */
-static int port_view_parse(struct json_object *reply, struct port_view *v, struct ctl_error *err)
+static bool confirmed(const struct port_view *v)
 {
-	struct json_object *port = member(reply, "port"), *rings, *accel, *mig, *h;
-	const char *engine;
+	return has(v, PV_MIGRATION) && v->migration.quiesced && v->migration.final_harvest;
+}
 
-	memset(v, 0, sizeof(*v));
-	rings = member(port, "rings");
-	if (!port || !rings || !json_object_is_type(rings, json_type_array)) {
-		snprintf(err->message, sizeof(err->message), "port-show reply without rings");
-		return -EBADMSG;
-	}
-	for (size_t i = 0; i < json_object_array_length(rings) && v->nrings < MAX_RINGS; i++) {
-		struct json_object *r = json_object_array_get_idx(rings, i);
-		int64_t idx, size, avail, pages = 0, idx_at;
-
-		if (!get_int(r, "index", &idx) || !get_int(r, "size", &size) ||
-		    !get_int(r, "next_avail", &avail) || idx < 0 || idx >= MAX_RINGS) {
-			snprintf(err->message, sizeof(err->message), "port-show: a ring without index, "
-				 "size or next_avail");
-			return -EBADMSG;
-		}
-		get_int(r, "log_pages", &pages);
-		if (get_int(r, "started_at", &idx_at) && idx_at >= 0 && idx_at <= UINT16_MAX)
-			v->ring[v->nrings].started_at = (int)idx_at;
-		else
-			v->ring[v->nrings].started_at = -1;
-		v->ring[v->nrings].index = (unsigned)idx;
-		v->ring[v->nrings].size = (int)size;
-		v->ring[v->nrings].started = get_bool(r, "started");
-		v->ring[v->nrings].next_avail = (unsigned)avail & 0xffff;
-		v->ring[v->nrings].log_pages = (uint64_t)pages;
-		if (!get_int(r, "first_frame_rt_ns", &v->ring[v->nrings].first_rt_ns) ||
-		    v->ring[v->nrings].first_rt_ns < 0)
-			v->ring[v->nrings].first_rt_ns = 0;
-		if (!get_int(r, "last_frame_rt_ns", &v->ring[v->nrings].last_rt_ns) ||
-		    v->ring[v->nrings].last_rt_ns < 0)
-			v->ring[v->nrings].last_rt_ns = 0;
-		v->nrings++;
-	}
-	engine = get_str(port, "engine");
-	text_show(engine ? engine : "none", SIZE_MAX, v->engine, sizeof(v->engine));
-	accel = member(port, "accel");
-	if (accel && json_object_is_type(accel, json_type_object)) {
-		v->accel = true;
-		if (!get_int(accel, "harvest_pages", &v->harvest_pages))
-			v->harvest_pages = 0;
-		if (!get_num(accel, "dirty_rate_pps", &v->dirty_rate_pps))
-			v->dirty_rate_pps = -1;
-	}
-
-	mig = member(port, "migration");
-	if (mig && json_object_is_type(mig, json_type_object)) {
-		v->has_migration = true;
-		v->quiesced = get_bool(mig, "quiesced");
-		v->final_harvest = get_bool(mig, "final_harvest");
-		h = member(mig, "handed_over");
-		if (h && json_object_is_type(h, json_type_array)) {
-			for (size_t i = 0; i < json_object_array_length(h) && v->nhanded < MAX_RINGS; i++) {
-				if (!handed_entry(json_object_array_get_idx(h, i), (unsigned)i,
-						  &v->handed[v->nhanded].ring,
-						  &v->handed[v->nhanded].avail)) {
-					snprintf(err->message, sizeof(err->message),
-						 "port-show: a bad migration.handed_over entry");
-					return -EBADMSG;
-				}
-				v->nhanded++;
-			}
-		}
+/* The device's harvested pages; 0 in software. */
+static int64_t harvest_pages(const struct port_view *v)
+{
+	if (!has(v, PV_ACCEL) || !(v->accel.has & PV_BIT(PV_ACCEL_HARVEST_PAGES)))
 		return 0;
-	}
-	/*
-	 * No migration object: an agent that cannot say whether its final
-	 * harvest is done.  Stopped rings alone do not prove it (an
-	 * accelerator's log may not be merged), so never quiesced.
-	 */
-	v->quiesced = v->final_harvest = false;
-	return 0;
+	return v->accel.harvest_pages > INT64_MAX ? INT64_MAX : (int64_t)v->accel.harvest_pages;
+}
+
+/* The ring's "started_at", -1 when absent. */
+static int ring_started_at(const struct port_view_ring *r)
+{
+	return r->has & PV_BIT(PV_RING_STARTED_AT) ? r->started_at : -1;
 }
 
 struct agent {
@@ -443,8 +344,15 @@ static int agent_show(struct agent *a, const char *port, struct port_view *v, st
 	}
 	if (r < 0)
 		return r;
-	r = port_view_parse(reply, v, err);
+	r = port_view_decode_show(reply, &show_need, v, err);
 	json_object_put(reply);
+	if (r == 0) {
+		/* Shown in messages and -j: cleaned for the terminal. */
+		char engine[sizeof(v->engine)];
+
+		text_show(has(v, PV_ENGINE) ? v->engine : "none", SIZE_MAX, engine, sizeof(engine));
+		memcpy(v->engine, engine, sizeof(engine));
+	}
 	return r;
 }
 
@@ -457,11 +365,12 @@ static int64_t last_frame_max(const struct port_view *v)
 {
 	int64_t m = 0;
 
-	if (v->accel)
+	if (has(v, PV_ACCEL))
 		return 0;
+	/* The decoder bounds the times to INT64_MAX; absent is 0. */
 	for (unsigned i = 0; i < v->nrings; i++)
-		if (v->ring[i].last_rt_ns > m)
-			m = v->ring[i].last_rt_ns;
+		if ((int64_t)v->ring[i].last_frame_rt_ns > m)
+			m = (int64_t)v->ring[i].last_frame_rt_ns;
 	return m;
 }
 
@@ -470,11 +379,14 @@ static int64_t first_frame_after(const struct port_view *v, int64_t after)
 {
 	int64_t m = 0;
 
-	if (v->accel)
+	if (has(v, PV_ACCEL))
 		return 0;
-	for (unsigned i = 0; i < v->nrings; i++)
-		if (v->ring[i].first_rt_ns > after && (!m || v->ring[i].first_rt_ns < m))
-			m = v->ring[i].first_rt_ns;
+	for (unsigned i = 0; i < v->nrings; i++) {
+		int64_t t = (int64_t)v->ring[i].first_frame_rt_ns;
+
+		if (t > after && (!m || t < m))
+			m = t;
+	}
 	return m;
 }
 
@@ -531,7 +443,7 @@ struct run {
 	bool dest_checked, dest_ok;
 	char dest_note[512];
 	unsigned ndest;
-	struct dest_ring dest[MAX_RINGS];
+	struct dest_ring dest[PORT_VIEW_MAX_RINGS];
 	int64_t traffic_gap_ms;	/* source's last frame to the destination's first; -1 unknown */
 	/* progress */
 	bool tty, line_open;
@@ -587,8 +499,8 @@ static void progress(struct run *r)
 	r->next_line_ms = t + TICK_MS;
 
 	if (r->o.port && agent_show(&r->from, r->o.port, &v, &err) == 0) {
-		if (v.accel && v.dirty_rate_pps >= 0) {
-			snprintf(dev, sizeof(dev), ", device log %.0f pages/s", v.dirty_rate_pps);
+		if (has(&v, PV_ACCEL) && (v.accel.has & PV_BIT(PV_ACCEL_DIRTY_RATE_PPS))) {
+			snprintf(dev, sizeof(dev), ", device log %.0f pages/s", v.accel.dirty_rate_pps);
 		} else {
 			uint64_t pages = log_pages_sum(&v);
 
@@ -918,7 +830,7 @@ static int start_migration(struct run *r)
 			return -EIO;
 		}
 		r->have_base = true;
-		r->harvest_base = v.accel ? v.harvest_pages : 0;
+		r->harvest_base = harvest_pages(&v);
 		r->log_base = log_pages_sum(&v);
 	}
 	if (save_caps(r) < 0)
@@ -994,7 +906,7 @@ static int switchover(struct run *r)
 				return rc < 0 ? 0 : rc;	/* < 0: completed after all */
 			}
 			rc = agent_show(&r->from, r->o.port, &v, &cerr);
-			if (rc == 0 && v.quiesced && v.final_harvest)
+			if (rc == 0 && confirmed(&v))
 				ready = true;
 			else if (mono_ms() >= deadline)
 				break;
@@ -1006,20 +918,21 @@ static int switchover(struct run *r)
 			if (rc < 0)
 				set_error(r, "the source agent %s does not answer at the switchover (%s); "
 					  "cancelling", r->o.from, cerr.message);
-			else if (!v.has_migration)
+			else if (!has(&v, PV_MIGRATION))
 				set_error(r, "the source agent %s reports no migration state for port "
 					  "%s, so the final harvest cannot be confirmed; cancelling",
 					  r->o.from, r->o.port);
 			else
 				set_error(r, "port %s on %s is not %s %d s into the switchover; "
 					  "cancelling", r->o.port, r->o.from,
-					  !v.quiesced ? "quiesced" : "done with its final harvest",
+					  !v.migration.quiesced ? "quiesced" :
+					  "done with its final harvest",
 					  SWITCHOVER_WAIT_MS / 1000);
 			return fail_before_switchover(r);
 		}
 		r->at_switch = v;
 		r->have_handed = true;
-		r->harvested = v.accel ? v.harvest_pages - r->harvest_base : 0;
+		r->harvested = has(&v, PV_ACCEL) ? harvest_pages(&v) - r->harvest_base : 0;
 	}
 	/* The last moment a Ctrl-C still cancels. */
 	if (got_signal) {
@@ -1208,11 +1121,11 @@ static int check_destination(struct run *r)
 			return 0;
 		}
 		all_started = true;
-		for (unsigned i = 0; i < r->at_switch.nhanded; i++) {
+		for (unsigned i = 0; i < r->at_switch.migration.nhanded; i++) {
 			bool found = false;
 
 			for (unsigned k = 0; k < v.nrings; k++)
-				if (v.ring[k].index == r->at_switch.handed[i].ring && v.ring[k].started)
+				if (v.ring[k].index == r->at_switch.migration.handed[i].ring && v.ring[k].started)
 					found = true;
 			if (!found)
 				all_started = false;
@@ -1239,19 +1152,19 @@ static int check_destination(struct run *r)
 	 */
 	r->dest_ok = true;
 	r->ndest = 0;
-	for (unsigned i = 0; i < r->at_switch.nhanded; i++) {
+	for (unsigned i = 0; i < r->at_switch.migration.nhanded; i++) {
 		struct dest_ring *d = &r->dest[r->ndest++];
 		int started_at = -1;
 
 		memset(d, 0, sizeof(*d));
-		d->ring = r->at_switch.handed[i].ring;
-		d->handed = r->at_switch.handed[i].avail;
+		d->ring = r->at_switch.migration.handed[i].ring;
+		d->handed = r->at_switch.migration.handed[i].next_avail;
 		for (unsigned k = 0; k < v.nrings; k++) {
 			if (v.ring[k].index != d->ring)
 				continue;
 			d->started = v.ring[k].started;
 			d->now = v.ring[k].next_avail;
-			started_at = v.ring[k].started_at;
+			started_at = ring_started_at(&v.ring[k]);
 		}
 		if (!d->started)
 			d->check = RING_MISMATCH;
@@ -1329,14 +1242,14 @@ static void print_json(struct run *r, int status)
 				       json_object_new_int64((int64_t)(log_pages_sum(&r->at_switch) -
 								       r->log_base)));
 		json_object_object_add(o, "agent_migration_state",
-				       json_object_new_boolean(r->at_switch.has_migration));
+				       json_object_new_boolean(has(&r->at_switch, PV_MIGRATION)));
 		a = json_object_new_array();
-		for (unsigned i = 0; i < r->at_switch.nhanded; i++) {
+		for (unsigned i = 0; i < r->at_switch.migration.nhanded; i++) {
 			struct json_object *h = json_object_new_object();
 
-			json_object_object_add(h, "ring", json_object_new_int((int)r->at_switch.handed[i].ring));
+			json_object_object_add(h, "ring", json_object_new_int((int)r->at_switch.migration.handed[i].ring));
 			json_object_object_add(h, "next_avail",
-					       json_object_new_int((int)r->at_switch.handed[i].avail));
+					       json_object_new_int((int)r->at_switch.migration.handed[i].next_avail));
 			json_object_array_add(a, h);
 		}
 		json_object_object_add(o, "handed_over", a);
@@ -1389,19 +1302,19 @@ static void print_human(struct run *r)
 	printf("\n");
 	if (r->have_handed) {
 		printf("port %s, source on %s: ", r->o.port,
-		       r->at_switch.accel ? "the accelerator" : "software");
-		if (r->at_switch.accel)
+		       has(&r->at_switch, PV_ACCEL) ? "the accelerator" : "software");
+		if (has(&r->at_switch, PV_ACCEL))
 			printf("%" PRId64 " pages harvested from the device's dirty log\n", r->harvested);
 		else
 			printf("software path, no device log to harvest\n");
-		for (unsigned i = 0; i < r->at_switch.nhanded; i++) {
+		for (unsigned i = 0; i < r->at_switch.migration.nhanded; i++) {
 			const struct dest_ring *d = NULL;
 
 			for (unsigned k = 0; k < r->ndest; k++)
-				if (r->dest[k].ring == r->at_switch.handed[i].ring)
+				if (r->dest[k].ring == r->at_switch.migration.handed[i].ring)
 					d = &r->dest[k];
-			printf("  ring %u: handed over at %u", r->at_switch.handed[i].ring,
-			       r->at_switch.handed[i].avail);
+			printf("  ring %u: handed over at %u", r->at_switch.migration.handed[i].ring,
+			       r->at_switch.migration.handed[i].next_avail);
 			if (!d)
 				printf("\n");
 			else if (d->check == RING_RESUMED)

@@ -18,8 +18,8 @@
 #include <strings.h>
 
 #include "agent/cli/ctl_client.h"
-#include "agent/cli/jsonget.h"
 #include "agent/cli/precheck.h"
+#include "protocol/port_view.h"
 #include "protocol/text.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -57,19 +57,6 @@ static void feature_name(unsigned bit, char *buf, size_t len)
 	snprintf(buf, len, "bit%u", bit);
 }
 
-static void set_err(struct ctl_error *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void set_err(struct ctl_error *err, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
-	va_end(ap);
-	err->field[0] = '\0';
-}
-
 static void add(struct precheck_result *res, enum precheck_severity sev, const char *what,
 		const char *src, const char *dst, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
@@ -97,69 +84,65 @@ static void add(struct precheck_result *res, enum precheck_severity sev, const c
 
 /* ---- reading replies ------------------------------------------------- */
 
-/* The port object of a port-show reply, or the port-offer reply itself. */
-static struct json_object *port_of(struct json_object *reply, bool *ret_show)
+/*
+ * What the rules read (protocol/port_view.h checks types and bounds of
+ * everything present; these must be present).  mtu and mac are optional:
+ * an unset MTU is Ethernet's 1500, an unset MAC is the guest's own.
+ */
+static const struct port_view_need source_need = {
+	.port = PV_BIT(PV_NAME) | PV_BIT(PV_STATE) | PV_BIT(PV_BACKEND) | PV_BIT(PV_QUEUES) |
+		PV_BIT(PV_FEATURES) | PV_BIT(PV_RINGS),
+	.ring = PV_BIT(PV_RING_INDEX) | PV_BIT(PV_RING_SIZE),
+};
+
+#define DEST_NEED (PV_BIT(PV_NAME) | PV_BIT(PV_BACKEND) | PV_BIT(PV_QUEUES) | \
+		   PV_BIT(PV_OFFERED_FEATURES) | PV_BIT(PV_MAX_RING_SIZE))
+static const struct port_view_need dest_show_need = { .port = DEST_NEED | PV_BIT(PV_STATE) };
+static const struct port_view_need dest_offer_need = { .port = DEST_NEED };
+
+/* Passes r on; when it is an error, err's message says which agent's reply it is about. */
+static int which_reply(int r, const char *side, struct ctl_error *err)
+{
+	size_t n = strlen(side) + 1, k;
+
+	if (r < 0 && n < sizeof(err->message)) {
+		/* The reason may lose its end, not the side. */
+		k = strnlen(err->message, sizeof(err->message) - 1 - n);
+		memmove(err->message + n, err->message, k);
+		memcpy(err->message, side, n - 1);
+		err->message[n - 1] = ' ';
+		err->message[n + k] = '\0';
+	}
+	return r;
+}
+
+static int read_source(struct json_object *reply, struct port_view *s, struct ctl_error *err)
+{
+	return which_reply(port_view_decode_show(reply, &source_need, s, err), "source", err);
+}
+
+/* The destination: a port-show reply (a "port" object) or a port-offer reply. */
+static int read_dest(struct json_object *reply, struct port_view *d, bool *ret_show,
+		     struct ctl_error *err)
 {
 	struct json_object *p;
+	int r;
 
 	*ret_show = json_object_object_get_ex(reply, "port", &p) &&
 		    json_object_is_type(p, json_type_object);
-	return *ret_show ? p : reply;
-}
-
-struct side {
-	const char *name, *backend, *state, *mac;
-	uint64_t queues, mtu, features, offered, max_ring;
-	bool has_mtu;
-	struct json_object *rings;
-};
-
-static int read_source(struct json_object *reply, struct side *s, struct ctl_error *err)
-{
-	bool show;
-	struct json_object *p = port_of(reply, &show);
-
-	if (!show)
-		return jget_bad(err, "source reply", "port", "an object");
-	if (jget_str(p, "source reply", "name", &s->name, err) < 0 ||
-	    jget_str(p, "source reply", "state", &s->state, err) < 0 ||
-	    jget_str(p, "source reply", "backend", &s->backend, err) < 0 ||
-	    jget_uint(p, "source reply", "queues", &s->queues, err) < 0 ||
-	    jget_hex64(p, "source reply", "features", &s->features, err) < 0 ||
-	    jget_opt_uint(p, "source reply", "mtu", &s->has_mtu, &s->mtu, err) < 0 ||
-	    jget_opt_str(p, "source reply", "mac", &s->mac, err) < 0)
-		return -EBADMSG;
-	if (!json_object_object_get_ex(p, "rings", &s->rings) ||
-	    !json_object_is_type(s->rings, json_type_array))
-		return jget_bad(err, "source reply", "rings", "an array");
-	return 0;
-}
-
-static int read_dest(struct json_object *reply, struct side *d, bool *ret_show,
-		     struct ctl_error *err)
-{
-	struct json_object *p = port_of(reply, ret_show);
-
-	d->state = NULL;
-	if (jget_str(p, "destination reply", "name", &d->name, err) < 0 ||
-	    jget_str(p, "destination reply", "backend", &d->backend, err) < 0 ||
-	    jget_uint(p, "destination reply", "queues", &d->queues, err) < 0 ||
-	    jget_hex64(p, "destination reply", "offered_features", &d->offered, err) < 0 ||
-	    jget_uint(p, "destination reply", "max_ring_size", &d->max_ring, err) < 0 ||
-	    jget_opt_uint(p, "destination reply", "mtu", &d->has_mtu, &d->mtu, err) < 0 ||
-	    jget_opt_str(p, "destination reply", "mac", &d->mac, err) < 0)
-		return -EBADMSG;
-	if (*ret_show && jget_str(p, "destination reply", "state", &d->state, err) < 0)
-		return -EBADMSG;
-	return 0;
+	if (*ret_show)
+		r = port_view_decode_show(reply, &dest_show_need, d, err);
+	else
+		r = port_view_decode_offer(reply, &dest_offer_need, d, err);
+	return which_reply(r, "destination", err);
 }
 
 /* ---- the rules ----------------------------------------------------------- */
 
-static void check_features(const struct side *s, const struct side *d,
+static void check_features(const struct port_view *s, const struct port_view *d,
 			   struct precheck_result *res)
 {
-	uint64_t lacking = s->features & ~NOT_GUEST_FEATURES & ~d->offered;
+	uint64_t lacking = s->features & ~NOT_GUEST_FEATURES & ~d->offered_features;
 
 	for (unsigned bit = 0; bit < 64; bit++) {
 		char what[40], name[24];
@@ -175,28 +158,36 @@ static void check_features(const struct side *s, const struct side *d,
 	}
 }
 
-static void check_queues(const struct side *s, const struct side *d, struct precheck_result *res)
+static void check_queues(const struct port_view *s, const struct port_view *d,
+			 struct precheck_result *res)
 {
+	uint32_t sq = s->summary.queues, dq = d->summary.queues;
 	char a[24], b[24];
 
-	if (d->queues >= s->queues)
+	if (dq >= sq)
 		return;
-	snprintf(a, sizeof(a), "%" PRIu64, s->queues);
-	snprintf(b, sizeof(b), "%" PRIu64, d->queues);
+	snprintf(a, sizeof(a), "%" PRIu32, sq);
+	snprintf(b, sizeof(b), "%" PRIu32, dq);
 	add(res, PRECHECK_REFUSE, "queues", a, b,
-	    "QEMU on the destination is set up for %" PRIu64 " queue pairs and the port serves "
-	    "%" PRIu64 ": it would fail to start the device", s->queues, d->queues);
+	    "QEMU on the destination is set up for %" PRIu32 " queue pairs and the port serves "
+	    "%" PRIu32 ": it would fail to start the device", sq, dq);
 }
 
-static void check_mtu(const struct side *s, const struct side *d, struct precheck_result *res)
+static bool has(const struct port_view *v, enum port_view_member m)
 {
-	uint64_t sm = s->has_mtu ? s->mtu : DEFAULT_MTU, dm = d->has_mtu ? d->mtu : DEFAULT_MTU;
+	return v->has & PV_BIT(m);
+}
+
+static void check_mtu(const struct port_view *s, const struct port_view *d,
+		      struct precheck_result *res)
+{
+	uint64_t sm = has(s, PV_MTU) ? s->mtu : DEFAULT_MTU, dm = has(d, PV_MTU) ? d->mtu : DEFAULT_MTU;
 	char a[32], b[32];
 
 	if (sm == dm)
 		return;
-	snprintf(a, sizeof(a), "%" PRIu64 "%s", sm, s->has_mtu ? "" : " (default)");
-	snprintf(b, sizeof(b), "%" PRIu64 "%s", dm, d->has_mtu ? "" : " (default)");
+	snprintf(a, sizeof(a), "%" PRIu64 "%s", sm, has(s, PV_MTU) ? "" : " (default)");
+	snprintf(b, sizeof(b), "%" PRIu64 "%s", dm, has(d, PV_MTU) ? "" : " (default)");
 	if (dm < sm)
 		add(res, PRECHECK_REFUSE, "mtu", a, b,
 		    "the guest keeps sending frames of up to %" PRIu64 " bytes, which the "
@@ -207,90 +198,93 @@ static void check_mtu(const struct side *s, const struct side *d, struct prechec
 		    "MTU is not used before then", sm);
 }
 
-static void check_mac(const struct side *s, const struct side *d, struct precheck_result *res)
+static void check_mac(const struct port_view *s, const struct port_view *d,
+		      struct precheck_result *res)
 {
-	if (!s->mac || !d->mac || strcasecmp(s->mac, d->mac) == 0)
+	if (!has(s, PV_MAC) || !has(d, PV_MAC) || strcasecmp(s->mac, d->mac) == 0)
 		return;
 	add(res, PRECHECK_REFUSE, "mac", s->mac, d->mac,
 	    "the guest keeps its address %.20s while the destination port is set up for "
 	    "another, so its traffic would go astray", s->mac);
 }
 
-static int check_rings(const struct side *s, const struct side *d, struct precheck_result *res,
-		       struct ctl_error *err)
+static void check_rings(const struct port_view *s, const struct port_view *d,
+			struct precheck_result *res)
 {
-	size_t n = json_object_array_length(s->rings);
-
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *r = json_object_array_get_idx(s->rings, i);
-		uint64_t index, size;
+	for (unsigned i = 0; i < s->nrings; i++) {
+		const struct port_view_ring *r = &s->ring[i];
 		char what[40], a[24], b[32];
 
-		if (!json_object_is_type(r, json_type_object) ||
-		    jget_uint(r, "source reply", "index", &index, err) < 0 ||
-		    jget_uint(r, "source reply", "size", &size, err) < 0)
-			return json_object_is_type(r, json_type_object) ? -EBADMSG
-				: jget_bad(err, "source reply", "rings[]", "an object");
-		if (size <= d->max_ring)
+		if (r->size <= d->max_ring_size)
 			continue;
-		snprintf(what, sizeof(what), "ring %" PRIu64 " size", index);
-		snprintf(a, sizeof(a), "%" PRIu64, size);
-		snprintf(b, sizeof(b), "at most %" PRIu64, d->max_ring);
+		snprintf(what, sizeof(what), "ring %" PRIu32 " size", r->index);
+		snprintf(a, sizeof(a), "%" PRIu32, r->size);
+		snprintf(b, sizeof(b), "at most %" PRIu32, d->max_ring_size);
 		add(res, PRECHECK_REFUSE, what, a, b,
-		    "the destination cannot run a ring of %" PRIu64 " descriptors: QEMU would fail "
-		    "to start it after all guest memory has been copied", size);
+		    "the destination cannot run a ring of %" PRIu32 " descriptors: QEMU would fail "
+		    "to start it after all guest memory has been copied", r->size);
 	}
-	return 0;
 }
 
-int precheck_compare(struct json_object *src, struct json_object *dst, const char *to_backend,
-		     struct precheck_result *res, struct ctl_error *err)
+static void compare(const struct port_view *s, const struct port_view *d, bool show,
+		    const char *to_backend, struct precheck_result *out)
 {
-	struct precheck_result out;
-	struct side s = { 0 }, d = { 0 };
-	bool show;
-	int r;
+	const char *sstate = s->summary.state, *dbackend = d->summary.backend;
 
-	memset(&out, 0, sizeof(out));
-	if (read_source(src, &s, err) < 0 || read_dest(dst, &d, &show, err) < 0)
-		return -EBADMSG;
-	snprintf(out.port, sizeof(out.port), "%s", s.name);
-	snprintf(out.dest_backend, sizeof(out.dest_backend), "%s", to_backend ? to_backend : d.backend);
-	out.dest_exists = show;
+	memset(out, 0, sizeof(*out));
+	snprintf(out->port, sizeof(out->port), "%s", s->summary.name);
+	snprintf(out->dest_backend, sizeof(out->dest_backend), "%.*s",
+		 (int)sizeof(out->dest_backend) - 1, to_backend ? to_backend : dbackend);
+	out->dest_exists = show;
 
-	if (strcmp(s.state, "listening") == 0 || (s.features & ~NOT_GUEST_FEATURES) == 0) {
-		add(&out, PRECHECK_REFUSE, "source port", s.state, "-",
+	if (strcmp(sstate, "listening") == 0 || (s->features & ~NOT_GUEST_FEATURES) == 0) {
+		add(out, PRECHECK_REFUSE, "source port", sstate, "-",
 		    "the guest has not negotiated the device; nothing to compare");
-		*res = out;
-		return 0;
+		return;
 	}
-	if (show && to_backend && strcmp(to_backend, d.backend) != 0) {
+	if (show && to_backend && strcmp(to_backend, dbackend) != 0) {
 		char a[32];
 
 		snprintf(a, sizeof(a), "--to-backend %s", to_backend);
-		add(&out, PRECHECK_REFUSE, "backend", a, d.backend,
+		add(out, PRECHECK_REFUSE, "backend", a, dbackend,
 		    "the destination port %.31s is configured for backend=%.8s, not %.8s: the "
-		    "guest would run on %.8s there; change the port or --to-backend", d.name,
-		    d.backend, to_backend, d.backend);
+		    "guest would run on %.8s there; change the port or --to-backend",
+		    d->summary.name, dbackend, to_backend, dbackend);
 	}
 	/*
 	 * "connected" is the normal case: the destination QEMU waits with
 	 * -incoming and has connected already (its rings start only with the
 	 * migrated state).  Rings running there belong to a live guest.
 	 */
-	if (show && strcmp(d.state, "running") == 0)
-		add(&out, PRECHECK_REFUSE, "destination port", "-", d.state,
+	if (show && strcmp(d->summary.state, "running") == 0)
+		add(out, PRECHECK_REFUSE, "destination port", "-", d->summary.state,
 		    "the destination port already carries a running guest and takes only one "
 		    "front end, so the migrated guest could not use it");
-	check_features(&s, &d, &out);
-	check_queues(&s, &d, &out);
-	check_mtu(&s, &d, &out);
-	check_mac(&s, &d, &out);
-	r = check_rings(&s, &d, &out, err);
-	if (r < 0)
-		return r;
-	*res = out;
-	return 0;
+	check_features(s, d, out);
+	check_queues(s, d, out);
+	check_mtu(s, d, out);
+	check_mac(s, d, out);
+	check_rings(s, d, out);
+}
+
+int precheck_compare(struct json_object *src, struct json_object *dst, const char *to_backend,
+		     struct precheck_result *res, struct ctl_error *err)
+{
+	struct port_view *s = malloc(sizeof(*s)), *d = malloc(sizeof(*d));
+	struct precheck_result *out = malloc(sizeof(*out));
+	bool show;
+	int r = -ENOMEM;
+
+	if (!s || !d || !out)
+		ctl_errorf(err, "%s", strerror(ENOMEM));
+	else if ((r = read_source(src, s, err)) == 0 && (r = read_dest(dst, d, &show, err)) == 0) {
+		compare(s, d, show, to_backend, out);
+		*res = *out;
+	}
+	free(s);
+	free(d);
+	free(out);
+	return r;
 }
 
 /* ---- talking to the agents ------------------------------------------------ */
@@ -361,12 +355,15 @@ int precheck_run(const char *from_agent, const char *port, const char *to_agent,
 		 const char *to_backend, struct precheck_result *res, struct ctl_error *err)
 {
 	struct ctl_request req = { .cmd = CTL_CMD_PORT_SHOW };
-	struct json_object *src = NULL, *dst = NULL, *p;
-	const char *spec, *backend;
+	static const struct port_view_need spec_need = {
+		.port = PV_BIT(PV_SPEC) | PV_BIT(PV_BACKEND),
+	};
+	struct json_object *src = NULL, *dst = NULL;
+	struct port_view *sv = NULL;
 	int r;
 
 	if (strlen(port) > CTL_NAME_MAX) {
-		set_err(err, "port name '%.40s' is longer than %d bytes", port, CTL_NAME_MAX);
+		ctl_errorf(err, "port name '%.40s' is longer than %d bytes", port, CTL_NAME_MAX);
 		return -EINVAL;
 	}
 	strcpy(req.name, port);
@@ -376,21 +373,25 @@ int precheck_run(const char *from_agent, const char *port, const char *to_agent,
 	r = call("destination", to_agent, &req, &dst, err);
 	if (r == -EREMOTEIO && strcmp(err->field, "name") == 0) {
 		/* No such port there: what would one made from the source's SPEC offer? */
-		if (!json_object_object_get_ex(src, "port", &p) ||
-		    jget_str(p, "source reply", "spec", &spec, err) < 0 ||
-		    jget_str(p, "source reply", "backend", &backend, err) < 0) {
-			r = -EBADMSG;
+		sv = malloc(sizeof(*sv));
+		if (!sv) {
+			ctl_errorf(err, "%s", strerror(ENOMEM));
+			r = -ENOMEM;
 			goto out;
 		}
+		r = which_reply(port_view_decode_show(src, &spec_need, sv, err), "source", err);
+		if (r < 0)
+			goto out;
 		if (!to_backend)
-			to_backend = backend;
+			to_backend = sv->summary.backend;
 		if (strcmp(to_backend, "sw") != 0) {
 			struct precheck_result out;
 			char dest[64];
 
 			memset(&out, 0, sizeof(out));
 			snprintf(out.port, sizeof(out.port), "%s", port);
-			snprintf(out.dest_backend, sizeof(out.dest_backend), "%s", to_backend);
+			snprintf(out.dest_backend, sizeof(out.dest_backend), "%.*s",
+				 (int)sizeof(out.dest_backend) - 1, to_backend);
 			snprintf(dest, sizeof(dest), "no port %s", port);
 			add(&out, PRECHECK_REFUSE, "destination port", "-", dest,
 			    "destination has no port %s and an accel port needs a device; add the "
@@ -400,8 +401,8 @@ int precheck_run(const char *from_agent, const char *port, const char *to_agent,
 			goto out;
 		}
 		req = (struct ctl_request){ .cmd = CTL_CMD_PORT_OFFER };
-		if (offer_spec(spec, to_backend, req.spec, sizeof(req.spec)) < 0) {
-			set_err(err, "the source port's spec is too long for port-offer");
+		if (offer_spec(sv->spec, to_backend, req.spec, sizeof(req.spec)) < 0) {
+			ctl_errorf(err, "the source port's spec is too long for port-offer");
 			r = -EMSGSIZE;
 			goto out;
 		}
@@ -411,6 +412,7 @@ int precheck_run(const char *from_agent, const char *port, const char *to_agent,
 		goto out;
 	r = precheck_compare(src, dst, to_backend, res, err);
 out:
+	free(sv);
 	json_object_put(src);
 	json_object_put(dst);
 	return r;

@@ -2,9 +2,10 @@
 /*
  * Human and JSON renderings of agent replies for vdpa-migrate.
  *
- * Each rendering first reads the reply into plain structs (checking every
- * member it needs: see render.h for the trust boundary), then prints from
- * those, so output is all or nothing.  Column widths follow the data; the
+ * Each rendering first reads the whole reply with the port replies'
+ * decoder (protocol/port_view.h: every member present checked, the ones a
+ * rendering needs required; see render.h for the trust boundary), then
+ * prints from the struct, so output is all or nothing.  Column widths follow the data; the
  * layout is fixed by the golden files in tests/golden/.
  */
 #include <errno.h>
@@ -17,11 +18,9 @@
 #include <json-c/json.h>
 
 #include "agent/cli/render.h"
-#include "agent/cli/jsonget.h"
+#include "protocol/port_view.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/* ---- reading members --------------------------------------------------- */
 
 /* ---- writing ----------------------------------------------------------- */
 
@@ -53,32 +52,9 @@ static size_t num_width(uint64_t v)
 
 /* ---- ports ------------------------------------------------------------- */
 
-struct port_row {
-	const char *name, *state, *backend, *endpoint, *socket;
-	uint64_t queues;
-};
-
-static int read_summary(struct json_object *p, const char *where, struct port_row *r,
-			struct ctl_error *err)
-{
-	if (!json_object_is_type(p, json_type_object)) {
-		snprintf(err->message, sizeof(err->message), "%s: not an object", where);
-		err->field[0] = '\0';
-		return -EBADMSG;
-	}
-	if (jget_str(p, where, "name", &r->name, err) < 0 ||
-	    jget_str(p, where, "state", &r->state, err) < 0 ||
-	    jget_str(p, where, "backend", &r->backend, err) < 0 ||
-	    jget_str(p, where, "endpoint", &r->endpoint, err) < 0 ||
-	    jget_uint(p, where, "queues", &r->queues, err) < 0 ||
-	    jget_str(p, where, "socket", &r->socket, err) < 0)
-		return -EBADMSG;
-	return 0;
-}
-
 static const char *const port_cols[] = { "NAME", "STATE", "BACKEND", "ENDPOINT", "QUEUES", "SOCKET" };
 
-static void print_port_table(FILE *f, const struct port_row *rows, size_t n)
+static void print_port_table(FILE *f, const struct port_view_summary *rows, size_t n)
 {
 	size_t w[ARRAY_SIZE(port_cols)];
 
@@ -100,7 +76,7 @@ static void print_port_table(FILE *f, const struct port_row *rows, size_t n)
 		put_str(f, rows[i].state, w[1] + 2);
 		put_str(f, rows[i].backend, w[2] + 2);
 		put_str(f, rows[i].endpoint, w[3] + 2);
-		fprintf(f, "%*" PRIu64 "  ", (int)w[4], rows[i].queues);
+		fprintf(f, "%*" PRIu32 "  ", (int)w[4], rows[i].queues);
 		put_str(f, rows[i].socket, 0);
 		fputc('\n', f);
 	}
@@ -108,28 +84,13 @@ static void print_port_table(FILE *f, const struct port_row *rows, size_t n)
 
 int render_ports(struct json_object *reply, FILE *f, struct ctl_error *err)
 {
-	struct json_object *arr;
-	struct port_row *rows;
+	struct port_view_summary *rows;
 	size_t n;
+	int r;
 
-	if (jget_array(reply, "reply", "ports", &arr, err) < 0)
-		return -EBADMSG;
-	n = json_object_array_length(arr);
-	rows = calloc(n ? n : 1, sizeof(*rows));
-	if (!rows) {
-		snprintf(err->message, sizeof(err->message), "%s", strerror(ENOMEM));
-		err->field[0] = '\0';
-		return -ENOMEM;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char where[32];
-
-		snprintf(where, sizeof(where), "ports[%zu]", i);
-		if (read_summary(json_object_array_get_idx(arr, i), where, &rows[i], err) < 0) {
-			free(rows);
-			return -EBADMSG;
-		}
-	}
+	r = port_view_decode_ports(reply, &rows, &n, err);
+	if (r < 0)
+		return r;
 	print_port_table(f, rows, n);
 	free(rows);
 	return 0;
@@ -137,12 +98,12 @@ int render_ports(struct json_object *reply, FILE *f, struct ctl_error *err)
 
 int render_port_added(struct json_object *reply, FILE *f, struct ctl_error *err)
 {
-	struct json_object *p;
-	struct port_row row;
+	struct port_view_summary row;
+	int r;
 
-	if (jget_obj(reply, "reply", "port", &p, err) < 0 ||
-	    read_summary(p, "port", &row, err) < 0)
-		return -EBADMSG;
+	r = port_view_decode_added(reply, &row, err);
+	if (r < 0)
+		return r;
 	print_port_table(f, &row, 1);
 	return 0;
 }
@@ -194,74 +155,26 @@ int render_feature_names(uint64_t features, char *buf, size_t len)
 	return total;
 }
 
-struct ring_row {
-	uint64_t index, size, next_avail, used, kicks, calls, frames, bytes, drops, no_bufs,
-		log_marks, log_bytes;
-	bool started, enabled, broken;
-	const char *reason;	/* NULL unless broken and given */
-};
+/* The numeric columns of a ring, in the order printed. */
+static const char *const ring_cols[] = { "RING", "SIZE", "NEXT_AVAIL", "USED", "KICKS", "CALLS",
+					 "FRAMES", "BYTES", "DROPS", "NO_BUFS", "LOG_MARKS",
+					 "LOG_BYTES" };
 
-/* The numeric columns, in the order printed; offsets into struct ring_row. */
-static const struct {
-	const char *title;
-	size_t off;
-} ring_cols[] = {
-	{ "RING", offsetof(struct ring_row, index) },
-	{ "SIZE", offsetof(struct ring_row, size) },
-	{ "NEXT_AVAIL", offsetof(struct ring_row, next_avail) },
-	{ "USED", offsetof(struct ring_row, used) },
-	{ "KICKS", offsetof(struct ring_row, kicks) },
-	{ "CALLS", offsetof(struct ring_row, calls) },
-	{ "FRAMES", offsetof(struct ring_row, frames) },
-	{ "BYTES", offsetof(struct ring_row, bytes) },
-	{ "DROPS", offsetof(struct ring_row, drops) },
-	{ "NO_BUFS", offsetof(struct ring_row, no_bufs) },
-	{ "LOG_MARKS", offsetof(struct ring_row, log_marks) },
-	{ "LOG_BYTES", offsetof(struct ring_row, log_bytes) },
-};
-
-static uint64_t ring_col(const struct ring_row *r, size_t c)
+static uint64_t ring_col(const struct port_view_ring *r, size_t c)
 {
-	uint64_t v;
+	const uint64_t v[] = { r->index, r->size, r->next_avail, r->used, r->kicks, r->calls,
+			       r->frames, r->bytes, r->drops, r->no_bufs, r->log_marks,
+			       r->log_bytes };
 
-	memcpy(&v, (const char *)r + ring_cols[c].off, sizeof(v));
-	return v;
+	_Static_assert(ARRAY_SIZE(v) == ARRAY_SIZE(ring_cols), "one value per column");
+	return v[c];
 }
 
-static int read_ring(struct json_object *o, size_t i, struct ring_row *r, struct ctl_error *err)
-{
-	static const char *const keys[] = { "index", "size", "next_avail", "used", "kicks", "calls",
-					    "frames", "bytes", "drops", "no_bufs", "log_marks",
-					    "log_bytes" };
-	char where[32];
-
-	_Static_assert(ARRAY_SIZE(keys) == ARRAY_SIZE(ring_cols), "one key per column");
-	snprintf(where, sizeof(where), "rings[%zu]", i);
-	if (!json_object_is_type(o, json_type_object)) {
-		snprintf(err->message, sizeof(err->message), "%s: not an object", where);
-		err->field[0] = '\0';
-		return -EBADMSG;
-	}
-	for (size_t c = 0; c < ARRAY_SIZE(keys); c++) {
-		uint64_t v;
-
-		if (jget_uint(o, where, keys[c], &v, err) < 0)
-			return -EBADMSG;
-		memcpy((char *)r + ring_cols[c].off, &v, sizeof(v));
-	}
-	if (jget_bool(o, where, "started", &r->started, err) < 0 ||
-	    jget_bool(o, where, "enabled", &r->enabled, err) < 0 ||
-	    jget_bool(o, where, "broken", &r->broken, err) < 0 ||
-	    jget_opt_str(o, where, "reason", &r->reason, err) < 0)
-		return -EBADMSG;
-	return 0;
-}
-
-static void ring_state(const struct ring_row *r, FILE *f)
+static void ring_state(const struct port_view_ring *r, FILE *f)
 {
 	if (r->broken) {
 		fputs("broken", f);
-		if (r->reason) {
+		if (r->has & PV_BIT(PV_RING_REASON)) {
 			fputs(": ", f);
 			put_str(f, r->reason, 0);
 		}
@@ -272,7 +185,7 @@ static void ring_state(const struct ring_row *r, FILE *f)
 	}
 }
 
-static void print_rings(FILE *f, const struct ring_row *rings, size_t n)
+static void print_rings(FILE *f, const struct port_view_ring *rings, size_t n)
 {
 	size_t w[ARRAY_SIZE(ring_cols)];
 
@@ -280,17 +193,17 @@ static void print_rings(FILE *f, const struct ring_row *rings, size_t n)
 	if (n == 0)
 		return;
 	for (size_t c = 0; c < ARRAY_SIZE(ring_cols); c++) {
-		w[c] = strlen(ring_cols[c].title);
+		w[c] = strlen(ring_cols[c]);
 		for (size_t i = 0; i < n; i++)
 			w[c] = max_sz(w[c], num_width(ring_col(&rings[i], c)));
 	}
 	/* RING, then DIR (rx for even rings, tx for odd), then the counters. */
-	fprintf(f, "  %*s  DIR", (int)w[0], ring_cols[0].title);
+	fprintf(f, "  %*s  DIR", (int)w[0], ring_cols[0]);
 	for (size_t c = 1; c < ARRAY_SIZE(ring_cols); c++)
-		fprintf(f, "  %*s", (int)w[c], ring_cols[c].title);
+		fprintf(f, "  %*s", (int)w[c], ring_cols[c]);
 	fputs("  STATE\n", f);
 	for (size_t i = 0; i < n; i++) {
-		fprintf(f, "  %*" PRIu64 "  %s", (int)w[0], rings[i].index,
+		fprintf(f, "  %*" PRIu32 "  %s", (int)w[0], rings[i].index,
 			rings[i].index % 2 ? "tx " : "rx ");
 		for (size_t c = 1; c < ARRAY_SIZE(ring_cols); c++)
 			fprintf(f, "  %*" PRIu64, (int)w[c], ring_col(&rings[i], c));
@@ -307,6 +220,11 @@ static void line_str(FILE *f, const char *label, const char *value)
 	fputc('\n', f);
 }
 
+static void line_num(FILE *f, const char *label, uint64_t v)
+{
+	fprintf(f, "%-19s%" PRIu64 "\n", label, v);
+}
+
 static void line_features(FILE *f, const char *label, uint64_t v, bool names)
 {
 	fprintf(f, "%-19s0x%016" PRIx64, label, v);
@@ -320,177 +238,103 @@ static void line_features(FILE *f, const char *label, uint64_t v, bool names)
 }
 
 /* The data path and, on an accelerator, its harvest (all optional members). */
-static int render_engine(struct json_object *p, FILE *f, struct ctl_error *err)
+static void print_engine(FILE *f, const struct port_view *p)
 {
-	struct json_object *a, *v;
-	const char *engine = NULL, *device;
-	uint64_t fallbacks = 0, rounds, pages, last, ago = 0, sw_us;
-	bool has_ago;
+	const struct port_view_accel *a = &p->accel;
 
-	if (jget_opt_str(p, "port", "engine", &engine, err) < 0)
-		return -EBADMSG;
-	if (json_object_object_get_ex(p, "fallbacks", &v) &&
-	    jget_uint(p, "port", "fallbacks", &fallbacks, err) < 0)
-		return -EBADMSG;
-	if (engine)
-		line_str(f, "engine:", engine);
-	if (engine)
-		fprintf(f, "%-19s%" PRIu64 "\n", "fallbacks:", fallbacks);
-	if (!json_object_object_get_ex(p, "accel", &a))
-		return 0;
-	if (jget_str(a, "accel", "device", &device, err) < 0 ||
-	    jget_uint(a, "accel", "harvest_rounds", &rounds, err) < 0 ||
-	    jget_uint(a, "accel", "harvest_pages", &pages, err) < 0 ||
-	    jget_uint(a, "accel", "last_round_pages", &last, err) < 0 ||
-	    jget_uint(a, "accel", "switchover_us", &sw_us, err) < 0)
-		return -EBADMSG;
-	has_ago = json_object_object_get_ex(a, "last_harvest_ms_ago", &v) &&
-		  json_object_is_type(v, json_type_int);
-	if (has_ago && jget_uint(a, "accel", "last_harvest_ms_ago", &ago, err) < 0)
-		return -EBADMSG;
-	line_str(f, "device:", device);
+	if (p->has & PV_BIT(PV_ENGINE)) {
+		line_str(f, "engine:", p->engine);
+		line_num(f, "fallbacks:", p->fallbacks);	/* 0 when absent */
+	}
+	if (!(p->has & PV_BIT(PV_ACCEL)))
+		return;
+	line_str(f, "device:", a->device);
 	fprintf(f, "%-19s%" PRIu64 " rounds, %" PRIu64 " pages, last round %" PRIu64 " pages",
-		"harvest:", rounds, pages, last);
-	if (json_object_object_get_ex(a, "dirty_rate_pps", &v) &&
-	    (json_object_is_type(v, json_type_double) || json_object_is_type(v, json_type_int)))
-		fprintf(f, ", %.0f pages/s", json_object_get_double(v));
-	if (has_ago)
-		fprintf(f, ", %" PRIu64 " ms ago", ago);
+		"harvest:", a->harvest_rounds, a->harvest_pages, a->last_round_pages);
+	if (a->has & PV_BIT(PV_ACCEL_DIRTY_RATE_PPS))
+		fprintf(f, ", %.0f pages/s", a->dirty_rate_pps);
+	if (a->has & PV_BIT(PV_ACCEL_LAST_HARVEST_MS_AGO))
+		fprintf(f, ", %" PRIu64 " ms ago", a->last_harvest_ms_ago);
 	fputc('\n', f);
-	fprintf(f, "%-19s%" PRIu64 " us\n", "switchover:", sw_us);
-	return 0;
+	fprintf(f, "%-19s%" PRIu64 " us\n", "switchover:", a->switchover_us);
 }
 
 /* port-show "migration": where the source side of a switchover stands. */
-#define MAX_HANDED 16
-
-struct migration_row {
-	bool quiesced, final_harvest;
-	size_t n;
-	uint64_t ring[MAX_HANDED], next_avail[MAX_HANDED];
-};
-
-static int read_migration(struct json_object *p, struct migration_row *m, struct ctl_error *err)
-{
-	struct json_object *o, *arr;
-
-	if (jget_obj(p, "port", "migration", &o, err) < 0 ||
-	    jget_bool(o, "migration", "quiesced", &m->quiesced, err) < 0 ||
-	    jget_bool(o, "migration", "final_harvest", &m->final_harvest, err) < 0 ||
-	    jget_array(o, "migration", "handed_over", &arr, err) < 0)
-		return -EBADMSG;
-	m->n = json_object_array_length(arr);
-	if (m->n > MAX_HANDED) {
-		snprintf(err->message, sizeof(err->message),
-			 "migration: more than %d rings handed over", MAX_HANDED);
-		err->field[0] = '\0';
-		return -EBADMSG;
-	}
-	for (size_t i = 0; i < m->n; i++) {
-		struct json_object *h = json_object_array_get_idx(arr, i);
-
-		if (!json_object_is_type(h, json_type_object))
-			return jget_bad(err, "migration", "handed_over[]", "an object");
-		if (jget_uint(h, "handed_over[]", "ring", &m->ring[i], err) < 0 ||
-		    jget_uint(h, "handed_over[]", "next_avail", &m->next_avail[i], err) < 0)
-			return -EBADMSG;
-	}
-	return 0;
-}
-
-static void print_migration(FILE *f, const struct migration_row *m)
+static void print_migration(FILE *f, const struct port_view_migration *m)
 {
 	fprintf(f, "%-19s%s\n", "quiesced:", m->quiesced ? "yes" : "no");
 	fprintf(f, "%-19s%s\n", "final_harvest:", m->final_harvest ? "yes" : "no");
 	fprintf(f, "%-19s", "handed_over:");
-	if (!m->n)
+	if (!m->nhanded)
 		fputs("-", f);
-	for (size_t i = 0; i < m->n; i++)
-		fprintf(f, "%sring %" PRIu64 " at %" PRIu64, i ? ", " : "", m->ring[i],
-			m->next_avail[i]);
+	for (unsigned i = 0; i < m->nhanded; i++)
+		fprintf(f, "%sring %" PRIu32 " at %" PRIu16, i ? ", " : "", m->handed[i].ring,
+			m->handed[i].next_avail);
 	fputc('\n', f);
 }
 
+/*
+ * What "port show" cannot print without: the members agents have always
+ * sent.  The later ones (the offer, the migration state, log_errors, the
+ * engine, log_pages) are printed when there.
+ */
+static const struct port_view_need show_need = {
+	.port = PV_SUMMARY | PV_BIT(PV_SPEC) | PV_BIT(PV_FEATURES) | PV_BIT(PV_PROTOCOL_FEATURES) |
+		PV_BIT(PV_LOG_ALL) | PV_BIT(PV_CONNECTIONS) | PV_BIT(PV_RINGS),
+	.ring = PV_BIT(PV_RING_INDEX) | PV_BIT(PV_RING_SIZE) | PV_BIT(PV_RING_NEXT_AVAIL) |
+		PV_BIT(PV_RING_USED) | PV_BIT(PV_RING_KICKS) | PV_BIT(PV_RING_CALLS) |
+		PV_BIT(PV_RING_FRAMES) | PV_BIT(PV_RING_BYTES) | PV_BIT(PV_RING_DROPS) |
+		PV_BIT(PV_RING_NO_BUFS) | PV_BIT(PV_RING_LOG_MARKS) | PV_BIT(PV_RING_LOG_BYTES) |
+		PV_BIT(PV_RING_STARTED) | PV_BIT(PV_RING_ENABLED) | PV_BIT(PV_RING_BROKEN),
+	.accel = PV_BIT(PV_ACCEL_DEVICE) | PV_BIT(PV_ACCEL_HARVEST_ROUNDS) |
+		 PV_BIT(PV_ACCEL_HARVEST_PAGES) | PV_BIT(PV_ACCEL_LAST_ROUND_PAGES) |
+		 PV_BIT(PV_ACCEL_SWITCHOVER_US),
+};
+
 int render_port_show(struct json_object *reply, FILE *f, struct ctl_error *err)
 {
-	struct json_object *p, *arr, *mtuv;
-	struct port_row s;
-	struct ring_row *rings;
-	const char *spec, *mac;
-	uint64_t features, pfeatures, connections, mtu = 0, offered = 0, max_ring = 0;
-	uint64_t log_errors = 0;
-	bool log_all, has_mtu, has_offer, mig, has_log_errors;
-	struct migration_row mig_row;
-	size_t n;
+	struct port_view *p = malloc(sizeof(*p));
+	const struct port_view_summary *s;
+	int r;
 
-	if (jget_obj(reply, "reply", "port", &p, err) < 0 ||
-	    read_summary(p, "port", &s, err) < 0 ||
-	    jget_str(p, "port", "spec", &spec, err) < 0 ||
-	    jget_opt_str(p, "port", "mac", &mac, err) < 0 ||
-	    jget_hex64(p, "port", "features", &features, err) < 0 ||
-	    jget_hex64(p, "port", "protocol_features", &pfeatures, err) < 0 ||
-	    jget_bool(p, "port", "log_all", &log_all, err) < 0 ||
-	    jget_uint(p, "port", "connections", &connections, err) < 0 ||
-	    jget_array(p, "port", "rings", &arr, err) < 0)
-		return -EBADMSG;
-	has_mtu = json_object_object_get_ex(p, "mtu", &mtuv);
-	if (has_mtu && jget_uint(p, "port", "mtu", &mtu, err) < 0)
-		return -EBADMSG;
-	/* Newer agents: the offer and the migration state. */
-	has_offer = json_object_object_get_ex(p, "offered_features", NULL);
-	if (has_offer && (jget_hex64(p, "port", "offered_features", &offered, err) < 0 ||
-			  jget_uint(p, "port", "max_ring_size", &max_ring, err) < 0))
-		return -EBADMSG;
-	mig = json_object_object_get_ex(p, "migration", NULL);
-	if (mig && read_migration(p, &mig_row, err) < 0)
-		return -EBADMSG;
-	/* Newer agents: writes the dirty log could not record. */
-	if (jget_opt_uint(p, "port", "log_errors", &has_log_errors, &log_errors, err) < 0)
-		return -EBADMSG;
-
-	n = json_object_array_length(arr);
-	rings = calloc(n ? n : 1, sizeof(*rings));
-	if (!rings) {
+	if (!p) {
 		snprintf(err->message, sizeof(err->message), "%s", strerror(ENOMEM));
 		err->field[0] = '\0';
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < n; i++) {
-		if (read_ring(json_object_array_get_idx(arr, i), i, &rings[i], err) < 0) {
-			free(rings);
-			return -EBADMSG;
-		}
+	r = port_view_decode_show(reply, &show_need, p, err);
+	if (r < 0) {
+		free(p);
+		return r;
 	}
-
-	line_str(f, "name:", s.name);
-	line_str(f, "state:", s.state);
-	line_str(f, "spec:", spec);
-	line_str(f, "socket:", s.socket);
-	line_str(f, "backend:", s.backend);
-	line_str(f, "endpoint:", s.endpoint);
-	fprintf(f, "%-19s%" PRIu64 "\n", "queues:", s.queues);
-	if (mac)
-		line_str(f, "mac:", mac);
-	if (has_mtu)
-		fprintf(f, "%-19s%" PRIu64 "\n", "mtu:", mtu);
-	line_features(f, "features:", features, true);
-	line_features(f, "protocol_features:", pfeatures, false);
-	if (has_offer) {
-		line_features(f, "offered_features:", offered, true);
-		fprintf(f, "%-19s%" PRIu64 "\n", "max_ring_size:", max_ring);
+	s = &p->summary;
+	line_str(f, "name:", s->name);
+	line_str(f, "state:", s->state);
+	line_str(f, "spec:", p->spec);
+	line_str(f, "socket:", s->socket);
+	line_str(f, "backend:", s->backend);
+	line_str(f, "endpoint:", s->endpoint);
+	line_num(f, "queues:", s->queues);
+	if (p->has & PV_BIT(PV_MAC))
+		line_str(f, "mac:", p->mac);
+	if (p->has & PV_BIT(PV_MTU))
+		line_num(f, "mtu:", p->mtu);
+	line_features(f, "features:", p->features, true);
+	line_features(f, "protocol_features:", p->protocol_features, false);
+	/* Newer agents: the offer (max_ring_size comes with it). */
+	if (p->has & PV_BIT(PV_OFFERED_FEATURES)) {
+		line_features(f, "offered_features:", p->offered_features, true);
+		line_num(f, "max_ring_size:", p->max_ring_size);
 	}
-	line_str(f, "log_all:", log_all ? "on" : "off");
-	if (has_log_errors)
-		fprintf(f, "%-19s%" PRIu64 "\n", "log_errors:", log_errors);
-	fprintf(f, "%-19s%" PRIu64 "\n", "connections:", connections);
-	if (render_engine(p, f, err) < 0) {
-		free(rings);
-		return -EBADMSG;
-	}
-	if (mig)
-		print_migration(f, &mig_row);
-	print_rings(f, rings, n);
-	free(rings);
+	line_str(f, "log_all:", p->log_all ? "on" : "off");
+	if (p->has & PV_BIT(PV_LOG_ERRORS))
+		line_num(f, "log_errors:", p->log_errors);
+	line_num(f, "connections:", p->connections);
+	print_engine(f, p);
+	if (p->has & PV_BIT(PV_MIGRATION))
+		print_migration(f, &p->migration);
+	print_rings(f, p->ring, p->nrings);
+	free(p);
 	return 0;
 }
 

@@ -121,6 +121,18 @@ static struct json_object *ok_reply(void)
 	return o;
 }
 
+/* {"ok":true,"KEY":val}, taking val; a refusal when an encoder ran out of memory (val NULL). */
+static struct json_object *ok_with(const char *key, struct json_object *val)
+{
+	struct json_object *o;
+
+	if (!val)
+		return error_reply("out of memory", NULL);
+	o = ok_reply();
+	json_object_object_add(o, key, val);
+	return o;
+}
+
 /*
  * root, or the peer process is in CTL_GROUP: its primary group or one of
  * the supplementary groups it had when it connected (a unit's
@@ -164,34 +176,34 @@ static struct json_object *dispatch(struct ctl_conn *c, const struct ctl_request
 		json_object_object_add(o, "version", json_object_new_string(VDPA_MIGRATE_VERSION));
 		return o;
 	case CTL_CMD_PORTS:
-		o = ok_reply();
 		arr = json_object_new_array();
-		for (size_t i = 0, n = a->count(a->opaque); i < n; i++)
-			json_object_array_add(arr, port_summary_json(a->at(a->opaque, i)));
-		json_object_object_add(o, "ports", arr);
-		return o;
+		for (size_t i = 0, n = a->count(a->opaque); arr && i < n; i++) {
+			struct json_object *s = port_summary_json(a->at(a->opaque, i));
+
+			if (!s || json_object_array_add(arr, s) < 0) {
+				json_object_put(s);
+				json_object_put(arr);
+				arr = NULL;
+			}
+		}
+		return ok_with("ports", arr);
 	case CTL_CMD_PORT_SHOW:
 		p = a->find(a->opaque, req->name);
 		if (!p) {
 			snprintf(err, sizeof(err), "no port named '%s'", req->name);
 			return error_reply(err, "name");
 		}
-		o = ok_reply();
-		json_object_object_add(o, "port", port_detail_json(p));
-		return o;
-	case CTL_CMD_PORT_OFFER: {
-		struct json_object *offer;
-
+		return ok_with("port", port_detail_json(p));
+	case CTL_CMD_PORT_OFFER:
 		/* Read-only: what port-add of this SPEC would offer; nothing is created. */
 		if (port_spec_parse(req->spec, &pc, err, sizeof(err)) < 0)
 			return error_reply(err, "spec");
 		o = ok_reply();
-		offer = port_offer_json(&pc);
-		json_object_object_foreach(offer, okey, oval)
-			json_object_object_add(o, okey, json_object_get(oval));
-		json_object_put(offer);
+		if (port_offer_encode(&pc, o) < 0) {
+			json_object_put(o);
+			return error_reply("out of memory", NULL);
+		}
 		return o;
-	}
 	case CTL_CMD_PORT_ADD:
 		if (port_spec_parse(req->spec, &pc, err, sizeof(err)) < 0)
 			return error_reply(err, "spec");
@@ -199,9 +211,7 @@ static struct json_object *dispatch(struct ctl_conn *c, const struct ctl_request
 		if (r < 0)
 			return error_reply(err, "spec");
 		log_notice("control: port %s added by uid %u", pc.name, (unsigned)c->uid);
-		o = ok_reply();
-		json_object_object_add(o, "port", port_summary_json(a->find(a->opaque, pc.name)));
-		return o;
+		return ok_with("port", port_summary_json(a->find(a->opaque, pc.name)));
 	case CTL_CMD_DIRTYLOG_SNAPSHOT:
 	case CTL_CMD_DIRTYLOG_STOP:
 		p = a->find(a->opaque, req->name);

@@ -34,6 +34,7 @@
 #include "dirtylog/dirtylog.h"
 #include "protocol/base64.h"
 #include "protocol/control.h"
+#include "protocol/port_view.h"
 #include "protocol/vhost_user.h"
 #include "protocol/vhost_user_io.h"
 
@@ -604,76 +605,82 @@ static const char *endpoint_text(const struct port_config *c, char *buf, size_t 
 	return "null";
 }
 
-struct json_object *port_summary_json(const struct port *p)
+static void summary_view(const struct port *p, struct port_view_summary *s)
 {
-	struct json_object *o = json_object_new_object();
 	char ep[32];
 
-	json_object_object_add(o, "name", json_object_new_string(p->cfg.name));
-	json_object_object_add(o, "socket", json_object_new_string(p->cfg.socket));
-	json_object_object_add(o, "backend", json_object_new_string(port_backend_name(p->cfg.backend)));
-	json_object_object_add(o, "endpoint",
-			       json_object_new_string(endpoint_text(&p->cfg, ep, sizeof(ep))));
-	json_object_object_add(o, "state", json_object_new_string(port_state_name(p)));
-	json_object_object_add(o, "queues", json_object_new_int((int)p->cfg.queues));
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", p->cfg.name);
+	snprintf(s->socket, sizeof(s->socket), "%s", p->cfg.socket);
+	snprintf(s->backend, sizeof(s->backend), "%s", port_backend_name(p->cfg.backend));
+	snprintf(s->endpoint, sizeof(s->endpoint), "%s", endpoint_text(&p->cfg, ep, sizeof(ep)));
+	snprintf(s->state, sizeof(s->state), "%s", port_state_name(p));
+	s->queues = p->cfg.queues;
+}
+
+/* The encoder's object, or NULL when it failed (no memory). */
+static struct json_object *encoded(int r, struct json_object *o)
+{
+	if (r < 0) {
+		json_object_put(o);
+		return NULL;
+	}
 	return o;
 }
 
-static struct json_object *hex(uint64_t v)
+struct json_object *port_summary_json(const struct port *p)
 {
-	char buf[24];
+	struct port_view_summary s;
+	struct json_object *o = json_object_new_object();
 
-	snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)v);
-	return json_object_new_string(buf);
-}
-
-static struct json_object *u64(uint64_t v)
-{
-	return json_object_new_uint64(v);
+	if (!o)
+		return NULL;
+	summary_view(p, &s);
+	return encoded(port_view_encode_summary(&s, o), o);
 }
 
 /* mac, mtu (when configured) and what a front end is offered. */
-static void add_offer(struct json_object *o, const struct port_config *cfg)
+static void offer_view(const struct port_config *cfg, struct port_view *v)
 {
 	if (cfg->has_mac) {
-		char mac[18];
-		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", cfg->mac[0],
+		snprintf(v->mac, sizeof(v->mac), "%02x:%02x:%02x:%02x:%02x:%02x", cfg->mac[0],
 			 cfg->mac[1], cfg->mac[2], cfg->mac[3], cfg->mac[4], cfg->mac[5]);
-		json_object_object_add(o, "mac", json_object_new_string(mac));
+		v->has |= PV_BIT(PV_MAC);
 	}
-	if (cfg->has_mtu)
-		json_object_object_add(o, "mtu", json_object_new_int((int)cfg->mtu));
-	json_object_object_add(o, "offered_features", hex(port_offered_features(cfg)));
-	json_object_object_add(o, "offered_protocol_features",
-			       hex(port_offered_protocol_features(cfg)));
+	if (cfg->has_mtu) {
+		v->mtu = cfg->mtu;
+		v->has |= PV_BIT(PV_MTU);
+	}
+	v->offered_features = port_offered_features(cfg);
+	v->offered_protocol_features = port_offered_protocol_features(cfg);
 	/*
 	 * The accelerator interface (vhost-vfio) has no way to tell a ring
 	 * size limit, so an accel port promises what the software path takes:
 	 * it falls back to software whenever the device cannot serve.
 	 */
-	json_object_object_add(o, "max_ring_size", json_object_new_int(PORT_MAX_RING_SIZE));
+	v->max_ring_size = PORT_MAX_RING_SIZE;
+	v->has |= PV_BIT(PV_OFFERED_FEATURES) | PV_BIT(PV_OFFERED_PROTOCOL_FEATURES) |
+		  PV_BIT(PV_MAX_RING_SIZE);
 }
 
-struct json_object *port_offer_json(const struct port_config *cfg)
+int port_offer_encode(const struct port_config *cfg, struct json_object *obj)
 {
-	struct json_object *o = json_object_new_object();
+	struct port_view *v = calloc(1, sizeof(*v));
+	int r;
 
-	json_object_object_add(o, "name", json_object_new_string(cfg->name));
-	json_object_object_add(o, "backend", json_object_new_string(port_backend_name(cfg->backend)));
-	json_object_object_add(o, "queues", json_object_new_int((int)cfg->queues));
-	add_offer(o, cfg);
-	return o;
+	if (!v)
+		return -ENOMEM;
+	snprintf(v->summary.name, sizeof(v->summary.name), "%s", cfg->name);
+	snprintf(v->summary.backend, sizeof(v->summary.backend), "%s",
+		 port_backend_name(cfg->backend));
+	v->summary.queues = cfg->queues;
+	v->has = PV_BIT(PV_NAME) | PV_BIT(PV_BACKEND) | PV_BIT(PV_QUEUES);
+	offer_view(cfg, v);
+	r = port_view_encode(v, obj);
+	free(v);
+	return r;
 }
 
-/*
- * Where the source side of a migration stands (docs/control-protocol.md):
- * quiesced once every ring that ran was stopped by GET_VRING_BASE;
- * final_harvest when, besides, every write the data path made while QEMU
- * logged is in QEMU's log.  The software path marks the log before each
- * used index it publishes, so its side is always complete; an accelerator's
- * is complete when each of its stops merged the device's log (a clean stop
- * merges before GET_VRING_BASE is answered) since logging went on.
- */
 /*
  * Writes of this connection the dirty log could not record (beyond QEMU's
  * log): the software path's marks and the accelerators' harvested pages.
@@ -691,108 +698,136 @@ static uint64_t port_log_errors(const struct port *p)
 	return n;
 }
 
-static struct json_object *migration_json(const struct port *p)
+/*
+ * Where the source side of a migration stands (docs/control-protocol.md):
+ * quiesced once every ring that ran was stopped by GET_VRING_BASE;
+ * final_harvest when, besides, every write the data path made while QEMU
+ * logged is in QEMU's log.  The software path marks the log before each
+ * used index it publishes, so its side is always complete; an accelerator's
+ * is complete when each of its stops merged the device's log (a clean stop
+ * merges before GET_VRING_BASE is answered) since logging went on.
+ */
+static void migration_view(const struct port *p, struct port_view_migration *m)
 {
-	struct json_object *m = json_object_new_object(), *arr = json_object_new_array();
-	bool quiesced = p->conn_fd >= 0 && vu_dev_quiesced(&p->dev);
-
-	json_object_object_add(m, "quiesced", json_object_new_boolean(quiesced));
-	json_object_object_add(m, "final_harvest",
-			       json_object_new_boolean(quiesced &&
-						       mig_final_harvest(&p->dev.mig, port_harvest_misses(p))));
+	m->quiesced = p->conn_fd >= 0 && vu_dev_quiesced(&p->dev);
+	m->final_harvest = m->quiesced && mig_final_harvest(&p->dev.mig, port_harvest_misses(p));
 	for (unsigned i = 0; p->conn_fd >= 0 && i < p->dev.nvrings; i++) {
 		const struct mig_ring *mr = &p->dev.mig.ring[i];
-		struct json_object *h;
 
 		if (!mr->handed_over)
 			continue;
-		h = json_object_new_object();
-		json_object_object_add(h, "ring", json_object_new_int((int)i));
-		json_object_object_add(h, "next_avail", json_object_new_int(mr->handed_base));
-		json_object_array_add(arr, h);
+		m->handed[m->nhanded].ring = i;
+		m->handed[m->nhanded].next_avail = mr->handed_base;
+		m->nhanded++;
 	}
-	json_object_object_add(m, "handed_over", arr);
-	return m;
+}
+
+static void accel_view(const struct port *p, struct port_view_accel *a)
+{
+	struct engine_accel_stats st;
+
+	engine_accel_stats(p->acc, &st);
+	snprintf(a->device, sizeof(a->device), "%s", p->cfg.device);
+	a->harvest_rounds = st.harvest_rounds;
+	a->harvest_pages = st.harvest_pages;
+	a->last_round_pages = st.last_round_pages;
+	a->dirty_rate_pps = st.dirty_rate;
+	a->switchover_us = st.last_switchover_us;
+	a->device_stops = st.device_stops;
+	a->has = (PV_BIT(PV_ACCEL_MEMBERS) - 1) & ~PV_BIT(PV_ACCEL_LAST_HARVEST_MS_AGO);
+	if (st.last_harvest_ns) {
+		a->last_harvest_ms_ago = (mono_ns() - st.last_harvest_ns) / 1000000u;
+		a->has |= PV_BIT(PV_ACCEL_LAST_HARVEST_MS_AGO);
+	}
+}
+
+static void ring_view(const struct port *p, unsigned i, struct port_view_ring *r)
+{
+	const struct vu_ring_cfg *rc = &p->dev.ring[i];
+	struct engine_ring_info ri;
+
+	engine_sw_ring_info(p->engine, i, &ri);
+	r->has = (PV_BIT(PV_RING_MEMBERS) - 1) &
+		 ~(PV_BIT(PV_RING_REASON) | PV_BIT(PV_RING_STARTED_AT) |
+		   PV_BIT(PV_RING_FIRST_FRAME_RT_NS) | PV_BIT(PV_RING_LAST_FRAME_RT_NS));
+	r->index = i;
+	r->size = rc->num;
+	r->started = rc->started;
+	r->enabled = rc->enabled;
+	r->broken = ri.broken;
+	if (ri.broken && ri.reason) {
+		snprintf(r->reason, sizeof(r->reason), "%s", ri.reason);
+		r->has |= PV_BIT(PV_RING_REASON);
+	}
+	r->next_avail = rc->started ? ri.next_avail : rc->base;
+	/* Where the ring last started (SET_VRING_BASE): what a migration's
+	 * hand-over check compares, whichever engine serves the ring (an
+	 * accelerator's own index is its own). */
+	if (rc->started) {
+		r->started_at = rc->base;
+		r->has |= PV_BIT(PV_RING_STARTED_AT);
+	}
+	r->used = ri.used;
+	r->kicks = ri.stats.kicks;
+	r->calls = ri.stats.calls;
+	r->frames = ri.stats.frames;
+	r->bytes = ri.stats.bytes;
+	r->drops = ri.stats.drops;
+	r->no_bufs = ri.stats.no_bufs;
+	r->log_marks = ri.stats.log_marks;
+	r->log_bytes = ri.stats.log_bytes;
+	r->log_pages = ri.stats.log_pages;
+	/* The agent sees the frames of the rings it serves only. */
+	r->first_frame_rt_ns = p->acc ? 0 : ri.first_frame_rt_ns;
+	r->last_frame_rt_ns = p->acc ? 0 : ri.last_frame_rt_ns;
+	if (r->first_frame_rt_ns)
+		r->has |= PV_BIT(PV_RING_FIRST_FRAME_RT_NS);
+	if (r->last_frame_rt_ns)
+		r->has |= PV_BIT(PV_RING_LAST_FRAME_RT_NS);
+}
+
+static void detail_view(const struct port *p, struct port_view *v)
+{
+	bool conn = p->conn_fd >= 0;
+
+	memset(v, 0, sizeof(*v));
+	summary_view(p, &v->summary);
+	v->has = PV_SUMMARY | PV_BIT(PV_FEATURES) | PV_BIT(PV_PROTOCOL_FEATURES) |
+		 PV_BIT(PV_MIGRATION) | PV_BIT(PV_LOG_ALL) | PV_BIT(PV_LOG_ERRORS) |
+		 PV_BIT(PV_CONNECTIONS) | PV_BIT(PV_ENGINE) | PV_BIT(PV_FALLBACKS) |
+		 PV_BIT(PV_LAST_SWITCH_US) | PV_BIT(PV_RINGS);
+	if (port_spec_format(&p->cfg, v->spec, sizeof(v->spec)) > 0)
+		v->has |= PV_BIT(PV_SPEC);
+	offer_view(&p->cfg, v);
+	v->features = conn ? p->dev.features : 0;
+	v->protocol_features = conn ? p->dev.protocol_features : 0;
+	migration_view(p, &v->migration);
+	v->log_all = conn && p->dev.log_all;
+	v->log_errors = port_log_errors(p);
+	v->connections = p->connections;
+	snprintf(v->engine, sizeof(v->engine), "%s", conn ? port_engine_name(p) : "none");
+	v->fallbacks = p->fallbacks;
+	v->last_switch_us = p->last_switch_us;
+	if (p->acc) {
+		accel_view(p, &v->accel);
+		v->has |= PV_BIT(PV_ACCEL);
+	}
+	for (unsigned i = 0; conn && i < p->dev.nvrings && i < PORT_VIEW_MAX_RINGS; i++)
+		ring_view(p, i, &v->ring[v->nrings++]);
 }
 
 struct json_object *port_detail_json(const struct port *p)
 {
-	struct json_object *o = port_summary_json(p), *rings = json_object_new_array();
-	char spec[512];
+	struct port_view *v = malloc(sizeof(*v));
+	struct json_object *o = json_object_new_object();
+	int r = -ENOMEM;
 
-	if (port_spec_format(&p->cfg, spec, sizeof(spec)) > 0)
-		json_object_object_add(o, "spec", json_object_new_string(spec));
-	add_offer(o, &p->cfg);
-	json_object_object_add(o, "features", hex(p->conn_fd >= 0 ? p->dev.features : 0));
-	json_object_object_add(o, "protocol_features",
-			       hex(p->conn_fd >= 0 ? p->dev.protocol_features : 0));
-	json_object_object_add(o, "migration", migration_json(p));
-	json_object_object_add(o, "log_all", json_object_new_boolean(p->conn_fd >= 0 && p->dev.log_all));
-	json_object_object_add(o, "log_errors", u64(port_log_errors(p)));
-	json_object_object_add(o, "connections", u64(p->connections));
-	json_object_object_add(o, "engine", json_object_new_string(p->conn_fd >= 0 ?
-							port_engine_name(p) : "none"));
-	json_object_object_add(o, "fallbacks", u64(p->fallbacks));
-	json_object_object_add(o, "last_switch_us", u64(p->last_switch_us));
-	if (p->acc) {
-		struct engine_accel_stats st;
-		struct json_object *a = json_object_new_object();
-		uint64_t now = mono_ns();
-
-		engine_accel_stats(p->acc, &st);
-		json_object_object_add(a, "device", json_object_new_string(p->cfg.device));
-		json_object_object_add(a, "harvest_rounds", u64(st.harvest_rounds));
-		json_object_object_add(a, "harvest_pages", u64(st.harvest_pages));
-		json_object_object_add(a, "last_round_pages", u64(st.last_round_pages));
-		json_object_object_add(a, "dirty_rate_pps", json_object_new_double(st.dirty_rate));
-		json_object_object_add(a, "last_harvest_ms_ago",
-				       st.last_harvest_ns ? u64((now - st.last_harvest_ns) / 1000000u)
-							  : NULL);
-		json_object_object_add(a, "switchover_us", u64(st.last_switchover_us));
-		json_object_object_add(a, "device_stops", u64(st.device_stops));
-		json_object_object_add(o, "accel", a);
+	if (v && o) {
+		detail_view(p, v);
+		r = port_view_encode(v, o);
 	}
-	if (p->conn_fd >= 0) {
-		for (unsigned i = 0; i < p->dev.nvrings; i++) {
-			const struct vu_ring_cfg *rc = &p->dev.ring[i];
-			struct engine_ring_info ri;
-			struct json_object *r = json_object_new_object();
-
-			engine_sw_ring_info(p->engine, i, &ri);
-			json_object_object_add(r, "index", json_object_new_int((int)i));
-			json_object_object_add(r, "size", json_object_new_int((int)rc->num));
-			json_object_object_add(r, "started", json_object_new_boolean(rc->started));
-			json_object_object_add(r, "enabled", json_object_new_boolean(rc->enabled));
-			json_object_object_add(r, "broken", json_object_new_boolean(ri.broken));
-			if (ri.broken && ri.reason)
-				json_object_object_add(r, "reason", json_object_new_string(ri.reason));
-			json_object_object_add(r, "next_avail",
-					       json_object_new_int(rc->started ? ri.next_avail : rc->base));
-			/* Where the ring last started (SET_VRING_BASE): what a
-			 * migration's hand-over check compares, whichever engine
-			 * serves the ring (an accelerator's own index is its own). */
-			if (rc->started)
-				json_object_object_add(r, "started_at", json_object_new_int(rc->base));
-			json_object_object_add(r, "used", json_object_new_int(ri.used));
-			json_object_object_add(r, "kicks", u64(ri.stats.kicks));
-			json_object_object_add(r, "calls", u64(ri.stats.calls));
-			json_object_object_add(r, "frames", u64(ri.stats.frames));
-			json_object_object_add(r, "bytes", u64(ri.stats.bytes));
-			json_object_object_add(r, "drops", u64(ri.stats.drops));
-			json_object_object_add(r, "no_bufs", u64(ri.stats.no_bufs));
-			json_object_object_add(r, "log_marks", u64(ri.stats.log_marks));
-			json_object_object_add(r, "log_bytes", u64(ri.stats.log_bytes));
-			json_object_object_add(r, "log_pages", u64(ri.stats.log_pages));
-			/* The agent sees the frames of the rings it serves only. */
-			if (!p->acc && ri.first_frame_rt_ns)
-				json_object_object_add(r, "first_frame_rt_ns", u64(ri.first_frame_rt_ns));
-			if (!p->acc && ri.last_frame_rt_ns)
-				json_object_object_add(r, "last_frame_rt_ns", u64(ri.last_frame_rt_ns));
-			json_object_array_add(rings, r);
-		}
-	}
-	json_object_object_add(o, "rings", rings);
-	return o;
+	free(v);
+	return encoded(r, o);
 }
 
 int port_dirtylog_snapshot(struct port *p, struct json_object **ret, char *err, size_t errlen)
@@ -853,10 +888,10 @@ int port_dirtylog_snapshot(struct port *p, struct json_object **ret, char *err, 
 	b64_encode(z, zlen, b64);
 	o = json_object_new_object();
 	json_object_object_add(o, "page_size", json_object_new_int(1 << DIRTYLOG_QEMU_PAGE_SHIFT));
-	json_object_object_add(o, "guest_size", u64((uint64_t)size * 8 << DIRTYLOG_QEMU_PAGE_SHIFT));
-	json_object_object_add(o, "timestamp_ns",
-			       u64(now));
-	json_object_object_add(o, "pages", u64(pages));
+	json_object_object_add(o, "guest_size",
+			       json_object_new_uint64((uint64_t)size * 8 << DIRTYLOG_QEMU_PAGE_SHIFT));
+	json_object_object_add(o, "timestamp_ns", json_object_new_uint64(now));
+	json_object_object_add(o, "pages", json_object_new_uint64(pages));
 	json_object_object_add(o, "bitmap_z64", json_object_new_string(b64));
 	*ret = o;
 	r = 0;

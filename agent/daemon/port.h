@@ -42,17 +42,22 @@ const struct port_config *port_config(const struct port *p);
 enum port_origin port_origin(const struct port *p);
 const char *port_state_name(const struct port *p);
 
-/* {"name":..,"socket":..,"backend":..,"endpoint":..,"state":..,"queues":..} */
+/*
+ * The port as the control protocol's replies carry it, filled here and
+ * written by the one encoder (protocol/port_view.h).  NULL without memory.
+ *   summary: {"name":..,"socket":..,"backend":..,"endpoint":..,"state":..,"queues":..}
+ *   detail:  the summary plus features, rings and counters (port-show)
+ */
 struct json_object *port_summary_json(const struct port *p);
-/* The summary plus features, rings and counters (docs/control-protocol.md). */
 struct json_object *port_detail_json(const struct port *p);
 
 /*
- * port-offer: what a port of configuration cfg would offer a front end,
- * without creating it: name, backend, queues, mac and mtu (when set),
- * offered_features, offered_protocol_features, max_ring_size.
+ * port-offer: adds to obj what a port of configuration cfg would offer a
+ * front end, without creating it: name, backend, queues, mac and mtu (when
+ * set), offered_features, offered_protocol_features, max_ring_size.  0 or
+ * -ENOMEM.
  */
-struct json_object *port_offer_json(const struct port_config *cfg);
+int port_offer_encode(const struct port_config *cfg, struct json_object *obj);
 
 /*
  * dirtylog-snapshot / dirtylog-stop (docs/control-protocol.md).  snapshot
