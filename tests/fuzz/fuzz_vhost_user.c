@@ -110,28 +110,13 @@ static void parse_one(const uint8_t *buf, size_t len, int *fds, size_t nfds,
 static void via_socket(const uint8_t *msg, size_t len, int *fds, size_t nfds,
 		       const struct vu_parse_ctx *ctx)
 {
-	char ctl[CMSG_SPACE(sizeof(int) * VU_MAX_FDS)];
-	struct iovec iov = { .iov_base = (void *)(uintptr_t)msg, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct vu_io_msg io;
 	int sv[2];
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		abort();
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
 	/* Inputs are capped well below the socket buffer, so this never blocks. */
-	if (sendmsg(sv[0], &mh, MSG_NOSIGNAL) != (ssize_t)len)
+	if (vu_io_send(sv[0], -1, msg, len, fds, nfds) < 0)
 		abort();
 	shutdown(sv[0], SHUT_WR);
 

@@ -37,6 +37,7 @@
 #include "protocol/vfio_user.h"
 #include "protocol/vfio_user_io.h"
 #include "protocol/vhost_vfio.h"
+#include "tests/helpers/testhelp_vfudev.h"
 
 #define IO_TIMEOUT_MS 5000
 #define MAX_RINGS 16u
@@ -298,53 +299,11 @@ static int serve(struct conn *c, struct vfu_msg *m)
 
 	vfu_reply_init(&rep, m);
 	switch (m->command) {
-	case VFU_CMD_VERSION:
-		rep.u.version.major = 0;
-		rep.u.version.minor = 1;
-		break;
 	case VFU_CMD_DMA_MAP:
 	case VFU_CMD_DEVICE_SET_IRQS:
 		break;
 	case VFU_CMD_DMA_UNMAP:
 		rep.u.dma_unmap = m->u.dma_unmap;
-		break;
-	case VFU_CMD_DEVICE_GET_INFO:
-		rep.u.device_info.argsz = sizeof(struct vfu_wire_device_info);
-		rep.u.device_info.num_regions = 2;
-		rep.u.device_info.num_irqs = 1;
-		break;
-	case VFU_CMD_DEVICE_GET_REGION_INFO:
-		rep.u.region_info.argsz = sizeof(struct vfu_wire_region_info);
-		rep.u.region_info.index = m->u.region_info.index;
-		rep.u.region_info.flags = VFU_REGION_READ | VFU_REGION_WRITE;
-		rep.u.region_info.size = m->u.region_info.index == VV_REGION_MAILBOX ?
-					 MAILBOX_SIZE : (uint64_t)c->rings * VV_NOTIFY_STRIDE;
-		break;
-	case VFU_CMD_DEVICE_GET_IRQ_INFO:
-		rep.u.irq_info.argsz = sizeof(struct vfu_wire_irq_info);
-		rep.u.irq_info.flags = VFU_IRQ_INFO_EVENTFD | VFU_IRQ_INFO_NORESIZE;
-		rep.u.irq_info.index = m->u.irq_info.index;
-		rep.u.irq_info.count = c->rings;
-		break;
-	case VFU_CMD_DEVICE_GET_REGION_IO_FDS:
-		rep.u.io_fds.index = m->u.io_fds.index;
-		if (m->u.io_fds.index != VV_REGION_NOTIFY)
-			break;
-		rep.u.io_fds.count = c->rings;
-		if (m->u.io_fds.argsz < sizeof(struct vfu_wire_io_fds) +
-					c->rings * sizeof(struct vfu_wire_sub_region))
-			break;
-		for (unsigned i = 0; i < c->rings; i++) {
-			rep.u.io_fds.sub[i] = (struct vfu_sub_region){
-				.offset = (uint64_t)i * VV_NOTIFY_STRIDE,
-				.size = 8,
-				.fd_index = i,
-				.type = VFU_SUB_IOEVENTFD,
-			};
-			rep.fds[i] = c->bell[i];
-		}
-		rep.u.io_fds.nsub = c->rings;
-		rep.nfds = c->rings;
 		break;
 	case VFU_CMD_REGION_WRITE:
 		mailbox_write(c, m);
@@ -358,8 +317,11 @@ static int serve(struct conn *c, struct vfu_msg *m)
 		rep.u.access.data = data;
 		break;
 	default:
-		say(c, "unexpected %s", vfu_command_name(m->command));
-		return -EINVAL;
+		if (!th_vfu_discovery_reply(m, c->rings, c->bell, MAILBOX_SIZE, &rep)) {
+			say(c, "unexpected %s", vfu_command_name(m->command));
+			return -EINVAL;
+		}
+		break;
 	}
 	return send_msg(c, &rep);
 }

@@ -228,6 +228,25 @@ static bool ok(struct json_object *o)
 	return json_object_object_get_ex(o, "ok", &v) && json_object_get_boolean(v);
 }
 
+/* A request that must be answered ok; the reply is of no further interest. */
+static void request_ok(struct fixture *f, int fd, const char *line)
+{
+	struct json_object *r = request(f, fd, line);
+
+	assert_true(ok(r));
+	json_object_put(r);
+}
+
+/* A request that must be refused with the blame on field. */
+static void request_refused(struct fixture *f, int fd, const char *line, const char *field)
+{
+	struct json_object *r = request(f, fd, line);
+
+	assert_false(ok(r));
+	assert_string_equal(str(r, "field"), field);
+	json_object_put(r);
+}
+
 /* ---- tests -------------------------------------------------------------- */
 
 static void test_socket_mode(void **state)
@@ -310,15 +329,11 @@ static void test_port_show_missing(void **state)
 	json_object_put(r);
 
 	/* port-switch and dirtylog-* of a missing port: the same field. */
-	r = request(f, fd, "{\"cmd\":\"port-switch\",\"name\":\"nope\",\"to\":\"sw\"}\n");
-	assert_false(ok(r));
-	assert_string_equal(str(r, "field"), "name");
-	json_object_put(r);
+	request_refused(f, fd, "{\"cmd\":\"port-switch\",\"name\":\"nope\",\"to\":\"sw\"}\n",
+			"name");
 	/* A port with no front end cannot switch: the blame is on "to". */
-	r = request(f, fd, "{\"cmd\":\"port-switch\",\"name\":\"p0\",\"to\":\"sw\"}\n");
-	assert_false(ok(r));
-	assert_string_equal(str(r, "field"), "to");
-	json_object_put(r);
+	request_refused(f, fd, "{\"cmd\":\"port-switch\",\"name\":\"p0\",\"to\":\"sw\"}\n",
+			"to");
 	close(fd);
 }
 
@@ -337,19 +352,11 @@ static void test_bad_requests_keep_the_connection(void **state)
 	assert_false(ok(r));
 	assert_non_null(str(r, "field"));
 	json_object_put(r);
-	r = request(f, fd, "{\"cmd\":\"frobnicate\"}\n");
-	assert_false(ok(r));
-	assert_string_equal(str(r, "field"), "cmd");
-	json_object_put(r);
+	request_refused(f, fd, "{\"cmd\":\"frobnicate\"}\n", "cmd");
 	/* port-add reaches the table; its refusal is worded for the spec. */
-	r = request(f, fd, "{\"cmd\":\"port-add\",\"spec\":\"name=x\"}\n");
-	assert_false(ok(r));
-	assert_string_equal(str(r, "field"), "spec");
-	json_object_put(r);
+	request_refused(f, fd, "{\"cmd\":\"port-add\",\"spec\":\"name=x\"}\n", "spec");
 	/* Still served after all that. */
-	r = request(f, fd, "{\"cmd\":\"version\"}\n");
-	assert_true(ok(r));
-	json_object_put(r);
+	request_ok(f, fd, "{\"cmd\":\"version\"}\n");
 	close(fd);
 }
 
@@ -377,14 +384,10 @@ static void test_oversized_line_closes_only_that_client(void **state)
 	close(fd);
 
 	/* The server lives: a client connected before, and one after. */
-	r = request(f, other, "{\"cmd\":\"version\"}\n");
-	assert_true(ok(r));
-	json_object_put(r);
+	request_ok(f, other, "{\"cmd\":\"version\"}\n");
 	close(other);
 	again = client(f);
-	r = request(f, again, "{\"cmd\":\"ports\"}\n");
-	assert_true(ok(r));
-	json_object_put(r);
+	request_ok(f, again, "{\"cmd\":\"ports\"}\n");
 	close(again);
 }
 
@@ -392,16 +395,13 @@ static void test_client_gone_mid_line(void **state)
 {
 	struct fixture *f = *state;
 	int fd = client(f);
-	struct json_object *r;
 
 	send_all(f, fd, "{\"cmd\":\"vers", 12);
 	close(fd);
 	for (int i = 0; i < 5; i++)
 		assert_true(loop_iterate(f->loop, 10) >= 0);
 	fd = client(f);
-	r = request(f, fd, "{\"cmd\":\"version\"}\n");
-	assert_true(ok(r));
-	json_object_put(r);
+	request_ok(f, fd, "{\"cmd\":\"version\"}\n");
 	close(fd);
 }
 
@@ -505,18 +505,14 @@ static void test_root_reaches_the_table(void **state)
 {
 	struct fixture *f = *state;
 	int fd = client(f);
-	struct json_object *r;
 
 	if (geteuid() != 0) {
 		close(fd);
 		skip();
 		return;
 	}
-	r = request(f, fd, "{\"cmd\":\"port-del\",\"name\":\"p0\"}\n");
-	assert_false(ok(r));
-	assert_string_equal(str(r, "field"), "name");
+	request_refused(f, fd, "{\"cmd\":\"port-del\",\"name\":\"p0\"}\n", "name");
 	assert_int_equal(f->dels, 1);
-	json_object_put(r);
 	close(fd);
 }
 

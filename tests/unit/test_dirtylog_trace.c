@@ -123,6 +123,27 @@ static void fix_snap_crc(uint8_t *rec)
 	memcpy(rec + SHDR - 4, &crc, 4);
 }
 
+/* buf copied to bad with the bits of mask flipped in byte at, checksums
+ * left as they were: read back. */
+static int read_flipped(uint8_t *bad, const uint8_t *buf, size_t len, size_t at, uint8_t mask,
+			int *ret_n, char *err)
+{
+	memcpy(bad, buf, len);
+	bad[at] ^= mask;
+	return read_all(bad, len, ret_n, err);
+}
+
+/* buf copied to bad with header byte at set to v and the header's
+ * checksum fixed, so that only the value is wrong: read back. */
+static int read_header_byte(uint8_t *bad, const uint8_t *buf, size_t len, size_t at, uint8_t v,
+			    int *ret_n, char *err)
+{
+	memcpy(bad, buf, len);
+	bad[at] = v;
+	fix_file_crc(bad);
+	return read_all(bad, len, ret_n, err);
+}
+
 static void test_round_trip_fd(void **state)
 {
 	size_t len, off[4];
@@ -225,9 +246,7 @@ static void test_header_damage(void **state)
 	assert_non_null(bad);
 	/* Every single flipped byte of the header is refused. */
 	for (size_t i = 0; i < HDR; i++) {
-		memcpy(bad, buf, len);
-		bad[i] ^= 0x20;
-		assert_true(read_all(bad, len, &n, err) < 0);
+		assert_true(read_flipped(bad, buf, len, i, 0x20, &n, err) < 0);
 		assert_int_equal(n, 0);
 		if (i < 8)
 			assert_string_equal(err, "header: bad magic, not a dirty-log trace");
@@ -236,31 +255,19 @@ static void test_header_damage(void **state)
 	}
 
 	/* Version 2, with a correct checksum: refused as unsupported. */
-	memcpy(bad, buf, len);
-	bad[8] = 2;
-	fix_file_crc(bad);
-	assert_int_equal(read_all(bad, len, &n, err), -EPROTONOSUPPORT);
+	assert_int_equal(read_header_byte(bad, buf, len, 8, 2, &n, err), -EPROTONOSUPPORT);
 	assert_string_equal(err, "header: unsupported version 2");
 
 	/* Unknown flags. */
-	memcpy(bad, buf, len);
-	bad[24] = 0x82;
-	fix_file_crc(bad);
-	assert_int_equal(read_all(bad, len, &n, err), -EPROTONOSUPPORT);
+	assert_int_equal(read_header_byte(bad, buf, len, 24, 0x82, &n, err), -EPROTONOSUPPORT);
 	assert_string_equal(err, "header: unknown flags 0x82");
 
 	/* Page shift out of range. */
-	memcpy(bad, buf, len);
-	bad[12] = 30;
-	fix_file_crc(bad);
-	assert_int_equal(read_all(bad, len, &n, err), -EBADMSG);
+	assert_int_equal(read_header_byte(bad, buf, len, 12, 30, &n, err), -EBADMSG);
 	assert_string_equal(err, "header: page shift 30 outside 12..21");
 
 	/* A guest of 2^60 bytes: a log we refuse to even consider. */
-	memcpy(bad, buf, len);
-	bad[16 + 7] = 0x10;
-	fix_file_crc(bad);
-	assert_int_equal(read_all(bad, len, &n, err), -EMSGSIZE);
+	assert_int_equal(read_header_byte(bad, buf, len, 16 + 7, 0x10, &n, err), -EMSGSIZE);
 	assert_non_null(strstr(err, "over the 1073741824-byte limit"));
 
 	/* Guest size 0. */
@@ -334,18 +341,17 @@ static void test_payload_damage(void **state)
 	for (int k = 0; k < 3; k++) {
 		for (size_t i = off[k] + SHDR; i < off[k + 1]; i++) {
 			for (int bit = 0; bit < 8; bit += 3) {
-				memcpy(bad, buf, len);
-				bad[i] ^= (uint8_t)(1u << bit);
-				assert_int_equal(read_all(bad, len, &n, err), -EBADMSG);
+				uint8_t mask = (uint8_t)(1u << bit);
+
+				assert_int_equal(read_flipped(bad, buf, len, i, mask, &n, err),
+						 -EBADMSG);
 				assert_int_equal(n, k);
 			}
 		}
 	}
 	/* And every flipped byte of a snapshot header. */
 	for (size_t i = off[1]; i < off[1] + SHDR; i++) {
-		memcpy(bad, buf, len);
-		bad[i] ^= 0x04;
-		assert_true(read_all(bad, len, &n, err) < 0);
+		assert_true(read_flipped(bad, buf, len, i, 0x04, &n, err) < 0);
 		assert_int_equal(n, 1);
 	}
 	/* A payload whose bitmap checksum alone is wrong says so. */
@@ -370,8 +376,38 @@ static void set_comp_crc(uint8_t *rec, const uint8_t *comp, size_t n)
 	memcpy(rec + 32, &crc, 4);
 }
 
+/* buf copied to bad with the u64 at field of the snapshot record at rec set
+ * to v and the record's checksum fixed: read back. */
+static int read_snap_u64(uint8_t *bad, const uint8_t *buf, size_t len, size_t rec, size_t field,
+			 uint64_t v, int *ret_n, char *err)
+{
+	memcpy(bad, buf, len);
+	set_u64(bad + rec + field, v);
+	fix_snap_crc(bad + rec);
+	return read_all(bad, len, ret_n, err);
+}
+
+/* buf up to snapshot 1's header, its payload replaced by raw compressed
+ * (lengths and checksums to match) in bad: read back. */
+static int read_snap1_payload(uint8_t *bad, const uint8_t *buf, const size_t off[4],
+			      const uint8_t *raw, size_t rawlen, int *ret_n, char *err)
+{
+	uint8_t comp[256], *rec = bad + off[1];
+	uLongf clen = sizeof(comp);
+
+	assert_int_equal(compress2(comp, &clen, raw, rawlen, 1), Z_OK);
+	memcpy(bad, buf, off[1]);
+	memcpy(rec, buf + off[1], SHDR);
+	set_u64(rec + 24, clen);
+	set_comp_crc(rec, comp, clen);
+	fix_snap_crc(rec);
+	memcpy(rec + SHDR, comp, clen);
+	return read_all(bad, off[1] + SHDR + clen, ret_n, err);
+}
+
 static void test_absurd_lengths(void **state)
 {
+	static const uint8_t zeros[4096];
 	size_t len, off[4];
 	uint8_t *buf = make_trace(&len, off), *bad = malloc(len + 64);
 	uint8_t *rec;
@@ -383,44 +419,26 @@ static void test_absurd_lengths(void **state)
 	rec = bad + off[1];
 	/* A 1 TB compressed payload, checksummed correctly: refused on the
 	 * bound, nothing allocated. */
-	memcpy(bad, buf, len);
-	set_u64(rec + 24, 1ULL << 40);
-	fix_snap_crc(rec);
-	assert_int_equal(read_all(bad, len, &n, err), -EMSGSIZE);
+	assert_int_equal(read_snap_u64(bad, buf, len, off[1], 24, 1ULL << 40, &n, err), -EMSGSIZE);
 	assert_int_equal(n, 1);
 	assert_non_null(strstr(err, "snapshot 1: compressed length 1099511627776 outside 1.."));
 
 	/* Compressed length 0. */
-	memcpy(bad, buf, len);
-	set_u64(rec + 24, 0);
-	fix_snap_crc(rec);
-	assert_int_equal(read_all(bad, len, &n, err), -EMSGSIZE);
+	assert_int_equal(read_snap_u64(bad, buf, len, off[1], 24, 0, &n, err), -EMSGSIZE);
 
 	/* A raw length other than the guest's log size, big or small. */
-	memcpy(bad, buf, len);
-	set_u64(rec + 16, 1ULL << 40);
-	fix_snap_crc(rec);
-	assert_int_equal(read_all(bad, len, &n, err), -EMSGSIZE);
+	assert_int_equal(read_snap_u64(bad, buf, len, off[1], 16, 1ULL << 40, &n, err), -EMSGSIZE);
 	assert_string_equal(err, "snapshot 1: raw length 1099511627776, but the guest's log is 2048 bytes");
-	memcpy(bad, buf, len);
-	set_u64(rec + 16, LOGSZ - 8);
-	fix_snap_crc(rec);
-	assert_int_equal(read_all(bad, len, &n, err), -EMSGSIZE);
+	assert_int_equal(read_snap_u64(bad, buf, len, off[1], 16, LOGSZ - 8, &n, err), -EMSGSIZE);
 
 	/* A compressed length one short: the stream never ends. */
 	uint64_t clen = off[2] - off[1] - SHDR;
-	memcpy(bad, buf, len);
-	set_u64(rec + 24, clen - 1);
-	fix_snap_crc(rec);
-	assert_int_equal(read_all(bad, len, &n, err), -EBADMSG);
+	assert_int_equal(read_snap_u64(bad, buf, len, off[1], 24, clen - 1, &n, err), -EBADMSG);
 	assert_int_equal(n, 1);
 
 	/* One too long: the stream ends before its bytes do (the extra byte
 	 * borrowed from the next record). */
-	memcpy(bad, buf, len);
-	set_u64(rec + 24, clen + 1);
-	fix_snap_crc(rec);
-	assert_int_equal(read_all(bad, len, &n, err), -EBADMSG);
+	assert_int_equal(read_snap_u64(bad, buf, len, off[1], 24, clen + 1, &n, err), -EBADMSG);
 	assert_string_equal(err, "snapshot 1: compressed stream ends 1 bytes early");
 
 	/* Payload checksum wrong, payload fine. */
@@ -432,33 +450,13 @@ static void test_absurd_lengths(void **state)
 
 	/* A stream that inflates to more than the log: a valid zlib stream
 	 * of 4096 zero bytes in place of a 2048-byte log. */
-	{
-		uint8_t zeros[4096] = { 0 }, comp[256];
-		uLongf clen2 = sizeof(comp);
-		size_t l2;
+	assert_int_equal(read_snap1_payload(bad, buf, off, zeros, sizeof(zeros), &n, err),
+			 -EBADMSG);
+	assert_string_equal(err, "snapshot 1: inflates to more than 2048 bytes");
 
-		assert_int_equal(compress2(comp, &clen2, zeros, sizeof(zeros), 1), Z_OK);
-		memcpy(bad, buf, off[1]);
-		memcpy(rec, buf + off[1], SHDR);
-		set_u64(rec + 24, clen2);
-		set_comp_crc(rec, comp, clen2);
-		fix_snap_crc(rec);
-		memcpy(rec + SHDR, comp, clen2);
-		l2 = off[1] + SHDR + clen2;
-		assert_int_equal(read_all(bad, l2, &n, err), -EBADMSG);
-		assert_string_equal(err, "snapshot 1: inflates to more than 2048 bytes");
-
-		/* And one that inflates to less. */
-		clen2 = sizeof(comp);
-		assert_int_equal(compress2(comp, &clen2, zeros, 100, 1), Z_OK);
-		set_u64(rec + 24, clen2);
-		set_comp_crc(rec, comp, clen2);
-		fix_snap_crc(rec);
-		memcpy(rec + SHDR, comp, clen2);
-		l2 = off[1] + SHDR + clen2;
-		assert_int_equal(read_all(bad, l2, &n, err), -EBADMSG);
-		assert_string_equal(err, "snapshot 1: inflates to 100 of 2048 bytes");
-	}
+	/* And one that inflates to less. */
+	assert_int_equal(read_snap1_payload(bad, buf, off, zeros, 100, &n, err), -EBADMSG);
+	assert_string_equal(err, "snapshot 1: inflates to 100 of 2048 bytes");
 	free(bad);
 	free(buf);
 }

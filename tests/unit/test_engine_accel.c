@@ -35,6 +35,7 @@
 #include "protocol/vfio_user_io.h"
 #include "protocol/vhost_vfio.h"
 #include "tests/helpers/testhelp.h"
+#include "tests/helpers/testhelp_vfudev.h"
 
 #define RINGS 2u
 #define UVA 0x10000000ull
@@ -100,41 +101,6 @@ static int fdev_reply(struct fdev *f, const struct vfu_msg *m)
 
 	vfu_reply_init(&rep, m);
 	switch (m->command) {
-	case VFU_CMD_VERSION:
-		rep.u.version.major = 0;
-		rep.u.version.minor = 1;
-		break;
-	case VFU_CMD_DEVICE_GET_INFO:
-		rep.u.device_info.argsz = sizeof(struct vfu_wire_device_info);
-		rep.u.device_info.num_regions = 2;
-		rep.u.device_info.num_irqs = 1;
-		break;
-	case VFU_CMD_DEVICE_GET_REGION_INFO:
-		rep.u.region_info.argsz = sizeof(struct vfu_wire_region_info);
-		rep.u.region_info.index = m->u.region_info.index;
-		rep.u.region_info.flags = VFU_REGION_READ | VFU_REGION_WRITE;
-		rep.u.region_info.size = m->u.region_info.index == VV_REGION_MAILBOX ? 4096 :
-					 RINGS * VV_NOTIFY_STRIDE;
-		break;
-	case VFU_CMD_DEVICE_GET_IRQ_INFO:
-		rep.u.irq_info.argsz = sizeof(struct vfu_wire_irq_info);
-		rep.u.irq_info.flags = VFU_IRQ_INFO_EVENTFD | VFU_IRQ_INFO_NORESIZE;
-		rep.u.irq_info.index = m->u.irq_info.index;
-		rep.u.irq_info.count = RINGS;
-		break;
-	case VFU_CMD_DEVICE_GET_REGION_IO_FDS:
-		rep.u.io_fds.index = m->u.io_fds.index;
-		rep.u.io_fds.count = RINGS;
-		for (unsigned i = 0; i < RINGS; i++) {
-			rep.u.io_fds.sub[i] = (struct vfu_sub_region){
-				.offset = (uint64_t)i * VV_NOTIFY_STRIDE, .size = 8, .fd_index = i,
-				.type = VFU_SUB_IOEVENTFD,
-			};
-			rep.fds[i] = f->bell[i];
-		}
-		rep.u.io_fds.nsub = RINGS;
-		rep.nfds = RINGS;
-		break;
 	case VFU_CMD_DMA_MAP:
 		pthread_mutex_lock(&f->mu);
 		assert_true(f->maps < 32);
@@ -198,7 +164,8 @@ static int fdev_reply(struct fdev *f, const struct vfu_msg *m)
 		rep.u.access.data = data;
 		break;
 	default:
-		fail_msg("unexpected %s", vfu_command_name(m->command));
+		if (!th_vfu_discovery_reply(m, RINGS, f->bell, 4096, &rep))
+			fail_msg("unexpected %s", vfu_command_name(m->command));
 	}
 	assert_int_equal(vfu_encode(&rep, buf, sizeof(buf), &len, &err), 0);
 	return vfu_send_msg(f->sock, 1000, buf, len, rep.fds, rep.nfds);

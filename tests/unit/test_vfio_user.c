@@ -1027,6 +1027,27 @@ static void test_encoder_refuses(void **state)
 
 /* ---- the I/O layer ---------------------------------------------------------- */
 
+/*
+ * On a fresh socketpair: n bytes of buf sent (with nfds fds), the sending
+ * end closed first if eof; what vfu_recv_msg() then says within
+ * timeout_ms.  Both ends are closed again.
+ */
+static int recv_after(const uint8_t *buf, size_t n, const int *fds, size_t nfds, bool eof,
+		      int timeout_ms)
+{
+	int sv[2], rc;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(vfu_send_msg(sv[0], 100, buf, n, fds, nfds), 0);
+	if (eof)
+		close(sv[0]);
+	rc = vfu_recv_msg(sv[1], timeout_ms, io);
+	if (!eof)
+		close(sv[0]);
+	close(sv[1]);
+	return rc;
+}
+
 static void test_io_errors(void **state)
 {
 	uint8_t buf[64] = { 0 };
@@ -1044,38 +1065,22 @@ static void test_io_errors(void **state)
 	close(sv[1]);
 
 	/* Size above the bound: refused before buffering. */
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	h.size = VFU_MAX_MSG + 1;
 	memcpy(buf, &h, sizeof(h));
-	assert_int_equal(vfu_send_msg(sv[0], 100, buf, 16, &efd, 1), 0);
-	assert_int_equal(vfu_recv_msg(sv[1], 100, io), -EMSGSIZE);
-	close(sv[0]);
-	close(sv[1]);
+	assert_int_equal(recv_after(buf, 16, &efd, 1, false, 100), -EMSGSIZE);
 
 	/* Size below the header. */
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	h.size = 8;
 	memcpy(buf, &h, sizeof(h));
-	assert_int_equal(vfu_send_msg(sv[0], 100, buf, 16, NULL, 0), 0);
-	assert_int_equal(vfu_recv_msg(sv[1], 100, io), -EBADMSG);
-	close(sv[0]);
-	close(sv[1]);
+	assert_int_equal(recv_after(buf, 16, NULL, 0, false, 100), -EBADMSG);
 
 	/* EOF mid-message, an fd on the header: reset, fd closed. */
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	h.size = 40;
 	memcpy(buf, &h, sizeof(h));
-	assert_int_equal(vfu_send_msg(sv[0], 100, buf, 20, &efd, 1), 0);
-	close(sv[0]);
-	assert_int_equal(vfu_recv_msg(sv[1], 100, io), -ECONNRESET);
-	close(sv[1]);
+	assert_int_equal(recv_after(buf, 20, &efd, 1, true, 100), -ECONNRESET);
 
 	/* Stalled mid-message: timeout. */
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(vfu_send_msg(sv[0], 100, buf, 20, NULL, 0), 0);
-	assert_int_equal(vfu_recv_msg(sv[1], 50, io), -ETIMEDOUT);
-	close(sv[0]);
-	close(sv[1]);
+	assert_int_equal(recv_after(buf, 20, NULL, 0, false, 50), -ETIMEDOUT);
 
 	/* An fd attached to payload bytes. */
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);

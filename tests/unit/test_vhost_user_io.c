@@ -24,6 +24,7 @@
 
 #include <cmocka.h>
 
+#include "protocol/sock_io.h"
 #include "protocol/vhost_user.h"
 #include "protocol/vhost_user_io.h"
 #include "tests/helpers/testhelp.h"
@@ -40,27 +41,14 @@ static void sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* sendmsg() of len bytes with nfds fds (up to 16, beyond what we accept). */
-static void raw_send(int sock, const void *buf, size_t len, const int *fds,
-		     size_t nfds)
+/*
+ * len bytes with nfds fds on the first byte: sio_send(), the sender under
+ * vu_io_send() without its VU_MAX_FDS bound, so more fds than we accept
+ * can be sent (up to SIO_MAX_FDS).
+ */
+static void raw_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
 {
-	char ctl[CMSG_SPACE(sizeof(int) * 16)];
-	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	assert_int_equal(sendmsg(sock, &mh, MSG_NOSIGNAL), (ssize_t)len);
+	assert_int_equal(sio_send(sock, 1000, buf, len, fds, nfds), 0);
 }
 
 static size_t encode(uint8_t *buf, uint32_t req, uint32_t size, uint8_t fill)

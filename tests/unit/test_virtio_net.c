@@ -17,145 +17,37 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "agent/datapath/guest_mem.h"
-#include "tests/helpers/testhelp.h"
 #include "agent/datapath/virtio_net.h"
 #include "agent/datapath/virtqueue.h"
+#include "tests/helpers/testhelp_ring.h"
 
-/* Guest memory: two regions contiguous in guest-physical space. */
-#define GPA1 0x100000ull
-#define SZ1 0x100000ull
-#define UVA1 0x7f1200000000ull
-#define GPA2 (GPA1 + SZ1)
-#define SZ2 0x10000ull
-#define UVA2 0x7f3400000000ull
-#define MEM_END (GPA2 + SZ2)
-
-#define DESC_GPA GPA1
-#define AVAIL_GPA (GPA1 + 0x10000)
-#define USED_GPA (GPA1 + 0x20000)
-#define INDIR_GPA (GPA1 + 0x30000)
-#define BUF_GPA (GPA1 + 0x40000)
-
-#define F_NEXT 1
-#define F_WRITE 2
-#define F_INDIRECT 4
-
-struct tg {
-	struct guest_mem mem;
-	struct vq vq;
-	unsigned num;
-	uint16_t avail_idx;
-	uint64_t next_buf;
-};
-
-static uint64_t uva(uint64_t gpa)
-{
-	return gpa - GPA1 + UVA1;
-}
-
-static void *gp(struct tg *t, uint64_t gpa, uint64_t len)
-{
-	void *p = guest_mem_gpa_range(&t->mem, gpa, len);
-
-	assert_non_null(p);
-	return p;
-}
-
-static int tg_create(void **state)
-{
-	struct tg *t = calloc(1, sizeof(*t));
-
-	if (!t)
-		return -1;
-	guest_mem_init(&t->mem);
-	assert_int_equal(th_guest_region(&t->mem, GPA1, SZ1, UVA1), 0);
-	assert_int_equal(th_guest_region(&t->mem, GPA2, SZ2, UVA2), 0);
-	vq_init(&t->vq);
-	t->next_buf = BUF_GPA;
-	*state = t;
-	return 0;
-}
-
-static int tg_destroy(void **state)
-{
-	struct tg *t = *state;
-
-	guest_mem_clear(&t->mem);
-	free(t);
-	return 0;
-}
+#define MEM_END (TH_GPA2 + TH_SZ2)
 
 /* log_guest_addr = the used ring's gpa, as QEMU sets it. */
-static void tg_setup(struct tg *t, unsigned num, uint32_t flags)
+static void tg_setup(struct th_ring *t, unsigned num, uint32_t flags)
 {
 	t->num = num;
 	t->avail_idx = 0;
-	assert_int_equal(vq_setup(&t->vq, &t->mem, num, uva(DESC_GPA), uva(AVAIL_GPA),
-				  uva(USED_GPA), USED_GPA, flags, 0), 0);
-}
-
-static void set_desc(struct tg *t, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
-		     uint16_t flags, uint16_t next)
-{
-	uint8_t *p = gp(t, table + 16ull * i, 16);
-	uint64_t a = htole64(addr);
-	uint32_t l = htole32(len);
-	uint16_t f = htole16(flags), n = htole16(next);
-
-	memcpy(p, &a, 8);
-	memcpy(p + 8, &l, 4);
-	memcpy(p + 12, &f, 2);
-	memcpy(p + 14, &n, 2);
-}
-
-static uint16_t *used(struct tg *t)
-{
-	return gp(t, USED_GPA, 6 + 8ull * t->num);
-}
-
-static void avail_put(struct tg *t, uint16_t head)
-{
-	uint16_t *a = gp(t, AVAIL_GPA, 6 + 2ull * t->num);
-
-	a[2 + t->avail_idx % t->num] = htole16(head);
-	t->avail_idx++;
-	__atomic_store_n(&a[1], htole16(t->avail_idx), __ATOMIC_RELEASE);
-}
-
-static uint16_t used_idx(struct tg *t)
-{
-	return le16toh(__atomic_load_n(&used(t)[1], __ATOMIC_ACQUIRE));
-}
-
-static void used_elem(struct tg *t, uint16_t i, uint32_t *id, uint32_t *len)
-{
-	uint8_t *e = (uint8_t *)used(t) + 4 + 8 * (i % t->num);
-	uint32_t v[2];
-
-	memcpy(v, e, 8);
-	*id = le32toh(v[0]);
-	*len = le32toh(v[1]);
+	assert_int_equal(vq_setup(&t->vq, &t->mem, num, th_uva(TH_DESC_GPA), th_uva(TH_AVAIL_GPA),
+				  th_uva(TH_USED_GPA), TH_USED_GPA, flags, 0), 0);
 }
 
 /* A buffer filled with 0xaa so that untouched bytes can be told apart. */
-static uint64_t alloc_buf(struct tg *t, uint64_t len)
+static uint64_t alloc_buf(struct th_ring *t, uint64_t len)
 {
-	uint64_t g = t->next_buf;
+	uint64_t g = th_alloc_buf(t, len);
 
-	t->next_buf += (len + 15) & ~15ull;
-	assert_true(t->next_buf <= GPA1 + SZ1);
-	memset(gp(t, g, len), 0xaa, len);
+	memset(th_gp(t, g, len), 0xaa, len);
 	return g;
 }
 
 /* A single-descriptor chain at slot head. */
-static uint64_t post_buf(struct tg *t, uint16_t head, uint32_t len, uint16_t flags)
+static uint64_t post_buf(struct th_ring *t, uint16_t head, uint32_t len, uint16_t flags)
 {
 	uint64_t b = alloc_buf(t, len);
 
-	set_desc(t, DESC_GPA, head, b, len, flags, 0);
-	avail_put(t, head);
+	th_set_desc(t, TH_DESC_GPA, head, b, len, flags, 0);
+	th_avail_put(t, head);
 	return b;
 }
 
@@ -174,11 +66,11 @@ static bool all_bytes(const uint8_t *p, size_t len, uint8_t v)
 }
 
 /* The num_buffers field of a 12-byte header at gpa. */
-static uint16_t num_buffers_at(struct tg *t, uint64_t gpa)
+static uint16_t num_buffers_at(struct th_ring *t, uint64_t gpa)
 {
 	uint16_t v;
 
-	memcpy(&v, (uint8_t *)gp(t, gpa, 12) + 10, 2);
+	memcpy(&v, (uint8_t *)th_gp(t, gpa, 12) + 10, 2);
 	return le16toh(v);
 }
 
@@ -194,7 +86,7 @@ static void hdr_len(void **state)
 
 static void tx_roundtrip(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	uint8_t want[1000], got[2048];
 	uint64_t h, p1, p2;
 	size_t len = 0;
@@ -206,27 +98,27 @@ static void tx_roundtrip(void **state)
 	h = alloc_buf(t, 12);
 	p1 = alloc_buf(t, 300);
 	p2 = alloc_buf(t, 700);
-	memcpy(gp(t, p1, 300), want, 300);
-	memcpy(gp(t, p2, 700), want + 300, 700);
-	set_desc(t, DESC_GPA, 5, h, 12, F_NEXT, 2);
-	set_desc(t, DESC_GPA, 2, p1, 300, F_NEXT, 7);
-	set_desc(t, DESC_GPA, 7, p2, 700, 0, 0);
-	avail_put(t, 5);
+	memcpy(th_gp(t, p1, 300), want, 300);
+	memcpy(th_gp(t, p2, 700), want + 300, 700);
+	th_set_desc(t, TH_DESC_GPA, 5, h, 12, TH_F_NEXT, 2);
+	th_set_desc(t, TH_DESC_GPA, 2, p1, 300, TH_F_NEXT, 7);
+	th_set_desc(t, TH_DESC_GPA, 7, p2, 700, 0, 0);
+	th_avail_put(t, 5);
 	assert_int_equal(vnet_tx_pop(&t->vq, &t->mem, 12, got, sizeof(got), &len), 0);
 	assert_int_equal(len, 1000);
 	assert_memory_equal(got, want, 1000);
 	assert_int_equal(vnet_tx_pop(&t->vq, &t->mem, 12, got, sizeof(got), &len), -EAGAIN);
 	vq_publish(&t->vq);
-	assert_int_equal(used_idx(t), 1);
-	used_elem(t, 0, &id, &ulen);
+	assert_int_equal(th_used_idx(t), 1);
+	th_used_elem(t, 0, &id, &ulen);
 	assert_int_equal(id, 5);
 	assert_int_equal(ulen, 0);
 
 	/* Legacy 10-byte header and payload in one descriptor (ANY_LAYOUT). */
 	h = alloc_buf(t, 10 + 60);
-	memcpy((uint8_t *)gp(t, h, 70) + 10, want, 60);
-	set_desc(t, DESC_GPA, 0, h, 70, 0, 0);
-	avail_put(t, 0);
+	memcpy((uint8_t *)th_gp(t, h, 70) + 10, want, 60);
+	th_set_desc(t, TH_DESC_GPA, 0, h, 70, 0, 0);
+	th_avail_put(t, 0);
 	assert_int_equal(vnet_tx_pop(&t->vq, &t->mem, 10, got, sizeof(got), &len), 0);
 	assert_int_equal(len, 60);
 	assert_memory_equal(got, want, 60);
@@ -239,7 +131,7 @@ static void tx_roundtrip(void **state)
 
 static void tx_drops(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	uint8_t got[256];
 	size_t len = 12345;
 	uint64_t b;
@@ -249,9 +141,9 @@ static void tx_drops(void **state)
 	tg_setup(t, 512, 0);
 	/* Writable buffer in a TX chain. */
 	b = alloc_buf(t, 100);
-	set_desc(t, DESC_GPA, 0, b, 50, F_NEXT, 1);
-	set_desc(t, DESC_GPA, 1, b + 50, 50, F_WRITE, 0);
-	avail_put(t, 0);
+	th_set_desc(t, TH_DESC_GPA, 0, b, 50, TH_F_NEXT, 1);
+	th_set_desc(t, TH_DESC_GPA, 1, b + 50, 50, TH_F_WRITE, 0);
+	th_avail_put(t, 0);
 	assert_int_equal(vnet_tx_pop(&t->vq, &t->mem, 12, got, sizeof(got), &len), -EINVAL);
 	/* Larger than the caller's buffer. */
 	post_buf(t, 2, 12 + 257, 0);
@@ -264,8 +156,9 @@ static void tx_drops(void **state)
 	/* More segments than a chain keeps. */
 	b = alloc_buf(t, 400);
 	for (unsigned i = 10; i < 310; i++)
-		set_desc(t, DESC_GPA, i, b + i, 1, i < 309 ? F_NEXT : 0, (uint16_t)(i + 1));
-	avail_put(t, 10);
+		th_set_desc(t, TH_DESC_GPA, i, b + i, 1, i < 309 ? TH_F_NEXT : 0,
+			    (uint16_t)(i + 1));
+	th_avail_put(t, 10);
 	assert_int_equal(vnet_tx_pop(&t->vq, &t->mem, 12, got, sizeof(got), &len), -EMSGSIZE);
 	assert_int_equal(len, 12345);		/* ret_len only written on success */
 
@@ -276,9 +169,9 @@ static void tx_drops(void **state)
 	assert_int_equal(len, 20);
 	vq_publish(&t->vq);
 	/* Every dropped chain went back to the guest, with nothing written. */
-	assert_int_equal(used_idx(t), 6);
+	assert_int_equal(th_used_idx(t), 6);
 	for (uint16_t i = 0; i < 6; i++) {
-		used_elem(t, i, &id, &ulen);
+		th_used_elem(t, i, &id, &ulen);
 		assert_int_equal(ulen, 0);
 	}
 	vq_get_stats(&t->vq, &st);
@@ -292,7 +185,7 @@ static void tx_drops(void **state)
 
 static void rx_single(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	uint8_t frame[100];
 	uint64_t h, d;
 	uint32_t id, ulen;
@@ -303,20 +196,20 @@ static void rx_single(void **state)
 	/* Header in a descriptor of its own, then the data buffer. */
 	h = alloc_buf(t, 12);
 	d = alloc_buf(t, 2048);
-	set_desc(t, DESC_GPA, 6, h, 12, F_WRITE | F_NEXT, 1);
-	set_desc(t, DESC_GPA, 1, d, 2048, F_WRITE, 0);
-	avail_put(t, 6);
+	th_set_desc(t, TH_DESC_GPA, 6, h, 12, TH_F_WRITE | TH_F_NEXT, 1);
+	th_set_desc(t, TH_DESC_GPA, 1, d, 2048, TH_F_WRITE, 0);
+	th_avail_put(t, 6);
 	assert_int_equal(vnet_rx_push(&t->vq, &t->mem, 12, false, frame, sizeof(frame)), 0);
-	assert_int_equal(used_idx(t), 0);	/* the caller publishes */
+	assert_int_equal(th_used_idx(t), 0);	/* the caller publishes */
 	vq_publish(&t->vq);
-	assert_int_equal(used_idx(t), 1);
-	used_elem(t, 0, &id, &ulen);
+	assert_int_equal(th_used_idx(t), 1);
+	th_used_elem(t, 0, &id, &ulen);
 	assert_int_equal(id, 6);
 	assert_int_equal(ulen, 112);
-	p = gp(t, h, 12);
+	p = th_gp(t, h, 12);
 	assert_true(all_bytes(p, 10, 0));
 	assert_int_equal(num_buffers_at(t, h), 1);	/* VERSION_1 without MRG_RXBUF */
-	p = gp(t, d, 2048);
+	p = th_gp(t, d, 2048);
 	assert_memory_equal(p, frame, 100);
 	assert_true(all_bytes(p + 100, 2048 - 100, 0xaa));
 	assert_int_equal(vnet_rx_push(&t->vq, &t->mem, 12, false, frame, 10), -EAGAIN);
@@ -324,7 +217,7 @@ static void rx_single(void **state)
 
 static void rx_legacy_header(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	uint8_t frame[60];
 	uint64_t b;
 	uint32_t id, ulen;
@@ -332,12 +225,12 @@ static void rx_legacy_header(void **state)
 
 	tg_setup(t, 8, 0);
 	fill_frame(frame, sizeof(frame), 4);
-	b = post_buf(t, 0, 1600, F_WRITE);
+	b = post_buf(t, 0, 1600, TH_F_WRITE);
 	assert_int_equal(vnet_rx_push(&t->vq, &t->mem, 10, false, frame, sizeof(frame)), 0);
 	vq_publish(&t->vq);
-	used_elem(t, 0, &id, &ulen);
+	th_used_elem(t, 0, &id, &ulen);
 	assert_int_equal(ulen, 70);
-	p = gp(t, b, 1600);
+	p = th_gp(t, b, 1600);
 	assert_true(all_bytes(p, 10, 0));
 	assert_memory_equal(p + 10, frame, 60);
 	assert_true(all_bytes(p + 70, 1600 - 70, 0xaa));
@@ -347,19 +240,19 @@ static void rx_legacy_header(void **state)
 
 static void rx_too_small(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	uint8_t frame[100];
 	struct vq_stats st;
 
 	tg_setup(t, 8, 0);
 	fill_frame(frame, sizeof(frame), 5);
-	post_buf(t, 0, 64, F_WRITE);
+	post_buf(t, 0, 64, TH_F_WRITE);
 	assert_int_equal(vnet_rx_push(&t->vq, &t->mem, 12, false, frame, 100), -EMSGSIZE);
 	/* The chain stays available for a frame that fits. */
 	assert_int_equal(vq_get_base(&t->vq), 0);
 	assert_int_equal(vnet_rx_push(&t->vq, &t->mem, 12, false, frame, 52), 0);
 	vq_publish(&t->vq);
-	assert_int_equal(used_idx(t), 1);
+	assert_int_equal(th_used_idx(t), 1);
 	vq_get_stats(&t->vq, &st);
 	assert_int_equal(st.drops, 1);
 	assert_int_equal(st.frames, 1);
@@ -368,7 +261,7 @@ static void rx_too_small(void **state)
 
 static void rx_mergeable_3(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	uint8_t frame[150], back[150];
 	uint64_t b0, b1a, b1b, b2;
 	uint32_t id, ulen;
@@ -376,44 +269,44 @@ static void rx_mergeable_3(void **state)
 
 	tg_setup(t, 8, 0);
 	fill_frame(frame, sizeof(frame), 6);
-	b0 = post_buf(t, 3, 64, F_WRITE);
+	b0 = post_buf(t, 3, 64, TH_F_WRITE);
 	/* The second buffer is a two-descriptor chain. */
 	b1a = alloc_buf(t, 32);
 	b1b = alloc_buf(t, 32);
-	set_desc(t, DESC_GPA, 0, b1a, 32, F_WRITE | F_NEXT, 7);
-	set_desc(t, DESC_GPA, 7, b1b, 32, F_WRITE, 0);
-	avail_put(t, 0);
-	b2 = post_buf(t, 5, 64, F_WRITE);
-	post_buf(t, 6, 64, F_WRITE);		/* not needed */
+	th_set_desc(t, TH_DESC_GPA, 0, b1a, 32, TH_F_WRITE | TH_F_NEXT, 7);
+	th_set_desc(t, TH_DESC_GPA, 7, b1b, 32, TH_F_WRITE, 0);
+	th_avail_put(t, 0);
+	b2 = post_buf(t, 5, 64, TH_F_WRITE);
+	post_buf(t, 6, 64, TH_F_WRITE);		/* not needed */
 
 	assert_int_equal(vnet_rx_push(&t->vq, &t->mem, 12, true, frame, sizeof(frame)), 0);
 	vq_publish(&t->vq);
-	assert_int_equal(used_idx(t), 3);
+	assert_int_equal(th_used_idx(t), 3);
 	assert_int_equal(vq_get_base(&t->vq), 3);
-	used_elem(t, 0, &id, &ulen);
+	th_used_elem(t, 0, &id, &ulen);
 	assert_int_equal(id, 3);
 	assert_int_equal(ulen, 64);
-	used_elem(t, 1, &id, &ulen);
+	th_used_elem(t, 1, &id, &ulen);
 	assert_int_equal(id, 0);
 	assert_int_equal(ulen, 64);
-	used_elem(t, 2, &id, &ulen);
+	th_used_elem(t, 2, &id, &ulen);
 	assert_int_equal(id, 5);
 	assert_int_equal(ulen, 12 + 150 - 128);
 	assert_int_equal(num_buffers_at(t, b0), 3);
-	assert_true(all_bytes(gp(t, b0, 10), 10, 0));
+	assert_true(all_bytes(th_gp(t, b0, 10), 10, 0));
 	/* Reassemble as the guest would. */
-	memcpy(back, (uint8_t *)gp(t, b0, 64) + 12, 52);
-	memcpy(back + 52, gp(t, b1a, 32), 32);
-	memcpy(back + 84, gp(t, b1b, 32), 32);
-	memcpy(back + 116, gp(t, b2, 34), 34);
+	memcpy(back, (uint8_t *)th_gp(t, b0, 64) + 12, 52);
+	memcpy(back + 52, th_gp(t, b1a, 32), 32);
+	memcpy(back + 84, th_gp(t, b1b, 32), 32);
+	memcpy(back + 116, th_gp(t, b2, 34), 34);
 	assert_memory_equal(back, frame, 150);
-	p = gp(t, b2, 64);
+	p = th_gp(t, b2, 64);
 	assert_true(all_bytes(p + 34, 30, 0xaa));
 }
 
 static void rx_mergeable_eagain(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	uint8_t frame[150];
 	uint64_t b0;
 	uint32_t id, ulen;
@@ -421,37 +314,37 @@ static void rx_mergeable_eagain(void **state)
 
 	tg_setup(t, 8, 0);
 	fill_frame(frame, sizeof(frame), 7);
-	b0 = post_buf(t, 0, 64, F_WRITE);
-	post_buf(t, 1, 64, F_WRITE);
+	b0 = post_buf(t, 0, 64, TH_F_WRITE);
+	post_buf(t, 1, 64, TH_F_WRITE);
 	assert_int_equal(vnet_rx_push(&t->vq, &t->mem, 12, true, frame, sizeof(frame)), -EAGAIN);
 	/* Nothing consumed, nothing pushed. */
 	assert_int_equal(vq_get_base(&t->vq), 0);
 	vq_publish(&t->vq);
-	assert_int_equal(used_idx(t), 0);
+	assert_int_equal(th_used_idx(t), 0);
 	vq_get_stats(&t->vq, &st);
 	assert_int_equal(st.no_bufs, 1);
 	assert_int_equal(st.chains, 0);
 	assert_int_equal(st.used, 0);
 
-	post_buf(t, 2, 64, F_WRITE);
+	post_buf(t, 2, 64, TH_F_WRITE);
 	assert_int_equal(vnet_rx_push(&t->vq, &t->mem, 12, true, frame, sizeof(frame)), 0);
 	vq_publish(&t->vq);
-	assert_int_equal(used_idx(t), 3);
-	used_elem(t, 0, &id, &ulen);
+	assert_int_equal(th_used_idx(t), 3);
+	th_used_elem(t, 0, &id, &ulen);
 	assert_int_equal(id, 0);
 	assert_int_equal(num_buffers_at(t, b0), 3);
 }
 
 static void rx_mergeable_too_many(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	uint8_t frame[200];
 
 	/* A 4-entry ring of 16-byte buffers can never hold 212 bytes. */
 	tg_setup(t, 4, 0);
 	fill_frame(frame, sizeof(frame), 8);
 	for (uint16_t i = 0; i < 4; i++)
-		post_buf(t, i, 16, F_WRITE);
+		post_buf(t, i, 16, TH_F_WRITE);
 	assert_int_equal(vnet_rx_push(&t->vq, &t->mem, 12, true, frame, sizeof(frame)), -EMSGSIZE);
 	assert_int_equal(vq_get_base(&t->vq), 0);
 	assert_false(vq_is_broken(&t->vq));
@@ -461,7 +354,7 @@ static void rx_mergeable_too_many(void **state)
 
 static void rx_readable_chain(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	uint8_t frame[20] = { 0 };
 
 	tg_setup(t, 8, 0);
@@ -474,21 +367,21 @@ static void rx_readable_chain(void **state)
 
 static void rx_buffer_below_header(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	uint8_t frame[100] = { 0 };
 
 	tg_setup(t, 8, 0);
-	post_buf(t, 0, 64, F_WRITE);
-	post_buf(t, 1, 8, F_WRITE);
+	post_buf(t, 0, 64, TH_F_WRITE);
+	post_buf(t, 1, 8, TH_F_WRITE);
 	assert_int_equal(vnet_rx_push(&t->vq, &t->mem, 12, true, frame, sizeof(frame)), -EIO);
 	assert_string_equal(vq_reason(&t->vq), "RX buffer smaller than the virtio-net header");
 	vq_publish(&t->vq);
-	assert_int_equal(used_idx(t), 0);
+	assert_int_equal(th_used_idx(t), 0);
 }
 
 static void rx_tx_indirect(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	uint8_t frame[1500], got[2048];
 	uint64_t h, d;
 	size_t len;
@@ -498,23 +391,23 @@ static void rx_tx_indirect(void **state)
 	fill_frame(frame, sizeof(frame), 9);
 	h = alloc_buf(t, 12);
 	d = alloc_buf(t, 1600);
-	set_desc(t, INDIR_GPA, 0, h, 12, F_WRITE | F_NEXT, 1);
-	set_desc(t, INDIR_GPA, 1, d, 1600, F_WRITE, 0);
-	set_desc(t, DESC_GPA, 2, INDIR_GPA, 32, F_INDIRECT, 0);
-	avail_put(t, 2);
+	th_set_desc(t, TH_INDIR_GPA, 0, h, 12, TH_F_WRITE | TH_F_NEXT, 1);
+	th_set_desc(t, TH_INDIR_GPA, 1, d, 1600, TH_F_WRITE, 0);
+	th_set_desc(t, TH_DESC_GPA, 2, TH_INDIR_GPA, 32, TH_F_INDIRECT, 0);
+	th_avail_put(t, 2);
 	assert_int_equal(vnet_rx_push(&t->vq, &t->mem, 12, true, frame, sizeof(frame)), 0);
 	vq_publish(&t->vq);
-	used_elem(t, 0, &id, &ulen);
+	th_used_elem(t, 0, &id, &ulen);
 	assert_int_equal(id, 2);
 	assert_int_equal(ulen, 1512);
 	assert_int_equal(num_buffers_at(t, h), 1);
-	assert_memory_equal(gp(t, d, 1500), frame, 1500);
+	assert_memory_equal(th_gp(t, d, 1500), frame, 1500);
 
 	/* And send the same bytes back out through an indirect TX chain. */
-	set_desc(t, INDIR_GPA + 0x100, 0, h, 12, F_NEXT, 1);
-	set_desc(t, INDIR_GPA + 0x100, 1, d, 1500, 0, 0);
-	set_desc(t, DESC_GPA, 4, INDIR_GPA + 0x100, 32, F_INDIRECT, 0);
-	avail_put(t, 4);
+	th_set_desc(t, TH_INDIR_GPA + 0x100, 0, h, 12, TH_F_NEXT, 1);
+	th_set_desc(t, TH_INDIR_GPA + 0x100, 1, d, 1500, 0, 0);
+	th_set_desc(t, TH_DESC_GPA, 4, TH_INDIR_GPA + 0x100, 32, TH_F_INDIRECT, 0);
+	th_avail_put(t, 4);
 	assert_int_equal(vnet_tx_pop(&t->vq, &t->mem, 12, got, sizeof(got), &len), 0);
 	assert_int_equal(len, 1500);
 	assert_memory_equal(got, frame, 1500);
@@ -528,9 +421,9 @@ static void rx_tx_indirect(void **state)
  * used->idx itself), and keeps a byte map of what was marked in time.
  */
 struct olog {
-	struct tg *t;
+	struct th_ring *t;
 	uint16_t idx_before;
-	uint8_t *map;		/* one byte per guest byte in [GPA1, MEM_END) */
+	uint8_t *map;		/* one byte per guest byte in [TH_GPA1, MEM_END) */
 	bool late;		/* a mark after the store */
 	bool outside;		/* a mark outside guest memory */
 	bool unflushed;		/* marks made in time but not flushed in time */
@@ -542,16 +435,16 @@ static void olog_mark(void *opaque, uint64_t gpa, uint64_t len)
 	struct olog *o = opaque;
 
 	o->marks++;
-	if (used_idx(o->t) != o->idx_before) {
-		if (!(gpa == USED_GPA + 2 && len == 2))
+	if (th_used_idx(o->t) != o->idx_before) {
+		if (!(gpa == TH_USED_GPA + 2 && len == 2))
 			o->late = true;
 		return;
 	}
-	if (gpa < GPA1 || gpa > MEM_END || len > MEM_END - gpa) {
+	if (gpa < TH_GPA1 || gpa > MEM_END || len > MEM_END - gpa) {
 		o->outside = true;
 		return;
 	}
-	memset(o->map + (gpa - GPA1), 1, len);
+	memset(o->map + (gpa - TH_GPA1), 1, len);
 	o->unflushed = true;
 }
 
@@ -560,39 +453,39 @@ static void olog_flush(void *opaque)
 	struct olog *o = opaque;
 
 	o->flushes++;
-	if (used_idx(o->t) == o->idx_before)
+	if (th_used_idx(o->t) == o->idx_before)
 		o->unflushed = false;
 }
 
 static bool olog_covered(const struct olog *o, uint64_t gpa, uint64_t len)
 {
-	return all_bytes(o->map + (gpa - GPA1), len, 1);
+	return all_bytes(o->map + (gpa - TH_GPA1), len, 1);
 }
 
 static void rx_log_order(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	struct olog o = { .t = t };
 	struct vq_logger lg = { olog_mark, olog_flush, &o };
 	uint8_t frame[150];
 	uint64_t b0, b1, b2, s;
 
-	o.map = calloc(1, MEM_END - GPA1);
+	o.map = calloc(1, MEM_END - TH_GPA1);
 	assert_non_null(o.map);
 	tg_setup(t, 8, VQ_F_LOG);
 	vq_set_logger(&t->vq, &lg);
 	fill_frame(frame, sizeof(frame), 10);
 
 	/* Mergeable across three buffers; the middle one spans two regions. */
-	b0 = post_buf(t, 0, 64, F_WRITE);
-	b1 = GPA2 - 20;
-	set_desc(t, DESC_GPA, 1, b1, 64, F_WRITE, 0);
-	avail_put(t, 1);
-	b2 = post_buf(t, 2, 64, F_WRITE);
-	o.idx_before = used_idx(t);
+	b0 = post_buf(t, 0, 64, TH_F_WRITE);
+	b1 = TH_GPA2 - 20;
+	th_set_desc(t, TH_DESC_GPA, 1, b1, 64, TH_F_WRITE, 0);
+	th_avail_put(t, 1);
+	b2 = post_buf(t, 2, 64, TH_F_WRITE);
+	o.idx_before = th_used_idx(t);
 	assert_int_equal(vnet_rx_push(&t->vq, &t->mem, 12, true, frame, sizeof(frame)), 0);
 	vq_publish(&t->vq);
-	assert_int_equal(used_idx(t), 3);
+	assert_int_equal(th_used_idx(t), 3);
 
 	assert_false(o.late);
 	assert_false(o.outside);
@@ -601,29 +494,29 @@ static void rx_log_order(void **state)
 	assert_true(olog_covered(&o, b1, 64));		/* 20 + 44 over the region edge */
 	assert_true(olog_covered(&o, b2, 12 + 150 - 128));
 	for (s = 0; s < 3; s++)
-		assert_true(olog_covered(&o, USED_GPA + 4 + 8 * s, 8));
-	assert_true(olog_covered(&o, USED_GPA + 2, 2));
+		assert_true(olog_covered(&o, TH_USED_GPA + 4 + 8 * s, 8));
+	assert_true(olog_covered(&o, TH_USED_GPA + 2, 2));
 	/* And nothing the device did not write. */
 	assert_false(olog_covered(&o, b2 + 34, 1));
 	assert_true(o.flushes >= 1);
 
 	/* A second frame in the same ring: the used ring wraps its slot count. */
-	memset(o.map, 0, MEM_END - GPA1);
-	b0 = post_buf(t, 4, 2048, F_WRITE);
-	o.idx_before = used_idx(t);
+	memset(o.map, 0, MEM_END - TH_GPA1);
+	b0 = post_buf(t, 4, 2048, TH_F_WRITE);
+	o.idx_before = th_used_idx(t);
 	assert_int_equal(vnet_rx_push(&t->vq, &t->mem, 12, false, frame, 100), 0);
 	vq_publish(&t->vq);
 	assert_false(o.late);
 	assert_false(o.unflushed);
 	assert_true(olog_covered(&o, b0, 112));
-	assert_true(olog_covered(&o, USED_GPA + 4 + 8 * 3, 8));
-	assert_true(olog_covered(&o, USED_GPA + 2, 2));
+	assert_true(olog_covered(&o, TH_USED_GPA + 4 + 8 * 3, 8));
+	assert_true(olog_covered(&o, TH_USED_GPA + 2, 2));
 
 	vq_set_logger(&t->vq, NULL);
 	free(o.map);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, tg_create, tg_destroy)
+#define T(f) cmocka_unit_test_setup_teardown(f, th_ring_create, th_ring_destroy)
 
 int main(void)
 {

@@ -17,165 +17,35 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "agent/datapath/guest_mem.h"
-#include "tests/helpers/testhelp.h"
 #include "agent/datapath/virtqueue.h"
+#include "tests/helpers/testhelp_ring.h"
 
-/*
- * Two regions, contiguous in guest-physical space but not in the front
- * end's virtual space, so that a buffer across the boundary must split.
- */
-#define GPA1 0x100000ull
-#define SZ1 0x100000ull
-#define UVA1 0x7f1200000000ull
-#define GPA2 (GPA1 + SZ1)
-#define SZ2 0x10000ull
-#define UVA2 0x7f3400000000ull
+#define LOG_BASE 0x900000000ull	/* log_guest_addr: distinct from TH_USED_GPA on purpose */
 
-#define DESC_GPA GPA1
-#define AVAIL_GPA (GPA1 + 0x10000)
-#define USED_GPA (GPA1 + 0x20000)
-#define INDIR_GPA (GPA1 + 0x30000)
-#define BUF_GPA (GPA1 + 0x40000)
-#define LOG_BASE 0x900000000ull	/* log_guest_addr: distinct from USED_GPA on purpose */
-
-#define F_NEXT 1
-#define F_WRITE 2
-#define F_INDIRECT 4
-
-struct tg {
-	struct guest_mem mem;
-	struct vq vq;
-	unsigned num;
-	uint16_t avail_idx;	/* the driver's avail index */
-	uint64_t next_buf;
-};
-
-static uint64_t uva(uint64_t gpa)
-{
-	return gpa - GPA1 + UVA1;
-}
-
-static void *gp(struct tg *t, uint64_t gpa, uint64_t len)
-{
-	void *p = guest_mem_gpa_range(&t->mem, gpa, len);
-
-	assert_non_null(p);
-	return p;
-}
-
-static int tg_create(void **state)
-{
-	struct tg *t = calloc(1, sizeof(*t));
-
-	if (!t)
-		return -1;
-	guest_mem_init(&t->mem);
-	assert_int_equal(th_guest_region(&t->mem, GPA1, SZ1, UVA1), 0);
-	assert_int_equal(th_guest_region(&t->mem, GPA2, SZ2, UVA2), 0);
-	vq_init(&t->vq);
-	t->next_buf = BUF_GPA;
-	*state = t;
-	return 0;
-}
-
-static int tg_destroy(void **state)
-{
-	struct tg *t = *state;
-
-	guest_mem_clear(&t->mem);
-	free(t);
-	return 0;
-}
-
-static void avail_set_idx(struct tg *t, uint16_t idx);
-
-static void tg_setup_base(struct tg *t, unsigned num, uint32_t flags, uint16_t base)
+static void tg_setup_base(struct th_ring *t, unsigned num, uint32_t flags, uint16_t base)
 {
 	t->num = num;
 	t->avail_idx = base;
-	avail_set_idx(t, base);	/* the driver's state that base describes */
-	assert_int_equal(vq_setup(&t->vq, &t->mem, num, uva(DESC_GPA), uva(AVAIL_GPA),
-				  uva(USED_GPA), LOG_BASE, flags, base), 0);
+	th_avail_set_idx(t, base);	/* the driver's state that base describes */
+	assert_int_equal(vq_setup(&t->vq, &t->mem, num, th_uva(TH_DESC_GPA), th_uva(TH_AVAIL_GPA),
+				  th_uva(TH_USED_GPA), LOG_BASE, flags, base), 0);
 }
 
-static void tg_setup(struct tg *t, unsigned num, uint32_t flags)
+static void tg_setup(struct th_ring *t, unsigned num, uint32_t flags)
 {
 	tg_setup_base(t, num, flags, 0);
 }
 
-static void set_desc(struct tg *t, uint64_t table, unsigned i, uint64_t addr, uint32_t len,
-		     uint16_t flags, uint16_t next)
-{
-	uint8_t *p = gp(t, table + 16ull * i, 16);
-	uint64_t a = htole64(addr);
-	uint32_t l = htole32(len);
-	uint16_t f = htole16(flags), n = htole16(next);
-
-	memcpy(p, &a, 8);
-	memcpy(p + 8, &l, 4);
-	memcpy(p + 12, &f, 2);
-	memcpy(p + 14, &n, 2);
-}
-
-static uint16_t *avail(struct tg *t)
-{
-	return gp(t, AVAIL_GPA, 6 + 2ull * t->num);
-}
-
-static uint16_t *used(struct tg *t)
-{
-	return gp(t, USED_GPA, 6 + 8ull * t->num);
-}
-
-static void avail_put(struct tg *t, uint16_t head)
-{
-	uint16_t *a = avail(t);
-
-	a[2 + t->avail_idx % t->num] = htole16(head);
-	t->avail_idx++;
-	__atomic_store_n(&a[1], htole16(t->avail_idx), __ATOMIC_RELEASE);
-}
-
-static void avail_set_idx(struct tg *t, uint16_t idx)
-{
-	__atomic_store_n(&avail(t)[1], htole16(idx), __ATOMIC_RELEASE);
-}
-
-static uint16_t used_idx(struct tg *t)
-{
-	return le16toh(__atomic_load_n(&used(t)[1], __ATOMIC_ACQUIRE));
-}
-
-static void used_elem(struct tg *t, uint16_t i, uint32_t *id, uint32_t *len)
-{
-	uint8_t *e = (uint8_t *)used(t) + 4 + 8 * (i % t->num);
-	uint32_t v[2];
-
-	memcpy(v, e, 8);
-	*id = le32toh(v[0]);
-	*len = le32toh(v[1]);
-}
-
-static uint64_t alloc_buf(struct tg *t, uint64_t len)
-{
-	uint64_t g = t->next_buf;
-
-	t->next_buf += (len + 15) & ~15ull;
-	assert_true(t->next_buf <= GPA1 + SZ1);
-	return g;
-}
-
 /* One chain of a single writable byte per cycle: pop, push, publish. */
-static void cycle(struct tg *t, unsigned n)
+static void cycle(struct th_ring *t, unsigned n)
 {
 	struct vq_chain c;
 
 	for (unsigned i = 0; i < n; i++) {
 		uint16_t head = t->avail_idx % t->num;
 
-		set_desc(t, DESC_GPA, head, alloc_buf(t, 16), 1, F_WRITE, 0);
-		avail_put(t, head);
+		th_set_desc(t, TH_DESC_GPA, head, th_alloc_buf(t, 16), 1, TH_F_WRITE, 0);
+		th_avail_put(t, head);
 		assert_int_equal(vq_pop(&t->vq, &t->mem, &c), 0);
 		assert_int_equal(c.head, head);
 		assert_int_equal(vq_push(&t->vq, c.head, 1), 0);
@@ -221,7 +91,7 @@ static bool rec_has(const struct rec *r, uint64_t gpa, uint64_t len)
 
 static void setup_ok(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	struct vq_chain c;
 
 	tg_setup_base(t, 256, VQ_F_EVENT_IDX, 77);
@@ -232,8 +102,8 @@ static void setup_ok(void **state)
 	assert_false(vq_has_avail(&t->vq));
 
 	/* The largest ring fits in region 1 only at the region's start. */
-	assert_int_equal(vq_setup(&t->vq, &t->mem, 32768, uva(GPA1), uva(GPA1 + 0x80000),
-				  uva(GPA1 + 0x92000), 0, 0, 0), 0);
+	assert_int_equal(vq_setup(&t->vq, &t->mem, 32768, th_uva(TH_GPA1),
+				  th_uva(TH_GPA1 + 0x80000), th_uva(TH_GPA1 + 0x92000), 0, 0, 0), 0);
 }
 
 /*
@@ -245,55 +115,55 @@ static void setup_ok(void **state)
  */
 static void setup_index_bounds(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	struct vq_chain c;
 
 	/* In range: used 100 behind a base of 300, avail a full ring ahead. */
-	used(t)[1] = htole16(200);
+	th_used(t)[1] = htole16(200);
 	tg_setup_base(t, 256, 0, 300);
-	avail_set_idx(t, 300 + 256);
-	assert_int_equal(vq_setup(&t->vq, &t->mem, 256, uva(DESC_GPA), uva(AVAIL_GPA),
-				  uva(USED_GPA), LOG_BASE, 0, 300), 0);
+	th_avail_set_idx(t, 300 + 256);
+	assert_int_equal(vq_setup(&t->vq, &t->mem, 256, th_uva(TH_DESC_GPA), th_uva(TH_AVAIL_GPA),
+				  th_uva(TH_USED_GPA), LOG_BASE, 0, 300), 0);
 	assert_false(vq_is_broken(&t->vq));
 
 	/* The used index ahead of the base: more given back than taken. */
-	used(t)[1] = htole16(301);
-	avail_set_idx(t, 300);
-	assert_int_equal(vq_setup(&t->vq, &t->mem, 256, uva(DESC_GPA), uva(AVAIL_GPA),
-				  uva(USED_GPA), LOG_BASE, 0, 300), 0);
+	th_used(t)[1] = htole16(301);
+	th_avail_set_idx(t, 300);
+	assert_int_equal(vq_setup(&t->vq, &t->mem, 256, th_uva(TH_DESC_GPA), th_uva(TH_AVAIL_GPA),
+				  th_uva(TH_USED_GPA), LOG_BASE, 0, 300), 0);
 	assert_true(vq_is_broken(&t->vq));
 	assert_string_equal(vq_reason(&t->vq), "used index not within one ring behind the base");
 	assert_int_equal(vq_pop(&t->vq, &t->mem, &c), -EIO);
 
 	/* The used index more than a ring behind. */
-	used(t)[1] = htole16((uint16_t)(300 - 257));
-	assert_int_equal(vq_setup(&t->vq, &t->mem, 256, uva(DESC_GPA), uva(AVAIL_GPA),
-				  uva(USED_GPA), LOG_BASE, 0, 300), 0);
+	th_used(t)[1] = htole16((uint16_t)(300 - 257));
+	assert_int_equal(vq_setup(&t->vq, &t->mem, 256, th_uva(TH_DESC_GPA), th_uva(TH_AVAIL_GPA),
+				  th_uva(TH_USED_GPA), LOG_BASE, 0, 300), 0);
 	assert_true(vq_is_broken(&t->vq));
 
 	/* The avail index more than a ring ahead, with a chain behind it. */
-	used(t)[1] = htole16(300);
-	set_desc(t, DESC_GPA, 0, alloc_buf(t, 16), 16, F_WRITE, 0);
-	avail(t)[2 + 300 % 256] = 0;
-	avail_set_idx(t, 300 + 257);
-	assert_int_equal(vq_setup(&t->vq, &t->mem, 256, uva(DESC_GPA), uva(AVAIL_GPA),
-				  uva(USED_GPA), LOG_BASE, 0, 300), 0);
+	th_used(t)[1] = htole16(300);
+	th_set_desc(t, TH_DESC_GPA, 0, th_alloc_buf(t, 16), 16, TH_F_WRITE, 0);
+	th_avail(t)[2 + 300 % 256] = 0;
+	th_avail_set_idx(t, 300 + 257);
+	assert_int_equal(vq_setup(&t->vq, &t->mem, 256, th_uva(TH_DESC_GPA), th_uva(TH_AVAIL_GPA),
+				  th_uva(TH_USED_GPA), LOG_BASE, 0, 300), 0);
 	assert_true(vq_is_broken(&t->vq));
 	assert_string_equal(vq_reason(&t->vq), "avail index not within one ring ahead of the base");
 
 	/* Setting up again from sane indices heals it. */
-	avail_set_idx(t, 300);
-	assert_int_equal(vq_setup(&t->vq, &t->mem, 256, uva(DESC_GPA), uva(AVAIL_GPA),
-				  uva(USED_GPA), LOG_BASE, 0, 300), 0);
+	th_avail_set_idx(t, 300);
+	assert_int_equal(vq_setup(&t->vq, &t->mem, 256, th_uva(TH_DESC_GPA), th_uva(TH_AVAIL_GPA),
+				  th_uva(TH_USED_GPA), LOG_BASE, 0, 300), 0);
 	assert_false(vq_is_broken(&t->vq));
 	assert_int_equal(vq_pop(&t->vq, &t->mem, &c), -EAGAIN);
 }
 
 static void setup_refusals(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	struct vq_chain c;
-	const uint64_t d = uva(DESC_GPA), a = uva(AVAIL_GPA), u = uva(USED_GPA);
+	const uint64_t d = th_uva(TH_DESC_GPA), a = th_uva(TH_AVAIL_GPA), u = th_uva(TH_USED_GPA);
 
 	/* Ring sizes. */
 	assert_int_equal(vq_setup(&t->vq, &t->mem, 0, d, a, u, 0, 0, 0), -EINVAL);
@@ -314,20 +184,20 @@ static void setup_refusals(void **state)
 	/* Outside guest memory: unmapped, straddling a region end, gpa given as uva. */
 	assert_int_equal(vq_setup(&t->vq, &t->mem, 8, 0x1000, a, u, 0, 0, 0), -EFAULT);
 	assert_string_equal(vq_reason(&t->vq), "descriptor table outside guest memory");
-	assert_int_equal(vq_setup(&t->vq, &t->mem, 8, DESC_GPA, a, u, 0, 0, 0), -EFAULT);
-	assert_int_equal(vq_setup(&t->vq, &t->mem, 8, d, uva(GPA1 + SZ1 - 16), u, 0, 0, 0),
+	assert_int_equal(vq_setup(&t->vq, &t->mem, 8, TH_DESC_GPA, a, u, 0, 0, 0), -EFAULT);
+	assert_int_equal(vq_setup(&t->vq, &t->mem, 8, d, th_uva(TH_GPA1 + TH_SZ1 - 16), u, 0, 0, 0),
 			 -EFAULT);
 	assert_string_equal(vq_reason(&t->vq), "avail ring outside guest memory");
 	/* used needs 6 + 8 * 8 = 70 bytes; 68 are left. */
-	assert_int_equal(vq_setup(&t->vq, &t->mem, 8, d, a, uva(GPA1 + SZ1 - 68), 0, 0, 0),
+	assert_int_equal(vq_setup(&t->vq, &t->mem, 8, d, a, th_uva(TH_GPA1 + TH_SZ1 - 68), 0, 0, 0),
 			 -EFAULT);
 	assert_string_equal(vq_reason(&t->vq), "used ring outside guest memory");
 	/* A used ring across two regions is refused even though gpas are contiguous. */
-	assert_int_equal(vq_setup(&t->vq, &t->mem, 8, d, a, uva(GPA1 + SZ1 - 32), 0, 0, 0),
+	assert_int_equal(vq_setup(&t->vq, &t->mem, 8, d, a, th_uva(TH_GPA1 + TH_SZ1 - 32), 0, 0, 0),
 			 -EFAULT);
 	/* Descriptor table too large for the region: 32768 * 16 from near the end. */
-	assert_int_equal(vq_setup(&t->vq, &t->mem, 32768, uva(GPA1 + SZ1 - 0x1000), a, u, 0, 0,
-				  0), -EFAULT);
+	assert_int_equal(vq_setup(&t->vq, &t->mem, 32768, th_uva(TH_GPA1 + TH_SZ1 - 0x1000), a, u,
+				  0, 0, 0), -EFAULT);
 
 	/* A failed setup leaves the vq unusable, not half-configured. */
 	assert_int_equal(vq_pop(&t->vq, &t->mem, &c), -EINVAL);
@@ -339,24 +209,24 @@ static void setup_refusals(void **state)
 
 static void pop_push_basic(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	struct vq_chain c;
 	uint64_t b0, b1, b2;
 	uint32_t id, len;
 	uint8_t out[64];
 
 	tg_setup(t, 8, 0);
-	b0 = alloc_buf(t, 100);
-	b1 = alloc_buf(t, 200);
-	b2 = alloc_buf(t, 300);
-	memset(gp(t, b0, 100), 'a', 100);
-	memset(gp(t, b1, 200), 'b', 200);
+	b0 = th_alloc_buf(t, 100);
+	b1 = th_alloc_buf(t, 200);
+	b2 = th_alloc_buf(t, 300);
+	memset(th_gp(t, b0, 100), 'a', 100);
+	memset(th_gp(t, b1, 200), 'b', 200);
 	/* 3 -> 5 -> 1 -> 6: readable, readable, zero-length (ignored), writable. */
-	set_desc(t, DESC_GPA, 3, b0, 100, F_NEXT, 5);
-	set_desc(t, DESC_GPA, 5, b1, 200, F_NEXT, 1);
-	set_desc(t, DESC_GPA, 1, 0xdead0000, 0, F_NEXT | F_WRITE, 6);
-	set_desc(t, DESC_GPA, 6, b2, 300, F_WRITE, 0);
-	avail_put(t, 3);
+	th_set_desc(t, TH_DESC_GPA, 3, b0, 100, TH_F_NEXT, 5);
+	th_set_desc(t, TH_DESC_GPA, 5, b1, 200, TH_F_NEXT, 1);
+	th_set_desc(t, TH_DESC_GPA, 1, 0xdead0000, 0, TH_F_NEXT | TH_F_WRITE, 6);
+	th_set_desc(t, TH_DESC_GPA, 6, b2, 300, TH_F_WRITE, 0);
+	th_avail_put(t, 3);
 	assert_true(vq_has_avail(&t->vq));
 	assert_int_equal(vq_pop(&t->vq, &t->mem, &c), 0);
 	assert_int_equal(c.head, 3);
@@ -365,7 +235,7 @@ static void pop_push_basic(void **state)
 	assert_false(c.truncated);
 	assert_int_equal(c.readable, 300);
 	assert_int_equal(c.writable, 300);
-	assert_ptr_equal(c.seg[0].ptr, gp(t, b0, 100));
+	assert_ptr_equal(c.seg[0].ptr, th_gp(t, b0, 100));
 	assert_int_equal(c.seg[1].gpa, b1);
 	assert_true(c.seg[2].writable);
 	assert_int_equal(vq_get_base(&t->vq), 1);
@@ -376,21 +246,21 @@ static void pop_push_basic(void **state)
 	assert_memory_equal(out, "aaaaaaaaaabbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 64);
 	assert_int_equal(vq_chain_read(&c, 290, out, sizeof(out)), 10);
 	assert_int_equal(vq_chain_write(&t->vq, &c, 295, "xyzxyzxyzx", 10), 5);
-	assert_memory_equal((uint8_t *)gp(t, b2, 300) + 295, "xyzxy", 5);
+	assert_memory_equal((uint8_t *)th_gp(t, b2, 300) + 295, "xyzxy", 5);
 
 	/* Not visible before publish. */
 	assert_int_equal(vq_push(&t->vq, 3, 5), 0);
-	assert_int_equal(used_idx(t), 0);
+	assert_int_equal(th_used_idx(t), 0);
 	vq_publish(&t->vq);
-	assert_int_equal(used_idx(t), 1);
-	used_elem(t, 0, &id, &len);
+	assert_int_equal(th_used_idx(t), 1);
+	th_used_elem(t, 0, &id, &len);
 	assert_int_equal(id, 3);
 	assert_int_equal(len, 5);
 	assert_int_equal(vq_push(&t->vq, 8, 0), -EINVAL);
 
 	/* Unpop makes the chain available again. */
-	set_desc(t, DESC_GPA, 0, b0, 10, 0, 0);
-	avail_put(t, 0);
+	th_set_desc(t, TH_DESC_GPA, 0, b0, 10, 0, 0);
+	th_avail_put(t, 0);
 	assert_int_equal(vq_pop(&t->vq, &t->mem, &c), 0);
 	vq_unpop(&t->vq, 1);
 	assert_int_equal(vq_get_base(&t->vq), 1);
@@ -400,34 +270,35 @@ static void pop_push_basic(void **state)
 
 static void pop_across_regions(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	struct vq_chain c;
 
 	tg_setup(t, 8, 0);
 	/* 100 bytes at the end of region 1 and 156 at the start of region 2. */
-	set_desc(t, DESC_GPA, 0, GPA2 - 100, 256, 0, 0);
-	avail_put(t, 0);
+	th_set_desc(t, TH_DESC_GPA, 0, TH_GPA2 - 100, 256, 0, 0);
+	th_avail_put(t, 0);
 	assert_int_equal(vq_pop(&t->vq, &t->mem, &c), 0);
 	assert_int_equal(c.nsegs, 2);
 	assert_int_equal(c.seg[0].len, 100);
-	assert_int_equal(c.seg[0].gpa, GPA2 - 100);
+	assert_int_equal(c.seg[0].gpa, TH_GPA2 - 100);
 	assert_int_equal(c.seg[1].len, 156);
-	assert_int_equal(c.seg[1].gpa, GPA2);
-	assert_ptr_equal(c.seg[1].ptr, gp(t, GPA2, 156));
+	assert_int_equal(c.seg[1].gpa, TH_GPA2);
+	assert_ptr_equal(c.seg[1].ptr, th_gp(t, TH_GPA2, 156));
 	assert_int_equal(c.readable, 256);
 }
 
 static void pop_truncated(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	struct vq_chain c;
-	uint64_t b = alloc_buf(t, 4096);
+	uint64_t b = th_alloc_buf(t, 4096);
 
 	/* 300 one-byte descriptors: valid, longer than VQ_MAX_SEGS. */
 	tg_setup(t, 512, 0);
 	for (unsigned i = 0; i < 300; i++)
-		set_desc(t, DESC_GPA, i, b + i, 1, i < 299 ? F_NEXT : 0, (uint16_t)(i + 1));
-	avail_put(t, 0);
+		th_set_desc(t, TH_DESC_GPA, i, b + i, 1, i < 299 ? TH_F_NEXT : 0,
+			    (uint16_t)(i + 1));
+	th_avail_put(t, 0);
 	assert_int_equal(vq_pop(&t->vq, &t->mem, &c), 0);
 	assert_true(c.truncated);
 	assert_int_equal(c.nsegs, VQ_MAX_SEGS);
@@ -437,21 +308,21 @@ static void pop_truncated(void **state)
 
 static void pop_indirect(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	struct vq_chain c;
 	uint64_t b0, b1, b2;
 
 	tg_setup(t, 8, VQ_F_INDIRECT);
-	b0 = alloc_buf(t, 10);
-	b1 = alloc_buf(t, 20);
-	b2 = alloc_buf(t, 30);
+	b0 = th_alloc_buf(t, 10);
+	b1 = th_alloc_buf(t, 20);
+	b2 = th_alloc_buf(t, 30);
 	/* Table entries chain 0 -> 2 -> 1 (any order within the table). */
-	set_desc(t, INDIR_GPA, 0, b0, 10, F_NEXT, 2);
-	set_desc(t, INDIR_GPA, 2, b1, 20, F_NEXT, 1);
-	set_desc(t, INDIR_GPA, 1, b2, 30, F_WRITE, 0);
+	th_set_desc(t, TH_INDIR_GPA, 0, b0, 10, TH_F_NEXT, 2);
+	th_set_desc(t, TH_INDIR_GPA, 2, b1, 20, TH_F_NEXT, 1);
+	th_set_desc(t, TH_INDIR_GPA, 1, b2, 30, TH_F_WRITE, 0);
 	/* The WRITE flag on the indirect descriptor itself must be ignored. */
-	set_desc(t, DESC_GPA, 4, INDIR_GPA, 3 * 16, F_INDIRECT | F_WRITE, 0);
-	avail_put(t, 4);
+	th_set_desc(t, TH_DESC_GPA, 4, TH_INDIR_GPA, 3 * 16, TH_F_INDIRECT | TH_F_WRITE, 0);
+	th_avail_put(t, 4);
 	assert_int_equal(vq_pop(&t->vq, &t->mem, &c), 0);
 	assert_int_equal(c.head, 4);
 	assert_int_equal(c.nsegs, 3);
@@ -461,18 +332,18 @@ static void pop_indirect(void **state)
 	assert_int_equal(c.writable, 30);
 
 	/* Direct descriptors followed by one indirect (virtio 1.1 2.7.5.3.2). */
-	set_desc(t, DESC_GPA, 5, b0, 10, F_NEXT, 6);
-	set_desc(t, DESC_GPA, 6, INDIR_GPA + 16, 16, F_INDIRECT, 0);
-	avail_put(t, 5);
+	th_set_desc(t, TH_DESC_GPA, 5, b0, 10, TH_F_NEXT, 6);
+	th_set_desc(t, TH_DESC_GPA, 6, TH_INDIR_GPA + 16, 16, TH_F_INDIRECT, 0);
+	th_avail_put(t, 5);
 	assert_int_equal(vq_pop(&t->vq, &t->mem, &c), 0);
 	assert_int_equal(c.nsegs, 2);
 	assert_int_equal(c.seg[1].gpa, b2);
 	assert_int_equal(c.nreadable, 1);
 
 	/* An unaligned indirect table is fine (memcpy, not atomics, reads it). */
-	set_desc(t, INDIR_GPA + 0x1003, 0, b1, 20, 0, 0);
-	set_desc(t, DESC_GPA, 7, INDIR_GPA + 0x1003, 16, F_INDIRECT, 0);
-	avail_put(t, 7);
+	th_set_desc(t, TH_INDIR_GPA + 0x1003, 0, b1, 20, 0, 0);
+	th_set_desc(t, TH_DESC_GPA, 7, TH_INDIR_GPA + 0x1003, 16, TH_F_INDIRECT, 0);
+	th_avail_put(t, 7);
 	assert_int_equal(vq_pop(&t->vq, &t->mem, &c), 0);
 	assert_int_equal(c.readable, 20);
 	assert_false(vq_is_broken(&t->vq));
@@ -483,145 +354,141 @@ static void pop_indirect(void **state)
 struct hostile {
 	const char *reason;
 	uint32_t flags;
-	void (*build)(struct tg *t);
+	void (*build)(struct th_ring *t);
 };
 
-static void h_loop(struct tg *t)
+/* Descriptor 0, the head of a chain, made available. */
+static void head_only(struct th_ring *t, uint64_t addr, uint32_t len, uint16_t flags,
+		      uint16_t next)
 {
-	set_desc(t, DESC_GPA, 0, BUF_GPA, 8, F_NEXT, 1);
-	set_desc(t, DESC_GPA, 1, BUF_GPA, 8, F_NEXT, 0);
-	avail_put(t, 0);
+	th_set_desc(t, TH_DESC_GPA, 0, addr, len, flags, next);
+	th_avail_put(t, 0);
 }
 
-static void h_self_loop(struct tg *t)
+static void h_loop(struct th_ring *t)
 {
-	set_desc(t, DESC_GPA, 3, BUF_GPA, 8, F_NEXT, 3);
-	avail_put(t, 3);
+	th_set_desc(t, TH_DESC_GPA, 0, TH_BUF_GPA, 8, TH_F_NEXT, 1);
+	th_set_desc(t, TH_DESC_GPA, 1, TH_BUF_GPA, 8, TH_F_NEXT, 0);
+	th_avail_put(t, 0);
 }
 
-static void h_longer_than_ring(struct tg *t)
+static void h_self_loop(struct th_ring *t)
+{
+	th_set_desc(t, TH_DESC_GPA, 3, TH_BUF_GPA, 8, TH_F_NEXT, 3);
+	th_avail_put(t, 3);
+}
+
+static void h_longer_than_ring(struct th_ring *t)
 {
 	/* Every descriptor of the ring in one chain, and the last points back. */
 	for (unsigned i = 0; i < 8; i++)
-		set_desc(t, DESC_GPA, i, BUF_GPA + 8 * i, 8, F_NEXT, (uint16_t)((i + 1) % 8));
-	avail_put(t, 0);
+		th_set_desc(t, TH_DESC_GPA, i, TH_BUF_GPA + 8 * i, 8, TH_F_NEXT,
+			    (uint16_t)((i + 1) % 8));
+	th_avail_put(t, 0);
 }
 
-static void h_next_out_of_range(struct tg *t)
+static void h_next_out_of_range(struct th_ring *t)
 {
-	set_desc(t, DESC_GPA, 0, BUF_GPA, 8, F_NEXT, 8);
-	avail_put(t, 0);
+	head_only(t, TH_BUF_GPA, 8, TH_F_NEXT, 8);
 }
 
-static void h_next_far_out_of_range(struct tg *t)
+static void h_next_far_out_of_range(struct th_ring *t)
 {
-	set_desc(t, DESC_GPA, 0, BUF_GPA, 8, F_NEXT, 0xffff);
-	avail_put(t, 0);
+	head_only(t, TH_BUF_GPA, 8, TH_F_NEXT, 0xffff);
 }
 
-static void h_head_out_of_range(struct tg *t)
+static void h_head_out_of_range(struct th_ring *t)
 {
-	avail_put(t, 8);
+	th_avail_put(t, 8);
 }
 
-static void h_addr_outside(struct tg *t)
+static void h_addr_outside(struct th_ring *t)
 {
-	set_desc(t, DESC_GPA, 0, 0x1000, 8, 0, 0);
-	avail_put(t, 0);
+	head_only(t, 0x1000, 8, 0, 0);
 }
 
-static void h_addr_partly_outside(struct tg *t)
+static void h_addr_partly_outside(struct th_ring *t)
 {
 	/* Starts inside region 2, ends past it. */
-	set_desc(t, DESC_GPA, 0, GPA2 + SZ2 - 10, 20, F_WRITE, 0);
-	avail_put(t, 0);
+	head_only(t, TH_GPA2 + TH_SZ2 - 10, 20, TH_F_WRITE, 0);
 }
 
-static void h_addr_len_overflow(struct tg *t)
+static void h_addr_len_overflow(struct th_ring *t)
 {
-	set_desc(t, DESC_GPA, 0, UINT64_MAX - 0xf, 0x20, 0, 0);
-	avail_put(t, 0);
+	head_only(t, UINT64_MAX - 0xf, 0x20, 0, 0);
 }
 
-static void h_readable_after_writable(struct tg *t)
+static void h_readable_after_writable(struct th_ring *t)
 {
-	set_desc(t, DESC_GPA, 0, BUF_GPA, 8, F_NEXT | F_WRITE, 1);
-	set_desc(t, DESC_GPA, 1, BUF_GPA + 8, 8, 0, 0);
-	avail_put(t, 0);
+	th_set_desc(t, TH_DESC_GPA, 0, TH_BUF_GPA, 8, TH_F_NEXT | TH_F_WRITE, 1);
+	th_set_desc(t, TH_DESC_GPA, 1, TH_BUF_GPA + 8, 8, 0, 0);
+	th_avail_put(t, 0);
 }
 
-static void h_avail_jump(struct tg *t)
+static void h_avail_jump(struct th_ring *t)
 {
-	set_desc(t, DESC_GPA, 0, BUF_GPA, 8, 0, 0);
-	avail_set_idx(t, 9);
+	th_set_desc(t, TH_DESC_GPA, 0, TH_BUF_GPA, 8, 0, 0);
+	th_avail_set_idx(t, 9);
 }
 
-static void h_avail_jump_far(struct tg *t)
+static void h_avail_jump_far(struct th_ring *t)
 {
-	avail_set_idx(t, 0x8000);
+	th_avail_set_idx(t, 0x8000);
 }
 
-static void h_indirect_len_zero(struct tg *t)
+static void h_indirect_len_zero(struct th_ring *t)
 {
-	set_desc(t, DESC_GPA, 0, INDIR_GPA, 0, F_INDIRECT, 0);
-	avail_put(t, 0);
+	head_only(t, TH_INDIR_GPA, 0, TH_F_INDIRECT, 0);
 }
 
-static void h_indirect_len_odd(struct tg *t)
+static void h_indirect_len_odd(struct th_ring *t)
 {
-	set_desc(t, DESC_GPA, 0, INDIR_GPA, 17, F_INDIRECT, 0);
-	avail_put(t, 0);
+	head_only(t, TH_INDIR_GPA, 17, TH_F_INDIRECT, 0);
 }
 
-static void h_indirect_too_large(struct tg *t)
+static void h_indirect_too_large(struct th_ring *t)
 {
-	set_desc(t, DESC_GPA, 0, INDIR_GPA, 16u * (VQ_MAX_INDIRECT + 1), F_INDIRECT, 0);
-	avail_put(t, 0);
+	head_only(t, TH_INDIR_GPA, 16u * (VQ_MAX_INDIRECT + 1), TH_F_INDIRECT, 0);
 }
 
-static void h_indirect_outside(struct tg *t)
+static void h_indirect_outside(struct th_ring *t)
 {
-	set_desc(t, DESC_GPA, 0, GPA2 + SZ2 - 16, 32, F_INDIRECT, 0);
-	avail_put(t, 0);
+	head_only(t, TH_GPA2 + TH_SZ2 - 16, 32, TH_F_INDIRECT, 0);
 }
 
-static void h_indirect_nested(struct tg *t)
+static void h_indirect_nested(struct th_ring *t)
 {
-	set_desc(t, INDIR_GPA, 0, BUF_GPA, 8, F_NEXT, 1);
-	set_desc(t, INDIR_GPA, 1, INDIR_GPA, 32, F_INDIRECT, 0);
-	set_desc(t, DESC_GPA, 0, INDIR_GPA, 32, F_INDIRECT, 0);
-	avail_put(t, 0);
+	th_set_desc(t, TH_INDIR_GPA, 0, TH_BUF_GPA, 8, TH_F_NEXT, 1);
+	th_set_desc(t, TH_INDIR_GPA, 1, TH_INDIR_GPA, 32, TH_F_INDIRECT, 0);
+	head_only(t, TH_INDIR_GPA, 32, TH_F_INDIRECT, 0);
 }
 
-static void h_indirect_with_next(struct tg *t)
+static void h_indirect_with_next(struct th_ring *t)
 {
-	set_desc(t, INDIR_GPA, 0, BUF_GPA, 8, 0, 0);
-	set_desc(t, DESC_GPA, 0, INDIR_GPA, 16, F_INDIRECT | F_NEXT, 1);
-	set_desc(t, DESC_GPA, 1, BUF_GPA, 8, 0, 0);
-	avail_put(t, 0);
+	th_set_desc(t, TH_INDIR_GPA, 0, TH_BUF_GPA, 8, 0, 0);
+	th_set_desc(t, TH_DESC_GPA, 0, TH_INDIR_GPA, 16, TH_F_INDIRECT | TH_F_NEXT, 1);
+	th_set_desc(t, TH_DESC_GPA, 1, TH_BUF_GPA, 8, 0, 0);
+	th_avail_put(t, 0);
 }
 
-static void h_indirect_loop(struct tg *t)
+static void h_indirect_loop(struct th_ring *t)
 {
-	set_desc(t, INDIR_GPA, 0, BUF_GPA, 8, F_NEXT, 1);
-	set_desc(t, INDIR_GPA, 1, BUF_GPA, 8, F_NEXT, 0);
-	set_desc(t, DESC_GPA, 0, INDIR_GPA, 32, F_INDIRECT, 0);
-	avail_put(t, 0);
+	th_set_desc(t, TH_INDIR_GPA, 0, TH_BUF_GPA, 8, TH_F_NEXT, 1);
+	th_set_desc(t, TH_INDIR_GPA, 1, TH_BUF_GPA, 8, TH_F_NEXT, 0);
+	head_only(t, TH_INDIR_GPA, 32, TH_F_INDIRECT, 0);
 }
 
-static void h_indirect_next_out_of_range(struct tg *t)
+static void h_indirect_next_out_of_range(struct th_ring *t)
 {
 	/* next 2 is inside the ring (8) but outside the 2-entry table. */
-	set_desc(t, INDIR_GPA, 0, BUF_GPA, 8, F_NEXT, 2);
-	set_desc(t, DESC_GPA, 0, INDIR_GPA, 32, F_INDIRECT, 0);
-	avail_put(t, 0);
+	th_set_desc(t, TH_INDIR_GPA, 0, TH_BUF_GPA, 8, TH_F_NEXT, 2);
+	head_only(t, TH_INDIR_GPA, 32, TH_F_INDIRECT, 0);
 }
 
-static void h_indirect_buf_outside(struct tg *t)
+static void h_indirect_buf_outside(struct th_ring *t)
 {
-	set_desc(t, INDIR_GPA, 0, 0x10, 8, 0, 0);
-	set_desc(t, DESC_GPA, 0, INDIR_GPA, 16, F_INDIRECT, 0);
-	avail_put(t, 0);
+	th_set_desc(t, TH_INDIR_GPA, 0, 0x10, 8, 0, 0);
+	head_only(t, TH_INDIR_GPA, 16, TH_F_INDIRECT, 0);
 }
 
 static const char R_LOOP[] = "descriptor chain loops or is longer than the ring";
@@ -670,13 +537,13 @@ static struct hostile H_IND_NEG = { "indirect descriptor not negotiated", 0,
 static void hostile_run(void **state)
 {
 	const struct hostile *h = *state;
-	struct tg *t;
+	struct th_ring *t;
 	struct vq_chain *c = malloc(sizeof(*c));
 	void *ts = NULL;
 	struct vq_stats st;
 
 	assert_non_null(c);
-	assert_int_equal(tg_create(&ts), 0);
+	assert_int_equal(th_ring_create(&ts), 0);
 	t = ts;
 	tg_setup(t, 8, h->flags);
 	h->build(t);
@@ -696,25 +563,25 @@ static void hostile_run(void **state)
 	tg_setup(t, 8, h->flags);
 	assert_false(vq_is_broken(&t->vq));
 	assert_null(vq_reason(&t->vq));
-	tg_destroy(&ts);
+	th_ring_destroy(&ts);
 	free(c);
 }
 
 /* ---- notification ------------------------------------------------------ */
 
-static void set_used_event(struct tg *t, uint16_t v)
+static void set_used_event(struct th_ring *t, uint16_t v)
 {
-	__atomic_store_n(&avail(t)[2 + t->num], htole16(v), __ATOMIC_RELEASE);
+	__atomic_store_n(&th_avail(t)[2 + t->num], htole16(v), __ATOMIC_RELEASE);
 }
 
-static uint16_t get_avail_event(struct tg *t)
+static uint16_t get_avail_event(struct th_ring *t)
 {
-	return le16toh(*(uint16_t *)((uint8_t *)used(t) + 4 + 8 * t->num));
+	return le16toh(*(uint16_t *)((uint8_t *)th_used(t) + 4 + 8 * t->num));
 }
 
 static void notify_event_idx(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 
 	tg_setup(t, 8, VQ_F_EVENT_IDX);
 	assert_false(vq_need_notify(&t->vq));	/* nothing published */
@@ -738,20 +605,20 @@ static void notify_event_idx(void **state)
 
 static void notify_event_idx_wrap(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 
 	/* A ring that migrated in close to the 16-bit wrap. */
 	t->num = 8;
-	used(t)[1] = htole16(65533);
+	th_used(t)[1] = htole16(65533);
 	tg_setup_base(t, 8, VQ_F_EVENT_IDX, 65533);
 	assert_int_equal(vq_get_base(&t->vq), 65533);
 	cycle(t, 1);				/* used 65534 */
 	assert_true(vq_need_notify(&t->vq));
-	assert_int_equal(used_idx(t), 65534);
+	assert_int_equal(th_used_idx(t), 65534);
 
 	set_used_event(t, 65535);
 	cycle(t, 3);				/* used 1: crossed 65535 and 0 */
-	assert_int_equal(used_idx(t), 1);
+	assert_int_equal(th_used_idx(t), 1);
 	assert_true(vq_need_notify(&t->vq));
 
 	set_used_event(t, 2);
@@ -769,15 +636,15 @@ static void notify_event_idx_wrap(void **state)
 
 static void notify_flags(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 
 	tg_setup(t, 8, 0);
 	cycle(t, 1);
 	assert_true(vq_need_notify(&t->vq));
-	avail(t)[0] = htole16(1);		/* VRING_AVAIL_F_NO_INTERRUPT */
+	th_avail(t)[0] = htole16(1);		/* VRING_AVAIL_F_NO_INTERRUPT */
 	cycle(t, 1);
 	assert_false(vq_need_notify(&t->vq));
-	avail(t)[0] = 0;
+	th_avail(t)[0] = 0;
 	assert_false(vq_need_notify(&t->vq));	/* nothing new since */
 	cycle(t, 1);
 	assert_true(vq_need_notify(&t->vq));
@@ -785,24 +652,24 @@ static void notify_flags(void **state)
 
 static void enable_disable_flags(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 
 	tg_setup(t, 8, 0);
 	vq_disable_notify(&t->vq);
-	assert_int_equal(le16toh(used(t)[0]), 1);	/* VRING_USED_F_NO_NOTIFY */
+	assert_int_equal(le16toh(th_used(t)[0]), 1);	/* VRING_USED_F_NO_NOTIFY */
 	assert_int_equal(vq_enable_notify(&t->vq), 0);
-	assert_int_equal(le16toh(used(t)[0]), 0);
+	assert_int_equal(le16toh(th_used(t)[0]), 0);
 	vq_disable_notify(&t->vq);
-	set_desc(t, DESC_GPA, 0, BUF_GPA, 1, 0, 0);
-	avail_put(t, 0);
+	th_set_desc(t, TH_DESC_GPA, 0, TH_BUF_GPA, 1, 0, 0);
+	th_avail_put(t, 0);
 	/* Made available while kicks were off: enable must report it. */
 	assert_int_equal(vq_enable_notify(&t->vq), 1);
-	assert_int_equal(le16toh(used(t)[0]), 0);
+	assert_int_equal(le16toh(th_used(t)[0]), 0);
 }
 
 static void enable_event_idx(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	struct rec r = { 0 };
 	struct vq_logger lg = { rec_mark, rec_flush, &r };
 
@@ -810,7 +677,7 @@ static void enable_event_idx(void **state)
 	vq_set_logger(&t->vq, &lg);
 	vq_disable_notify(&t->vq);
 	assert_int_equal(r.n, 0);		/* nothing to write with EVENT_IDX */
-	assert_int_equal(le16toh(used(t)[0]), 0);
+	assert_int_equal(le16toh(th_used(t)[0]), 0);
 	cycle(t, 3);
 	r.n = 0;
 	assert_int_equal(vq_enable_notify(&t->vq), 0);
@@ -825,16 +692,16 @@ static void enable_event_idx(void **state)
 
 static void log_used_ring(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	struct rec r = { 0 };
 	struct vq_logger lg = { rec_mark, rec_flush, &r };
 	struct vq_chain c;
-	uint64_t b = alloc_buf(t, 64);
+	uint64_t b = th_alloc_buf(t, 64);
 
 	tg_setup(t, 8, VQ_F_LOG);
 	vq_set_logger(&t->vq, &lg);
-	set_desc(t, DESC_GPA, 2, b, 64, F_WRITE, 0);
-	avail_put(t, 2);
+	th_set_desc(t, TH_DESC_GPA, 2, b, 64, TH_F_WRITE, 0);
+	th_avail_put(t, 2);
 	assert_int_equal(vq_pop(&t->vq, &t->mem, &c), 0);
 	assert_int_equal(vq_chain_write(&t->vq, &c, 4, "hello", 5), 5);
 	assert_int_equal(vq_push(&t->vq, c.head, 9), 0);
@@ -847,8 +714,8 @@ static void log_used_ring(void **state)
 	/* Without the LOG flag, used-ring writes are not logged; buffers still are. */
 	vq_set_log_used(&t->vq, false, 0);
 	r.n = 0;
-	set_desc(t, DESC_GPA, 3, b, 64, F_WRITE, 0);
-	avail_put(t, 3);
+	th_set_desc(t, TH_DESC_GPA, 3, b, 64, TH_F_WRITE, 0);
+	th_avail_put(t, 3);
 	assert_int_equal(vq_pop(&t->vq, &t->mem, &c), 0);
 	assert_int_equal(vq_chain_write(&t->vq, &c, 0, "x", 1), 1);
 	assert_int_equal(vq_push(&t->vq, c.head, 1), 0);
@@ -866,7 +733,7 @@ static void log_used_ring(void **state)
 
 static void counters(void **state)
 {
-	struct tg *t = *state;
+	struct th_ring *t = *state;
 	struct rec r = { 0 };
 	struct vq_logger lg = { rec_mark, rec_flush, &r };
 	struct vq_stats st;
@@ -904,7 +771,7 @@ static void counters(void **state)
 	vq_set_logger(&t->vq, NULL);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, tg_create, tg_destroy)
+#define T(f) cmocka_unit_test_setup_teardown(f, th_ring_create, th_ring_destroy)
 #define H(name, c) { "hostile_" name, hostile_run, NULL, NULL, (void *)&(c) }
 
 int main(void)

@@ -121,28 +121,72 @@ static int parse_u64(const struct vu_dev *d, uint32_t req, uint64_t v, struct ms
 	return rc;
 }
 
+/* SET_FEATURES of features: what the handler says. */
+static int set_features(struct vu_dev *d, uint64_t features)
+{
+	struct vu_reply rep;
+	struct vu_msg m = msg(VU_REQ_SET_FEATURES);
+
+	m.u.u64 = features;
+	return handle(d, &m, &rep);
+}
+
+/* SET_MEM_TABLE of one 1 MiB region at gpa 0, front-end address 0x10000000. */
+static int set_mem_table(struct vu_dev *d)
+{
+	struct vu_reply rep;
+	struct vu_msg m = msg(VU_REQ_SET_MEM_TABLE);
+
+	m.u.mem.nregions = 1;
+	m.u.mem.regions[0] = (struct vu_mem_region){ 0, 1 << 20, 0x10000000, 0 };
+	m.fds[0] = memfd(1 << 20);
+	m.nfds = 1;
+	return handle(d, &m, &rep);
+}
+
+/* SET_LOG_BASE of a size-byte log in fd (handed over). */
+static int set_log_base(struct vu_dev *d, uint64_t size, int fd)
+{
+	struct vu_reply rep;
+	struct vu_msg m = msg(VU_REQ_SET_LOG_BASE);
+
+	m.u.log = (struct vu_log){ size, 0 };
+	m.fds[0] = fd;
+	m.nfds = 1;
+	return handle(d, &m, &rep);
+}
+
+/* A request carrying a vring state {idx, num}: SET_VRING_NUM, _BASE, _ENABLE. */
+static int ring_state(struct vu_dev *d, uint32_t req, unsigned idx, unsigned num)
+{
+	struct vu_reply rep;
+	struct vu_msg m = msg(req);
+
+	m.u.state = (struct vu_vring_state){ idx, num };
+	m.ring = idx;
+	return handle(d, &m, &rep);
+}
+
+/* GET_VRING_BASE of ring idx; the answer in *rep. */
+static int get_vring_base(struct vu_dev *d, unsigned idx, struct vu_reply *rep)
+{
+	struct vu_msg m = msg(VU_REQ_GET_VRING_BASE);
+
+	m.u.state.index = idx;
+	m.ring = idx;
+	return handle(d, &m, rep);
+}
+
 /* QEMU's start sequence for one ring, with or without SET_VRING_ENABLE. */
 static void bring_up(struct vu_dev *d, unsigned idx, bool with_mem)
 {
 	struct vu_reply rep;
 	struct vu_msg m;
 
-	if (with_mem) {
-		m = msg(VU_REQ_SET_MEM_TABLE);
-		m.u.mem.nregions = 1;
-		m.u.mem.regions[0] = (struct vu_mem_region){ 0, 1 << 20, 0x10000000, 0 };
-		m.fds[0] = memfd(1 << 20);
-		m.nfds = 1;
-		assert_int_equal(handle(d, &m, &rep), 0);
-	}
-	m = msg(VU_REQ_SET_VRING_NUM);
-	m.u.state = (struct vu_vring_state){ idx, 256 };
-	m.ring = idx;
-	assert_int_equal(handle(d, &m, &rep), 0);
-	m = msg(VU_REQ_SET_VRING_BASE);
-	m.u.state = (struct vu_vring_state){ idx, 77 };
-	m.ring = idx;
-	assert_int_equal(handle(d, &m, &rep), 0);
+	if (with_mem)
+		assert_int_equal(set_mem_table(d), 0);
+	assert_int_equal(ring_state(d, VU_REQ_SET_VRING_NUM, idx, 256), 0);
+	assert_int_equal(ring_state(d, VU_REQ_SET_VRING_BASE, idx, 77), 0);
 	m = msg(VU_REQ_SET_VRING_ADDR);
 	m.u.addr.index = idx;
 	m.ring = idx;
@@ -177,43 +221,29 @@ static void lifecycle(void **state)
 	m = msg(VU_REQ_SET_OWNER);
 	assert_int_equal(handle(&d, &m, &rep), 0);
 	assert_int_equal(d.state, VU_STATE_OWNED);
-	m = msg(VU_REQ_SET_FEATURES);
-	m.u.u64 = FEATURES & ~VU_BIT(VU_F_LOG_ALL);
-	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(set_features(&d, FEATURES & ~VU_BIT(VU_F_LOG_ALL)), 0);
 
 	/* With PROTOCOL_FEATURES the ring waits for SET_VRING_ENABLE. */
 	bring_up(&d, 0, true);
 	assert_int_equal(rec.started[0], 0);
-	m = msg(VU_REQ_SET_VRING_ENABLE);
-	m.u.state = (struct vu_vring_state){ 0, 1 };
-	m.ring = 0;
-	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(ring_state(&d, VU_REQ_SET_VRING_ENABLE, 0, 1), 0);
 	assert_int_equal(rec.started[0], 1);
 	assert_true(d.ring[0].started);
 	assert_int_equal(d.ring[0].base, 77);
 
 	/* A running ring refuses a new size or base. */
-	m = msg(VU_REQ_SET_VRING_NUM);
-	m.u.state = (struct vu_vring_state){ 0, 128 };
-	m.ring = 0;
-	assert_int_equal(handle(&d, &m, &rep), -EBUSY);
+	assert_int_equal(ring_state(&d, VU_REQ_SET_VRING_NUM, 0, 128), -EBUSY);
 	assert_non_null(strstr(d.err, "running"));
 
 	/* GET_VRING_BASE stops the ring and answers the data path's index. */
-	m = msg(VU_REQ_GET_VRING_BASE);
-	m.u.state.index = 0;
-	m.ring = 0;
-	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(get_vring_base(&d, 0, &rep), 0);
 	assert_int_equal(rec.stopped[0], 1);
 	assert_int_equal(rep.u.state.index, 0);
 	assert_int_equal(rep.u.state.num, 1234);
 	assert_false(d.ring[0].started);
 
 	/* A second GET_VRING_BASE on a stopped ring answers without stopping again. */
-	m = msg(VU_REQ_GET_VRING_BASE);
-	m.u.state.index = 0;
-	m.ring = 0;
-	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(get_vring_base(&d, 0, &rep), 0);
 	assert_int_equal(rec.stopped[0], 1);
 	assert_int_equal(rep.u.state.num, 1234);
 
@@ -233,9 +263,7 @@ static void no_protocol_features_starts_on_kick(void **state)
 	vu_dev_init(&d, "p0", FEATURES, 0, 1, &ops, &rec);
 	m = msg(VU_REQ_SET_OWNER);
 	assert_int_equal(handle(&d, &m, &rep), 0);
-	m = msg(VU_REQ_SET_FEATURES);
-	m.u.u64 = VU_BIT(VIRTIO_F_VERSION_1);
-	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(set_features(&d, VU_BIT(VIRTIO_F_VERSION_1)), 0);
 	bring_up(&d, 1, true);
 	assert_int_equal(rec.started[1], 1);
 	vu_dev_reset(&d);
@@ -260,40 +288,24 @@ static void logging_pauses_not_stops(void **state)
 {
 	struct rec rec = { 0 };
 	struct vu_dev d;
-	struct vu_reply rep;
-	struct vu_msg m;
 
 	(void)state;
 	vu_dev_init(&d, "p0", FEATURES, VU_PF(VU_PROTO_F_LOG_SHMFD), 1, &ops, &rec);
 	d.state = VU_STATE_OWNED;
-	m = msg(VU_REQ_SET_FEATURES);
-	m.u.u64 = VU_BIT(VIRTIO_F_VERSION_1);
-	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(set_features(&d, VU_BIT(VIRTIO_F_VERSION_1)), 0);
 	bring_up(&d, 0, true);
 	assert_true(d.ring[0].started);
 	assert_null(vu_dev_active_log(&d));
 
-	m = msg(VU_REQ_SET_LOG_BASE);
-	m.u.log = (struct vu_log){ 4096, 0 };
-	m.fds[0] = memfd(4096);
-	m.nfds = 1;
-	assert_int_equal(handle(&d, &m, &rep), 0);
-	m = msg(VU_REQ_SET_FEATURES);
-	m.u.u64 = VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_LOG_ALL);
-	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(set_log_base(&d, 4096, memfd(4096)), 0);
+	assert_int_equal(set_features(&d, VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_LOG_ALL)), 0);
 	assert_non_null(vu_dev_active_log(&d));
 	assert_int_equal(dirtylog_size(vu_dev_active_log(&d)), 4096);
 
-	m = msg(VU_REQ_SET_LOG_BASE);
-	m.u.log = (struct vu_log){ 8192, 0 };
-	m.fds[0] = memfd(8192);
-	m.nfds = 1;
-	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(set_log_base(&d, 8192, memfd(8192)), 0);
 	assert_int_equal(dirtylog_size(vu_dev_active_log(&d)), 8192);
 
-	m = msg(VU_REQ_SET_FEATURES);
-	m.u.u64 = VU_BIT(VIRTIO_F_VERSION_1);
-	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(set_features(&d, VU_BIT(VIRTIO_F_VERSION_1)), 0);
 	assert_null(vu_dev_active_log(&d));
 
 	assert_int_equal(rec.stopped[0], 0);
@@ -326,19 +338,9 @@ static void refusals(void **state)
 	assert_int_equal(parse_u64(&d, VU_REQ_SET_VRING_NUM, 5 | (UINT64_C(256) << 32), &verr),
 			 -ERANGE);
 	/* A data path that cannot start says so. */
-	m = msg(VU_REQ_SET_FEATURES);
-	m.u.u64 = VU_BIT(VIRTIO_F_VERSION_1);
-	assert_int_equal(handle(&d, &m, &rep), 0);
-	m = msg(VU_REQ_SET_MEM_TABLE);
-	m.u.mem.nregions = 1;
-	m.u.mem.regions[0] = (struct vu_mem_region){ 0, 1 << 20, 0x10000000, 0 };
-	m.fds[0] = memfd(1 << 20);
-	m.nfds = 1;
-	assert_int_equal(handle(&d, &m, &rep), 0);
-	m = msg(VU_REQ_SET_VRING_NUM);
-	m.u.state = (struct vu_vring_state){ 0, 256 };
-	m.ring = 0;
-	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(set_features(&d, VU_BIT(VIRTIO_F_VERSION_1)), 0);
+	assert_int_equal(set_mem_table(&d), 0);
+	assert_int_equal(ring_state(&d, VU_REQ_SET_VRING_NUM, 0, 256), 0);
 	m = msg(VU_REQ_SET_VRING_ADDR);
 	m.u.addr.index = 0;
 	m.ring = 0;
@@ -364,41 +366,26 @@ static void failed_stop_is_not_a_base(void **state)
 	struct rec rec = { .stop_base = 1234, .stop_error = -EIO };
 	struct vu_dev d;
 	struct vu_reply rep;
-	struct vu_msg m;
 
 	(void)state;
 	vu_dev_init(&d, "p0", FEATURES, 0, 1, &ops, &rec);
 	d.state = VU_STATE_OWNED;
-	m = msg(VU_REQ_SET_FEATURES);
-	m.u.u64 = VU_BIT(VIRTIO_F_VERSION_1);
-	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(set_features(&d, VU_BIT(VIRTIO_F_VERSION_1)), 0);
 	bring_up(&d, 0, true);
 	assert_true(d.ring[0].started);
 
-	m = msg(VU_REQ_GET_VRING_BASE);
-	m.u.state.index = 0;
-	m.ring = 0;
-	assert_int_equal(handle(&d, &m, &rep), -EIO);
+	assert_int_equal(get_vring_base(&d, 0, &rep), -EIO);
 	assert_int_equal(rec.stopped[0], 1);
 	assert_non_null(strstr(d.err, "cannot stop"));
 	assert_false(d.mig.ring[0].handed_over);
 	assert_false(vu_dev_quiesced(&d));
 	/* Asked again: still no index to give. */
-	m = msg(VU_REQ_GET_VRING_BASE);
-	m.u.state.index = 0;
-	m.ring = 0;
-	assert_int_equal(handle(&d, &m, &rep), -EIO);
+	assert_int_equal(get_vring_base(&d, 0, &rep), -EIO);
 	assert_false(d.mig.ring[0].handed_over);
 
 	/* A new base from the front end is a known position again. */
-	m = msg(VU_REQ_SET_VRING_BASE);
-	m.u.state = (struct vu_vring_state){ 0, 5 };
-	m.ring = 0;
-	assert_int_equal(handle(&d, &m, &rep), 0);
-	m = msg(VU_REQ_GET_VRING_BASE);
-	m.u.state.index = 0;
-	m.ring = 0;
-	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(ring_state(&d, VU_REQ_SET_VRING_BASE, 0, 5), 0);
+	assert_int_equal(get_vring_base(&d, 0, &rep), 0);
 	assert_int_equal(rep.u.state.num, 5);
 	vu_dev_reset(&d);
 }
@@ -417,30 +404,20 @@ static void ring_restarted_while_logging(void **state)
 	struct dirtylog *old, *now;
 	struct vu_dev d;
 	struct vu_reply rep;
-	struct vu_msg m;
 	uint64_t *words;
 	int fd;
 
 	(void)state;
 	vu_dev_init(&d, "p0", FEATURES, VU_PF(VU_PROTO_F_LOG_SHMFD), 1, &ops, &rec);
 	d.state = VU_STATE_OWNED;
-	m = msg(VU_REQ_SET_LOG_BASE);
-	m.u.log = (struct vu_log){ 4096, 0 };
-	m.fds[0] = memfd(4096);
-	m.nfds = 1;
-	assert_int_equal(handle(&d, &m, &rep), 0);
-	m = msg(VU_REQ_SET_FEATURES);
-	m.u.u64 = VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_LOG_ALL);
-	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(set_log_base(&d, 4096, memfd(4096)), 0);
+	assert_int_equal(set_features(&d, VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_LOG_ALL)), 0);
 	bring_up(&d, 0, true);
 	old = vu_dev_active_log(&d);
 	assert_non_null(old);
 
 	/* The reset: the ring stops, then starts again before SET_LOG_BASE. */
-	m = msg(VU_REQ_GET_VRING_BASE);
-	m.u.state.index = 0;
-	m.ring = 0;
-	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(get_vring_base(&d, 0, &rep), 0);
 	bring_up(&d, 0, false);
 	assert_true(d.ring[0].started);
 	now = vu_dev_active_log(&d);
@@ -450,11 +427,7 @@ static void ring_restarted_while_logging(void **state)
 	assert_int_equal(dirtylog_mark(now, 5 * 4096, 1), 0);
 
 	fd = memfd(4096);
-	m = msg(VU_REQ_SET_LOG_BASE);
-	m.u.log = (struct vu_log){ 4096, 0 };
-	m.fds[0] = dup(fd);
-	m.nfds = 1;
-	assert_int_equal(handle(&d, &m, &rep), 0);
+	assert_int_equal(set_log_base(&d, 4096, dup(fd)), 0);
 	words = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
 	assert_true(words != MAP_FAILED);
 	assert_true(words[0] & (1u << 5));
