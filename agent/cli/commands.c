@@ -48,6 +48,7 @@
 #include "agent/cli/dlanalyze.h"
 #include "agent/cli/dlrecord.h"
 #include "agent/cli/precheck.h"
+#include "agent/common/config.h"
 #include "agent/cli/render.h"
 #include "dirtylog/trace.h"
 #include "agent/common/version.h"
@@ -173,12 +174,21 @@ static const struct cmd_option migrate_opts[] = {
 
 #define OPTS(o) o, ARRAY_SIZE(o)
 
+static const struct cmd_option add_opts[] = {
+	{ "may-exist", 0, NULL, "a port of that name exists already: succeed, change nothing" },
+};
+
+static const struct cmd_option del_opts[] = {
+	{ "if-exists", 0, NULL, "no port of that name: succeed" },
+};
+
 static const struct command port_commands[] = {
 	{ "show", "NAME", 1, 1, NULL, 0, false, cmd_port_show,
 	  "show a port: features, dirty logging, rings", NULL, 0 },
-	{ "add", "SPEC", 1, 1, NULL, 0, false, cmd_port_add,
+	{ "add", "SPEC [--may-exist]", 1, 1, OPTS(add_opts), false, cmd_port_add,
 	  "add a port (SPEC as in vdpa-agentd(8))", NULL, 0 },
-	{ "del", "NAME", 1, 1, NULL, 0, false, cmd_port_del, "delete a port", NULL, 0 },
+	{ "del", "NAME [--if-exists]", 1, 1, OPTS(del_opts), false, cmd_port_del,
+	  "delete a port", NULL, 0 },
 };
 
 static const struct command dirtylog_commands[] = {
@@ -369,9 +379,12 @@ static int open_agent(const struct cli *cli, struct ctl_client **ret)
 /*
  * Sends req, prints the reply with render (or as JSON with -j) and returns
  * the exit status.  Every message names the agent, so an operator with
- * several agents knows which one failed.
+ * several agents knows which one failed.  A refusal whose message is
+ * exactly unchanged (--may-exist, --if-exists: the state asked for is there
+ * already) is a success that says so.
  */
-static int call_agent(const struct cli *cli, const struct ctl_request *req, render_fn render)
+static int call_agent(const struct cli *cli, const struct ctl_request *req, render_fn render,
+		      const char *unchanged)
 {
 	struct json_object *reply = NULL;
 	struct ctl_client *c = NULL;
@@ -404,6 +417,18 @@ static int call_agent(const struct cli *cli, const struct ctl_request *req, rend
 		}
 		return 0;
 	case CTL_STATUS_REFUSED:
+		if (unchanged && strcmp(err.message, unchanged) == 0) {
+			if (cli->json) {
+				struct json_object *o = json_object_new_object();
+
+				json_object_object_add(o, "unchanged", json_object_new_string(err.message));
+				render_json(o, stdout);
+				json_object_put(o);
+			} else {
+				fprintf(stderr, "vdpa-migrate: %s; nothing to do\n", err.message);
+			}
+			return 0;
+		}
 		if (cli->json)
 			print_refusal_json(&err);
 		fprintf(stderr, "vdpa-migrate: %s\n", err.message);
@@ -439,7 +464,7 @@ static int cmd_ports(const struct cli *cli, const struct cmd_args *a)
 	struct ctl_request req = { .cmd = CTL_CMD_PORTS };
 
 	(void)a;
-	return call_agent(cli, &req, render_ports);
+	return call_agent(cli, &req, render_ports, NULL);
 }
 
 static int cmd_port_show(const struct cli *cli, const struct cmd_args *a)
@@ -448,16 +473,31 @@ static int cmd_port_show(const struct cli *cli, const struct cmd_args *a)
 
 	if (!copy_arg(req.name, sizeof(req.name), a->pos[0], "NAME"))
 		return EXIT_USAGE;
-	return call_agent(cli, &req, render_port_show);
+	return call_agent(cli, &req, render_port_show, NULL);
+}
+
+/* Whether --NAME was given (an option with or without a value). */
+static bool opt_given(const struct cmd_args *a, const char *name)
+{
+	for (int i = 0; i < a->ngiven; i++)
+		if (strcmp(a->given[i].opt->name, name) == 0)
+			return true;
+	return false;
 }
 
 static int cmd_port_add(const struct cli *cli, const struct cmd_args *a)
 {
 	struct ctl_request req = { .cmd = CTL_CMD_PORT_ADD };
+	char unchanged[CTL_NAME_MAX + 32] = "";
+	struct port_config pc;
+	char why[CONFIG_ERR_MAX];
 
 	if (!copy_arg(req.spec, sizeof(req.spec), a->pos[0], "SPEC"))
 		return EXIT_USAGE;
-	return call_agent(cli, &req, render_port_added);
+	/* The agent's refusal of a name it has (agentd_add_port()). */
+	if (opt_given(a, "may-exist") && port_spec_parse(req.spec, &pc, why, sizeof(why)) == 0)
+		snprintf(unchanged, sizeof(unchanged), "port %s already exists", pc.name);
+	return call_agent(cli, &req, render_port_added, unchanged[0] ? unchanged : NULL);
 }
 
 /* port-del replies {"ok":true}: nothing to say on success. */
@@ -473,9 +513,14 @@ static int cmd_port_del(const struct cli *cli, const struct cmd_args *a)
 {
 	struct ctl_request req = { .cmd = CTL_CMD_PORT_DEL };
 
+	char unchanged[CTL_NAME_MAX + 32] = "";
+
 	if (!copy_arg(req.name, sizeof(req.name), a->pos[0], "NAME"))
 		return EXIT_USAGE;
-	return call_agent(cli, &req, render_nothing);
+	/* The control server's refusal of a name it does not have. */
+	if (opt_given(a, "if-exists"))
+		snprintf(unchanged, sizeof(unchanged), "no port named '%s'", req.name);
+	return call_agent(cli, &req, render_nothing, unchanged[0] ? unchanged : NULL);
 }
 
 static int render_switch(struct json_object *reply, FILE *f, struct ctl_error *err)
@@ -507,7 +552,7 @@ static int cmd_switch(const struct cli *cli, const struct cmd_args *a)
 	if (!copy_arg(req.name, sizeof(req.name), a->pos[0], "NAME"))
 		return EXIT_USAGE;
 	strcpy(req.to, to);
-	return call_agent(cli, &req, render_switch);
+	return call_agent(cli, &req, render_switch, NULL);
 }
 
 /* ---- dirtylog ---------------------------------------------------------- */

@@ -34,6 +34,16 @@ agent_cli a port add "name=added,socket=$RT/added.sock,endpoint=null" >/dev/null
 expect_names "added cli p1 p2 "
 out=$(agent_cli a port add "name=added,socket=$RT/x.sock" 2>&1) && fail "a duplicate port was added"
 printf '%s' "$out" | grep 'port added already exists' >/dev/null || fail "duplicate add: $out"
+# For configuration management: the same add with --may-exist succeeds and
+# changes nothing; another refusal (a socket in use) still fails.
+out=$(agent_cli a port add --may-exist "name=added,socket=$RT/x.sock" 2>&1) ||
+	fail "port add --may-exist of an existing port failed: $out"
+printf '%s' "$out" | grep -F 'port added already exists; nothing to do' >/dev/null || fail "--may-exist: $out"
+out=$(agent_cli a -j port add --may-exist "name=added,socket=$RT/x.sock" 2>/dev/null) || fail "-j --may-exist failed"
+[ "$(printf '%s' "$out" | tr -d ' \n')" = '{"unchanged":"portaddedalreadyexists"}' ] || fail "-j --may-exist: $out"
+out=$(agent_cli a port add --may-exist "name=other,socket=$RT/added.sock" 2>&1) &&
+	fail "--may-exist hid a refusal that is not about the name: $out"
+expect_names "added cli p1 p2 "
 
 write_conf "[port p2]" "socket = $RT/p2.sock" "endpoint = loop" "" "[port p3]" "socket = $RT/p3.sock"
 kill -HUP "${AGENT_PID[a]}"
@@ -51,6 +61,7 @@ expect_names "added cli p2 p3 "
 agent_cli a port del added >/dev/null || fail "port del failed"
 out=$(agent_cli a port del added 2>&1) && fail "deleting a missing port succeeded"
 printf '%s' "$out" | grep "no port named 'added'" >/dev/null || fail "missing port del: $out"
+agent_cli a port del --if-exists added 2>/dev/null || fail "port del --if-exists of a missing port failed"
 expect_names "cli p2 p3 "
 
 kill -TERM "${AGENT_PID[a]}"
