@@ -40,7 +40,7 @@ has "$main" /usr/sbin/vdpa-agentd /usr/bin/vdpa-migrate \
 	/usr/libexec/vdpa-migrate/libvirt-hook \
 	"/etc/libvirt/hooks/qemu.d/50-vdpa-migrate -> /usr/libexec/vdpa-migrate/libvirt-hook" \
 	/usr/share/man/man8/vdpa-agentd.8.gz /usr/share/man/man8/vdpa-migrate.8.gz \
-	/usr/share/man/man5/vdpa-agentd.conf.5.gz \
+	/usr/share/man/man5/vdpa-agentd.conf.5.gz /usr/share/man/man7/vdpa-migrate-json.7.gz \
 	/usr/share/bash-completion/completions/vdpa-migrate \
 	/usr/share/doc/vdpa-migrate/vdpa-agentd.conf /usr/share/doc/vdpa-migrate/vdpa-migrate-hook.conf
 has "$simd" /usr/bin/vdpa-simd /usr/share/man/man8/vdpa-simd.8.gz

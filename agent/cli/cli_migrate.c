@@ -93,7 +93,7 @@ static bool has_qmp_option(char **args)
 /* One line; the caller points to "vdpa-migrate migrate --help" for more. */
 static int usage(const char *why, const char *arg)
 {
-	fprintf(stderr, "vdpa-migrate: migrate: %s%s%s\n", why, arg ? ": " : "", arg ? arg : "");
+	cli_error("migrate: %s%s%s\n", why, arg ? ": " : "", arg ? arg : "");
 	return MIGRATE_EXIT_USAGE;
 }
 
@@ -1219,7 +1219,7 @@ static void print_json(struct run *r, int status)
 	if (!o)
 		return;
 	json_object_object_add(o, "status", json_object_new_string(r->outcome ? r->outcome : "failed"));
-	json_object_object_add(o, "exit", json_object_new_int(status));
+	json_object_object_add(o, "exit_status", json_object_new_int(status));
 	if (r->error[0])
 		json_object_object_add(o, "error", json_object_new_string(r->error));
 	if (r->started) {
@@ -1392,7 +1392,7 @@ int cli_migrate(char **args, bool json)
 
 	r = calloc(1, sizeof(*r));
 	if (!r) {
-		fputs("vdpa-migrate: out of memory\n", stderr);
+		cli_error("out of memory\n");
 		return MIGRATE_EXIT_FAILED;
 	}
 	r->o.json = json;

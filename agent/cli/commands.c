@@ -124,7 +124,9 @@ static const struct cmd_option global_opts[] = {
 	  "ssh://[USER@]HOST[/PATH] (the same through ssh; PATH\n"
 	  "defaults to " CTL_SSH_DEFAULT_PATH ")\n"
 	  "default: $" CTL_AGENT_ENV ", else " CTL_DEFAULT_AGENT },
-	{ "json", 'j', NULL, "print JSON: the agent's reply, or the result" },
+	{ "json", 'j', NULL, "print JSON: the agent's reply, or the result, on one line;\n"
+	  "a failure too (vdpa-migrate-json(7))" },
+	{ "pretty", 0, NULL, "with -j: indent the JSON over several lines" },
 	{ "help", 'h', NULL, "print the usage and exit" },
 	{ "version", 'V', NULL, "print the version and exit" },
 };
@@ -337,7 +339,11 @@ static const char *opt_last(const struct cmd_args *a, const char *name)
 
 /* ---- talking to the agent ------------------------------------------- */
 
-/* With -j a refusal is also data on stdout: {"error": ..., "field": ...}. */
+/*
+ * With -j a refusal is also data on stdout: {"version", "error", "field",
+ * "exit_status"}; every other failure gets the same object without
+ * "field" from vdpa_migrate_main().
+ */
 static void print_refusal_json(const struct ctl_error *err)
 {
 	struct json_object *o = json_object_new_object();
@@ -347,6 +353,7 @@ static void print_refusal_json(const struct ctl_error *err)
 	json_object_object_add(o, "error", json_object_new_string(err->message));
 	if (err->field[0])
 		json_object_object_add(o, "field", json_object_new_string(err->field));
+	json_object_object_add(o, "exit_status", json_object_new_int(CTL_STATUS_REFUSED));
 	render_json(o, stdout);
 	json_object_put(o);
 }
@@ -364,12 +371,12 @@ static int open_agent(const struct cli *cli, struct ctl_client **ret)
 
 	r = ctl_agent_parse(cli->agent, &addr, &err);
 	if (r < 0) {
-		fprintf(stderr, "vdpa-migrate: --agent %s: %s\n", cli->agent, err.message);
+		cli_error("--agent %s: %s\n", cli->agent, err.message);
 		return EXIT_USAGE;
 	}
 	r = ctl_client_open(cli->agent, CTL_CLIENT_TIMEOUT_MS, ret, &err);
 	if (r < 0) {
-		fprintf(stderr, "vdpa-migrate: cannot reach the agent at %s: %s\n", cli->agent,
+		cli_error("cannot reach the agent at %s: %s\n", cli->agent,
 			err.message);
 		return CTL_STATUS_UNAVAILABLE;
 	}
@@ -407,12 +414,12 @@ static int call_agent(const struct cli *cli, const struct ctl_request *req, rend
 			r = render(reply, stdout, &err);
 		json_object_put(reply);
 		if (r == -EBADMSG) {
-			fprintf(stderr, "vdpa-migrate: bad reply from the agent at %s: %s\n", path,
+			cli_error("bad reply from the agent at %s: %s\n", path,
 				err.message);
 			return CTL_STATUS_BAD_REPLY;
 		}
 		if (r < 0) {
-			fprintf(stderr, "vdpa-migrate: %s\n", strerror(-r));
+			cli_error("%s\n", strerror(-r));
 			return EXIT_IOERR;
 		}
 		return 0;
@@ -425,19 +432,19 @@ static int call_agent(const struct cli *cli, const struct ctl_request *req, rend
 				render_json(o, stdout);
 				json_object_put(o);
 			} else {
-				fprintf(stderr, "vdpa-migrate: %s; nothing to do\n", err.message);
+				cli_error("%s; nothing to do\n", err.message);
 			}
 			return 0;
 		}
 		if (cli->json)
 			print_refusal_json(&err);
-		fprintf(stderr, "vdpa-migrate: %s\n", err.message);
+		cli_error("%s\n", err.message);
 		return status;
 	case CTL_STATUS_BAD_REPLY:
-		fprintf(stderr, "vdpa-migrate: bad reply from the agent at %s: %s\n", path, err.message);
+		cli_error("bad reply from the agent at %s: %s\n", path, err.message);
 		return status;
 	default:
-		fprintf(stderr, "vdpa-migrate: talking to the agent at %s: %s\n", path, err.message);
+		cli_error("talking to the agent at %s: %s\n", path, err.message);
 		return status;
 	}
 }
@@ -452,7 +459,7 @@ static bool copy_arg(char *dst, size_t cap, const char *arg, const char *what)
 	size_t n = strlen(arg);
 
 	if (n == 0 || n >= cap) {
-		fprintf(stderr, "vdpa-migrate: %s must be 1 to %zu bytes\n", what, cap - 1);
+		cli_error("%s must be 1 to %zu bytes\n", what, cap - 1);
 		return false;
 	}
 	memcpy(dst, arg, n + 1);
@@ -546,7 +553,7 @@ static int cmd_switch(const struct cli *cli, const struct cmd_args *a)
 	const char *to = opt_last(a, "to");
 
 	if (!to || (strcmp(to, "sw") != 0 && strcmp(to, "accel") != 0)) {
-		fputs("vdpa-migrate: switch needs --to sw or --to accel\n", stderr);
+		cli_error("switch needs --to sw or --to accel\n");
 		return EXIT_USAGE;
 	}
 	if (!copy_arg(req.name, sizeof(req.name), a->pos[0], "NAME"))
@@ -645,29 +652,29 @@ static int cmd_dirtylog_record(const struct cli *cli, const struct cmd_args *a)
 	o.name = ui.name = name;
 	if ((v = opt_last(a, "seconds")) &&
 	    !parse_milli(v, 1, UINT64_C(7) * 24 * 3600 * 1000, &o.duration_ms)) {
-		fprintf(stderr, "vdpa-migrate: --seconds %s: expected a number of seconds, "
+		cli_error("--seconds %s: expected a number of seconds, "
 			"0.001 to 604800\n", v);
 		return EXIT_USAGE;
 	}
 	if ((v = opt_last(a, "interval"))) {
 		if (!parse_milli(v, 1000, UINT64_C(3600) * 1000 * 1000, &o.interval_ms) ||
 		    o.interval_ms % 1000) {
-			fprintf(stderr, "vdpa-migrate: --interval %s: expected whole milliseconds, "
+			cli_error("--interval %s: expected whole milliseconds, "
 				"1 to 3600000\n", v);
 			return EXIT_USAGE;
 		}
 		o.interval_ms /= 1000;
 	}
 	if ((out = opt_last(a, "out")) && !out[0]) {
-		fputs("vdpa-migrate: --out needs a file name\n", stderr);
+		cli_error("--out needs a file name\n");
 		return EXIT_USAGE;
 	}
 	if (!o.duration_ms || !out) {
-		fputs("vdpa-migrate: dirtylog record needs --seconds S and --out FILE\n", stderr);
+		cli_error("dirtylog record needs --seconds S and --out FILE\n");
 		return EXIT_USAGE;
 	}
 	if (o.interval_ms > o.duration_ms) {
-		fputs("vdpa-migrate: --interval is longer than --seconds: nothing to record\n", stderr);
+		cli_error("--interval is longer than --seconds: nothing to record\n");
 		return EXIT_USAGE;
 	}
 	o.progress = record_progress;
@@ -678,12 +685,12 @@ static int cmd_dirtylog_record(const struct cli *cli, const struct cmd_args *a)
 		return status;
 	if (asprintf(&tmp, "%s.%ld.tmp", out, (long)getpid()) < 0) {
 		ctl_client_free(c);
-		fputs("vdpa-migrate: out of memory\n", stderr);
+		cli_error("out of memory\n");
 		return EXIT_OSERR;
 	}
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 	if (fd < 0) {
-		fprintf(stderr, "vdpa-migrate: cannot create %s: %s\n", tmp, strerror(errno));
+		cli_error("cannot create %s: %s\n", tmp, strerror(errno));
 		status = EXIT_IOERR;
 		goto out;
 	}
@@ -710,24 +717,24 @@ static int cmd_dirtylog_record(const struct cli *cli, const struct cmd_args *a)
 		if (r == -EREMOTEIO && cli->json)
 			print_refusal_json(&err);
 		if (status == CTL_STATUS_BAD_REPLY)
-			fprintf(stderr, "vdpa-migrate: bad reply from the agent at %s: %s\n", path,
+			cli_error("bad reply from the agent at %s: %s\n", path,
 				err.message);
 		else if (status == CTL_STATUS_REFUSED)
-			fprintf(stderr, "vdpa-migrate: %s\n", err.message);
+			cli_error("%s\n", err.message);
 		else
-			fprintf(stderr, "vdpa-migrate: talking to the agent at %s: %s\n", path,
+			cli_error("talking to the agent at %s: %s\n", path,
 				err.message);
 		break;
 	case DLREC_OUTPUT:
-		fprintf(stderr, "vdpa-migrate: %s: %s\n", out, err.message);
+		cli_error("%s: %s\n", out, err.message);
 		status = EXIT_IOERR;
 		break;
 	}
 	if (sum.stop_rc < 0 && sum.stage != DLREC_AGENT)
-		fprintf(stderr, "vdpa-migrate: dirtylog-stop %s: %s\n", name, sum.stop_err.message);
+		cli_error("dirtylog-stop %s: %s\n", name, sum.stop_err.message);
 
 	if (close(fd) < 0 && status == 0) {
-		fprintf(stderr, "vdpa-migrate: %s: %s\n", out, strerror(errno));
+		cli_error("%s: %s\n", out, strerror(errno));
 		status = EXIT_IOERR;
 	}
 	fd = -1;
@@ -737,7 +744,7 @@ static int cmd_dirtylog_record(const struct cli *cli, const struct cmd_args *a)
 		goto out;
 	}
 	if (rename(tmp, out) < 0) {
-		fprintf(stderr, "vdpa-migrate: cannot rename %s to %s: %s\n", tmp, out,
+		cli_error("cannot rename %s to %s: %s\n", tmp, out,
 			strerror(errno));
 		unlink(tmp);
 		status = EXIT_IOERR;
@@ -793,37 +800,37 @@ static int cmd_dirtylog_analyze(const struct cli *cli, const struct cmd_args *a)
 	uint64_t us;
 
 	if ((v = opt_last(a, "bandwidth")) && dla_parse_rate(v, &params.link_bps) < 0) {
-		fprintf(stderr, "vdpa-migrate: --bandwidth %s: expected bits/s, such as 10G, 2.5G, "
+		cli_error("--bandwidth %s: expected bits/s, such as 10G, 2.5G, "
 			"500M\n", v);
 		return EXIT_USAGE;
 	}
 	if ((v = opt_last(a, "downtime-limit"))) {
 		if (!parse_milli(v, 1, UINT64_C(3600) * 1000 * 1000, &us)) {
-			fprintf(stderr, "vdpa-migrate: --downtime-limit %s: expected milliseconds, "
+			cli_error("--downtime-limit %s: expected milliseconds, "
 				"0.001 to 3600000\n", v);
 			return EXIT_USAGE;
 		}
 		params.downtime_ms = (double)us / 1000;
 	}
 	if (plot && !plot[0]) {
-		fputs("vdpa-migrate: --plot needs a file name\n", stderr);
+		cli_error("--plot needs a file name\n");
 		return EXIT_USAGE;
 	}
 
 	fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		fprintf(stderr, "vdpa-migrate: cannot open %s: %s\n", file, strerror(errno));
+		cli_error("cannot open %s: %s\n", file, strerror(errno));
 		return EXIT_NOINPUT;
 	}
 	r = dirtylog_trace_reader_init(&rd, fd);
 	if (r < 0) {
-		fprintf(stderr, "vdpa-migrate: %s: %s\n", file, rd.err);
+		cli_error("%s: %s\n", file, rd.err);
 		status = r == -ENOMEM ? EXIT_OSERR : EXIT_DATAERR;
 		goto out;
 	}
 	r = dla_new(rd.page_shift, rd.guest_size, &params, &st);
 	if (r < 0) {
-		fprintf(stderr, "vdpa-migrate: %s: cannot analyze a guest of %llu bytes: %s\n", file,
+		cli_error("%s: cannot analyze a guest of %llu bytes: %s\n", file,
 			(unsigned long long)rd.guest_size, strerror(-r));
 		status = r == -ENOMEM ? EXIT_OSERR : EXIT_DATAERR;
 		goto out;
@@ -835,19 +842,19 @@ static int cmd_dirtylog_analyze(const struct cli *cli, const struct cmd_args *a)
 		if (r == 0)
 			break;
 		if (r < 0) {
-			fprintf(stderr, "vdpa-migrate: %s: %s\n", file, rd.err);
+			cli_error("%s: %s\n", file, rd.err);
 			status = r == -ENOMEM ? EXIT_OSERR : EXIT_DATAERR;
 			goto out;
 		}
 		r = dla_add(st, snap.timestamp_ns, snap.bitmap, snap.len, err, sizeof(err));
 		if (r < 0) {
-			fprintf(stderr, "vdpa-migrate: %s: %s\n", file, err);
+			cli_error("%s: %s\n", file, err);
 			status = r == -ENOMEM ? EXIT_OSERR : EXIT_DATAERR;
 			goto out;
 		}
 	}
 	if (dla_finish(st, &res) < 0) {
-		fputs("vdpa-migrate: out of memory\n", stderr);
+		cli_error("out of memory\n");
 		status = EXIT_OSERR;
 		goto out;
 	}
@@ -857,14 +864,14 @@ static int cmd_dirtylog_analyze(const struct cli *cli, const struct cmd_args *a)
 		FILE *f = fopen(plot, "we");
 
 		if (!f || dla_write_svg(&res, f) < 0 || fclose(f) != 0) {
-			fprintf(stderr, "vdpa-migrate: cannot write %s: %s\n", plot, strerror(errno));
+			cli_error("cannot write %s: %s\n", plot, strerror(errno));
 			status = EXIT_IOERR;
 			goto out;
 		}
 	}
 	r = json ? dla_write_json(&res, stdout) : dla_write_report(&res, stdout);
 	if (r == -ENOMEM) {
-		fputs("vdpa-migrate: out of memory\n", stderr);
+		cli_error("out of memory\n");
 		status = EXIT_OSERR;
 	}
 out:
@@ -886,7 +893,7 @@ static bool check_agent_arg(const char *opt, const char *addr)
 
 	if (ctl_agent_parse(addr, &a, &err) == 0)
 		return true;
-	fprintf(stderr, "vdpa-migrate: %s %s: %s\n", opt, addr, err.message);
+	cli_error("%s %s: %s\n", opt, addr, err.message);
 	return false;
 }
 
@@ -902,11 +909,11 @@ static int cmd_precheck(const struct cli *cli, const struct cmd_args *a)
 	if (p && !copy_arg(port, sizeof(port), p, "--port NAME"))
 		return EXIT_USAGE;
 	if (backend && strcmp(backend, "sw") != 0 && strcmp(backend, "accel") != 0) {
-		fprintf(stderr, "vdpa-migrate: --to-backend %s: expected sw or accel\n", backend);
+		cli_error("--to-backend %s: expected sw or accel\n", backend);
 		return EXIT_USAGE;
 	}
 	if (!from || !to || !port[0]) {
-		fputs("vdpa-migrate: precheck needs --from AGENT, --port NAME and --to AGENT\n", stderr);
+		cli_error("precheck needs --from AGENT, --port NAME and --to AGENT\n");
 		return EXIT_USAGE;
 	}
 	if (!check_agent_arg("--from", from) || !check_agent_arg("--to", to))
@@ -917,7 +924,7 @@ static int cmd_precheck(const struct cli *cli, const struct cmd_args *a)
 		status = (int)ctl_client_status(r);
 		if (status == CTL_STATUS_REFUSED && cli->json)
 			print_refusal_json(&err);
-		fprintf(stderr, "vdpa-migrate: precheck: %s%s\n",
+		cli_error("precheck: %s%s\n",
 			status == CTL_STATUS_BAD_REPLY ? "bad reply: " : "", err.message);
 		return status;
 	}
@@ -925,14 +932,13 @@ static int cmd_precheck(const struct cli *cli, const struct cmd_args *a)
 		struct json_object *o = precheck_to_json(&res);
 
 		if (!o) {
-			fputs("vdpa-migrate: out of memory\n", stderr);
+			cli_error("out of memory\n");
 			return EXIT_OSERR;
 		}
-		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-			JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+		render_json(o, stdout);
 		json_object_put(o);
 	} else if (precheck_print(&res, stdout) < 0) {
-		fprintf(stderr, "vdpa-migrate: writing the output: %s\n", strerror(errno));
+		cli_error("writing the output: %s\n", strerror(errno));
 		return EXIT_IOERR;
 	}
 	return res.refused ? MIGRATE_EXIT_REFUSED : 0;
@@ -995,19 +1001,19 @@ static int cmd_proxy(const struct cli *cli, const struct cmd_args *args)
 
 	(void)args;
 	if (ctl_agent_parse(cli->agent, &a, &err) < 0 || a.ssh) {
-		fprintf(stderr, "vdpa-migrate: proxy needs --agent unix:PATH (got %s)\n", cli->agent);
+		cli_error("proxy needs --agent unix:PATH (got %s)\n", cli->agent);
 		return EXIT_USAGE;
 	}
 	r = ctl_client_connect(a.path, CTL_CLIENT_TIMEOUT_MS, &c, &err);
 	if (r < 0) {
-		fprintf(stderr, "vdpa-migrate: cannot reach the agent at %s: %s\n", cli->agent,
+		cli_error("cannot reach the agent at %s: %s\n", cli->agent,
 			err.message);
 		return CTL_STATUS_UNAVAILABLE;
 	}
 	up = calloc(1, sizeof(*up));
 	down = calloc(1, sizeof(*down));
 	if (!up || !down) {
-		fputs("vdpa-migrate: out of memory\n", stderr);
+		cli_error("out of memory\n");
 		status = EXIT_OSERR;
 		goto out;
 	}
@@ -1070,7 +1076,7 @@ static int cmd_proxy(const struct cli *cli, const struct cmd_args *args)
 	}
 	goto out;
 fail:
-	fprintf(stderr, "vdpa-migrate: proxy: %s\n", strerror(-r));
+	cli_error("proxy: %s\n", strerror(-r));
 	status = r == -EPIPE ? EXIT_IOERR : CTL_STATUS_UNAVAILABLE;
 out:
 	free(up);
@@ -1094,7 +1100,7 @@ static int cmd_migrate(const struct cli *cli, const struct cmd_args *a)
 	if (!args || !names) {
 		free(args);
 		free(names);
-		fputs("vdpa-migrate: out of memory\n", stderr);
+		cli_error("out of memory\n");
 		return EXIT_OSERR;
 	}
 	for (int i = 0; i < a->ngiven; i++) {
@@ -1123,10 +1129,18 @@ static int cmd_libvirt_hook(const struct cli *cli, const struct cmd_args *a)
 static int cmd_version(const struct cli *cli, const struct cmd_args *a)
 {
 	(void)a;
-	if (cli->json)
-		printf("{\n  \"version\": \"%s\"\n}\n", VDPA_MIGRATE_VERSION);
-	else
+	if (cli->json) {
+		struct json_object *o = json_object_new_object();
+
+		if (!o)
+			return EXIT_OSERR;
+		json_object_object_add(o, "program_version",
+				       json_object_new_string(VDPA_MIGRATE_VERSION));
+		render_json(o, stdout);
+		json_object_put(o);
+	} else {
 		printf("vdpa-migrate %s\n", VDPA_MIGRATE_VERSION);
+	}
 	return 0;
 }
 
@@ -1158,7 +1172,7 @@ static int cmd_help(const struct cli *cli, const struct cmd_args *a)
 		c = NULL;
 	}
 	if (!c) {
-		fprintf(stderr, "vdpa-migrate: help: unknown command '%s%s%s'\n", a->pos[0],
+		cli_error("help: unknown command '%s%s%s'\n", a->pos[0],
 			a->npos == 2 ? " " : "", a->npos == 2 ? a->pos[1] : "");
 		return EXIT_USAGE;
 	}
@@ -1225,16 +1239,16 @@ static int parse(struct cli *cli, const char *what, const struct cmd_option *opt
 		if (c == '?' || c == ':') {
 			el = argv[optind - 1];
 			if (c == ':')
-				fprintf(stderr, "vdpa-migrate: %s%soption '%s' needs a value\n", what,
+				cli_error("%s%soption '%s' needs a value\n", what,
 					what[0] ? ": " : "", el);
 			else if (optopt >= OPT_BASE)
-				fprintf(stderr, "vdpa-migrate: %s%soption '--%s' takes no value\n", what,
+				cli_error("%s%soption '--%s' takes no value\n", what,
 					what[0] ? ": " : "", all[optopt - OPT_BASE]->name);
 			else if (optopt)
-				fprintf(stderr, "vdpa-migrate: %s%sunknown option '-%c'\n", what,
+				cli_error("%s%sunknown option '-%c'\n", what,
 					what[0] ? ": " : "", optopt);
 			else
-				fprintf(stderr, "vdpa-migrate: %s%sunknown option '%s'\n", what,
+				cli_error("%s%sunknown option '%s'\n", what,
 					what[0] ? ": " : "", el);
 			return EXIT_USAGE;
 		}
@@ -1247,7 +1261,7 @@ static int parse(struct cli *cli, const char *what, const struct cmd_option *opt
 			el = o->arg && optarg == argv[optind - 1] ? argv[optind - 2] : argv[optind - 1];
 			if (strncmp(el, "--", 2) != 0 || strncmp(el + 2, o->name, len) != 0 ||
 			    (el[2 + len] != '\0' && el[2 + len] != '=')) {
-				fprintf(stderr, "vdpa-migrate: %s%sunknown option '%.*s' (did you mean "
+				cli_error("%s%sunknown option '%.*s' (did you mean "
 					"'--%s'?)\n", what, what[0] ? ": " : "",
 					(int)strcspn(el, "="), el, o->name);
 				return EXIT_USAGE;
@@ -1264,6 +1278,8 @@ static int parse(struct cli *cli, const char *what, const struct cmd_option *opt
 				cli->agent = optarg;
 			else if (strcmp(o->name, "json") == 0)
 				cli->json = true;
+			else if (strcmp(o->name, "pretty") == 0)
+				render_json_set_pretty(true);
 			else if (strcmp(o->name, "help") == 0)
 				cli->help = true;
 			else
@@ -1310,12 +1326,12 @@ static int dispatch(struct cli *cli, int argc, char **argv, struct cmd_args *a)
 		}
 		if (cli->version)
 			return cmd_version(cli, a);
-		fputs("vdpa-migrate: no command\n", stderr);
+		cli_error("no command\n");
 		return try_help(NULL, NULL);
 	}
 	c = find(commands, ARRAY_SIZE(commands), a->pos[0]);
 	if (!c) {
-		fprintf(stderr, "vdpa-migrate: unknown command '%s'\n", a->pos[0]);
+		cli_error("unknown command '%s'\n", a->pos[0]);
 		return try_help(NULL, NULL);
 	}
 	argc = a->npos;
@@ -1331,13 +1347,13 @@ static int dispatch(struct cli *cli, int argc, char **argv, struct cmd_args *a)
 			}
 			if (cli->version)
 				return cmd_version(cli, a);
-			fprintf(stderr, "vdpa-migrate: %s: missing subcommand\n", c->name);
+			cli_error("%s: missing subcommand\n", c->name);
 			return try_help(NULL, c);
 		}
 		parent = c;
 		c = find(parent->sub, parent->nsub, a->pos[0]);
 		if (!c) {
-			fprintf(stderr, "vdpa-migrate: unknown command '%s %s'\n", parent->name,
+			cli_error("unknown command '%s %s'\n", parent->name,
 				a->pos[0]);
 			return try_help(NULL, parent);
 		}
@@ -1363,7 +1379,7 @@ static int dispatch(struct cli *cli, int argc, char **argv, struct cmd_args *a)
 	if (cli->version)
 		return cmd_version(cli, a);
 	if (a->npos < c->min_args || a->npos > c->max_args) {
-		fprintf(stderr, "vdpa-migrate: %s: expected %s\n", name,
+		cli_error("%s: expected %s\n", name,
 			c->args ? c->args : "no arguments");
 		return try_help(parent, c);
 	}
@@ -1382,8 +1398,9 @@ int vdpa_migrate_main(int argc, char **argv)
 
 	if (env && env[0])
 		cli.agent = env;
+	render_json_reset();
 	if (argc < 1) {
-		fputs("vdpa-migrate: no arguments at all, not even a name\n", stderr);
+		cli_error("no arguments at all, not even a name\n");
 		return EXIT_USAGE;
 	}
 	/* At most one entry per argument. */
@@ -1392,14 +1409,26 @@ int vdpa_migrate_main(int argc, char **argv)
 	if (!a.given || !a.posbuf) {
 		free(a.given);
 		free(a.posbuf);
-		fputs("vdpa-migrate: out of memory\n", stderr);
+		cli_error("out of memory\n");
 		return EXIT_OSERR;
 	}
 	status = dispatch(&cli, argc, argv, &a);
 	free(a.given);
 	free(a.posbuf);
+	/* -j: a failure is an object on stdout too, whatever failed. */
+	if (cli.json && status != 0 && !render_json_wrote_stdout()) {
+		struct json_object *o = json_object_new_object();
+
+		if (o) {
+			json_object_object_add(o, "error", json_object_new_string(
+				cli_last_error()[0] ? cli_last_error() : "failed"));
+			json_object_object_add(o, "exit_status", json_object_new_int(status));
+			render_json(o, stdout);
+			json_object_put(o);
+		}
+	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		fprintf(stderr, "vdpa-migrate: writing the output: %s\n", strerror(errno));
+		cli_error("writing the output: %s\n", strerror(errno));
 		return EXIT_IOERR;
 	}
 	return status;

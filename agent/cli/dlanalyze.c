@@ -20,6 +20,7 @@
 #include <json-c/json.h>
 
 #include "agent/cli/dlanalyze.h"
+#include "agent/cli/render.h"
 #include "agent/common/util.h"
 #include "dirtylog/dirtylog.h"
 
@@ -498,8 +499,10 @@ int dla_write_json(const struct dla_result *r, FILE *f)
 	}
 	json_object_object_add(o, "series", series);
 
-	fprintf(f, "%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
-		JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+	if (render_json(o, f) < 0) {
+		json_object_put(o);
+		return -ENOMEM;
+	}
 	json_object_put(o);
 	return ferror(f) ? -EIO : 0;
 }

@@ -43,6 +43,7 @@
 
 #include "agent/cli/cli_migrate.h"
 #include "agent/cli/domxml.h"
+#include "agent/cli/render.h"
 #include "agent/common/util.h"
 #include "protocol/text.h"
 
@@ -91,13 +92,13 @@ static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)
 static int usage_error(const char *fmt, ...)
 {
 	va_list ap;
+	char msg[400];
 
-	fputs("vdpa-migrate: migrate: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	/* One line; the caller points to "vdpa-migrate migrate --help". */
-	fputc('\n', stderr);
+	cli_error("migrate: %s", msg);
 	return MIGRATE_EXIT_USAGE;
 }
 
@@ -199,7 +200,7 @@ static void print_progress(struct progress *pr)
 	ms = param(p, n, VIR_DOMAIN_JOB_TIME_ELAPSED);
 	pass = param(p, n, VIR_DOMAIN_JOB_MEMORY_ITERATION);
 	virTypedParamsFree(p, n);
-	fprintf(stderr, "vdpa-migrate: migrate %s: %llu.%01llu s, memory %llu of %llu MiB sent, "
+	cli_error("migrate %s: %llu.%01llu s, memory %llu of %llu MiB sent, "
 		"%llu MiB left, %.1f MiB/s, pass %llu\n", pr->name, ms / 1000, ms % 1000 / 100,
 		done >> 20, total >> 20, left >> 20, (double)bps / (1 << 20), pass);
 }
@@ -235,16 +236,16 @@ static void *progress_thread(void *data)
 		if (done)
 			return NULL;
 		if (sig > 0)
-			fprintf(stderr, "vdpa-migrate: migrate %s: %s, cancelling the migration\n",
+			cli_error("migrate %s: %s, cancelling the migration\n",
 				pr->name, strsignal(sig));
 		if (pending) {
 			if (virDomainAbortJob(pr->dom) == 0) {
 				aborted = true;
 				if (told)
-					fprintf(stderr, "vdpa-migrate: migrate %s: cancelled\n",
+					cli_error("migrate %s: cancelled\n",
 						pr->name);
 			} else if (!told) {
-				fprintf(stderr, "vdpa-migrate: migrate %s: cannot cancel yet: %s; "
+				cli_error("migrate %s: cannot cancel yet: %s; "
 					"trying again until the migration starts or ends\n",
 					pr->name, last_error());
 				told = true;
@@ -269,21 +270,21 @@ static int where_is_it(virDomainPtr dom, const char *name, int before)
 	int state = 0, reason = 0;
 
 	if (virDomainGetState(dom, &state, &reason, 0) < 0) {
-		fprintf(stderr, "vdpa-migrate: migrate %s: the domain's state on the source is "
+		cli_error("migrate %s: the domain's state on the source is "
 			"unknown (%s): check both hosts\n", name, last_error());
 		return MIGRATE_EXIT_UNKNOWN;
 	}
 	if (state == VIR_DOMAIN_RUNNING) {
-		fprintf(stderr, "vdpa-migrate: migrate %s: the domain still runs on the source\n",
+		cli_error("migrate %s: the domain still runs on the source\n",
 			name);
 		return MIGRATE_EXIT_FAILED;
 	}
 	if (before >= 0 && state == before) {
-		fprintf(stderr, "vdpa-migrate: migrate %s: the domain is still on the source, in "
+		cli_error("migrate %s: the domain is still on the source, in "
 			"the state it had before (state %d, reason %d)\n", name, state, reason);
 		return MIGRATE_EXIT_FAILED;
 	}
-	fprintf(stderr, "vdpa-migrate: migrate %s: the domain is not running on the source "
+	cli_error("migrate %s: the domain is not running on the source "
 		"(state %d, reason %d): check the destination\n", name, state, reason);
 	return MIGRATE_EXIT_UNKNOWN;
 }
@@ -326,8 +327,7 @@ static int print_json(const struct options *o, const struct domxml *d, const cha
 		json_object_object_add(j, "persist_xml", json_object_new_string(persist_xml));
 	if (!xml)
 		json_object_object_add(j, "migrated", json_object_new_boolean(migrated));
-	if (printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY |
-							     JSON_C_TO_STRING_SPACED)) < 0)
+	if (render_json(j, stdout) < 0)
 		r = -EIO;
 	json_object_put(j);
 	return r;
@@ -349,7 +349,7 @@ static int migrate(const struct options *o, virDomainPtr dom, const char *dest_x
 	    (persist_xml && virTypedParamsAddString(&params, &nparams, &maxparams,
 						    VIR_MIGRATE_PARAM_PERSIST_XML,
 						    persist_xml) < 0)) {
-		fprintf(stderr, "vdpa-migrate: migrate %s: %s\n", o->domain, last_error());
+		cli_error("migrate %s: %s\n", o->domain, last_error());
 		virTypedParamsFree(params, nparams);
 		return MIGRATE_EXIT_FAILED;
 	}
@@ -364,10 +364,10 @@ static int migrate(const struct options *o, virDomainPtr dom, const char *dest_x
 	if (r != 0) {
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		virTypedParamsFree(params, nparams);
-		fprintf(stderr, "vdpa-migrate: migrate %s: %s\n", o->domain, strerror(r));
+		cli_error("migrate %s: %s\n", o->domain, strerror(r));
 		return MIGRATE_EXIT_FAILED;
 	}
-	fprintf(stderr, "vdpa-migrate: migrate %s: to %s%s%s\n", o->domain, o->to,
+	cli_error("migrate %s: to %s%s%s\n", o->domain, o->to,
 		dest_xml ? " with the rewritten domain XML" : "",
 		persist_xml ? (dest_xml ? " and persistent definition" :
 			       " with the rewritten persistent definition") : "");
@@ -387,11 +387,11 @@ static int migrate(const struct options *o, virDomainPtr dom, const char *dest_x
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (r == 0) {
-		fprintf(stderr, "vdpa-migrate: migrate %s: done, the domain runs on %s\n",
+		cli_error("migrate %s: done, the domain runs on %s\n",
 			o->domain, o->to);
 		return MIGRATE_EXIT_OK;
 	}
-	fprintf(stderr, "vdpa-migrate: migrate %s: failed: %s\n", o->domain, last_error());
+	cli_error("migrate %s: failed: %s\n", o->domain, last_error());
 	status = where_is_it(dom, o->domain, before);
 	if (pr.signal && status == MIGRATE_EXIT_FAILED)
 		return MIGRATE_EXIT_INTERRUPTED;
@@ -414,7 +414,7 @@ int migrate_libvirt_main(char **args, bool json)
 	if (status != 0)
 		return status;
 	if (virInitialize() < 0) {
-		fputs("vdpa-migrate: migrate: cannot initialize libvirt\n", stderr);
+		cli_error("migrate: cannot initialize libvirt\n");
 		return MIGRATE_EXIT_FAILED;
 	}
 	virSetErrorFunc(NULL, quiet);
@@ -422,7 +422,7 @@ int migrate_libvirt_main(char **args, bool json)
 	status = MIGRATE_EXIT_FAILED;
 	conn = virConnectOpen(o.connect);
 	if (!conn) {
-		fprintf(stderr, "vdpa-migrate: migrate: cannot connect to %s: %s\n", o.connect,
+		cli_error("migrate: cannot connect to %s: %s\n", o.connect,
 			last_error());
 		goto out;
 	}
@@ -430,19 +430,19 @@ int migrate_libvirt_main(char **args, bool json)
 	if (!dom)
 		dom = virDomainLookupByUUIDString(conn, o.domain);
 	if (!dom) {
-		fprintf(stderr, "vdpa-migrate: migrate: no domain %s on %s\n", o.domain, o.connect);
+		cli_error("migrate: no domain %s on %s\n", o.domain, o.connect);
 		goto out;
 	}
 	xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_SECURE | VIR_DOMAIN_XML_MIGRATABLE);
 	if (!xml) {
-		fprintf(stderr, "vdpa-migrate: migrate %s: cannot get its XML: %s\n", o.domain,
+		cli_error("migrate %s: cannot get its XML: %s\n", o.domain,
 			last_error());
 		goto out;
 	}
 	status = MIGRATE_EXIT_REFUSED;
 	r = domxml_parse(xml, strlen(xml), o.sockdir, &d, &err);
 	if (r < 0) {
-		fprintf(stderr, "vdpa-migrate: migrate %s: domain XML: %s\n", o.domain, err.message);
+		cli_error("migrate %s: domain XML: %s\n", o.domain, err.message);
 		goto out;
 	}
 	if (o.to_backend) {
@@ -451,7 +451,7 @@ int migrate_libvirt_main(char **args, bool json)
 		(void)domxml_target_parse(o.to_backend, &t);
 		r = domxml_rewrite(d, t, o.sockdir, &changed, &err);
 		if (r < 0) {
-			fprintf(stderr, "vdpa-migrate: migrate %s: %s\n", o.domain, err.message);
+			cli_error("migrate %s: %s\n", o.domain, err.message);
 			goto out;
 		}
 		/*
@@ -464,7 +464,7 @@ int migrate_libvirt_main(char **args, bool json)
 		pxml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE |
 					   VIR_DOMAIN_XML_MIGRATABLE);
 		if (!pxml) {
-			fprintf(stderr, "vdpa-migrate: migrate %s: cannot get its persistent XML: "
+			cli_error("migrate %s: cannot get its persistent XML: "
 				"%s\n", o.domain, last_error());
 			goto out;
 		}
@@ -473,26 +473,26 @@ int migrate_libvirt_main(char **args, bool json)
 		if (r == 0)
 			r = domxml_rewrite(pd, t, o.sockdir, &pchanged, &err);
 		if (r < 0) {
-			fprintf(stderr, "vdpa-migrate: migrate %s: persistent domain XML: %s\n",
+			cli_error("migrate %s: persistent domain XML: %s\n",
 				o.domain, err.message);
 			goto out;
 		}
 		if (o.dry_run || pchanged) {
 			r = domxml_format(pd, &persist, &plen);
 			if (r < 0) {
-				fprintf(stderr, "vdpa-migrate: migrate %s: %s\n", o.domain,
+				cli_error("migrate %s: %s\n", o.domain,
 					strerror(-r));
 				goto out;
 			}
 		}
 	}
 	if (domxml_nports(d) == 0)
-		fprintf(stderr, "vdpa-migrate: migrate %s: no managed interfaces (see HOOK in "
+		cli_error("migrate %s: no managed interfaces (see HOOK in "
 			"vdpa-migrate(8)); the domain migrates as libvirt would move it\n", o.domain);
 	if (o.dry_run || changed) {
 		r = domxml_format(d, &dest, &len);
 		if (r < 0) {
-			fprintf(stderr, "vdpa-migrate: migrate %s: %s\n", o.domain, strerror(-r));
+			cli_error("migrate %s: %s\n", o.domain, strerror(-r));
 			goto out;
 		}
 	}
@@ -503,12 +503,12 @@ int migrate_libvirt_main(char **args, bool json)
 			r = -EIO;
 		status = r == 0 ? MIGRATE_EXIT_OK : MIGRATE_EXIT_FAILED;
 		if (r < 0)
-			fprintf(stderr, "vdpa-migrate: migrate %s: cannot write the XML\n", o.domain);
+			cli_error("migrate %s: cannot write the XML\n", o.domain);
 		goto out;
 	}
 	r = virDomainIsActive(dom);
 	if (r != 1) {
-		fprintf(stderr, "vdpa-migrate: migrate %s: %s\n", o.domain,
+		cli_error("migrate %s: %s\n", o.domain,
 			r == 0 ? "the domain is not running" : last_error());
 		goto out;
 	}

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,26 +341,158 @@ int render_port_show(struct json_object *reply, FILE *f, struct ctl_error *err)
 
 /* ---- JSON -------------------------------------------------------------- */
 
-int render_json(struct json_object *reply, FILE *f)
+static bool json_pretty, json_wrote_stdout;
+static char last_error[512];
+
+void render_json_set_pretty(bool pretty)
+{
+	json_pretty = pretty;
+}
+
+void render_json_reset(void)
+{
+	json_pretty = json_wrote_stdout = false;
+	last_error[0] = '\0';
+}
+
+bool render_json_wrote_stdout(void)
+{
+	return json_wrote_stdout;
+}
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "vdpa-migrate: %s%s", last_error,
+		last_error[0] && last_error[strlen(last_error) - 1] == '\n' ? "" : "\n");
+	last_error[strcspn(last_error, "\n")] = '\0';
+}
+
+const char *cli_last_error(void)
+{
+	return last_error;
+}
+
+/*
+ * Copies o (an object) with an array of names beside each virtio feature
+ * word, at any depth; other values are shared.  NULL when out of memory.
+ */
+static struct json_object *with_feature_names(struct json_object *o);
+
+static struct json_object *with_feature_names_any(struct json_object *v)
+{
+	if (json_object_is_type(v, json_type_object))
+		return with_feature_names(v);
+	if (json_object_is_type(v, json_type_array)) {
+		size_t n = json_object_array_length(v);
+		struct json_object *a = json_object_new_array();
+
+		for (size_t i = 0; a && i < n; i++) {
+			struct json_object *v_i = json_object_array_get_idx(v, i);
+			struct json_object *e = with_feature_names_any(v_i);
+
+			if ((v_i && !e) || json_object_array_add(a, e) < 0) {
+				json_object_put(e);
+				json_object_put(a);
+				return NULL;
+			}
+		}
+		return a;
+	}
+	return json_object_get(v);
+}
+
+static struct json_object *feature_name_array(const char *hex)
+{
+	struct json_object *a;
+	char *end;
+	unsigned long long v;
+
+	if (strncmp(hex, "0x", 2) != 0)
+		return NULL;
+	errno = 0;
+	v = strtoull(hex + 2, &end, 16);
+	if (errno || end == hex + 2 || *end)
+		return NULL;
+	a = json_object_new_array();
+	for (unsigned bit = 0; a && bit < 64; bit++) {
+		char name[32];
+
+		if (!(v & (1ULL << bit)))
+			continue;
+		render_feature_names(1ULL << bit, name, sizeof(name));
+		json_object_array_add(a, json_object_new_string(name));
+	}
+	return a;
+}
+
+static struct json_object *with_feature_names(struct json_object *o)
 {
 	struct json_object *out = json_object_new_object();
 
 	if (!out)
+		return NULL;
+	json_object_object_foreach(o, key, val) {
+		struct json_object *c = with_feature_names_any(val);
+
+		/* A member that is null stays null. */
+		if ((val && !c) || json_object_object_add(out, key, c) < 0) {
+			json_object_put(c);
+			json_object_put(out);
+			return NULL;
+		}
+		if ((strcmp(key, "features") == 0 || strcmp(key, "offered_features") == 0) &&
+		    json_object_is_type(val, json_type_string)) {
+			struct json_object *names = feature_name_array(json_object_get_string(val));
+			char nkey[64];
+
+			/* A word that is not hex stays as it is, without names. */
+			if (!names)
+				continue;
+			snprintf(nkey, sizeof(nkey), "%.*sfeature_names", (int)(strlen(key) - 8), key);
+			if (json_object_object_add(out, nkey, names) < 0) {
+				json_object_put(names);
+				json_object_put(out);
+				return NULL;
+			}
+		}
+	}
+	return out;
+}
+
+int render_json(struct json_object *reply, FILE *f)
+{
+	struct json_object *out = json_object_new_object(), *named;
+
+	if (!out)
 		return -ENOMEM;
-	json_object_object_foreach(reply, key, val) {
-		if (strcmp(key, "ok") == 0)
+	json_object_object_add(out, "version", json_object_new_int(RENDER_JSON_VERSION));
+	named = reply ? with_feature_names(reply) : json_object_new_object();
+	if (!named) {
+		json_object_put(out);
+		return -ENOMEM;
+	}
+	json_object_object_foreach(named, key, val) {
+		/* "ok" is the protocol's; "version" here is the contract's. */
+		if (strcmp(key, "ok") == 0 || strcmp(key, "version") == 0)
 			continue;
 		if (json_object_object_add(out, key, json_object_get(val)) < 0) {
 			json_object_put(val);
+			json_object_put(named);
 			json_object_put(out);
 			return -ENOMEM;
 		}
 	}
-	if (json_object_object_length(out) == 0)
-		fputs("{}\n", f);
-	else
-		fprintf(f, "%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PRETTY |
-			JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(named);
+	fprintf(f, "%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_NOSLASHESCAPE |
+		(json_pretty ? JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED :
+			       JSON_C_TO_STRING_PLAIN)));
 	json_object_put(out);
+	if (f == stdout)
+		json_wrote_stdout = true;
 	return 0;
 }

@@ -448,9 +448,9 @@ traffic_both_ways() {
 	local host_sent guest_sent guest_traffic host_traffic
 	# Receivers first: each end must be listening before anything is sent.
 	lib_bg host-recv netns_exec "$ns" "$TRAFFICCHECK" recv --port 5002 \
-		--duration $((secs + 3)) --idle-exit 1.5 --json
+		--duration $((secs + 60)) --idle-exit 3 --json
 	host_recv=$LIB_PID
-	vm_run "$vm" "rm -f /tmp/tbw-recv.out /tmp/tbw-send.out; trafficcheck recv --port 5001 --duration $((secs + 3)) --idle-exit 1.5 --json >/tmp/tbw-recv.out 2>&1 &
+	vm_run "$vm" "rm -f /tmp/tbw-recv.out /tmp/tbw-send.out; trafficcheck recv --port 5001 --duration $((secs + 60)) --idle-exit 3 --json >/tmp/tbw-recv.out 2>&1 &
 		i=0; while ! grep -q RECV-READY /tmp/tbw-recv.out && [ \$i -lt 50 ]; do sleep 0.1; i=\$((i+1)); done
 		grep -q RECV-READY /tmp/tbw-recv.out" 15 >/dev/null || fail "guest receiver did not start"
 	lib_wait_for 5 grep -q '^RECV-READY' "$TEST_DIR/host-recv.log" || fail "host receiver did not start"
@@ -492,20 +492,23 @@ traffic_both_ways() {
 # 0 duplicate, at most MAX_LOST lost.
 traffic_start() {
 	local vm=$1 ns=$2 hip=$3 gip=$4 rate=$5
-	lib_bg host-recv netns_exec "$ns" "$TRAFFICCHECK" recv --port 5101 --duration 300 \
-		--idle-exit 4 --json
+	# The host's receiver runs until traffic_stop_check stops it (a guest
+	# a test pauses is quiet for as long as the test takes); the durations
+	# only bound a test that went wrong, the senders stop when told.
+	lib_bg host-recv netns_exec "$ns" "$TRAFFICCHECK" recv --port 5101 --duration 3660 --json
 	TRAFFIC_RECV_PID=$LIB_PID
-	vm_send "$vm" "trafficcheck recv --port 5201 --duration 300 --idle-exit 4 --json >/tmp/recv.out 2>&1 &"
+	vm_send "$vm" "trafficcheck recv --port 5201 --duration 3660 --idle-exit 4 --json >/tmp/recv.out 2>&1 &"
 	sleep 1
-	vm_send "$vm" "trafficcheck send --dst $hip:5101 --rate $rate --duration 240 --flow 1 >/tmp/send.out 2>&1 & echo \$! >/tmp/send.pid"
+	vm_send "$vm" "trafficcheck send --dst $hip:5101 --rate $rate --duration 3600 --flow 1 >/tmp/send.out 2>&1 & echo \$! >/tmp/send.pid"
 	lib_bg host-send netns_exec "$ns" "$TRAFFICCHECK" send --dst "$gip:5201" --rate "$rate" \
-		--duration 240 --flow 2
+		--duration 3600 --flow 2
 	TRAFFIC_SEND_PID=$LIB_PID
 }
 
 traffic_host_received() {
 	local line v
-	kill -USR1 "$TRAFFIC_RECV_PID" 2>/dev/null || true
+	kill -USR1 "$TRAFFIC_RECV_PID" 2>/dev/null ||
+		log "the host's receiver has exited: $(tail -n1 "$TEST_DIR/host-recv.log")"
 	sleep 0.3
 	line=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv.log" | tail -n1 || true)
 	v=$(printf '%s' "$line" | sed -n 's/.*"received":\([0-9]*\).*/\1/p')
@@ -521,7 +524,10 @@ traffic_stop_check() {
 	vm_run "$vm" "i=0; while ! grep TRAFFIC /tmp/recv.out >/dev/null && [ \$i -lt 40 ]; do sleep 0.5; i=\$((i+1)); done" 40 ||
 		fail "guest shell does not answer"
 	g_recv=$(vm_run "$vm" "grep TRAFFIC /tmp/recv.out") || fail "guest receiver did not finish"
-	lib_wait_for 20 eval "! kill -0 $TRAFFIC_RECV_PID 2>/dev/null" || true
+	# The guest's sender stopped before its receiver finished: what has not
+	# reached the host by now counts as lost.
+	kill -TERM "$TRAFFIC_RECV_PID" 2>/dev/null || true
+	lib_wait_for 20 eval "! kill -0 $TRAFFIC_RECV_PID 2>/dev/null" || fail "host receiver did not stop"
 	h_recv=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv.log" | tail -n1)
 	log "host -> guest: $g_recv"
 	log "guest -> host: $h_recv"

@@ -40,7 +40,7 @@ out=$(agent_cli a port add --may-exist "name=added,socket=$RT/x.sock" 2>&1) ||
 	fail "port add --may-exist of an existing port failed: $out"
 printf '%s' "$out" | grep -F 'port added already exists; nothing to do' >/dev/null || fail "--may-exist: $out"
 out=$(agent_cli a -j port add --may-exist "name=added,socket=$RT/x.sock" 2>/dev/null) || fail "-j --may-exist failed"
-[ "$(printf '%s' "$out" | tr -d ' \n')" = '{"unchanged":"portaddedalreadyexists"}' ] || fail "-j --may-exist: $out"
+[ "$(printf '%s' "$out" | tr -d ' \n')" = '{"version":1,"unchanged":"portaddedalreadyexists"}' ] || fail "-j --may-exist: $out"
 out=$(agent_cli a port add --may-exist "name=other,socket=$RT/added.sock" 2>&1) &&
 	fail "--may-exist hid a refusal that is not about the name: $out"
 expect_names "added cli p1 p2 "

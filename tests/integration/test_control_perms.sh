@@ -116,7 +116,7 @@ for req in "port add name=n1,socket=$RT/n1.sock" "port del p0"; do
 		fail "$req as $OUTSIDER: expected the permission error naming $GROUP, got: $OUT"
 done
 cli "$OUTSIDER" -j port del p0
-[[ $OUT == *'"field": "cmd"'* ]] || fail "-j refusal should name field cmd: $OUT"
+[[ $OUT == *'"field":"cmd"'* ]] || fail "-j refusal should name field cmd: $OUT"
 out=$("$VMCLI" --agent "unix:$SOCK" ports)
 printf '%s\n' "$out" | grep -qE '^p0 ' || fail "p0 is gone after a refused port del: $out"
 printf '%s\n' "$out" | grep -q '^n1 ' && fail "n1 exists after a refused port add: $out"

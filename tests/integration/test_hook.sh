@@ -90,8 +90,8 @@ hook prepare begin "$TEST_DIR/vm1.xml"
 [ "$RC" -eq 0 ] || fail "prepare begin: exit $RC: $ERR"
 [ -z "$ERR$OUT" ] || fail "prepare begin: output '$OUT', stderr '$ERR'"
 show=$(port_json vm1-net0) || fail "prepare did not create port vm1-net0: $show"
-for want in "\"socket\": \"$RT/vm1-net0.sock\"" '"mac": "52:54:00:12:34:56"' \
-	'"queues": 2' '"mtu": 9000' '"backend": "sw"'; do
+for want in "\"socket\":\"$RT/vm1-net0.sock\"" '"mac":"52:54:00:12:34:56"' \
+	'"queues":2' '"mtu":9000' '"backend":"sw"'; do
 	grep -qF -- "$want" <<<"$show" || fail "port vm1-net0 lacks $want: $show"
 done
 [ -S "$RT/vm1-net0.sock" ] || fail "no vhost-user socket $RT/vm1-net0.sock"
@@ -123,7 +123,7 @@ hook release end "$TEST_DIR/queues.xml"
 [ "$RC" -eq 0 ] || fail "release end (other queues): exit $RC"
 one_line "release, same mac, other queues" "port vm1-net0 has another queues .*left in place"
 show=$(port_json vm1-net0) || fail "release of a refused start (other queues) removed vm1-net0: $show"
-grep -qF '"queues": 2' <<<"$show" || fail "port vm1-net0 changed: $show"
+grep -qF '"queues":2' <<<"$show" || fail "port vm1-net0 changed: $show"
 log "ok: release of a start refused for other queues left vm1-net0"
 
 # A socket path with ',' would add SPEC keys (endpoint=, socket-mode=); one

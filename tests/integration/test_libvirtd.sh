@@ -94,15 +94,15 @@ agent_cli lv port show "$PORT" >/dev/null 2>&1 && fail "port $PORT exists before
 libvirt_define_start qemu:///system "$TEST_DIR/$DOM.xml" "$DOM" /var/log/libvirt/qemu
 log "domain $DOM started"
 show=$(agent_cli lv -j port show "$PORT") || fail "the hook's prepare did not create $PORT: $show"
-grep -qF "\"mac\": \"$MAC\"" <<<"$show" || fail "port $PORT has not the domain's mac: $show"
+grep -qF "\"mac\":\"$MAC\"" <<<"$show" || fail "port $PORT has not the domain's mac: $show"
 log "ok: prepare begin created port $PORT"
 
 libvirt_wait_guest "$TEST_DIR/console.log"
-running() { agent_cli lv -j port show "$PORT" | grep -q '"state": "running"'; }
+running() { agent_cli lv -j port show "$PORT" | grep -q '"state":"running"'; }
 lib_wait_for 20 running || fail "port $PORT does not run: $(agent_cli lv port show "$PORT")"
 show=$(agent_cli lv -j port show "$PORT")
-conns=$(sed -n 's/.*"connections": \([0-9]*\).*/\1/p' <<<"$show")
-feat=$(sed -n 's/.*"features": "\(0x[0-9a-f]*\)".*/\1/p' <<<"$show")
+conns=$(sed -n 's/.*"connections":\([0-9]*\).*/\1/p' <<<"$show")
+feat=$(sed -n 's/.*"features":"\(0x[0-9a-f]*\)".*/\1/p' <<<"$show")
 expect "QEMU connections to $PORT" "${conns:-0}" -ge 1
 [ -n "$feat" ] && [ $((feat)) -ne 0 ] || fail "no negotiated features on $PORT: $show"
 log "ok: QEMU connected, features $feat, rings running"

@@ -366,7 +366,8 @@ static void usage_from_table(void **state)
 static void json_after_the_argument(void **state)
 {
 	struct fixture *f = *state;
-	const char *const args[] = { "port", "show", "vm1-net0", "-j", "--agent", f->agent, NULL };
+	const char *const args[] = { "port", "show", "vm1-net0", "-j", "--agent", f->agent,
+				     "--pretty", NULL };
 	char *req;
 	struct run r = run_with_agent(f, "port-show.json", &req, args);
 
@@ -385,7 +386,7 @@ static void globals_anywhere(void **state)
 	struct fixture *f = *state;
 	char opt[200];
 	char *req;
-	const char *const args[] = { "port", "--json", "show", opt, "vm1-net0", NULL };
+	const char *const args[] = { "--pretty", "port", "--json", "show", opt, "vm1-net0", NULL };
 	struct run r;
 
 	snprintf(opt, sizeof(opt), "--agent=%s", f->agent);
@@ -510,6 +511,51 @@ static void version_options(void **state)
 	}
 }
 
+/* -j is a contract (vdpa-migrate-json(7)): one line, "version" first. */
+static void json_compact_with_version(void **state)
+{
+	struct fixture *f = *state;
+	const char *const args[] = { "-j", "port", "show", "vm1-net0", "--agent", f->agent, NULL };
+	char *req;
+	struct run r = run_with_agent(f, "port-show.json", &req, args);
+
+	assert_int_equal(r.status, 0);
+	assert_true(strncmp(r.out, "{\"version\":1,\"port\":{", 21) == 0);
+	assert_ptr_equal(strchr(r.out, '\n'), r.out + strlen(r.out) - 1);
+	/* Names beside the hex word, as the text output names them. */
+	assert_non_null(strstr(r.out, "\"features\":\"0x144018029\",\"feature_names\":[\"bit0\","
+				     "\"MTU\",\"MAC\",\"MRG_RXBUF\",\"STATUS\",\"LOG_ALL\","
+				     "\"PROTOCOL_FEATURES\",\"VERSION_1\"]"));
+	free(req);
+	run_free(&r);
+}
+
+/* With -j every failure is an object on stdout, also one that never reached an agent. */
+static void json_failures_on_stdout(void **state)
+{
+	struct run r = run_cli("ports", "-j", "--agent", "unix:/nonexistent/control.sock", NULL);
+
+	(void)state;
+	assert_int_equal(r.status, 69);
+	assert_string_equal(r.out, "{\"version\":1,\"error\":\"cannot reach the agent at "
+			    "unix:/nonexistent/control.sock: No such file or directory\","
+			    "\"exit_status\":69}\n");
+	assert_non_null(strstr(r.err, "cannot reach the agent"));
+	run_free(&r);
+
+	r = run_cli("-j", "port", "show", NULL);	/* a usage error */
+	assert_int_equal(r.status, 2);
+	assert_string_equal(r.out, "{\"version\":1,\"error\":\"port show: expected NAME\","
+			    "\"exit_status\":2}\n");
+	run_free(&r);
+
+	r = run_cli("version", "-j", NULL);
+	assert_int_equal(r.status, 0);
+	assert_string_equal(r.out, "{\"version\":1,\"program_version\":\"" VDPA_MIGRATE_VERSION
+			    "\"}\n");
+	run_free(&r);
+}
+
 /* libvirt gives the hook's arguments: "-j" is a domain name there. */
 static void libvirt_hook_arguments_as_given(void **state)
 {
@@ -538,6 +584,8 @@ int main(void)
 		cmocka_unit_test(wrong_arguments_one_line),
 		cmocka_unit_test(exact_names),
 		cmocka_unit_test(version_options),
+		cmocka_unit_test_setup_teardown(json_compact_with_version, setup, teardown),
+		cmocka_unit_test(json_failures_on_stdout),
 		cmocka_unit_test(libvirt_hook_arguments_as_given),
 	};
 

@@ -94,6 +94,7 @@ static struct json_object *load_reply(const char *name)
 static int json_renderer(struct json_object *reply, FILE *f, struct ctl_error *err)
 {
 	(void)err;
+	render_json_set_pretty(true);	/* the golden files are for people to read */
 	return render_json(reply, f);
 }
 

@@ -29,6 +29,7 @@
 #include "agent/common/util.h"
 #include "agent/cli/ctl_client.h"
 #include "agent/cli/dlanalyze.h"
+#include "agent/cli/render.h"
 #include "agent/cli/dlrecord.h"
 #include "dirtylog/trace.h"
 #include "protocol/base64.h"
@@ -198,8 +199,8 @@ static void model_never_rate(void **state)
 	f = open_memstream(&out, &len);
 	assert_int_equal(dla_write_json(&res, f), 0);
 	fclose(f);
-	assert_non_null(strstr(out, "\"verdict\": \"dirty_rate_exceeds_link\""));
-	assert_non_null(strstr(out, "\"converges\": false"));
+	assert_non_null(strstr(out, "\"verdict\":\"dirty_rate_exceeds_link\""));
+	assert_non_null(strstr(out, "\"converges\":false"));
 	free(out);
 	dla_result_release(&res);
 	gen_free(&g);
@@ -415,6 +416,7 @@ static void golden_small(void **state)
 	out = write_mem(dla_write_report, &res, &len);
 	check_golden("dirtylog-small.txt", out, len);
 	free(out);
+	render_json_set_pretty(true);	/* the golden file is for people to read */
 	out = write_mem(dla_write_json, &res, &len);
 	check_golden("dirtylog-small.j.txt", out, len);
 	free(out);
