@@ -48,6 +48,13 @@ struct engine_accel {
 	bool maybe_running;
 	bool owner_set;
 	bool started;
+	/*
+	 * Stopped by a GET_VRING_BASE while other rings are still on: their
+	 * bases in base[] were read at that stop, and QEMU asks for them next
+	 * (vhost_dev_stop() asks every ring in a row).  acc_settle() restarts
+	 * them if a request of another kind comes first.
+	 */
+	bool held;
 	bool on[NV];
 	uint16_t base[NV];
 
@@ -350,6 +357,7 @@ static int stop_device(struct engine_accel *e)
 {
 	struct vv_msg m, rep;
 	bool gone = false;
+	uint64_t t0 = mono_ns(), t1, t2;
 	int r = 0;
 
 	if (!e->started)
@@ -363,7 +371,9 @@ static int stop_device(struct engine_accel *e)
 		gone = cut_off(e);
 	else
 		e->maybe_running = false;
+	t1 = mono_ns();
 	final_harvest(e, r, gone);
+	t2 = mono_ns();
 	for (unsigned i = 0; i < e->nvrings && r == 0; i++) {
 		if (!e->on[i])
 			continue;
@@ -373,6 +383,11 @@ static int stop_device(struct engine_accel *e)
 		if (r == 0)
 			e->base[i] = (uint16_t)rep.u.state.num;
 	}
+	pthread_mutex_lock(&e->mu);
+	e->st.last_stop_us = (t1 - t0) / 1000;
+	e->st.last_harvest_us = (t2 - t1) / 1000;
+	e->st.last_bases_us = (mono_ns() - t2) / 1000;
+	pthread_mutex_unlock(&e->mu);
 	return r;
 }
 
@@ -404,8 +419,11 @@ static int configure_and_start(struct engine_accel *e)
 	struct vv_msg m;
 	int r;
 
+	uint64_t t0 = mono_ns(), t1, t2;
+
 	if (e->failed)
 		return -EIO;
+	e->held = false;
 	if (!any_on(e))
 		return 0;
 	/*
@@ -419,6 +437,7 @@ static int configure_and_start(struct engine_accel *e)
 	r = map_memory(e);
 	if (r < 0)
 		return r;
+	t1 = mono_ns();
 	/*
 	 * The device keeps rings it was given before; a ring that stopped must
 	 * not run again, so it forgets them all and gets the running ones anew.
@@ -488,9 +507,16 @@ static int configure_and_start(struct engine_accel *e)
 	m.u.u64 = VV_STATE_START;
 	/* A start that fails (no reply in time) may have started it all the same. */
 	e->maybe_running = true;
+	t2 = mono_ns();
 	if ((r = vhost(e, VV_REQ_DEVICE_SET_STATE, &m, NULL)) < 0)
 		return r;
 	e->started = true;
+	pthread_mutex_lock(&e->mu);
+	e->st.device_starts++;
+	e->st.last_map_us = (t1 - t0) / 1000;
+	e->st.last_config_us = (t2 - t1) / 1000;
+	e->st.last_start_us = (mono_ns() - t2) / 1000;
+	pthread_mutex_unlock(&e->mu);
 	relay_set(e, true);
 	/* Guest buffers made available while the device was stopped: look now. */
 	for (unsigned i = 0; i < e->nvrings; i++) {
@@ -564,7 +590,12 @@ static int acc_ring_stop(void *opaque, unsigned idx, uint16_t *ret_base)
 		*ret_base = e->dev->ring[idx].base;
 		return 0;
 	}
-	r = stop_device(e);
+	/*
+	 * One stop per switchover: the first GET_VRING_BASE stops the device,
+	 * harvests once and reads every running ring's base; the rings after
+	 * it are answered from there, the device untouched.
+	 */
+	r = e->held ? 0 : stop_device(e);
 	if (r < 0 || e->failed) {
 		/*
 		 * The device failed.  If it failed before this stop with a
@@ -581,14 +612,30 @@ static int acc_ring_stop(void *opaque, unsigned idx, uint16_t *ret_base)
 	}
 	*ret_base = e->base[idx];
 	e->on[idx] = false;
-	if (any_on(e) && !e->failed)
-		configure_and_start(e);
+	/* The rings still on wait for their GET_VRING_BASE, or acc_settle(). */
+	e->held = any_on(e) && !e->failed;
 	pthread_mutex_lock(&e->mu);
 	e->st.last_switchover_us = (mono_ns() - t0) / 1000;
 	pthread_mutex_unlock(&e->mu);
 	log_info("port %s: ring %u stopped on the accelerator at avail index %u", e->name, idx,
 		 *ret_base);
 	return 0;
+}
+
+/*
+ * A request other than GET_VRING_BASE after a stop that left rings on: not
+ * a device stop by QEMU after all (a ring disabled, say), so the rings
+ * still on run again, from the bases read at the stop.
+ */
+static void acc_settle(void *opaque)
+{
+	struct engine_accel *e = opaque;
+
+	if (!e->held)
+		return;
+	e->held = false;
+	if (any_on(e) && !e->failed)
+		configure_and_start(e);
 }
 
 static void acc_pause(void *opaque)
@@ -611,6 +658,7 @@ const struct vu_dev_ops engine_accel_ops = {
 	.ring_stop = acc_ring_stop,
 	.pause = acc_pause,
 	.resume = acc_resume,
+	.settle = acc_settle,
 };
 
 int engine_accel_new(const char *name, struct vu_dev *dev, struct accel_dev *adev,

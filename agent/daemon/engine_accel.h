@@ -59,6 +59,12 @@ struct engine_accel_stats {
 	double dirty_rate;		/* device pages per second, last round */
 	uint64_t last_switchover_us;	/* GET_VRING_BASE received to reply */
 	uint64_t device_stops;
+	uint64_t device_starts;
+	/* The last stop: the device's confirmation, the final harvest (with
+	 * the used-ring marks), reading the rings' bases. */
+	uint64_t last_stop_us, last_harvest_us, last_bases_us;
+	/* The last start: DMA mapping, configuration, the start itself. */
+	uint64_t last_map_us, last_config_us, last_start_us;
 	/* Device pages harvested that fall outside QEMU's log (not merged). */
 	uint64_t log_errors;
 };

@@ -634,11 +634,16 @@ bool vu_dev_serves(uint32_t request)
 
 int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
 {
+	int e;
+
 	d->err[0] = '\0';
 	memset(reply, 0, sizeof(*reply));
 	reply->request = m->request;
 	/* Guards our array, not the protocol: vu_parse() passes only known ids. */
 	if (!vu_dev_serves(m->request))
 		return fail(d, -EOPNOTSUPP, "%s: not supported", vu_request_name(m->request));
-	return vu_exec[m->request](d, m, reply);
+	e = vu_exec[m->request](d, m, reply);
+	if (m->request != VU_REQ_GET_VRING_BASE && d->ops->settle)
+		d->ops->settle(d->opaque);
+	return e;
 }

@@ -68,6 +68,14 @@ struct vu_dev_ops {
 	/* A ring's call or err fd changed while it runs (already swapped in cfg). */
 	void (*ring_fds_changed)(void *opaque, unsigned idx);
 	int (*send_rarp)(void *opaque, const uint8_t mac[6]);
+	/*
+	 * Optional: called after each front-end request but GET_VRING_BASE.
+	 * QEMU stops a device by asking every ring's base in a row
+	 * (vhost_dev_stop(), all queue pairs); an engine that stopped a whole
+	 * device at the first may leave it stopped until this says the row is
+	 * over, and restart then the rings not asked for.
+	 */
+	void (*settle)(void *opaque);
 };
 
 struct vu_dev {

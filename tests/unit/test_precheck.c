@@ -545,7 +545,7 @@ static void q_nop(void *o)
 	(void)o;
 }
 
-static const struct vu_dev_ops q_ops = { q_start, q_stop, q_nop, q_nop, NULL, NULL };
+static const struct vu_dev_ops q_ops = { q_start, q_stop, q_nop, q_nop, NULL, NULL, NULL };
 
 static struct vu_msg qmsg(uint32_t req, unsigned idx, unsigned num)
 {
