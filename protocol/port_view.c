@@ -35,6 +35,7 @@ enum kind {
 	K_UINT_OR_NULL,	/* K_UINT, or null: the bit stays clear (always written) */
 	K_MIGRATION,	/* the port's nested values */
 	K_ACCEL,
+	K_SWITCHOVER,
 	K_RINGS,
 };
 
@@ -87,6 +88,7 @@ static const struct member port_members[] = {
 	P(PV_FALLBACKS) = U64("fallbacks", struct port_view, fallbacks),
 	P(PV_LAST_SWITCH_US) = U64("last_switch_us", struct port_view, last_switch_us),
 	P(PV_ACCEL) = NESTED("accel", K_ACCEL),
+	P(PV_SWITCHOVER) = NESTED("switchover", K_SWITCHOVER),
 	P(PV_RINGS) = NESTED("rings", K_RINGS),
 };
 _Static_assert(ARRAY_SIZE(port_members) == PV_PORT_MEMBERS - PV_SPEC, "one row per member");
@@ -131,8 +133,27 @@ static const struct member accel_members[] = {
 					     last_harvest_ms_ago, 0, UINT64_MAX),
 	[PV_ACCEL_SWITCHOVER_US] = U64("switchover_us", ACCEL, switchover_us),
 	[PV_ACCEL_DEVICE_STOPS] = U64("device_stops", ACCEL, device_stops),
+	[PV_ACCEL_DEVICE_STARTS] = U64("device_starts", ACCEL, device_starts),
+	[PV_ACCEL_STOP_US] = U64("stop_us", ACCEL, stop_us),
+	[PV_ACCEL_HARVEST_US] = U64("harvest_us", ACCEL, harvest_us),
+	[PV_ACCEL_BASES_US] = U64("bases_us", ACCEL, bases_us),
+	[PV_ACCEL_MAP_US] = U64("map_us", ACCEL, map_us),
+	[PV_ACCEL_CONFIG_US] = U64("config_us", ACCEL, config_us),
+	[PV_ACCEL_START_US] = U64("start_us", ACCEL, start_us),
 };
 _Static_assert(ARRAY_SIZE(accel_members) == PV_ACCEL_MEMBERS, "one row per member");
+
+#define SWO struct port_view_switchover
+static const struct member switchover_members[] = {
+	[PV_SW_SOURCE_US] = U64("source_us", SWO, source_us),
+	[PV_SW_SOURCE_HANDLING_US] = U64("source_handling_us", SWO, source_handling_us),
+	[PV_SW_SOURCE_REQUESTS] = U64("source_requests", SWO, source_requests),
+	[PV_SW_DEST_US] = U64("dest_us", SWO, dest_us),
+	[PV_SW_DEST_MEM_TABLE_US] = U64("dest_mem_table_us", SWO, dest_mem_table_us),
+	[PV_SW_DEST_RING_START_US] = U64("dest_ring_start_us", SWO, dest_ring_start_us),
+	[PV_SW_DEST_RINGS] = U64("dest_rings", SWO, dest_rings),
+};
+_Static_assert(ARRAY_SIZE(switchover_members) == PV_SW_MEMBERS, "one row per member");
 
 #define RING_COUNTERS (PV_BIT(PV_RING_USED) | PV_BIT(PV_RING_KICKS) | PV_BIT(PV_RING_CALLS) | \
 		       PV_BIT(PV_RING_FRAMES) | PV_BIT(PV_RING_BYTES) | PV_BIT(PV_RING_DROPS) | \
@@ -149,7 +170,8 @@ const struct port_view_need port_view_need_show = {
 	.ring = PV_BIT(PV_RING_INDEX) | PV_BIT(PV_RING_SIZE) | PV_BIT(PV_RING_STARTED) |
 		PV_BIT(PV_RING_ENABLED) | PV_BIT(PV_RING_BROKEN) | PV_BIT(PV_RING_NEXT_AVAIL) |
 		RING_COUNTERS,
-	.accel = ((PV_BIT(PV_ACCEL_MEMBERS) - 1) & ~PV_BIT(PV_ACCEL_LAST_HARVEST_MS_AGO)),
+	/* The phase members came later (issue 14): an older agent's reply decodes. */
+	.accel = ((PV_BIT(PV_ACCEL_DEVICE_STARTS) - 1) & ~PV_BIT(PV_ACCEL_LAST_HARVEST_MS_AGO)),
 };
 
 const struct port_view_need port_view_need_offer = {
@@ -221,6 +243,7 @@ static int encode_value(const struct member *m, const void *base, struct json_ob
 		break;
 	case K_MIGRATION:
 	case K_ACCEL:
+	case K_SWITCHOVER:
 	case K_RINGS:
 		return encode_port_nested(base, m->kind, ret);
 	}
@@ -292,6 +315,9 @@ static int encode_port_nested(const struct port_view *v, enum kind kind, struct 
 	} else if (kind == K_ACCEL) {
 		r = encode_members(o, accel_members, ARRAY_SIZE(accel_members), 0, &v->accel,
 				   v->accel.has);
+	} else if (kind == K_SWITCHOVER) {
+		r = encode_members(o, switchover_members, ARRAY_SIZE(switchover_members), 0,
+				   &v->switchover, v->switchover.has);
 	} else if (v->nrings > PORT_VIEW_MAX_RINGS) {
 		r = -EINVAL;
 	} else {
@@ -358,6 +384,7 @@ static const char *const kind_what[] = {
 	[K_UINT_OR_NULL] = "a non-negative integer or null",
 	[K_MIGRATION] = "an object",
 	[K_ACCEL] = "an object",
+	[K_SWITCHOVER] = "an object",
 	[K_RINGS] = "an array",
 };
 
@@ -439,6 +466,7 @@ static int decode_value(struct json_object *v, const struct member *m, void *bas
 		return 1;
 	case K_MIGRATION:
 	case K_ACCEL:
+	case K_SWITCHOVER:
 	case K_RINGS:
 		return decode_port_nested(v, m->kind, base, d);
 	}
@@ -557,9 +585,20 @@ static int decode_port_nested(struct json_object *v, enum kind kind, struct port
 		return decode_rings(v, p, d);
 	}
 	if (!json_object_is_type(v, json_type_object))
-		return bad(d->err, d->where, kind == K_ACCEL ? "accel" : "migration", "an object");
+		return bad(d->err, d->where, kind == K_ACCEL ? "accel" :
+			   kind == K_SWITCHOVER ? "switchover" : "migration", "an object");
 	if (kind == K_MIGRATION)
 		return decode_migration(v, &p->migration, d->err);
+	if (kind == K_SWITCHOVER) {
+		struct dec sd = { "switchover", d->need, d->err };
+		int r;
+
+		/* Every member optional: a side that did not happen is absent. */
+		p->switchover.has = 0;
+		r = decode_members(v, switchover_members, ARRAY_SIZE(switchover_members), 0,
+				   &p->switchover, 0, &p->switchover.has, &sd);
+		return r < 0 ? r : 1;
+	}
 	{
 		struct dec ad = { "accel", d->need, d->err };
 		int r;

@@ -73,6 +73,7 @@ enum port_view_member {
 	PV_FALLBACKS,
 	PV_LAST_SWITCH_US,
 	PV_ACCEL,			/* while an accelerator serves the port */
+	PV_SWITCHOVER,			/* once a switchover began on this connection */
 	PV_RINGS,
 	PV_PORT_MEMBERS
 };
@@ -110,7 +111,39 @@ enum port_view_accel_member {
 	PV_ACCEL_LAST_HARVEST_MS_AGO,	/* clear: null on the wire (no harvest yet) */
 	PV_ACCEL_SWITCHOVER_US,
 	PV_ACCEL_DEVICE_STOPS,
+	PV_ACCEL_DEVICE_STARTS,		/* the members below: agents since issue 14 */
+	PV_ACCEL_STOP_US,
+	PV_ACCEL_HARVEST_US,
+	PV_ACCEL_BASES_US,
+	PV_ACCEL_MAP_US,
+	PV_ACCEL_CONFIG_US,
+	PV_ACCEL_START_US,
 	PV_ACCEL_MEMBERS
+};
+
+/*
+ * The backend's part of the last switchover on this connection, in
+ * microseconds (the agent's clock): on a source, from the first
+ * GET_VRING_BASE to the reply to the last, and the time spent handling
+ * them; on a destination, from the memory table of a device start to the
+ * start of its last ring, and the time spent mapping memory and starting
+ * rings.  A side that did not happen is absent.
+ */
+enum port_view_switchover_member {
+	PV_SW_SOURCE_US,
+	PV_SW_SOURCE_HANDLING_US,
+	PV_SW_SOURCE_REQUESTS,
+	PV_SW_DEST_US,
+	PV_SW_DEST_MEM_TABLE_US,
+	PV_SW_DEST_RING_START_US,
+	PV_SW_DEST_RINGS,
+	PV_SW_MEMBERS
+};
+
+struct port_view_switchover {
+	uint32_t has;			/* PV_SW_* bits */
+	uint64_t source_us, source_handling_us, source_requests;
+	uint64_t dest_us, dest_mem_table_us, dest_ring_start_us, dest_rings;
 };
 
 /* What "ports" lists and "port-add" answers: every member always there. */
@@ -147,6 +180,7 @@ struct port_view_accel {
 	double dirty_rate_pps;		/* finite, >= 0 */
 	uint64_t last_harvest_ms_ago;
 	uint64_t switchover_us, device_stops;
+	uint64_t device_starts, stop_us, harvest_us, bases_us, map_us, config_us, start_us;
 };
 
 struct port_view_migration {
@@ -173,6 +207,7 @@ struct port_view {
 	char engine[PORT_VIEW_WORD_SIZE];	/* "sw", "accel", "none" */
 	uint64_t fallbacks, last_switch_us;
 	struct port_view_accel accel;
+	struct port_view_switchover switchover;
 	unsigned nrings;
 	struct port_view_ring ring[PORT_VIEW_MAX_RINGS];
 };

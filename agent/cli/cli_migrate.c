@@ -438,6 +438,8 @@ struct run {
 	uint64_t log_base;
 	bool have_handed;
 	struct port_view at_switch;
+	/* The destination port's switchover phases, once its rings started. */
+	struct port_view_switchover dst_phases;
 	int64_t harvested;
 	/* destination check */
 	bool dest_checked, dest_ok;
@@ -1142,6 +1144,8 @@ static int check_destination(struct run *r)
 	}
 	if (dst_first && dst_first - src_last < GAP_MAX_NS)
 		r->traffic_gap_ms = (dst_first - src_last) / 1000000;
+	if (has(&v, PV_SWITCHOVER))
+		r->dst_phases = v.switchover;
 
 	/*
 	 * A ring the agent says it started at some index is compared exactly.
@@ -1212,6 +1216,39 @@ static void add_ms(struct json_object *o, const char *key, int64_t v)
 		json_object_object_add(o, key, json_object_new_int64(v));
 }
 
+/*
+ * "backend_phases_us": the agents' own part of the switchover, beside
+ * QEMU's downtime, never instead of it: the source's from its first
+ * GET_VRING_BASE to its last reply, the destination's from the memory
+ * table to its last ring's start (port show's "switchover").
+ */
+static void add_phases(struct json_object *o, const struct run *r)
+{
+	const struct port_view_switchover *s = &r->at_switch.switchover;
+	const struct port_view_switchover *d = &r->dst_phases;
+	struct json_object *ph;
+
+	if (!(r->have_handed && has(&r->at_switch, PV_SWITCHOVER) &&
+	      (s->has & PV_BIT(PV_SW_SOURCE_US))) && !(d->has & PV_BIT(PV_SW_DEST_US)))
+		return;
+	ph = json_object_new_object();
+	if (!ph)
+		return;
+	if (r->have_handed && (s->has & PV_BIT(PV_SW_SOURCE_US))) {
+		json_object_object_add(ph, "source", json_object_new_int64((int64_t)s->source_us));
+		json_object_object_add(ph, "source_handling",
+				       json_object_new_int64((int64_t)s->source_handling_us));
+	}
+	if (d->has & PV_BIT(PV_SW_DEST_US)) {
+		json_object_object_add(ph, "destination", json_object_new_int64((int64_t)d->dest_us));
+		json_object_object_add(ph, "destination_mem_table",
+				       json_object_new_int64((int64_t)d->dest_mem_table_us));
+		json_object_object_add(ph, "destination_ring_start",
+				       json_object_new_int64((int64_t)d->dest_ring_start_us));
+	}
+	json_object_object_add(o, "backend_phases_us", ph);
+}
+
 static void print_json(struct run *r, int status)
 {
 	struct json_object *o = json_object_new_object(), *a;
@@ -1254,6 +1291,7 @@ static void print_json(struct run *r, int status)
 		}
 		json_object_object_add(o, "handed_over", a);
 	}
+	add_phases(o, r);
 	if (r->completed) {
 		struct json_object *d = json_object_new_object();
 
@@ -1328,6 +1366,15 @@ static void print_human(struct run *r)
 				       d->started ? "at" : "not started, at", d->now);
 		}
 	}
+	if (r->have_handed && (r->at_switch.switchover.has & PV_BIT(PV_SW_SOURCE_US)))
+		printf("backend on the source: %" PRIu64 " us from the first ring's stop to the last "
+		       "reply (%" PRIu64 " us handling)\n", r->at_switch.switchover.source_us,
+		       r->at_switch.switchover.source_handling_us);
+	if (r->dst_phases.has & PV_BIT(PV_SW_DEST_US))
+		printf("backend on the destination: %" PRIu64 " us from the memory table to the last "
+		       "ring's start (memory table %" PRIu64 " us, ring starts %" PRIu64 " us)\n",
+		       r->dst_phases.dest_us, r->dst_phases.dest_mem_table_us,
+		       r->dst_phases.dest_ring_start_us);
 	if (r->traffic_gap_ms >= 0)
 		printf("traffic gap: %" PRId64 " ms (last frame on the source to the first on the "
 		       "destination; includes any idle time)\n", r->traffic_gap_ms);

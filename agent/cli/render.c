@@ -258,6 +258,27 @@ static void print_engine(FILE *f, const struct port_view *p)
 		fprintf(f, ", %" PRIu64 " ms ago", a->last_harvest_ms_ago);
 	fputc('\n', f);
 	fprintf(f, "%-19s%" PRIu64 " us\n", "switchover:", a->switchover_us);
+	if (a->has & PV_BIT(PV_ACCEL_DEVICE_STARTS)) {
+		fprintf(f, "%-19s%" PRIu64 " stops, %" PRIu64 " starts\n", "device stops:",
+			a->device_stops, a->device_starts);
+		fprintf(f, "%-19sstop %" PRIu64 " us, harvest %" PRIu64 " us, bases %" PRIu64
+			" us\n", "last stop:", a->stop_us, a->harvest_us, a->bases_us);
+		fprintf(f, "%-19sDMA map %" PRIu64 " us, configuration %" PRIu64 " us, start %"
+			PRIu64 " us\n", "last start:", a->map_us, a->config_us, a->start_us);
+	}
+}
+
+/* port-show "switchover": the backend's part of the last one, per side. */
+static void print_switchover(FILE *f, const struct port_view_switchover *s)
+{
+	if (s->has & PV_BIT(PV_SW_SOURCE_US))
+		fprintf(f, "%-19s%" PRIu64 " us to the last reply, %" PRIu64 " us handling "
+			"%" PRIu64 " request(s)\n", "switchover out:", s->source_us,
+			s->source_handling_us, s->source_requests);
+	if (s->has & PV_BIT(PV_SW_DEST_US))
+		fprintf(f, "%-19s%" PRIu64 " us to %" PRIu64 " ring(s) running: memory table %"
+			PRIu64 " us, ring starts %" PRIu64 " us\n", "switchover in:", s->dest_us,
+			s->dest_rings, s->dest_mem_table_us, s->dest_ring_start_us);
 }
 
 /* port-show "migration": where the source side of a switchover stands. */
@@ -334,6 +355,8 @@ int render_port_show(struct json_object *reply, FILE *f, struct ctl_error *err)
 	print_engine(f, p);
 	if (p->has & PV_BIT(PV_MIGRATION))
 		print_migration(f, &p->migration);
+	if (p->has & PV_BIT(PV_SWITCHOVER))
+		print_switchover(f, &p->switchover);
 	print_rings(f, p->ring, p->nrings);
 	free(p);
 	return 0;

@@ -4,9 +4,17 @@
 
 #include <string.h>
 
+#include "protocol/vhost_user.h"
+
 void mig_reset(struct migration *m)
 {
+	/* The last switchover's figures outlive the connection (the source's
+	 * QEMU quits right after it); a half-seen one does not. */
+	struct mig_phases keep = m->phases;
+
 	memset(m, 0, sizeof(*m));
+	m->phases = keep;
+	m->phases.src_open = m->phases.dst_open = false;
 }
 
 void mig_ring_started(struct migration *m, unsigned i)
@@ -55,4 +63,41 @@ void mig_log_state(struct migration *m, bool log_all, uint64_t misses)
 bool mig_final_harvest(const struct migration *m, uint64_t misses)
 {
 	return mig_quiesced(m) && misses == m->misses_at_log_on;
+}
+
+void mig_request(struct migration *m, uint32_t request, uint64_t t_in, uint64_t t_handled,
+		 uint64_t t_done, unsigned running_before, unsigned running_after)
+{
+	struct mig_phases *p = &m->phases;
+
+	if (request == VU_REQ_GET_VRING_BASE && running_before) {
+		if (!p->src_open) {
+			/* A new stop: the last one's figures give way. */
+			p->src_open = true;
+			p->src_done = false;
+			p->src_first_ns = t_in;
+			p->src_handling_ns = p->src_requests = 0;
+		}
+		p->src_last_ns = t_done;
+		p->src_handling_ns += t_handled - t_in;
+		p->src_requests++;
+		if (!running_after) {
+			p->src_open = false;
+			p->src_done = true;
+		}
+		p->dst_open = false;
+		return;
+	}
+	if (request == VU_REQ_SET_MEM_TABLE && !running_before) {
+		p->dst_open = true;
+		p->dst_first_ns = t_in;
+		p->dst_last_ns = p->dst_start_ns = p->dst_rings = 0;
+		p->dst_mem_ns = t_handled - t_in;
+		return;
+	}
+	if (p->dst_open && running_after > running_before) {
+		p->dst_start_ns += t_handled - t_in;
+		p->dst_last_ns = t_done;
+		p->dst_rings = running_after;
+	}
 }

@@ -24,6 +24,27 @@
 
 #define MIG_MAX_RINGS 16
 
+/*
+ * The backend's part of a switchover (CLOCK_MONOTONIC ns), for `port show`
+ * and `migrate`'s summary beside QEMU's downtime:
+ *
+ *   source       from the first GET_VRING_BASE while rings ran to the reply
+ *                to the one that left none running; handling: the time
+ *                spent inside those requests (stopping the data path, the
+ *                final harvest, used-ring marks), the rest is waiting for
+ *                QEMU's next request;
+ *   destination  from a SET_MEM_TABLE that arrives while no ring runs (a
+ *                device start; QEMU sends it first) to the start of the
+ *                last ring that started since, with the time spent mapping
+ *                guest memory and in the requests that started rings (DMA
+ *                mapping, device configuration and start).
+ */
+struct mig_phases {
+	bool src_open, src_done, dst_open;
+	uint64_t src_first_ns, src_last_ns, src_handling_ns, src_requests;
+	uint64_t dst_first_ns, dst_last_ns, dst_mem_ns, dst_start_ns, dst_rings;
+};
+
 struct migration {
 	struct mig_ring {
 		bool ran;
@@ -33,9 +54,10 @@ struct migration {
 	/* Harvest misses counted when QEMU's log last went on, and whether it is on. */
 	uint64_t misses_at_log_on;
 	bool log_on;
+	struct mig_phases phases;
 };
 
-/* A new connection: nothing ran, nothing handed over. */
+/* A new connection: nothing ran, nothing handed over (the phases stay). */
 void mig_reset(struct migration *m);
 
 /* Ring i started on a data path: what was handed over is history. */
@@ -53,6 +75,14 @@ bool mig_quiesced(const struct migration *m);
  * count.
  */
 void mig_log_state(struct migration *m, bool log_all, uint64_t misses);
+
+/*
+ * After each front-end request: its id, when it arrived, when its handler
+ * returned and when the reply (if any) was sent, and how many rings ran
+ * before and after it.  Feeds the phases.
+ */
+void mig_request(struct migration *m, uint32_t request, uint64_t t_in, uint64_t t_handled,
+		 uint64_t t_done, unsigned running_before, unsigned running_after);
 
 /* quiesced, and no harvest missed since logging went on (misses: the count now). */
 bool mig_final_harvest(const struct migration *m, uint64_t misses);

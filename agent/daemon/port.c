@@ -275,6 +275,15 @@ static uint64_t port_harvest_misses(const struct port *p)
 	return p->harvest_misses + (p->acc ? engine_accel_harvest_misses(p->acc) : 0);
 }
 
+static unsigned rings_running(const struct port *p)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < p->dev.nvrings; i++)
+		n += p->dev.ring[i].started;
+	return n;
+}
+
 /* Handles one message; returns false when the connection must close. */
 static bool handle_one(struct port *p, struct vu_io_msg *io)
 {
@@ -283,7 +292,8 @@ static bool handle_one(struct port *p, struct vu_io_msg *io)
 	struct msg_err verr;
 	struct vu_reply reply;
 	enum vu_respond how;
-	uint64_t pf;
+	uint64_t pf, t_in, t_handled;
+	unsigned running;
 	char why[256];
 	int r;
 
@@ -299,7 +309,10 @@ static bool handle_one(struct port *p, struct vu_io_msg *io)
 	/* The ack rule depends on what was negotiated when the request arrived. */
 	pf = p->dev.protocol_features;
 	log_debug("port %s: %s", p->cfg.name, vu_request_name(m.request));
+	t_in = mono_ns();
+	running = rings_running(p);
 	r = vu_dev_handle(&p->dev, &m, &reply);
+	t_handled = mono_ns();
 	mig_log_state(&p->dev.mig, p->dev.log_all, port_harvest_misses(p));
 	how = vu_respond(&m, pf);
 	if (r < 0)
@@ -327,6 +340,8 @@ static bool handle_one(struct port *p, struct vu_io_msg *io)
 			return false;
 		}
 	}
+	mig_request(&p->dev.mig, m.request, t_in, t_handled, mono_ns(), running,
+		    rings_running(p));
 	vu_msg_close(&m);
 	if (p->acc && engine_accel_failed(p->acc))
 		drop_accel(p, "the accelerator failed a request");
@@ -722,6 +737,29 @@ static void migration_view(const struct port *p, struct port_view_migration *m)
 	}
 }
 
+/* The last switchover's phases (migration.h), the sides that happened. */
+static void switchover_view(const struct port *p, struct port_view_switchover *v)
+{
+	const struct mig_phases *ph = &p->dev.mig.phases;
+
+	v->has = 0;
+	if (ph->src_done) {
+		v->source_us = (ph->src_last_ns - ph->src_first_ns) / 1000;
+		v->source_handling_us = ph->src_handling_ns / 1000;
+		v->source_requests = ph->src_requests;
+		v->has |= PV_BIT(PV_SW_SOURCE_US) | PV_BIT(PV_SW_SOURCE_HANDLING_US) |
+			  PV_BIT(PV_SW_SOURCE_REQUESTS);
+	}
+	if (ph->dst_rings) {
+		v->dest_us = (ph->dst_last_ns - ph->dst_first_ns) / 1000;
+		v->dest_mem_table_us = ph->dst_mem_ns / 1000;
+		v->dest_ring_start_us = ph->dst_start_ns / 1000;
+		v->dest_rings = ph->dst_rings;
+		v->has |= PV_BIT(PV_SW_DEST_US) | PV_BIT(PV_SW_DEST_MEM_TABLE_US) |
+			  PV_BIT(PV_SW_DEST_RING_START_US) | PV_BIT(PV_SW_DEST_RINGS);
+	}
+}
+
 static void accel_view(const struct port *p, struct port_view_accel *a)
 {
 	struct engine_accel_stats st;
@@ -734,6 +772,13 @@ static void accel_view(const struct port *p, struct port_view_accel *a)
 	a->dirty_rate_pps = st.dirty_rate;
 	a->switchover_us = st.last_switchover_us;
 	a->device_stops = st.device_stops;
+	a->device_starts = st.device_starts;
+	a->stop_us = st.last_stop_us;
+	a->harvest_us = st.last_harvest_us;
+	a->bases_us = st.last_bases_us;
+	a->map_us = st.last_map_us;
+	a->config_us = st.last_config_us;
+	a->start_us = st.last_start_us;
 	a->has = (PV_BIT(PV_ACCEL_MEMBERS) - 1) & ~PV_BIT(PV_ACCEL_LAST_HARVEST_MS_AGO);
 	if (st.last_harvest_ns) {
 		a->last_harvest_ms_ago = (mono_ns() - st.last_harvest_ns) / 1000000u;
@@ -812,6 +857,9 @@ static void detail_view(const struct port *p, struct port_view *v)
 		accel_view(p, &v->accel);
 		v->has |= PV_BIT(PV_ACCEL);
 	}
+	switchover_view(p, &v->switchover);
+	if (v->switchover.has)
+		v->has |= PV_BIT(PV_SWITCHOVER);
 	for (unsigned i = 0; conn && i < p->dev.nvrings && i < PORT_VIEW_MAX_RINGS; i++)
 		ring_view(p, i, &v->ring[v->nrings++]);
 }

@@ -71,6 +71,21 @@ static void full_port(struct port_view *v)
 	v->accel.last_harvest_ms_ago = 3;
 	v->accel.switchover_us = 480;
 	v->accel.device_stops = 4;
+	v->accel.device_starts = 5;
+	v->accel.stop_us = 11;
+	v->accel.harvest_us = 12;
+	v->accel.bases_us = 13;
+	v->accel.map_us = 14;
+	v->accel.config_us = 15;
+	v->accel.start_us = 16;
+	v->switchover.has = PV_BIT(PV_SW_MEMBERS) - 1;
+	v->switchover.source_us = 700;
+	v->switchover.source_handling_us = 300;
+	v->switchover.source_requests = 4;
+	v->switchover.dest_us = 900;
+	v->switchover.dest_mem_table_us = 100;
+	v->switchover.dest_ring_start_us = 600;
+	v->switchover.dest_rings = 4;
 	v->nrings = 4;
 	for (unsigned i = 0; i < v->nrings; i++) {
 		struct port_view_ring *r = &v->ring[i];
@@ -331,7 +346,7 @@ static void wire_text_is_pinned(void **state)
 	full_port(v);
 	v->nrings = 1;
 	v->migration.nhanded = 1;
-	v->has &= ~(PV_BIT(PV_ACCEL) | PV_BIT(PV_SPEC));
+	v->has &= ~(PV_BIT(PV_ACCEL) | PV_BIT(PV_SPEC) | PV_BIT(PV_SWITCHOVER));
 	line = show_line(v);
 	assert_string_equal(line,
 		"{\"ok\":true,\"port\":{\"name\":\"vm1-net0\",\"socket\":\"\\/run\\/vdpa-agent\\/vm1-net0.sock\","
@@ -352,14 +367,19 @@ static void wire_text_is_pinned(void **state)
 	free(line);
 	/* The accelerator's object, with its null. */
 	full_port(v);
-	v->has = PV_BIT(PV_ACCEL);
+	v->has = PV_BIT(PV_ACCEL) | PV_BIT(PV_SWITCHOVER);
 	v->accel.has &= ~PV_BIT(PV_ACCEL_LAST_HARVEST_MS_AGO);
+	v->switchover.has &= ~PV_BIT(PV_SW_DEST_RINGS);
 	line = show_line(v);
 	assert_string_equal(line,
 		"{\"ok\":true,\"port\":{\"accel\":{\"device\":\"vfio-user:\\/run\\/d.sock\","
 		"\"harvest_rounds\":10,\"harvest_pages\":2000,\"last_round_pages\":7,"
 		"\"dirty_rate_pps\":1234.5,\"last_harvest_ms_ago\":null,\"switchover_us\":480,"
-		"\"device_stops\":4}}}");
+		"\"device_stops\":4,\"device_starts\":5,\"stop_us\":11,\"harvest_us\":12,"
+		"\"bases_us\":13,\"map_us\":14,\"config_us\":15,\"start_us\":16},"
+		"\"switchover\":{\"source_us\":700,\"source_handling_us\":300,"
+		"\"source_requests\":4,\"dest_us\":900,\"dest_mem_table_us\":100,"
+		"\"dest_ring_start_us\":600}}}");
 	free(line);
 	free(v);
 }
