@@ -439,15 +439,32 @@ static int req_set_log_base(struct simd_dev *d, const struct vv_msg *req, struct
 	return simd_dev_resume(d, was);
 }
 
+/*
+ * Starts and stops that changed the device's state, counted over the
+ * simulator's life and logged as they happen ("device start #N", "device
+ * stop #N"): tests count how often a driver stops and starts the device,
+ * e.g. once each per switchover.
+ */
+static uint64_t simd_starts, simd_stops;
+
 static int req_set_state(struct simd_dev *d, const struct vv_msg *req, struct vv_msg *rep)
 {
+	bool was_running = d->state == SIMD_RUNNING;
+	int r;
+
 	(void)rep;
-	if (req->u.u64 == VV_STATE_START)
-		return dev_start(d);
+	if (req->u.u64 == VV_STATE_START) {
+		r = dev_start(d);
+		if (r == 0 && !was_running)
+			log_info("%s: device start #%llu", d->who, ULL(++simd_starts));
+		return r;
+	}
 	if (d->state == SIMD_FAILED)
 		log_info("%s: stop acknowledges the device error (%s)", d->who, d->fail_reason);
 	dev_stop(d);
 	d->state = SIMD_STOPPED;
+	if (was_running)
+		log_info("%s: device stop #%llu", d->who, ULL(++simd_stops));
 	return 0;
 }
 

@@ -58,6 +58,18 @@ for case in 4096 2097152 4096:10000; do
 		"port p0: ring 1 stopped on the accelerator at avail index $FRAMES\$"; do
 		grep -q "$want" "$alog" || fail "$case: no '$want' in the agent's log"
 	done
+	# One device stop per switchover, counted by the simulator: after the
+	# device's last start, one stop, and it stopped both rings (a stop per
+	# GET_VRING_BASE restarted the device for ring 1 in between, so the
+	# last stop saw ring 1 alone).
+	slog=$TEST_DIR/simd-$sim.log
+	tail_=$(awk '/: device start #/ { buf = ""; next } { buf = buf $0 "\n" } END { printf "%s", buf }' "$slog")
+	expect "$case: device stops after the last start" \
+		"$(printf '%s' "$tail_" | grep -c ': device stop #' || true)" -eq 1
+	for ring in 0 1; do
+		printf '%s' "$tail_" | grep -q ": ring $ring stopped at avail index" ||
+			fail "$case: the switchover's device stop did not stop ring $ring: $(printf '%s' "$tail_" | tr '\n' '|')"
+	done
 	if grep -E 'guest error|refused|failed' "$alog" >&2; then
 		fail "$case: the agent logged an error for a well-behaved front end"
 	fi
