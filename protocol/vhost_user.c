@@ -76,7 +76,7 @@ static check_fn check_set_features, check_set_protocol_features,
 	check_mem_table, check_log_base, check_log_fd, check_vring_num, check_vring_addr,
 	check_vring_base, check_vring_index, check_vring_file,
 	check_vring_enable, check_rarp, check_mtu, check_get_inflight,
-	check_set_inflight, check_add_mem_reg, check_rem_mem_reg;
+	check_set_inflight, check_add_mem_reg, check_rem_mem_reg, check_status;
 
 /*
  * Choices, and why:
@@ -221,6 +221,16 @@ static const struct vu_req_desc vu_table[VU_REQ_MAX + 1] = {
 		EXACT(sizeof(struct vu_wire_single_region)), .fds = FD_OPTIONAL,
 		.need_pf = VU_PF(VU_PROTO_F_CONFIGURE_MEM_SLOTS),
 		.check = check_rem_mem_reg,
+	},
+	/* QEMU: the driver status after the last queue pair started, 0 before it stops. */
+	[VU_REQ_SET_STATUS] = {
+		.name = "SET_STATUS", .states = OWNED, EXACT(8),
+		.need_pf = VU_PF(VU_PROTO_F_STATUS), .check = check_status,
+	},
+	[VU_REQ_GET_STATUS] = {
+		.name = "GET_STATUS", .states = OWNED,
+		.need_pf = VU_PF(VU_PROTO_F_STATUS),
+		.reply = REPLY_ALWAYS, .body = BODY_U64,
 	},
 };
 
@@ -674,6 +684,21 @@ static int check_mtu(const struct vu_req_desc *d, const uint8_t *p,
 	if (v < VU_MIN_MTU || v > VU_MAX_MTU)
 		return FAIL(d, -ERANGE, "mtu %llu is not in %u..%u",
 			    (unsigned long long)v, VU_MIN_MTU, VU_MAX_MTU);
+	m->u.u64 = v;
+	return 0;
+}
+
+static int check_status(const struct vu_req_desc *d, const uint8_t *p,
+			uint32_t size, const int *fds, size_t nfds,
+			const struct vu_parse_ctx *ctx, struct vu_msg *m,
+			struct msg_err *err)
+{
+	uint64_t v = get_u64(p);
+
+	(void)size, (void)fds, (void)nfds, (void)ctx;
+	if (v > VU_STATUS_MAX)
+		return FAIL(d, -ERANGE, "status %#llx is more than a byte",
+			    (unsigned long long)v);
 	m->u.u64 = v;
 	return 0;
 }

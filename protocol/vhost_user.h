@@ -53,7 +53,9 @@ enum vu_request {
 	VU_REQ_GET_MAX_MEM_SLOTS = 36,
 	VU_REQ_ADD_MEM_REG = 37,
 	VU_REQ_REM_MEM_REG = 38,
-	VU_REQ_MAX = 38, /* highest id in the message table */
+	VU_REQ_SET_STATUS = 39,
+	VU_REQ_GET_STATUS = 40,
+	VU_REQ_MAX = 40, /* highest id in the message table */
 };
 
 /* Header flags. */
@@ -72,7 +74,12 @@ enum vu_protocol_feature {
 	VU_PROTO_F_CONFIG = 9,
 	VU_PROTO_F_INFLIGHT_SHMFD = 12,
 	VU_PROTO_F_CONFIGURE_MEM_SLOTS = 15,
+	VU_PROTO_F_STATUS = 16,
 };
+
+/* Virtio device status bits (SET_STATUS / GET_STATUS). */
+#define VU_STATUS_DRIVER_OK 0x4u
+#define VU_STATUS_MAX 0xffu          /* the virtio status is one byte */
 #define VU_PF(bit) (UINT64_C(1) << (bit))
 
 /* Virtio feature bits the protocol itself depends on. */

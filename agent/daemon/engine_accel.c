@@ -423,6 +423,14 @@ static int configure_and_start(struct engine_accel *e)
 
 	if (e->failed)
 		return -EIO;
+	/*
+	 * With F_STATUS the front end says when the last ring is set up
+	 * (DRIVER_OK): the device starts once then, from acc_settle().  A
+	 * status of 0 (QEMU stopping the device) also keeps a held device
+	 * stopped for the GET_VRING_BASEs still to come.
+	 */
+	if (!vu_dev_driver_ok(e->dev))
+		return 0;
 	e->held = false;
 	if (!any_on(e))
 		return 0;
@@ -623,19 +631,19 @@ static int acc_ring_stop(void *opaque, unsigned idx, uint16_t *ret_base)
 }
 
 /*
- * A request other than GET_VRING_BASE after a stop that left rings on: not
- * a device stop by QEMU after all (a ring disabled, say), so the rings
- * still on run again, from the bases read at the stop.
+ * After a request other than GET_VRING_BASE.  A stop that left rings on
+ * was not a device stop by QEMU after all (a ring disabled, say), so the
+ * rings still on run again, from the bases read at the stop; and rings
+ * that waited for DRIVER_OK start, all with one device start.
  */
 static void acc_settle(void *opaque)
 {
 	struct engine_accel *e = opaque;
 
-	if (!e->held)
+	/* Held after a lone stop, or rings waiting for DRIVER_OK: start them. */
+	if (e->started || e->failed || !any_on(e) || !vu_dev_driver_ok(e->dev))
 		return;
-	e->held = false;
-	if (any_on(e) && !e->failed)
-		configure_and_start(e);
+	configure_and_start(e);
 }
 
 static void acc_pause(void *opaque)

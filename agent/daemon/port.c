@@ -95,7 +95,8 @@ uint64_t port_offered_protocol_features(const struct port_config *cfg)
 {
 	(void)cfg;
 	return VU_PF(VU_PROTO_F_MQ) | VU_PF(VU_PROTO_F_LOG_SHMFD) | VU_PF(VU_PROTO_F_RARP) |
-	       VU_PF(VU_PROTO_F_REPLY_ACK) | VU_PF(VU_PROTO_F_NET_MTU);
+	       VU_PF(VU_PROTO_F_REPLY_ACK) | VU_PF(VU_PROTO_F_NET_MTU) |
+	       VU_PF(VU_PROTO_F_STATUS);
 }
 
 const struct port_config *port_config(const struct port *p)

@@ -146,8 +146,15 @@ void vu_dev_reset(struct vu_dev *d)
 	d->features = 0;
 	d->features_set = false;
 	d->protocol_features = 0;
+	d->status = 0;
 	d->mtu = 0;
 	d->state = VU_STATE_CONNECTED;
+}
+
+bool vu_dev_driver_ok(const struct vu_dev *d)
+{
+	return !(d->protocol_features & VU_PF(VU_PROTO_F_STATUS)) ||
+	       (d->status & VU_STATUS_DRIVER_OK);
 }
 
 void vu_dev_parse_ctx(const struct vu_dev *d, struct vu_parse_ctx *ret)
@@ -226,6 +233,9 @@ int vu_dev_switch(struct vu_dev *d, const struct vu_dev_ops *ops, void *opaque)
 		if (e < 0 && r == 0)
 			r = e;
 	}
+	/* Not inside a request: the new engine starts what it deferred now. */
+	if (d->ops->settle)
+		d->ops->settle(d->opaque);
 	return r;
 }
 
@@ -303,6 +313,25 @@ static int vu_get_queue_num_exec(struct vu_dev *d, struct vu_msg *m, struct vu_r
 {
 	(void)m;
 	reply->u.u64 = d->nvrings / 2;
+	return 0;
+}
+
+/*
+ * The driver status (F_STATUS): QEMU sets ACKNOWLEDGE|DRIVER|DRIVER_OK
+ * after the last queue pair's rings (an engine may wait for it to start
+ * its device once) and 0 before the last queue pair's GET_VRING_BASEs.
+ */
+static int vu_set_status_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
+{
+	(void)reply;
+	d->status = (uint8_t)m->u.u64;
+	return 0;
+}
+
+static int vu_get_status_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
+{
+	(void)m;
+	reply->u.u64 = d->status;
 	return 0;
 }
 
@@ -625,6 +654,8 @@ static vu_exec_fn *const vu_exec[VU_REQ_MAX + 1] = {
 	[VU_REQ_GET_MAX_MEM_SLOTS] = vu_get_max_mem_slots_exec,
 	[VU_REQ_ADD_MEM_REG] = vu_not_served_exec,
 	[VU_REQ_REM_MEM_REG] = vu_not_served_exec,
+	[VU_REQ_SET_STATUS] = vu_set_status_exec,
+	[VU_REQ_GET_STATUS] = vu_get_status_exec,
 };
 
 bool vu_dev_serves(uint32_t request)

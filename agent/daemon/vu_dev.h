@@ -73,7 +73,9 @@ struct vu_dev_ops {
 	 * QEMU stops a device by asking every ring's base in a row
 	 * (vhost_dev_stop(), all queue pairs); an engine that stopped a whole
 	 * device at the first may leave it stopped until this says the row is
-	 * over, and restart then the rings not asked for.
+	 * over, and restart then the rings not asked for; an engine that waits
+	 * for vu_dev_driver_ok() to start its device starts it here.  Also
+	 * called at the end of vu_dev_switch().
 	 */
 	void (*settle)(void *opaque);
 };
@@ -85,6 +87,7 @@ struct vu_dev {
 	uint64_t protocol_features_offered;
 	uint64_t features;		/* acked by SET_FEATURES */
 	uint64_t protocol_features;
+	uint8_t status;			/* SET_STATUS (F_STATUS), 0 at connect */
 	bool features_set;
 	unsigned nvrings;		/* 2 * queue pairs offered */
 	uint16_t mtu;
@@ -118,6 +121,13 @@ void vu_dev_reset(struct vu_dev *d);
  * error starting a ring on the new path (the ring then stays stopped).
  */
 int vu_dev_switch(struct vu_dev *d, const struct vu_dev_ops *ops, void *opaque);
+
+/*
+ * Whether the front end lets the device run: always without F_STATUS; with
+ * it, once the status it set has DRIVER_OK (QEMU: after the last queue
+ * pair's rings are set up, so a device can be started once for all).
+ */
+bool vu_dev_driver_ok(const struct vu_dev *d);
 
 /* The context vu_parse() needs for the next message. */
 void vu_dev_parse_ctx(const struct vu_dev *d, struct vu_parse_ctx *ret);

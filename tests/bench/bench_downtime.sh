@@ -1,21 +1,37 @@
 #!/usr/bin/env bash
-# Migration downtime with the agent as the vhost-user back end on both
-# "hosts", against dpdk-testpmd (net_vhost, rxonly) on both: a guest with a
-# light, identical load (500 UDP datagrams/s out of its NIC, which both back
-# ends drop) migrates A -> B -> A ... MIGRATIONS times (QEMU to QEMU over a
-# unix socket); QEMU's reported "downtime" of each is collected.
+# Migration downtime, interleaved across back ends, with the back end's own
+# phases beside QEMU's figure.  One guest per configuration, all running at
+# once, each on its own pair of "hosts" (A and B); the guests take turns:
+# round r migrates every configuration's guest once (A -> B on odd rounds,
+# B -> A on even ones), so every configuration sees the same machine load
+# over the run.  QEMU 10 lane (VDPA_QEMU=10 unless set): QEMU 7.2's downtime
+# figure is not comparable (see docs/architecture.md).
+#
+# Configurations (CONFIGS, default "sw accel1 accel4 accel8 dpdk"):
+#   sw       the agent's software path on both hosts (endpoint=null)
+#   accelN   the agent on a vdpa-simd with N queue pairs on both hosts
+#            (backend=accel, wire null), the guest's NIC with N queue pairs
+#   dpdk     dpdk-testpmd (net_vhost, rxonly) on both hosts, one queue pair
+# The guest sends 500 UDP datagrams/s out of its NIC, which every back end
+# drops.
 #
 #   tests/bench/bench_downtime.sh BUILD_DIR
-#   env: MIGRATIONS (6), VDPA_GUEST_DIR (the test guest; built if unset)
+#   env: MIGRATIONS (20 per configuration), CONFIGS, VDPA_QEMU (10),
+#        VDPA_GUEST_DIR (the test guest; built if unset)
 #
-# CPUs: QEMU (all of it: vCPU, migration thread, main loop) and the back
-# ends' control planes (the agent; testpmd's main lcore and its vhost control
-# thread) share CPU 0; testpmd's busy-polling forwarding lcores, one per
-# instance, spin on CPU 1, where they disturb no one but each other.  The
-# agent runs without poll=on: its data path sleeps on kicks.
+# Per migration, besides QEMU's downtime: the source agent's switchover
+# phase (its first GET_VRING_BASE to its last reply) and the destination
+# agent's (memory table to the last ring's start), from port show's
+# "switchover" object right after the migration (the source port keeps it
+# after its QEMU quit).
 #
-# Result: {"bench":"agent.migration.downtime","value":MEDIAN_MS,"unit":"ms",
-#          "peer":"dpdk-vhost","peer_value":MEDIAN_MS,"ratio":...}  (target <= 1.0)
+# Results, one line per configuration:
+#   {"bench":"migration.downtime.CONFIG","unit":"ms","value":P50,"p90":..,
+#    "samples":[..], "backend_source_us":{"p50":..,"p90":..},
+#    "backend_dest_us":{..}, "backend_us":{..} (source + destination),
+#    "peer":"dpdk-vhost","peer_value":P50,"ratio":P50/peer P50, ...}
+# and one for the accelerator against the software path
+# ("migration.downtime.accel1_vs_sw").
 set -euo pipefail
 build=${1:?usage: bench_downtime.sh BUILD_DIR}
 VDPA_BUILD=$(cd "$build" && pwd)
@@ -29,30 +45,37 @@ else
 	mkdir -p "$logs"
 fi
 export VDPA_TEST_LOGDIR=$logs
+export VDPA_QEMU=${VDPA_QEMU:-10}
 . "$here/../integration/lib.sh"
 . "$here/../integration/agent.sh"
 lib_init
 lib_on_cleanup find "$TEST_DIR" '(' -type s -o -type p ')' -delete
 
-MIGRATIONS=${MIGRATIONS:-6}
-GUEST_IP=10.81.0.2 SINK_IP=10.81.0.1 SINK_MAC=52:54:00:81:00:01 MAC=52:54:00:81:00:02
+MIGRATIONS=${MIGRATIONS:-20}
+CONFIGS=${CONFIGS:-sw accel1 accel4 accel8 dpdk}
+SINK_IP=10.81.0.1 SINK_MAC=52:54:00:81:00:01
 RATE=500
 command -v dpdk-testpmd >/dev/null || fail "dpdk-testpmd not installed"
-[ "$(nproc --all)" -ge 2 ] || fail "needs two CPUs"
-# Everything this script starts runs on CPU 0 unless placed elsewhere.
-taskset -cp 0 $$ >/dev/null
 
-declare -A BE_SOCK=() BE_PID=()
+declare -A SOCK=() PID=() CUR=() WHERE=() QUEUES=() NMIG=()
 
-# backends_start KIND: the two hosts' back ends, A and B.
-backends_start() {
-	local kind=$1 h
+queues_of() { case "$1" in accel*) echo "${1#accel}" ;; *) echo 1 ;; esac; }
+is_agent() { [ "$1" != dpdk ]; }
+agent_name() { echo "$1$2"; }	# CONFIG HOST
+
+backends_start() { # CONFIG
+	local c=$1 h q
+	q=$(queues_of "$c")
 	for h in A B; do
-		case "$kind" in
-		agent)
-			agent_start "$h" -- --port "name=p0,socket=$(agent_sock "$h" p0),endpoint=null"
-			BE_SOCK[$h]=$(agent_sock "$h" p0)
-			BE_PID[$h]=${AGENT_PID[$h]}
+		case "$c" in
+		sw)
+			agent_start "$c$h" -- --port "name=p0,socket=$(agent_sock "$c$h" p0),endpoint=null"
+			SOCK[$c$h]=$(agent_sock "$c$h" p0)
+			;;
+		accel*)
+			simd_start "sim$c$h" -- --wire null --queues "$q"
+			agent_start "$c$h" -- --port "name=p0,socket=$(agent_sock "$c$h" p0),endpoint=null,queues=$q,backend=accel,device=vfio-user:$(simd_sock "sim$c$h")"
+			SOCK[$c$h]=$(agent_sock "$c$h" p0)
 			;;
 		dpdk)
 			local sock=$TEST_DIR/tp$h.sock prefix=vbdt$$$h
@@ -62,87 +85,113 @@ backends_start() {
 				--single-file-segments --file-prefix="$prefix" --log-level=lib.eal:error \
 				--vdev "net_vhost0,iface=$sock,queues=1,client=0" -- \
 				--forward-mode=rxonly --nb-cores=1 --rxq=1 --txq=1 --stats-period 1
-			BE_PID[$h]=$LIB_PID
+			PID[$c$h]=$LIB_PID
 			lib_wait_for 20 test -S "$sock" ||
 				fail "testpmd $h did not create $sock: $(tail -5 "$TEST_DIR/testpmd-$h.log")"
-			BE_SOCK[$h]=$sock
+			SOCK[$c$h]=$sock
 			;;
 		esac
 	done
 }
 
-backends_stop() {
-	local h
-	for h in A B; do lib_kill "${BE_PID[$h]}" 5; done
+vm_on() { # CONFIG NAME HOST [QEMU ARGS...]
+	local c=$1 name=$2 host=$3 nic q n
+	shift 3
+	q=$(queues_of "$c")
+	n=$(( $(printf '%s\n' $CONFIGS | grep -nx "$c" | cut -d: -f1) + 10 ))
+	mapfile -t nic < <(vu_netdev_args n0 "${SOCK[$c$host]}" "52:54:00:81:00:$n" "$q")
+	vm_start "$name" --append "vdpa.ip=10.81.0.$n/24 vdpa.queues=$q" -- "${nic[@]}" "$@"
 }
 
-backends_alive() {
-	local h
-	for h in A B; do
-		kill -0 "${BE_PID[$h]}" 2>/dev/null || fail "$1: back end $h died (logs in $TEST_DIR)"
-	done
+# The agent's port show of CONFIG's port on HOST, flat (no white space).
+show_flat() { agent_cli "$1" -j port show p0 2>/dev/null | tr -d ' \n'; }
+num_in() { # FLAT OBJECT MEMBER: a number inside "OBJECT":{...}
+	printf '%s' "$1" | sed -n "s/.*\"$2\":{[^}]*\"$3\":\([0-9]*\).*/\1/p"
 }
 
-vm_on() { # NAME HOST [QEMU ARGS...]
-	local name=$1 host=$2 nic; shift 2
-	mapfile -t nic < <(vu_netdev_args n0 "${BE_SOCK[$host]}" "$MAC")
-	vm_start "$name" --append "vdpa.ip=$GUEST_IP/24" -- "${nic[@]}" "$@"
-}
+for c in $CONFIGS; do
+	backends_start "$c"
+	CUR[$c]=$c-g0 WHERE[$c]=A NMIG[$c]=0
+	vm_on "$c" "$c-g0" A
+done
+for c in $CONFIGS; do
+	vm_wait_ready "$c-g0" 120 || fail "$c: guest did not boot"
+	vm_run "$c-g0" "arp -i eth0 -s $SINK_IP $SINK_MAC" 15 || fail "$c: arp -s failed in the guest"
+	vm_send "$c-g0" "trafficcheck send --dst $SINK_IP:5000 --rate $RATE --duration 36000 >/dev/null 2>&1 &"
+done
+sleep 2
 
-# run_set KIND: boot on A, light traffic, MIGRATIONS migrations; sets DOWNS and TOTALS.
-run_set() {
-	local kind=$1 cur next where=A to n res
-	DOWNS=() TOTALS=()
-	backends_start "$kind"
-	cur=$kind-g0
-	vm_on "$cur" A
-	vm_wait_ready "$cur" 90 || fail "$kind: guest did not boot"
-	# The sink is a static neighbour: no ARP, the same frames on every back end.
-	vm_run "$cur" "arp -i eth0 -s $SINK_IP $SINK_MAC" 15 || fail "$kind: arp -s failed in the guest"
-	vm_send "$cur" "trafficcheck send --dst $SINK_IP:5000 --rate $RATE --duration 3600 >/dev/null 2>&1 &"
-	sleep 2
-	for n in $(seq 1 "$MIGRATIONS"); do
-		if [ $where = A ]; then to=B; else to=A; fi
-		next=$kind-g$n
-		vm_on "$next" "$to" -incoming "unix:$TEST_DIR/$kind-mig$n.sock"
+declare -A DOWN=() SRC=() DST=()
+for r in $(seq 1 "$MIGRATIONS"); do
+	for c in $CONFIGS; do
+		from=${WHERE[$c]}
+		if [ "$from" = A ]; then to=B; else to=A; fi
+		cur=${CUR[$c]} next=$c-g$r
+		vm_on "$c" "$next" "$to" -incoming "unix:$TEST_DIR/$c-mig$r.sock"
 		lib_wait_for 20 test -S "$TEST_DIR/$next.qmp" || fail "$next: no QMP socket"
 		sleep 1  # let the destination connect to its back end
-		res=$(migrate_vm "$cur" "$next" "unix:$TEST_DIR/$kind-mig$n.sock" 120) || exit 1
-		log "$kind migration $n ($where -> $to): downtime ${res% *} ms, total ${res#* } ms"
-		DOWNS+=("${res% *}")
-		TOTALS+=("${res#* }")
+		res=$(migrate_vm "$cur" "$next" "unix:$TEST_DIR/$c-mig$r.sock" 120) || exit 1
+		DOWN[$c]+="${res% *} "
+		msg="$c migration $r ($from -> $to): downtime ${res% *} ms"
+		if is_agent "$c"; then
+			# The source port keeps its figures after its QEMU quits; the
+			# destination's rings start with the VM (a moment after).
+			lib_wait_for 10 eval "show_flat $c$to | grep -q '\"state\":\"running\"'" ||
+				log "WARNING: $c: the destination port on $to does not run"
+			s=$(show_flat "$c$from") d=$(show_flat "$c$to")
+			su=$(num_in "$s" switchover source_us) du=$(num_in "$d" switchover dest_us)
+			[ -n "$su" ] || fail "$c: source $from reports no switchover phase: $s"
+			SRC[$c]+="$su " DST[$c]+="${du:-0} "
+			msg+=", backend source $su us, destination ${du:-?} us"
+		fi
+		log "$msg"
 		vm_stop "$cur"
-		rm -f "$TEST_DIR/$kind-mig$n.sock"
-		backends_alive "$kind migration $n"
-		cur=$next where=$to
-		sleep 1
+		rm -f "$TEST_DIR/$c-mig$r.sock"
+		CUR[$c]=$next WHERE[$c]=$to
 	done
-	# The guest survived it all: its shell answers, its NIC still sends.
-	vm_run "$cur" "cat /sys/class/net/eth0/statistics/tx_packets" 15 >"$TEST_DIR/$kind-tx1" ||
-		fail "$kind: guest does not answer after the migrations"
-	sleep 1
-	vm_run "$cur" "cat /sys/class/net/eth0/statistics/tx_packets" 15 >"$TEST_DIR/$kind-tx2" || true
-	[ "$(tail -n1 "$TEST_DIR/$kind-tx2")" -gt "$(tail -n1 "$TEST_DIR/$kind-tx1")" ] ||
-		log "WARNING: $kind: the guest's tx_packets did not grow after the last migration"
-	vm_check_console "$cur" || log "WARNING: $kind: errors on the guest console"
-	vm_stop "$cur"
-	backends_stop
-}
+done
+for c in $CONFIGS; do
+	vm_run "${CUR[$c]}" "true" 15 || fail "$c: guest does not answer after the migrations"
+	vm_check_console "${CUR[$c]}" || log "WARNING: $c: errors on the guest console"
+done
 
-med() {
-	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
-		END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+pct() { # P VALUES...: the P-th percentile, nearest rank
+	local p=$1; shift
+	printf '%s\n' "$@" | sort -g | awk -v p="$p" '{ v[NR] = $1 }
+		END { if (!NR) { print "null"; exit } i = int((p * NR + 99) / 100); if (i < 1) i = 1; print v[i] }'
+}
+stats() { # VALUES...: {"p50":..,"p90":..}
+	[ $# -gt 0 ] || { echo null; return; }
+	printf '{"p50":%s,"p90":%s}' "$(pct 50 "$@")" "$(pct 90 "$@")"
 }
 jarr() { local IFS=,; echo "[$*]"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "null") print "null"; else printf "%.3f\n", a / b }'; }
 
-run_set agent
-a_down=("${DOWNS[@]}") a_total=("${TOTALS[@]}")
-run_set dpdk
-d_down=("${DOWNS[@]}") d_total=("${TOTALS[@]}")
-
-am=$(med "${a_down[@]}") dm=$(med "${d_down[@]}")
-ratio=$(awk -v a="$am" -v b="$dm" 'BEGIN { if (b + 0 == 0) print "null"; else printf "%.3f\n", a / b }')
-printf '{"bench":"agent.migration.downtime","value":%s,"unit":"ms","peer":"dpdk-vhost","peer_value":%s,"ratio":%s,"samples":%s,"peer_samples":%s,"total_ms_median":%s,"peer_total_ms_median":%s,"migrations":%s,"guest_pps":%s}\n' \
-	"$am" "$dm" "$ratio" "$(jarr "${a_down[@]}")" "$(jarr "${d_down[@]}")" \
-	"$(med "${a_total[@]}")" "$(med "${d_total[@]}")" "$MIGRATIONS" "$RATE"
+peer=""
+case " $CONFIGS " in *" dpdk "*) read -r -a d <<<"${DOWN[dpdk]}"; peer=$(pct 50 "${d[@]}") ;; esac
+for c in $CONFIGS; do
+	read -r -a dn <<<"${DOWN[$c]}"
+	p50=$(pct 50 "${dn[@]}")
+	line=$(printf '{"bench":"migration.downtime.%s","unit":"ms","value":%s,"p90":%s,"samples":%s,"migrations":%s,"qemu":"%s","queue_pairs":%s' \
+		"$c" "$p50" "$(pct 90 "${dn[@]}")" "$(jarr "${dn[@]}")" "$MIGRATIONS" "$QEMU_VERSION" "$(queues_of "$c")")
+	if is_agent "$c"; then
+		read -r -a s <<<"${SRC[$c]}"
+		read -r -a t <<<"${DST[$c]}"
+		sum=()
+		for i in "${!s[@]}"; do sum+=($(( s[i] + ${t[i]:-0} ))); done
+		line+=$(printf ',"backend_source_us":%s,"backend_dest_us":%s,"backend_us":%s,"backend_us_samples":%s' \
+			"$(stats "${s[@]}")" "$(stats "${t[@]}")" "$(stats "${sum[@]}")" "$(jarr "${sum[@]}")")
+	fi
+	if [ -n "$peer" ] && [ "$c" != dpdk ]; then
+		line+=$(printf ',"peer":"dpdk-vhost","peer_value":%s,"ratio":%s' "$peer" "$(ratio "$p50" "$peer")")
+	fi
+	echo "$line}"
+done
+case " $CONFIGS " in *" sw "*" accel1 "*|*" accel1 "*" sw "*)
+	read -r -a a <<<"${DOWN[accel1]}"
+	read -r -a w <<<"${DOWN[sw]}"
+	printf '{"bench":"migration.downtime.accel1_vs_sw","unit":"ratio","value":%s,"accel_p50":%s,"sw_p50":%s}\n' \
+		"$(ratio "$(pct 50 "${a[@]}")" "$(pct 50 "${w[@]}")")" "$(pct 50 "${a[@]}")" "$(pct 50 "${w[@]}")"
+	;;
+esac
 log "logs in $TEST_DIR"

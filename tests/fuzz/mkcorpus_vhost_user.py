@@ -45,6 +45,8 @@ seed("add_rem_mem_reg", 1 | OWNED | ALLPF | SOCK, 256,
 seed("net", OWNED | ALLPF | SOCK, 0,
      msg(19, bytes([0x52, 0x54, 0, 0x12, 0x34, 0x56, 0, 0])) + msg(20, struct.pack("<Q", 1500)) +
      msg(18, struct.pack("<II", 1, 1)))
+seed("status", OWNED | ALLPF | SOCK, 0,
+     msg(40) + msg(39, struct.pack("<Q", 0xf)) + msg(39, struct.pack("<Q", 0)))
 seed("truncated_mem_table", 1 | OWNED, 16, msg(5, struct.pack("<II", 1, 0) + region(0, 0x1000, U, 0))[:30])
 seed("truncated_header_sock", 3 | SOCK, 0, msg(1)[:7])
 seed("oversized", 0, 0, struct.pack("<III", 5, 1, 0xffffffff))

@@ -289,6 +289,26 @@ expect "guest Ip InHdrErrors" "$(snmp_field Ip InHdrErrors)" -eq 0
 on=$(cat "$TEST_DIR"/agent-[AB].log | grep -c 'dirty logging on' || true)
 [ -n "${NIC_TAP:-}" ] || expect "times dirty logging was turned on" "$on" -ge "$n"
 
+# The accelerator starts once per front end, counted by the simulator: QEMU
+# sets DRIVER_OK (F_STATUS) after the last queue pair's rings, and the agent
+# starts the device then, with every ring (it used to start it at the first
+# ring and stop and restart it for each further one: a destination's rings
+# came up one by one inside QEMU's downtime).  Each client's first device
+# start must start all 2 x QUEUES rings.
+for a in A B; do
+	b=BACKEND_$a
+	[ "${!b:-sw}" = accel ] && [ -z "${NIC_TAP:-}" ] || continue
+	bad=$(awk -v want=$((2 * QUEUES)) '
+		/: connected$/ { c = $2; rings[c] = 0; done[c] = 0; seen[c] = 1 }
+		/: ring [0-9]+ started at avail index/ { c = $2; if (!done[c]) rings[c]++ }
+		/: device start #/ { c = $2; done[c] = 1 }
+		END { for (c in seen) if (done[c] && rings[c] != want)
+			printf "client %s first start had %d ring(s) ", c, rings[c] }' \
+		"$TEST_DIR/simd-sim$a.log")
+	[ -z "$bad" ] || fail "simulator sim$a: $bad, expected $((2 * QUEUES)): one start for all rings"
+	log "ok: sim$a: each front end's first device start started all $((2 * QUEUES)) rings"
+done
+
 if [ "$QUEUES" -gt 1 ] && [ -z "${NIC_TAP:-}" ]; then
 	show=$(agent_cli "$where" -j port show p0) || fail "port show failed"
 	printf '%s\n' "$show" >"$TEST_DIR/port-show.json"
