@@ -86,7 +86,7 @@ backends_start() { # CONFIG
 				--vdev "net_vhost0,iface=$sock,queues=1,client=0" -- \
 				--forward-mode=rxonly --nb-cores=1 --rxq=1 --txq=1 --stats-period 1
 			PID[$c$h]=$LIB_PID
-			lib_wait_for 20 test -S "$sock" ||
+			lib_wait_for 90 test -S "$sock" ||
 				fail "testpmd $h did not create $sock: $(tail -5 "$TEST_DIR/testpmd-$h.log")"
 			SOCK[$c$h]=$sock
 			;;
@@ -142,7 +142,15 @@ for r in $(seq 1 "$MIGRATIONS"); do
 			su=$(num_in "$s" switchover source_us) du=$(num_in "$d" switchover dest_us)
 			[ -n "$su" ] || fail "$c: source $from reports no switchover phase: $s"
 			SRC[$c]+="$su " DST[$c]+="${du:-0} "
-			msg+=", backend source $su us, destination ${du:-?} us"
+			msg+=", backend source $su us (handling $(num_in "$s" switchover source_handling_us) us)"
+			msg+=", destination ${du:-?} us (memory table $(num_in "$d" switchover dest_mem_table_us) us,"
+			msg+=" ring starts $(num_in "$d" switchover dest_ring_start_us) us)"
+			case "$c" in accel*)
+				msg+="; device: source stop $(num_in "$s" accel stop_us) harvest $(num_in "$s" accel harvest_us)"
+				msg+=" bases $(num_in "$s" accel bases_us), destination map $(num_in "$d" accel map_us)"
+				msg+=" config $(num_in "$d" accel config_us) start $(num_in "$d" accel start_us) us"
+				;;
+			esac
 		fi
 		log "$msg"
 		vm_stop "$cur"
