@@ -411,25 +411,37 @@ static int map_memory(struct engine_accel *e)
 	return 0;
 }
 
+/*
+ * With F_STATUS the front end says when its last ring is set up
+ * (DRIVER_OK): the device starts once then, from acc_settle().  A status of
+ * 0 (QEMU stopping the device) keeps a held device stopped for the
+ * GET_VRING_BASEs still to come.  Every ring of the port on is as good as
+ * DRIVER_OK: a front end that acked STATUS but never sets it still gets
+ * its device started once it has set up all the rings it can.
+ */
+static bool may_start(const struct engine_accel *e)
+{
+	unsigned n = 0;
+
+	if (vu_dev_driver_ok(e->dev))
+		return true;
+	for (unsigned i = 0; i < e->nvrings; i++)
+		n += e->on[i];
+	return n == e->nvrings;
+}
+
 static int configure_and_start(struct engine_accel *e)
 {
 	const struct guest_mem *mem = &e->dev->mem;
 	struct dirtylog *qemu = vu_dev_active_log(e->dev);
 	int calls[NV];
 	struct vv_msg m;
-	int r;
-
 	uint64_t t0 = mono_ns(), t1, t2;
+	int r;
 
 	if (e->failed)
 		return -EIO;
-	/*
-	 * With F_STATUS the front end says when the last ring is set up
-	 * (DRIVER_OK): the device starts once then, from acc_settle().  A
-	 * status of 0 (QEMU stopping the device) also keeps a held device
-	 * stopped for the GET_VRING_BASEs still to come.
-	 */
-	if (!vu_dev_driver_ok(e->dev))
+	if (!may_start(e))
 		return 0;
 	e->held = false;
 	if (!any_on(e))
@@ -641,7 +653,7 @@ static void acc_settle(void *opaque)
 	struct engine_accel *e = opaque;
 
 	/* Held after a lone stop, or rings waiting for DRIVER_OK: start them. */
-	if (e->started || e->failed || !any_on(e) || !vu_dev_driver_ok(e->dev))
+	if (e->started || e->failed || !any_on(e) || !may_start(e))
 		return;
 	configure_and_start(e);
 }
