@@ -487,9 +487,9 @@ traffic_both_ways() {
 # Long-running traffic for tests that act while it flows (switches,
 # migrations): traffic_start VM NS HOST_IP GUEST_IP RATE starts UDP both ways
 # (into the host on 5101, into the guest on 5201), traffic_host_received
-# prints what the host has received so far, and traffic_stop_check VM
-# GUEST_IP MAX_LOST stops the senders and checks both directions: 0 corrupt,
-# 0 duplicate, at most MAX_LOST lost.
+# prints what the host has received so far (traffic_host_field any other
+# count), and traffic_stop_check stops the senders and checks both
+# directions.
 traffic_start() {
 	local vm=$1 ns=$2 hip=$3 gip=$4 rate=$5
 	# The host's receiver runs until traffic_stop_check stops it (a guest
@@ -506,17 +506,26 @@ traffic_start() {
 }
 
 traffic_host_received() {
+	traffic_host_field received
+}
+
+# traffic_host_field FIELD: a field of the host receiver's counts so far.
+traffic_host_field() {
 	local line v
 	kill -USR1 "$TRAFFIC_RECV_PID" 2>/dev/null ||
 		log "the host's receiver has exited: $(tail -n1 "$TEST_DIR/host-recv.log")"
 	sleep 0.3
 	line=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv.log" | tail -n1 || true)
-	v=$(printf '%s' "$line" | sed -n 's/.*"received":\([0-9]*\).*/\1/p')
+	v=$(printf '%s' "$line" | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p")
 	echo "${v:-0}"
 }
 
+# traffic_stop_check VM GUEST_IP MAX_LOST [MAX_DUP_TO_HOST]: stops both
+# flows and checks them: nothing corrupt, at most MAX_LOST lost each way,
+# no duplicate into the guest and at most MAX_DUP_TO_HOST (0 unless given)
+# into the host.
 traffic_stop_check() {
-	local vm=$1 gip=$2 max_lost=$3 g_recv h_recv r
+	local vm=$1 gip=$2 max_lost=$3 max_dup_h=${4:-0} g_recv h_recv
 	vm_send "$vm" "kill -TERM \$(cat /tmp/send.pid)"
 	kill -TERM "$TRAFFIC_SEND_PID" 2>/dev/null || true
 	lib_wait_for 10 grep '^SENT ' "$TEST_DIR/host-send.log" >/dev/null ||
@@ -531,11 +540,12 @@ traffic_stop_check() {
 	h_recv=$(grep '^TRAFFIC ' "$TEST_DIR/host-recv.log" | tail -n1)
 	log "host -> guest: $g_recv"
 	log "guest -> host: $h_recv"
-	for r in "$g_recv" "$h_recv"; do
-		expect "corrupt" "$(json_field "$r" corrupt)" -eq 0
-		expect "duplicate" "$(json_field "$r" duplicate)" -eq 0
-		expect "lost" "$(json_field "$r" lost)" -le "$max_lost"
-	done
+	expect "host -> guest corrupt" "$(json_field "$g_recv" corrupt)" -eq 0
+	expect "host -> guest duplicate" "$(json_field "$g_recv" duplicate)" -eq 0
+	expect "host -> guest lost" "$(json_field "$g_recv" lost)" -le "$max_lost"
+	expect "guest -> host corrupt" "$(json_field "$h_recv" corrupt)" -eq 0
+	expect "guest -> host duplicate" "$(json_field "$h_recv" duplicate)" -le "$max_dup_h"
+	expect "guest -> host lost" "$(json_field "$h_recv" lost)" -le "$max_lost"
 }
 
 # traffic_check DIRECTION SENT_LINE TRAFFIC_LINE: what the receiver got
