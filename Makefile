@@ -96,7 +96,7 @@ FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 SIMD    = $(BUILD)/vdpa-simd
 PROGRAMS = $(AGENTD) $(CLIENT) $(if $(SIMD_SRCS),$(SIMD))
 
-.PHONY: all programs deps check check-unit check-asan check-man check-layers fuzz bench install deb demo clean
+.PHONY: all programs deps check check-unit check-asan check-man check-layers check-debian fuzz bench install deb demo clean
 .DEFAULT_GOAL := all
 # Keep objects of test programs: they are not intermediate for us.
 .SECONDARY:
@@ -237,6 +237,12 @@ install: programs
 deb:
 	$(Q)contrib/debian/make-deb.sh $(BUILD)/deb
 	$(Q)tests/check-deb.sh $(BUILD)/deb
+
+# The packages on a real Debian 12 booted with systemd as PID 1 (a cached
+# mmdebstrap image under QEMU): install, the service, permissions, libvirtd
+# and the hook, purge.  tests/debian/test_debian.sh says what it checks.
+check-debian: deps deb
+	$(Q)tests/debian/test_debian.sh $(BUILD)/deb
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

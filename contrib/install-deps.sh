@@ -19,6 +19,7 @@ test_pkgs=(
 	systemd                       # systemd-analyze, systemd-socket-activate
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients  # the libvirt hook test
 	openssh-server openssh-client # ssh:// agents against a real sshd (test-only, private port)
+	mmdebstrap e2fsprogs          # make check-debian: the Debian 12 image, its disks
 	dpdk dpdk-dev librte-net-vhost23 librte-mempool-ring23 librte-net-virtio23
 )
 

@@ -36,7 +36,7 @@ has() {
 }
 has "$main" /usr/sbin/vdpa-agentd /usr/bin/vdpa-migrate \
 	/lib/systemd/system/vdpa-agentd.service /lib/systemd/system/vdpa-agentd.socket \
-	/usr/lib/sysusers.d/vdpa-agentd.conf /etc/vdpa-agentd.conf \
+	/usr/lib/sysusers.d/vdpa-agentd.conf /etc/vdpa-agentd.conf /etc/libvirt/hooks/vdpa-migrate.conf \
 	/usr/libexec/vdpa-migrate/libvirt-hook \
 	"/etc/libvirt/hooks/qemu.d/50-vdpa-migrate -> /usr/libexec/vdpa-migrate/libvirt-hook" \
 	/usr/share/man/man8/vdpa-agentd.8.gz /usr/share/man/man8/vdpa-migrate.8.gz \
@@ -52,8 +52,10 @@ grep -q '/sbin/' <<<"$list_s" && fail "vdpa-simd ships something in sbin"
 
 # ---- control files -------------------------------------------------------------
 dpkg-deb -e "$main" "$tmp/ctl"
-[ "$(cat "$tmp/ctl/conffiles" 2>/dev/null)" = /etc/vdpa-agentd.conf ] ||
-	fail "conffiles is not exactly /etc/vdpa-agentd.conf: $(tr '\n' ' ' <"$tmp/ctl/conffiles" 2>/dev/null)"
+[ "$(sort "$tmp/ctl/conffiles" 2>/dev/null | tr '\n' ' ')" = "/etc/libvirt/hooks/vdpa-migrate.conf /etc/vdpa-agentd.conf " ] ||
+	fail "conffiles are not exactly /etc/vdpa-agentd.conf and /etc/libvirt/hooks/vdpa-migrate.conf: $(tr '\n' ' ' <"$tmp/ctl/conffiles" 2>/dev/null)"
+dpkg-deb --fsys-tarfile "$main" | tar -xOf - ./etc/libvirt/hooks/vdpa-migrate.conf 2>/dev/null |
+	grep -qx 'socket-group = libvirt-qemu' || fail "the hook's conffile does not give the sockets to libvirt-qemu"
 grep -q '^Depends:.*\badduser\b' "$tmp/ctl/control" || fail "vdpa-migrate does not depend on adduser (postinst's addgroup)"
 # line FILE REGEX: the number of FILE's first line matching REGEX, or 0.
 line() { grep -n -m1 -E "$2" "$1" | cut -d: -f1 || true; }

@@ -23,6 +23,7 @@
 # no network the newest complete folder is used.
 set -euo pipefail
 
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache=${VDPA_QEMU_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vdpa-migrate/qemu}
 want=${VDPA_QEMU10_VERSION_GLOB:-1:10.*}   # the candidate must match
 pkgs=(qemu-system-x86 qemu-system-common qemu-system-data seabios)
@@ -42,43 +43,7 @@ log=$cache/fetch.log
 codename=$(. /etc/os-release 2>/dev/null && echo "${VERSION_CODENAME:-}")
 [ -n "$codename" ] || die "cannot read VERSION_CODENAME from /etc/os-release"
 
-# Prints "URI KEYRING" of the first source that serves SUITE with main:
-# deb822 .sources files and one-line .list files both.
-system_source() {
-	local suite=$1 f
-	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
-		[ -r "$f" ] || continue
-		awk -v s="$suite" '
-			/^[ \t]*deb[ \t]/ {
-				key = ""; i = 2
-				if ($2 ~ /^\[/) {
-					while (i <= NF && $i !~ /\]$/) { if ($i ~ /signed-by=/) key = $i; i++ }
-					if ($i ~ /signed-by=/) key = $i
-					i++
-				}
-				if ($(i + 1) == s) {
-					sub(/.*signed-by=/, "", key); sub(/\]$/, "", key)
-					print $i, (key == "" ? "-" : key); exit
-				}
-			}' "$f"
-	done
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -r "$f" ] || continue
-		awk -v s="$suite" '
-			function flush() {
-				if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " s " ") && uri != "")
-					{ print uri, (key == "" ? "-" : key); found = 1; exit }
-				types = suites = uri = key = ""
-			}
-			/^[ \t]*#/ { next }
-			/^[ \t]*$/ { flush(); next }
-			tolower($1) == "types:" { $1 = ""; types = $0 }
-			tolower($1) == "uris:" { uri = $2 }
-			tolower($1) == "suites:" { $1 = ""; suites = $0 }
-			tolower($1) == "signed-by:" { key = $2 }
-			END { if (!found) flush() }' "$f"
-	done
-}
+. "$here/../helpers/apt-source.sh"
 
 src=$(system_source "$codename" | head -n1)
 [ -n "$src" ] || die "no apt source for $codename in /etc/apt (cannot tell which mirror to use)"
