@@ -152,6 +152,7 @@ static const struct member switchover_members[] = {
 	[PV_SW_DEST_MEM_TABLE_US] = U64("dest_mem_table_us", SWO, dest_mem_table_us),
 	[PV_SW_DEST_RING_START_US] = U64("dest_ring_start_us", SWO, dest_ring_start_us),
 	[PV_SW_DEST_RINGS] = U64("dest_rings", SWO, dest_rings),
+	[PV_SW_DEST_HANDLING_US] = U64("dest_handling_us", SWO, dest_handling_us),
 };
 _Static_assert(ARRAY_SIZE(switchover_members) == PV_SW_MEMBERS, "one row per member");
 

@@ -126,8 +126,10 @@ enum port_view_accel_member {
  * microseconds (the agent's clock): on a source, from the first
  * GET_VRING_BASE to the reply to the last, and the time spent handling
  * them; on a destination, from the memory table of a device start to the
- * start of its last ring, and the time spent mapping memory and starting
- * rings.  A side that did not happen is absent.
+ * start of its last ring, the time spent mapping memory and starting rings,
+ * and the time spent handling every request in between (an agent older
+ * than dest_handling_us leaves it out).  A side that did not happen is
+ * absent.
  */
 enum port_view_switchover_member {
 	PV_SW_SOURCE_US,
@@ -137,6 +139,7 @@ enum port_view_switchover_member {
 	PV_SW_DEST_MEM_TABLE_US,
 	PV_SW_DEST_RING_START_US,
 	PV_SW_DEST_RINGS,
+	PV_SW_DEST_HANDLING_US,
 	PV_SW_MEMBERS
 };
 
@@ -144,6 +147,7 @@ struct port_view_switchover {
 	uint32_t has;			/* PV_SW_* bits */
 	uint64_t source_us, source_handling_us, source_requests;
 	uint64_t dest_us, dest_mem_table_us, dest_ring_start_us, dest_rings;
+	uint64_t dest_handling_us;	/* every request's, memory table to last start */
 };
 
 /* What "ports" lists and "port-add" answers: every member always there. */

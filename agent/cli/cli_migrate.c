@@ -1245,6 +1245,9 @@ static void add_phases(struct json_object *o, const struct run *r)
 				       json_object_new_int64((int64_t)d->dest_mem_table_us));
 		json_object_object_add(ph, "destination_ring_start",
 				       json_object_new_int64((int64_t)d->dest_ring_start_us));
+		if (d->has & PV_BIT(PV_SW_DEST_HANDLING_US))
+			json_object_object_add(ph, "destination_handling",
+					       json_object_new_int64((int64_t)d->dest_handling_us));
 	}
 	json_object_object_add(o, "backend_phases_us", ph);
 }
@@ -1370,11 +1373,15 @@ static void print_human(struct run *r)
 		printf("backend on the source: %" PRIu64 " us from the first ring's stop to the last "
 		       "reply (%" PRIu64 " us handling)\n", r->at_switch.switchover.source_us,
 		       r->at_switch.switchover.source_handling_us);
-	if (r->dst_phases.has & PV_BIT(PV_SW_DEST_US))
+	if (r->dst_phases.has & PV_BIT(PV_SW_DEST_US)) {
 		printf("backend on the destination: %" PRIu64 " us from the memory table to the last "
-		       "ring's start (memory table %" PRIu64 " us, ring starts %" PRIu64 " us)\n",
+		       "ring's start (memory table %" PRIu64 " us, ring starts %" PRIu64 " us",
 		       r->dst_phases.dest_us, r->dst_phases.dest_mem_table_us,
 		       r->dst_phases.dest_ring_start_us);
+		if (r->dst_phases.has & PV_BIT(PV_SW_DEST_HANDLING_US))
+			printf(", %" PRIu64 " us handling", r->dst_phases.dest_handling_us);
+		printf(")\n");
+	}
 	if (r->traffic_gap_ms >= 0)
 		printf("traffic gap: %" PRId64 " ms (last frame on the source to the first on the "
 		       "destination; includes any idle time)\n", r->traffic_gap_ms);

@@ -275,10 +275,14 @@ static void print_switchover(FILE *f, const struct port_view_switchover *s)
 		fprintf(f, "%-19s%" PRIu64 " us to the last reply, %" PRIu64 " us handling "
 			"%" PRIu64 " request(s)\n", "switchover out:", s->source_us,
 			s->source_handling_us, s->source_requests);
-	if (s->has & PV_BIT(PV_SW_DEST_US))
+	if (s->has & PV_BIT(PV_SW_DEST_US)) {
 		fprintf(f, "%-19s%" PRIu64 " us to %" PRIu64 " ring(s) running: memory table %"
-			PRIu64 " us, ring starts %" PRIu64 " us\n", "switchover in:", s->dest_us,
+			PRIu64 " us, ring starts %" PRIu64 " us", "switchover in:", s->dest_us,
 			s->dest_rings, s->dest_mem_table_us, s->dest_ring_start_us);
+		if (s->has & PV_BIT(PV_SW_DEST_HANDLING_US))
+			fprintf(f, ", %" PRIu64 " us handling", s->dest_handling_us);
+		fputc('\n', f);
+	}
 }
 
 /* port-show "migration": where the source side of a switchover stands. */

@@ -92,14 +92,18 @@ void mig_request(struct migration *m, uint32_t request, uint64_t t_in, uint64_t 
 		p->dst_open = true;
 		p->dst_first_ns = t_in;
 		p->dst_last_ns = p->dst_start_ns = p->dst_rings = 0;
-		p->dst_mem_ns = t_handled - t_in;
+		p->dst_mem_ns = p->dst_acc_ns = t_handled - t_in;
+		p->dst_handling_ns = 0;
 		return;
 	}
+	if (p->dst_open)
+		p->dst_acc_ns += t_handled - t_in;
 	/* With F_STATUS the device starts at SET_STATUS (DRIVER_OK): part of it. */
 	if (p->dst_open && (running_after > running_before ||
 			    (request == VU_REQ_SET_STATUS && running_after))) {
 		p->dst_start_ns += t_handled - t_in;
 		p->dst_last_ns = t_done;
 		p->dst_rings = running_after;
+		p->dst_handling_ns = p->dst_acc_ns;
 	}
 }

@@ -37,12 +37,16 @@
  *                device start; QEMU sends it first) to the start of the
  *                last ring that started since, with the time spent mapping
  *                guest memory and in the requests that started rings (DMA
- *                mapping, device configuration and start).
+ *                mapping, device configuration and start), and the time
+ *                spent handling every request up to that start (the rest
+ *                is QEMU's, between its requests).
  */
 struct mig_phases {
 	bool src_open, src_done, dst_open;
 	uint64_t src_first_ns, src_last_ns, src_handling_ns, src_requests;
 	uint64_t dst_first_ns, dst_last_ns, dst_mem_ns, dst_start_ns, dst_rings;
+	/* Every request's handling since the memory table; up to the last ring start. */
+	uint64_t dst_acc_ns, dst_handling_ns;
 };
 
 struct migration {

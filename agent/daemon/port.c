@@ -756,8 +756,10 @@ static void switchover_view(const struct port *p, struct port_view_switchover *v
 		v->dest_mem_table_us = ph->dst_mem_ns / 1000;
 		v->dest_ring_start_us = ph->dst_start_ns / 1000;
 		v->dest_rings = ph->dst_rings;
+		v->dest_handling_us = ph->dst_handling_ns / 1000;
 		v->has |= PV_BIT(PV_SW_DEST_US) | PV_BIT(PV_SW_DEST_MEM_TABLE_US) |
-			  PV_BIT(PV_SW_DEST_RING_START_US) | PV_BIT(PV_SW_DEST_RINGS);
+			  PV_BIT(PV_SW_DEST_RING_START_US) | PV_BIT(PV_SW_DEST_RINGS) |
+			  PV_BIT(PV_SW_DEST_HANDLING_US);
 	}
 }
 

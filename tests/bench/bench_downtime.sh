@@ -29,6 +29,9 @@
 #   {"bench":"migration.downtime.CONFIG","unit":"ms","value":P50,"p90":..,
 #    "samples":[..], "backend_source_us":{"p50":..,"p90":..},
 #    "backend_dest_us":{..}, "backend_us":{..} (source + destination),
+#    "backend_handling_us":{..} (the agents' own time inside those spans:
+#    source + destination handling), "backend_source_handling_us",
+#    "backend_dest_handling_us",
 #    "peer":"dpdk-vhost","peer_value":P50,"ratio":P50/peer P50, ...}
 # and one per accelerator configuration against the software path
 # ("migration.downtime.accelN_vs_sw").
@@ -137,7 +140,7 @@ pollers() { # CONFIG: the configuration about to migrate
 
 lib_on_cleanup pollers dpdk
 
-declare -A DOWN=() SRC=() DST=()
+declare -A DOWN=() SRC=() DST=() SH=() DH=()
 for r in $(seq 1 "$MIGRATIONS"); do
 	for c in $CONFIGS; do
 		pollers "$c"
@@ -161,7 +164,10 @@ for r in $(seq 1 "$MIGRATIONS"); do
 			SRC[$c]+="$su " DST[$c]+="${du:-0} "
 			msg+=", backend source $su us (handling $(num_in "$s" switchover source_handling_us) us)"
 			msg+=", destination ${du:-?} us (memory table $(num_in "$d" switchover dest_mem_table_us) us,"
-			msg+=" ring starts $(num_in "$d" switchover dest_ring_start_us) us)"
+			msg+=" ring starts $(num_in "$d" switchover dest_ring_start_us) us,"
+			msg+=" handling $(num_in "$d" switchover dest_handling_us) us)"
+			SH[$c]+="$(num_in "$s" switchover source_handling_us) "
+			DH[$c]+="$(num_in "$d" switchover dest_handling_us) "
 			case "$c" in accel*)
 				msg+="; device: source stop $(num_in "$s" accel stop_us) harvest $(num_in "$s" accel harvest_us)"
 				msg+=" bases $(num_in "$s" accel bases_us), destination map $(num_in "$d" accel map_us)"
@@ -207,6 +213,14 @@ for c in $CONFIGS; do
 		for i in "${!s[@]}"; do sum+=($(( s[i] + ${t[i]:-0} ))); done
 		line+=$(printf ',"backend_source_us":%s,"backend_dest_us":%s,"backend_us":%s,"backend_us_samples":%s' \
 			"$(stats "${s[@]}")" "$(stats "${t[@]}")" "$(stats "${sum[@]}")" "$(jarr "${sum[@]}")")
+		# The agent's own handling inside those spans (the rest is QEMU's
+		# time between its requests).
+		read -r -a sh <<<"${SH[$c]}"
+		read -r -a dh <<<"${DH[$c]}"
+		hsum=()
+		for i in "${!sh[@]}"; do hsum+=($(( ${sh[i]:-0} + ${dh[i]:-0} ))); done
+		line+=$(printf ',"backend_handling_us":%s,"backend_source_handling_us":%s,"backend_dest_handling_us":%s' \
+			"$(stats "${hsum[@]}")" "$(stats "${sh[@]}")" "$(stats "${dh[@]}")")
 	fi
 	if [ -n "$peer" ] && [ "$c" != dpdk ]; then
 		line+=$(printf ',"peer":"dpdk-vhost","peer_value":%s,"ratio":%s' "$peer" "$(ratio "$p50" "$peer")")

@@ -121,6 +121,11 @@ static void switchover_phases(void **state)
 	assert_int_equal(p->dst_mem_ns, 300);
 	assert_int_equal(p->dst_start_ns, 300);
 	assert_int_equal(p->dst_rings, 2);
+	/* Every request's handling up to the last start (300 + 1 + 200 + 100). */
+	assert_int_equal(p->dst_handling_ns, 601);
+	/* A request after the last start is no part of it. */
+	mig_request(&m, VU_REQ_SET_VRING_ENABLE, 6000, 6050, 6050, 2, 2);
+	assert_int_equal(p->dst_handling_ns, 601);
 
 	/* A stop cut short by a disconnect: the next stop starts afresh. */
 	mig_request(&m, VU_REQ_GET_VRING_BASE, 9000, 9100, 9100, 2, 1);

@@ -86,6 +86,7 @@ static void full_port(struct port_view *v)
 	v->switchover.dest_mem_table_us = 100;
 	v->switchover.dest_ring_start_us = 600;
 	v->switchover.dest_rings = 4;
+	v->switchover.dest_handling_us = 800;
 	v->nrings = 4;
 	for (unsigned i = 0; i < v->nrings; i++) {
 		struct port_view_ring *r = &v->ring[i];
@@ -379,7 +380,7 @@ static void wire_text_is_pinned(void **state)
 		"\"bases_us\":13,\"map_us\":14,\"config_us\":15,\"start_us\":16},"
 		"\"switchover\":{\"source_us\":700,\"source_handling_us\":300,"
 		"\"source_requests\":4,\"dest_us\":900,\"dest_mem_table_us\":100,"
-		"\"dest_ring_start_us\":600}}}");
+		"\"dest_ring_start_us\":600,\"dest_handling_us\":800}}}");
 	free(line);
 	free(v);
 }
