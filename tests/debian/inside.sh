@@ -79,6 +79,13 @@ n=$(LC_ALL=C comm -13 /tmp/before /tmp/installed | grep -c -x -e /usr/sbin/vdpa-
 	-e /etc/libvirt/hooks/vdpa-migrate.conf -e /run/vdpa-agent -e /usr/lib/systemd/system/vdpa-agentd.service)
 [ "$n" -eq 5 ] || fail "the file system snapshot misses what the packages installed ($n of 5 paths): $(LC_ALL=C comm -13 /tmp/before /tmp/installed | tr '\n' ' ')"
 
+# ---- the sandbox, as systemd rates it (the unit's hardening must not erode) ----
+exposure=$(systemd-analyze security vdpa-agentd.service 2>/dev/null |
+	sed -n 's/.*Overall exposure level for vdpa-agentd.service: \([0-9.]*\).*/\1/p')
+[ -n "$exposure" ] || fail "systemd-analyze security gave no exposure level"
+awk -v e="$exposure" 'BEGIN { exit !(e <= 2.0) }' || fail "exposure level $exposure (more than 2.0): the unit's sandbox got weaker"
+ok "systemd-analyze security: exposure $exposure"
+
 # ---- the watchdog: a shorter period, and the agent is still the same process ----
 mkdir -p /etc/systemd/system/vdpa-agentd.service.d
 printf '[Service]\nWatchdogSec=3s\n' >/etc/systemd/system/vdpa-agentd.service.d/test-watchdog.conf
