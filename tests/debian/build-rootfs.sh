@@ -9,8 +9,8 @@
 #   tests/debian/build-rootfs.sh
 #
 # Cached in $VDPA_DEBIAN_CACHE (default ~/.cache/vdpa-migrate/debian) under a
-# key made of this script, the package list and the libraries the packages
-# depend on: a second run with the same inputs does nothing.  The mirror is
+# key made of this script, the package list, the apt sources and the files
+# copied into the image: a second run with the same inputs does nothing.  The mirror is
 # the one the system's own apt sources name.  Needs root (mmdebstrap's root
 # mode keeps owners and file capabilities) and mmdebstrap, mkfs.ext4.
 #
@@ -110,6 +110,6 @@ mkfs.ext4 -q -F -L vdparoot -d "$work/root" "$work/out/root.img" >>"$log" 2>&1 |
 	die "mkfs.ext4 failed (see $log)"
 rm -rf "$dest"
 mv "$work/out" "$dest"
-# Older images (other inputs) are 1.5 GiB each: only the newest stays.
+# Older images (other inputs) take about 1 GiB each: only the newest stays.
 find "$cache" -mindepth 1 -maxdepth 1 -type d ! -name "$key" ! -name '.build.*' -exec rm -rf {} +
 echo "$dest"

@@ -184,5 +184,5 @@ if ! diff /tmp/before /tmp/after >"$P/purge.diff"; then
 fi
 left=$(systemctl list-unit-files --no-legend 'vdpa-agentd*' | wc -l)
 [ "$left" -eq 0 ] || fail "unit files left: $(systemctl list-unit-files --no-legend 'vdpa-agentd*')"
-ok "dpkg --purge left nothing behind ($(wc -l </tmp/before) paths as before; the group vdpa-agent stays, as documented)"
+ok "apt-get purge left nothing behind ($(wc -l </tmp/before) paths as before; the group vdpa-agent stays, as documented)"
 say PASS

@@ -5,7 +5,7 @@
 # installs them with apt, then checks the service (Type=notify, watchdog,
 # reload, stop), the control socket's and a port socket's permissions,
 # libvirtd starting a domain whose port the hook creates and whose QEMU
-# (as libvirt-qemu) connects, and that dpkg --purge leaves nothing behind.
+# (as libvirt-qemu) connects, and that apt-get purge leaves nothing behind.
 #
 #   tests/debian/test_debian.sh [DEB_DIR]      (default build/deb)
 #
@@ -22,7 +22,7 @@ qemu=${VDPA_DEBIAN_QEMU:-qemu-system-x86_64}
 log() { printf '[%s] %s\n' "$(date +%T)" "$*"; }
 die() { log "FAIL: $*"; exit 1; }
 
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (mmdebstrap, loop-free ext4 images)"; exit 77; }
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root (mmdebstrap's root mode)"; exit 77; }
 for t in "$qemu" mkfs.ext4 debugfs; do
 	command -v "$t" >/dev/null 2>&1 || die "'$t' not found (contrib/install-deps.sh test)"
 done
