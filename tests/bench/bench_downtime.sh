@@ -60,7 +60,7 @@ SINK_IP=10.81.0.1 SINK_MAC=52:54:00:81:00:01
 RATE=500
 command -v dpdk-testpmd >/dev/null || fail "dpdk-testpmd not installed"
 
-declare -A SOCK=() PID=() CUR=() WHERE=() QUEUES=() NMIG=()
+declare -A SOCK=() PID=() CUR=() WHERE=()
 
 queues_of() { case "$1" in accel*) echo "${1#accel}" ;; *) echo 1 ;; esac; }
 is_agent() { [ "$1" != dpdk ]; }
@@ -114,7 +114,7 @@ num_in() { # FLAT OBJECT MEMBER: a number inside "OBJECT":{...}
 
 for c in $CONFIGS; do
 	backends_start "$c"
-	CUR[$c]=$c-g0 WHERE[$c]=A NMIG[$c]=0
+	CUR[$c]=$c-g0 WHERE[$c]=A
 	vm_on "$c" "$c-g0" A
 done
 for c in $CONFIGS; do
