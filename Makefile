@@ -96,7 +96,7 @@ FUZZ_BINS  = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 SIMD    = $(BUILD)/vdpa-simd
 PROGRAMS = $(AGENTD) $(CLIENT) $(if $(SIMD_SRCS),$(SIMD))
 
-.PHONY: all programs deps check check-unit check-asan check-man check-layers check-debian fuzz bench install deb demo clean
+.PHONY: all programs deps check check-unit check-asan check-man check-layers check-debian check-kernel fuzz bench install deb demo clean
 .DEFAULT_GOAL := all
 # Keep objects of test programs: they are not intermediate for us.
 .SECONDARY:
@@ -243,6 +243,11 @@ deb:
 # and the hook, purge.  tests/debian/test_debian.sh says what it checks.
 check-debian: deps deb
 	$(Q)tests/debian/test_debian.sh $(BUILD)/deb
+
+# The vhost-vdpa testbed (issue 11): Debian's 6.12 kernel under QEMU with the
+# kernel's vdpa_sim_net built out of tree; /dev/vhost-vdpa-0 must answer.
+check-kernel: deps
+	$(Q)tests/kernel/boot-vdpa-sim.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
