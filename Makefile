@@ -246,7 +246,7 @@ check-debian: deps deb
 
 # The vhost-vdpa testbed (issue 11): Debian's 6.12 kernel under QEMU with the
 # kernel's vdpa_sim_net built out of tree; /dev/vhost-vdpa-0 must answer.
-check-kernel: deps
+check-kernel: deps programs
 	$(Q)tests/kernel/boot-vdpa-sim.sh
 
 demo: deps

@@ -182,9 +182,12 @@ int port_config_set(struct port_config *pc, const char *key, const char *value,
 			return fail(err, errlen,
 				    "device: '%s': kernel VFIO devices are not supported yet; "
 				    "use vfio-user:PATH", value);
-		if (strncmp(value, "vfio-user:", 10) != 0 || !value[10] ||
-		    strlen(value + 10) > PORT_SOCKET_MAX)
-			return fail(err, errlen, "device: '%s' is not vfio-user:PATH", value);
+		const char *path = strncmp(value, "vfio-user:", 10) == 0 ? value + 10 :
+				   strncmp(value, "vhost-vdpa:", 11) == 0 ? value + 11 : NULL;
+
+		if (!path || !path[0] || strlen(path) > PORT_SOCKET_MAX)
+			return fail(err, errlen,
+				    "device: '%s' is not vfio-user:PATH or vhost-vdpa:PATH", value);
 		strcpy(pc->device, value);
 	} else if (strcmp(key, "harvest-ms") == 0) {
 		if (parse_uint(value, 1, 10000, &u) < 0)

@@ -40,7 +40,7 @@ struct port_config {
 	char name[PORT_NAME_MAX + 1];
 	char socket[PORT_SOCKET_MAX + 1];
 	enum port_backend backend;
-	char device[PORT_DEVICE_MAX + 1];	/* backend=accel: vfio-user:PATH */
+	char device[PORT_DEVICE_MAX + 1];	/* backend=accel: vfio-user:PATH or vhost-vdpa:PATH */
 	unsigned harvest_ms;			/* device log harvest period, default 50 */
 	enum port_endpoint endpoint;
 	char ifname[IFNAME_MAX + 1];	/* endpoint=tap:IFNAME */

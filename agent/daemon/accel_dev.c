@@ -19,11 +19,13 @@
 #include <unistd.h>
 
 #include "agent/common/util.h"
+#include "agent/daemon/accel_vdpa.h"
 #include "protocol/sock_io.h"
 #include "protocol/vfio_user.h"
 #include "protocol/vfio_user_io.h"
 
 struct accel_dev {
+	struct accel_vdpa *vdpa;	/* the vhost-vdpa carrier, or vfio-user: */
 	int sock;
 	uint16_t next_id;
 	unsigned nvrings;
@@ -40,11 +42,15 @@ struct accel_dev {
 
 const char *accel_dev_error(const struct accel_dev *d)
 {
+	if (d->vdpa)
+		return accel_vdpa_error(d->vdpa);
 	return d->err;
 }
 
 int accel_dev_fd(const struct accel_dev *d)
 {
+	if (d->vdpa)
+		return accel_vdpa_fd(d->vdpa);
 	return d->sock;
 }
 
@@ -53,8 +59,27 @@ uint64_t accel_dev_log_granularity(const struct accel_dev *d)
 	return d->log_granularity;
 }
 
+bool accel_dev_has_log(const struct accel_dev *d)
+{
+	return !d->vdpa;
+}
+
+const char *accel_dev_carrier(const struct accel_dev *d)
+{
+	return d->vdpa ? "vhost-vdpa" : "vfio-user";
+}
+
+int accel_dev_dma_batch(struct accel_dev *d, bool begin)
+{
+	return d->vdpa ? accel_vdpa_dma_batch(d->vdpa, begin) : 0;
+}
+
+
+
 int accel_dev_doorbell_fd(const struct accel_dev *d, unsigned q)
 {
+	if (d->vdpa)
+		return accel_vdpa_doorbell_fd(d->vdpa, q);
 	return q < d->nvrings ? d->doorbell[q] : -1;
 }
 
@@ -131,6 +156,8 @@ int accel_dev_dma_map(struct accel_dev *d, uint64_t iova, uint64_t size, int fd,
 	struct vfu_msg cmd, rep;
 	int r;
 
+	if (d->vdpa)
+		return accel_vdpa_dma_map(d->vdpa, iova, size, fd, offset);
 	vfu_msg_init(&cmd, VFU_CMD_DMA_MAP, 0);
 	cmd.u.dma_map.flags = VFU_DMA_READ | VFU_DMA_WRITE;
 	cmd.u.dma_map.offset = offset;
@@ -147,6 +174,8 @@ int accel_dev_dma_unmap(struct accel_dev *d, uint64_t iova, uint64_t size)
 	struct vfu_msg cmd, rep;
 	int r;
 
+	if (d->vdpa)
+		return accel_vdpa_dma_unmap(d->vdpa, iova, size);
 	vfu_msg_init(&cmd, VFU_CMD_DMA_UNMAP, 0);
 	cmd.u.dma_unmap.addr = iova;
 	cmd.u.dma_unmap.size = size;
@@ -161,6 +190,8 @@ int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n)
 	struct vfu_msg cmd, rep;
 	int r;
 
+	if (d->vdpa)
+		return accel_vdpa_set_irqs(d->vdpa, fds, n);
 	/* One vring at a time: a ring without a call fd gets none. */
 	for (unsigned i = 0; i < n; i++) {
 		vfu_msg_init(&cmd, VFU_CMD_DEVICE_SET_IRQS, 0);
@@ -211,6 +242,8 @@ int accel_dev_vhost(struct accel_dev *d, const struct vv_msg *req, struct vv_msg
 	size_t len;
 	int r;
 
+	if (d->vdpa)
+		return accel_vdpa_vhost(d->vdpa, req, ret_reply);
 	r = vv_encode(req, &ctx, buf, sizeof(buf), &len, &verr);
 	if (r < 0)
 		return fail(d, r, "%s: cannot encode: %s", vv_request_name(req->request),
@@ -361,8 +394,23 @@ int accel_dev_open(const char *spec, unsigned nvrings, struct accel_dev **ret, c
 			 "use vfio-user:PATH", spec);
 		return -EOPNOTSUPP;
 	}
+	if (strncmp(spec, "vhost-vdpa:", 11) == 0) {
+		d = calloc(1, sizeof(*d));
+		if (!d)
+			return -ENOMEM;
+		d->sock = -1;
+		for (unsigned q = 0; q < ACCEL_DEV_MAX_VRINGS; q++)
+			d->doorbell[q] = -1;
+		r = accel_vdpa_open(spec + 11, nvrings, &d->vdpa, err, errlen);
+		if (r < 0) {
+			free(d);
+			return r;
+		}
+		*ret = d;
+		return 0;
+	}
 	if (strncmp(spec, "vfio-user:", 10) != 0) {
-		snprintf(err, errlen, "device %s: not vfio-user:PATH", spec);
+		snprintf(err, errlen, "device %s: not vfio-user:PATH or vhost-vdpa:PATH", spec);
 		return -EINVAL;
 	}
 	path = spec + 10;
@@ -407,6 +455,8 @@ int accel_dev_cut_off(struct accel_dev *d, int timeout_ms)
 {
 	int64_t deadline = mono_ms() + timeout_ms;
 
+	if (d->vdpa)
+		return accel_vdpa_cut_off(d->vdpa);
 	if (d->cut)
 		return d->cut_result;
 	d->cut = true;
@@ -458,6 +508,7 @@ void accel_dev_close(struct accel_dev *d)
 {
 	if (!d)
 		return;
+	accel_vdpa_close(d->vdpa);
 	for (unsigned q = 0; q < ACCEL_DEV_MAX_VRINGS; q++)
 		if (d->doorbell[q] >= 0)
 			close(d->doorbell[q]);

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * An accelerator as the agent drives it: vhost requests over a VFIO device
- * (protocol/vhost_vfio.h), whatever carries the VFIO device.  Today the
- * carrier is vfio-user (a unix socket, as vdpa-simd serves); a kernel VFIO
- * device ("vfio:/sys/bus/mdev/devices/UUID") is refused until it is
- * implemented.
+ * An accelerator as the agent drives it: vhost requests (protocol/vhost_vfio.h)
+ * over one of two carriers: vfio-user ("vfio-user:SOCKET", a unix socket, as
+ * vdpa-simd serves: the requests travel through a mailbox region) and the
+ * kernel's vhost-vdpa character device ("vhost-vdpa:/dev/vhost-vdpa-N",
+ * every vDPA NIC on Linux: the requests become ioctls, accel_vdpa.h).  A
+ * kernel VFIO device ("vfio:/sys/bus/mdev/devices/UUID") is refused until
+ * it is implemented.
  *
  * Trust boundary: the device's replies are untrusted (a buggy or hostile
  * accelerator); every reply goes through vfu_parse()/vv_parse() and is
@@ -17,6 +19,7 @@
 #ifndef VDPA_AGENT_ACCEL_DEV_H
 #define VDPA_AGENT_ACCEL_DEV_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,17 +39,30 @@ int accel_dev_open(const char *spec, unsigned nvrings, struct accel_dev **ret, c
 		   size_t errlen);
 void accel_dev_close(struct accel_dev *d);
 
-/* The carrier's fd, to watch for the device going away (EPOLLHUP/EPOLLIN). */
+/*
+ * The carrier's fd, to watch for the device going away (EPOLLHUP/EPOLLIN);
+ * -1 when there is none to watch (vhost-vdpa: the kernel's fd cannot be polled).
+ */
 int accel_dev_fd(const struct accel_dev *d);
 /* Why the last call failed. */
 const char *accel_dev_error(const struct accel_dev *d);
 /* Log granularity the device announced (bytes per log bit), 4096 if none. */
 uint64_t accel_dev_log_granularity(const struct accel_dev *d);
+/*
+ * Whether the device keeps a dirty log of its own (SET_LOG_BASE_IOVA):
+ * vfio-user devices do, vhost-vdpa devices do not (the kernel has none).
+ */
+bool accel_dev_has_log(const struct accel_dev *d);
+/* "vfio-user" or "vhost-vdpa". */
+const char *accel_dev_carrier(const struct accel_dev *d);
+
 
 /* DMA: [iova, iova + size) of the device's address space is fd at offset. */
 int accel_dev_dma_map(struct accel_dev *d, uint64_t iova, uint64_t size, int fd,
 		      uint64_t offset);
 int accel_dev_dma_unmap(struct accel_dev *d, uint64_t iova, uint64_t size);
+/* Brackets a run of maps and unmaps: one IOTLB batch on vhost-vdpa. */
+int accel_dev_dma_batch(struct accel_dev *d, bool begin);
 
 /* Interrupts: fds[i] (an eventfd, or -1 for none) is signalled for vring i. */
 int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n);

@@ -35,6 +35,10 @@
 			 VU_BIT(VIRTIO_F_INDIRECT_DESC) | VU_BIT(VIRTIO_F_EVENT_IDX) |     \
 			 VU_BIT(VIRTIO_NET_F_MQ))
 
+/* Features that change how the rings read: the device must have each one acked. */
+#define LAYOUT_FEATURES (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VIRTIO_NET_F_MRG_RXBUF) | \
+			 VU_BIT(VIRTIO_F_INDIRECT_DESC) | VU_BIT(VIRTIO_F_EVENT_IDX))
+
 struct engine_accel {
 	const char *name;
 	struct vu_dev *dev;
@@ -81,6 +85,8 @@ struct engine_accel {
 	struct engine_accel_stats st;
 	/* Device stops while QEMU logged that did not merge the device's log. */
 	uint64_t harvest_misses;
+	/* QEMU logs and the device has no log: the port must serve in software. */
+	bool wants_software;
 
 	pthread_mutex_t rmu;		/* relay fd set */
 	pthread_cond_t rcv;
@@ -396,6 +402,9 @@ static int map_memory(struct engine_accel *e)
 	const struct guest_mem *mem = &e->dev->mem;
 	int r;
 
+	r = accel_dev_dma_batch(e->adev, true);
+	if (r < 0)
+		return dev_fail(e, r, "DMA map of guest memory");
 	for (unsigned i = 0; i < e->nmaps; i++)
 		accel_dev_dma_unmap(e->adev, e->map_iova[i], e->map_size[i]);
 	e->nmaps = 0;
@@ -408,7 +417,8 @@ static int map_memory(struct engine_accel *e)
 		e->map_iova[e->nmaps] = mem->r[i].gpa;
 		e->map_size[e->nmaps++] = mem->r[i].size;
 	}
-	return 0;
+	r = accel_dev_dma_batch(e->adev, false);
+	return r < 0 ? dev_fail(e, r, "DMA map of guest memory") : 0;
 }
 
 /*
@@ -446,6 +456,29 @@ static int configure_and_start(struct engine_accel *e)
 	e->held = false;
 	if (!any_on(e))
 		return 0;
+	/*
+	 * QEMU logs (a migration) and the device cannot: nothing it wrote
+	 * would reach QEMU's log.  It stays stopped, the rings at the bases
+	 * read at its stop, and the port moves them to software
+	 * (engine_accel_wants_software()) before the next request.
+	 */
+	if (qemu && !accel_dev_has_log(e->adev)) {
+		e->wants_software = true;
+		return 0;
+	}
+	/*
+	 * The ring layout is the front end's: a device that lacks a feature
+	 * it negotiated (EVENT_IDX: where notifications are suppressed;
+	 * INDIRECT_DESC, MRG_RXBUF: what a chain holds) would misread the rings.
+	 */
+	if (e->dev->features & LAYOUT_FEATURES & ~e->device_features) {
+		log_err("port %s: the device lacks features the front end negotiated: 0x%llx "
+			"(offered 0x%llx)", e->name,
+			(unsigned long long)(e->dev->features & LAYOUT_FEATURES & ~e->device_features),
+			(unsigned long long)e->device_features);
+		e->failed = true;
+		return -EOPNOTSUPP;
+	}
 	/*
 	 * Guest memory grew (a new memory table): the device's log would not
 	 * cover it, and sits at an IOVA just above the old memory, where the
@@ -802,6 +835,11 @@ uint64_t engine_accel_harvest_misses(struct engine_accel *e)
 	n = e->harvest_misses;
 	pthread_mutex_unlock(&e->mu);
 	return n;
+}
+
+bool engine_accel_wants_software(const struct engine_accel *e)
+{
+	return e->wants_software && !e->failed;
 }
 
 bool engine_accel_failed(const struct engine_accel *e)

@@ -47,6 +47,14 @@ int engine_accel_probe(struct engine_accel *e);
  */
 uint64_t engine_accel_harvest_misses(struct engine_accel *e);
 
+/*
+ * QEMU turned its migration log on and the device has none of its own (a
+ * kernel vhost-vdpa device): the device was left stopped, its rings at
+ * exact bases, and the port must move them to the software engine, which
+ * logs every page it writes.
+ */
+bool engine_accel_wants_software(const struct engine_accel *e);
+
 /* Whether the device failed (a request failed or it went away). */
 bool engine_accel_failed(const struct engine_accel *e);
 struct accel_dev *engine_accel_device(struct engine_accel *e);

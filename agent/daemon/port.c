@@ -57,6 +57,13 @@ struct port {
 	struct engine_sw *engine;	/* always there while connected: the fallback */
 	struct engine_accel *acc;	/* the accelerator, while it serves the port */
 	struct watch *dev_watch;	/* the device's socket: EOF means it died */
+	/*
+	 * The rings left an accelerator without a dirty log of its own
+	 * because QEMU turned logging on: they go back when it turns it off
+	 * (a cancelled migration).
+	 */
+	bool sw_while_logging;
+	uint64_t logging_switches;	/* how often that happened */
 	uint64_t fallbacks;
 	uint64_t last_switch_us;
 	struct endpoint *ep;
@@ -184,14 +191,23 @@ static int use_accel(struct port *p, char *err, size_t errlen)
 		snprintf(err, errlen, "device %s: %s", p->cfg.device, strerror(-r));
 		return r;
 	}
-	r = loop_add(p->loop, accel_dev_fd(engine_accel_device(p->acc)), EPOLLIN, on_device, p,
-		     &p->dev_watch);
+	/* A carrier without an fd to watch (vhost-vdpa) is found broken by port_tick(). */
+	if (accel_dev_fd(engine_accel_device(p->acc)) >= 0)
+		r = loop_add(p->loop, accel_dev_fd(engine_accel_device(p->acc)), EPOLLIN, on_device,
+			     p, &p->dev_watch);
 	if (r == 0)
 		r = vu_dev_switch(&p->dev, &engine_accel_ops, p->acc);
 	if (r < 0 || engine_accel_failed(p->acc)) {
 		snprintf(err, errlen, "device %s: cannot take over the rings", p->cfg.device);
 		drop_accel(p, NULL);
 		return r < 0 ? r : -EIO;
+	}
+	if (engine_accel_wants_software(p->acc)) {
+		snprintf(err, errlen, "device %s has no dirty log and QEMU is logging (a "
+			 "migration): the rings stay in software until logging ends", p->cfg.device);
+		drop_accel(p, NULL);
+		p->sw_while_logging = true;
+		return -EBUSY;
 	}
 	p->last_switch_us = (mono_ns() / 1000) - t0;
 	log_notice("port %s: rings on the accelerator %s (%llu us)", p->cfg.name, p->cfg.device,
@@ -216,6 +232,7 @@ int port_switch(struct port *p, enum port_backend to, uint64_t *ret_us, char *er
 		r = use_accel(p, err, errlen);
 	} else {
 		drop_accel(p, NULL);
+		p->sw_while_logging = false;
 	}
 	if (r == 0)
 		*ret_us = p->last_switch_us;
@@ -285,6 +302,37 @@ static unsigned rings_running(const struct port *p)
 	return n;
 }
 
+/*
+ * A device without a dirty log cannot serve while QEMU logs: its rings go
+ * to software when logging starts (the engine left the device stopped at
+ * exact bases) and back when it ends without a switchover (a cancelled
+ * migration; after a completed one QEMU stops the rings, and the port
+ * stays in software until the front end goes).
+ */
+static void logging_moves(struct port *p)
+{
+	char err[256];
+
+	if (p->acc && engine_accel_wants_software(p->acc)) {
+		drop_accel(p, NULL);
+		p->sw_while_logging = true;
+		p->logging_switches++;
+		log_notice("port %s: QEMU logs dirty pages and the device %s has no log of its "
+			   "own: the rings run in software while it logs", p->cfg.name,
+			   p->cfg.device);
+		return;
+	}
+	if (p->sw_while_logging && !p->acc && !p->dev.log_all && rings_running(p) > 0) {
+		p->sw_while_logging = false;
+		if (use_accel(p, err, sizeof(err)) < 0)
+			log_warning("port %s: logging ended, but the rings stay in software: %s",
+				    p->cfg.name, err);
+		else
+			log_notice("port %s: logging ended: the rings are back on the accelerator",
+				   p->cfg.name);
+	}
+}
+
 /* Handles one message; returns false when the connection must close. */
 static bool handle_one(struct port *p, struct vu_io_msg *io)
 {
@@ -346,6 +394,7 @@ static bool handle_one(struct port *p, struct vu_io_msg *io)
 	vu_msg_close(&m);
 	if (p->acc && engine_accel_failed(p->acc))
 		drop_accel(p, "the accelerator failed a request");
+	logging_moves(p);
 	if (r < 0 && how != VU_RESPOND_ACK) {
 		snprintf(why, sizeof(why), "%s failed and the front end cannot be told",
 			 vu_request_name(m.request));
@@ -431,6 +480,7 @@ static void on_accept(struct watch *w, int fd, uint32_t events, void *opaque)
 	p->connections++;
 	p->harvest_misses = 0;
 	p->accel_log_errors = 0;
+	p->sw_while_logging = false;
 	log_notice("port %s: front end connected", p->cfg.name);
 	if (p->cfg.backend == PORT_BACKEND_ACCEL) {
 		char err[256] = "";

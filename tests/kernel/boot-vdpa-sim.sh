@@ -122,6 +122,20 @@ ldd "$vdpa_tool" | grep -oE '/[^ ]+\.so[^ ]*' | sort -u | while read -r lib; do
 done
 gcc -O2 -Wall -Wextra -static -o "$ird/sbin/vdpa_probe" "$here/vdpa_probe.c" ||
 	die "cannot build vdpa_probe"
+# The product and its synthetic front end, with their shared libraries.
+repo=$(cd "$here/../.." && pwd)
+agentd=${VDPA_BUILD:-$repo/build}/vdpa-agentd
+[ -x "$agentd" ] || die "no $agentd (make programs)"
+gcc -std=gnu11 -O2 -Wall -Wextra -I"$repo" -o "$ird/sbin/vufront" "$repo/tests/tools/vufront.c" ||
+	die "cannot build vufront"
+cp "$agentd" "$ird/sbin/vdpa-agentd"
+cp "$here/inside-carrier.sh" "$ird/sbin/inside-carrier.sh"
+for b in "$agentd" "$ird/sbin/vufront"; do
+	ldd "$b" | grep -oE '/[^ ]+\.so[^ ]*' | sort -u | while read -r lib; do
+		mkdir -p "$ird$(dirname "$lib")"
+		cp -L "$lib" "$ird$lib"
+	done
+done
 cat >"$ird/init" <<'EOF'
 #!/bin/sh
 /bin/busybox --install -s /bin
@@ -134,12 +148,15 @@ while read -r m; do
 	insmod "/lib/modules/$m.ko" || { echo "insmod $m: FAILED"; rc=1; }
 done </lib/modules/order
 vdpa mgmtdev show || rc=1
-vdpa dev add name vdpa0 mgmtdev vdpasim_net mac 52:54:00:56:00:01 || rc=1
+# The MAC vufront's frames go to: vdpa_sim_net loops back only frames for it.
+vdpa dev add name vdpa0 mgmtdev vdpasim_net mac 02:00:00:00:00:02 || rc=1
 vdpa dev show || rc=1
 ls -l /sys/bus/vdpa/devices/vdpa0/driver 2>&1
 [ -c /dev/vhost-vdpa-0 ] || { echo "/dev/vhost-vdpa-0 missing"; rc=1; }
 vdpa_probe /dev/vhost-vdpa-0 || rc=1
 echo "VDPA-SIM-RESULT $([ $rc = 0 ] && echo PASS || echo FAIL)"
+mkdir -p /run /tmp
+[ $rc = 0 ] && sh /sbin/inside-carrier.sh
 poweroff -f
 EOF
 chmod +x "$ird/init"
@@ -152,6 +169,9 @@ rc=0
 timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 1024 -nographic -no-reboot -nic none \
 	-kernel "$vmlinuz" -initrd "$w/initramfs.gz" -append 'console=ttyS0 rdinit=/init panic=-1' \
 	</dev/null >"$console" 2>&1 || rc=$?
-grep -a -E '^(probe |vdpa0:|VDPA-SIM-RESULT)' "$console" >&2 || true
+grep -a -E '^(probe |vdpa0:|VDPA-SIM-RESULT|CARRIER)' "$console" >&2 || true
 grep -aq 'VDPA-SIM-RESULT PASS' "$console" || die "the guest did not pass (QEMU exit $rc; see $console)"
 log "PASS: /dev/vhost-vdpa-0 of vdpa_sim_net answers in Debian's $krel"
+grep -aq 'CARRIER-RESULT PASS' "$console" ||
+	die "the agent on device=vhost-vdpa:/dev/vhost-vdpa-0 did not pass (see $console)"
+log "PASS: vdpa-agentd serves a port on the kernel's vdpa_sim_net through vhost-vdpa"

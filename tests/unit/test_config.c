@@ -78,7 +78,7 @@ static void spec_refusals(void **state)
 		{ "name=p,socket=/s,backend=hw", "backend: 'hw' is not 'sw' or 'accel'" },
 		{ "name=p,socket=/s,backend=accel", "device: missing (backend=accel needs device=vfio-user:PATH)" },
 		{ "name=p,socket=/s,backend=accel,device=vfio:/sys/bus/mdev/devices/x", "device: 'vfio:/sys/bus/mdev/devices/x': kernel VFIO devices are not supported yet; use vfio-user:PATH" },
-		{ "name=p,socket=/s,backend=accel,device=tcp:x", "device: 'tcp:x' is not vfio-user:PATH" },
+		{ "name=p,socket=/s,backend=accel,device=tcp:x", "device: 'tcp:x' is not vfio-user:PATH or vhost-vdpa:PATH" },
 		{ "name=p,socket=/s,harvest-ms=0", "harvest-ms: '0' is not a number in 1..10000" },
 		{ "name=p,socket=/s,poll=yes", "poll: 'yes' is not 'on' or 'off'" },
 		{ "name=p,socket=/s,colour=red", "unknown key 'colour' (name, socket, backend, device, harvest-ms, endpoint, mac, queues, mtu, poll, socket-group, socket-mode, bench-log)" },

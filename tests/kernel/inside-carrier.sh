@@ -1,0 +1,57 @@
+#!/bin/sh
+# Runs inside the check-kernel guest (busybox sh), after vdpa_sim_net's
+# /dev/vhost-vdpa-0 exists: vdpa-agentd serves a port on that device
+# (device=vhost-vdpa:/dev/vhost-vdpa-0) and the synthetic front end
+# (tests/tools/vufront.c) drives it.  Prints CARRIER lines for the host
+# script and "CARRIER-RESULT PASS|FAIL".
+#
+# vufront's log mode: logging on from the start, frames checked byte by
+# byte (vdpa_sim_net loops each transmitted frame back to receive), every
+# page written checked against QEMU's log per frame, logging off from 3/4
+# of the frames to 7/8, then on again.  The device has no dirty log, so
+# the port serves in software while logging is on and on the device while
+# it is off: frames 3/4..7/8 went through the kernel's vDPA device, which
+# loops them back unchanged (the agent's loop endpoint swaps the MACs):
+# vufront counts those ("as_sent"), and exactly those must come back so.
+FRAMES=400
+OFF=$((FRAMES * 3 / 4))
+ON=$((FRAMES * 7 / 8))
+rt=/run/agent
+mkdir -p $rt
+rc=0
+bad() { echo "CARRIER FAIL: $*"; rc=1; }
+
+vdpa-agentd --runtime-dir $rt --state-dir $rt --port \
+	"name=p0,socket=$rt/p0.sock,endpoint=loop,backend=accel,device=vhost-vdpa:/dev/vhost-vdpa-0" \
+	>$rt/agent.log 2>&1 &
+agent=$!
+i=0
+while [ ! -S $rt/p0.sock ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+[ -S $rt/p0.sock ] || bad "the agent's socket did not appear"
+
+# VERSION_1 and STATUS only: vdpa_sim_net offers neither EVENT_IDX nor
+# MRG_RXBUF nor INDIRECT_DESC.
+VUFRONT_AS_SENT=1 VUFRONT_RING_SIZE=256 VUFRONT_FEATURES=0x100010000 timeout 120 vufront log $rt/p0.sock --frames $FRAMES >$rt/vf.log 2>&1
+vrc=$?
+line=$(grep '^LOGCHECK ' $rt/vf.log)
+echo "CARRIER vufront exit $vrc: $line"
+[ $vrc = 0 ] || { bad "vufront exited $vrc"; sed 's/^/CARRIER vufront| /' $rt/vf.log | head -20; }
+case "$line" in
+*'"frames":'$FRAMES,*'"missed":0,"bad":0,"stale_log_marks":0,"calls_missing":0,"as_sent":'$((ON - OFF))'}') ;;
+*) bad "LOGCHECK is not $FRAMES frames, $((ON - OFF)) of them unchanged (the device's loop), nothing missed or bad" ;;
+esac
+for want in "port p0: rings on the accelerator vhost-vdpa:/dev/vhost-vdpa-0" \
+	"vhost-vdpa: net device, features" \
+	"port p0: QEMU logs dirty pages and the device vhost-vdpa:/dev/vhost-vdpa-0 has no log of its own" \
+	"port p0: logging ended: the rings are back on the accelerator" \
+	"port p0: ring 1 started on the accelerator at avail index $OFF\$" \
+	"port p0: ring 1 stopped on the accelerator at avail index $ON\$"; do
+	grep -q "$want" $rt/agent.log || bad "no '$want' in the agent's log"
+done
+if grep -E 'falling back|failed|refused|error' $rt/agent.log; then
+	bad "the agent logged an error"
+fi
+kill -0 $agent 2>/dev/null || bad "the agent died"
+[ $rc = 0 ] || sed 's/^/CARRIER agent| /' $rt/agent.log | tail -40
+kill $agent 2>/dev/null
+echo "CARRIER-RESULT $([ $rc = 0 ] && echo PASS || echo FAIL)"
