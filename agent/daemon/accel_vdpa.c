@@ -19,6 +19,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "agent/common/log.h"
@@ -56,6 +57,8 @@ struct map {
 
 struct accel_vdpa {
 	int fd;
+	char path[128];
+	dev_t rdev;			/* of the node opened: it is gone when it changes */
 	unsigned nvrings;
 	uint64_t backend_features;	/* as negotiated */
 	uint64_t features_offered;
@@ -371,8 +374,17 @@ int accel_vdpa_vhost(struct accel_vdpa *v, const struct vv_msg *req, struct vv_m
 			return fail(v, -ERANGE, "ring %u of %u", s.index, v->nvrings);
 		/* Moving while it runs: the engine's health check expects EBUSY then. */
 		if ((v->status & S_DRIVER_OK) && !v->suspended) {
+			struct stat sb;
 			uint8_t st = 0;
 
+			/*
+			 * A device deleted (vdpa dev del, a driver unbound) loses its
+			 * node at once, but the kernel waits for our fd to close before
+			 * it finishes: the node is how we learn of it.
+			 */
+			if (stat(v->path, &sb) < 0 || !S_ISCHR(sb.st_mode) || sb.st_rdev != v->rdev)
+				return fail(v, -ENODEV, "the device node %s is gone (the vDPA device "
+					    "was deleted)", v->path);
 			r = xioctl(v, VHOST_VDPA_GET_STATUS, &st, "VHOST_VDPA_GET_STATUS");
 			if (r == 0 && (st & (S_NEEDS_RESET | S_FAILED)))
 				r = fail(v, -EIO, "device status 0x%02x: it needs a reset", st);
@@ -507,7 +519,7 @@ int accel_vdpa_open(const char *path, unsigned nvrings, struct accel_vdpa **ret,
 	struct accel_vdpa *v;
 	int r;
 
-	if (!path[0] || nvrings == 0 || nvrings > NV) {
+	if (!path[0] || strlen(path) >= sizeof(v->path) || nvrings == 0 || nvrings > NV) {
 		snprintf(err, errlen, "device vhost-vdpa:%s: bad path or ring count", path);
 		return -EINVAL;
 	}
@@ -517,12 +529,23 @@ int accel_vdpa_open(const char *path, unsigned nvrings, struct accel_vdpa **ret,
 	v->nvrings = nvrings;
 	for (unsigned q = 0; q < NV; q++)
 		v->kick[q] = -1;
+	strcpy(v->path, path);
 	v->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (v->fd < 0) {
 		r = -errno;
 		snprintf(err, errlen, "device vhost-vdpa:%s: %s", path, strerror(-r));
 		accel_vdpa_close(v);
 		return r;
+	}
+	{
+		struct stat sb;
+
+		if (fstat(v->fd, &sb) < 0 || !S_ISCHR(sb.st_mode)) {
+			snprintf(err, errlen, "device vhost-vdpa:%s: not a character device", path);
+			accel_vdpa_close(v);
+			return -ENODEV;
+		}
+		v->rdev = sb.st_rdev;
 	}
 	r = setup(v);
 	if (r < 0) {

@@ -52,6 +52,41 @@ if grep -E 'falling back|failed|refused|error' $rt/agent.log; then
 	bad "the agent logged an error"
 fi
 kill -0 $agent 2>/dev/null || bad "the agent died"
-[ $rc = 0 ] || sed 's/^/CARRIER agent| /' $rt/agent.log | tail -40
+
+# The device deleted under the port (vdpa dev del) while its rings run on
+# it: the same front end pauses before frame PAUSE (the rings are back on
+# the device since frame OFF), the device is deleted, and the frames after
+# it must pass in software: nothing lost, corrupt or duplicated, the
+# frames OFF..PAUSE-1 alone came back unchanged.  The kernel finishes the
+# deletion only when the agent closes the device's fd.
+PAUSE=$((OFF + 20))
+VUFRONT_AS_SENT=1 VUFRONT_RING_SIZE=256 VUFRONT_FEATURES=0x100010000 timeout 180 \
+	vufront log $rt/p0.sock --frames $FRAMES --pause-at $PAUSE --until $rt/go >$rt/vf2.log 2>&1 &
+vf=$!
+i=0
+while ! grep -q "^PAUSED $PAUSE" $rt/vf2.log && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+grep -q "^PAUSED $PAUSE" $rt/vf2.log || bad "vufront did not reach frame $PAUSE"
+vdpa dev del vdpa0 &
+del=$!
+i=0
+while kill -0 $del 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+kill -0 $del 2>/dev/null && bad "vdpa dev del did not finish in 30 s (the agent kept the device open)"
+[ -c /dev/vhost-vdpa-0 ] && bad "/dev/vhost-vdpa-0 is still there"
+touch $rt/go
+wait $vf
+vrc=$?
+line=$(grep '^LOGCHECK ' $rt/vf2.log)
+echo "CARRIER deleted at frame $PAUSE: vufront exit $vrc: $line"
+[ $vrc = 0 ] || { bad "vufront exited $vrc"; sed 's/^/CARRIER vufront| /' $rt/vf2.log | head -20; }
+case "$line" in
+*'"frames":'$FRAMES,*'"missed":0,"bad":0,"stale_log_marks":0,"calls_missing":0,"as_sent":'$((PAUSE - OFF))'}') ;;
+*) bad "LOGCHECK is not $FRAMES frames, $((PAUSE - OFF)) of them unchanged, nothing missed or bad" ;;
+esac
+for want in "is gone (the vDPA device was deleted)" \
+	"port p0: falling back to software: the accelerator reports an error"; do
+	grep -q "$want" $rt/agent.log || bad "no '$want' in the agent's log"
+done
+kill -0 $agent 2>/dev/null || bad "the agent died"
+sed "s/^/CARRIER agent| /" $rt/agent.log | tail -12
 kill $agent 2>/dev/null
 echo "CARRIER-RESULT $([ $rc = 0 ] && echo PASS || echo FAIL)"

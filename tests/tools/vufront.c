@@ -16,6 +16,11 @@
  *       and on again.  Prints LOGCHECK {...}; exit 1 on any miss.  With
  *       --hold the connection stays up afterwards (logging on) for S seconds
  *       or until FILE exists, so a test can read the port's counters.
+ *   vufront log SOCK [--frames N] --pause-at K --until FILE
+ *       The same, but before frame K it prints "PAUSED K" and waits (120 s
+ *       at most) until FILE exists: the test changes something under the
+ *       port there (deletes its device, say) and the frames after it must
+ *       pass the same checks.
  *   vufront log SOCK [--frames N] --at-stop
  *       The invariant at switchover, for ports whose log is merged only now
  *       and then (an accelerator's): logging on, the log cleared once, N
@@ -1021,7 +1026,8 @@ static void one_frame(struct fe *fe, struct logcheck *lc, uint32_t seq, bool che
 	}
 }
 
-static int mode_log(const char *sock, uint32_t nframes, int hold_s, const char *until)
+static int mode_log(const char *sock, uint32_t nframes, int hold_s, const char *until,
+		    long pause_at)
 {
 	struct fe fe;
 	struct logcheck lc = { 0 };
@@ -1048,6 +1054,14 @@ static int mode_log(const char *sock, uint32_t nframes, int hold_s, const char *
 		} else if (i == on_at && i > off_at) {
 			log_clear(&fe, 1);
 			logging_on(&fe, 1);
+		}
+		if (pause_at >= 0 && i == (uint32_t)pause_at) {
+			/* --pause-at: the test changes something under the port here. */
+			printf("PAUSED %u\n", i);
+			fflush(stdout);
+			if (hold(&fe, 120000, until) || access(until, F_OK) != 0)
+				die("frame %u: paused, and %s did not appear in 120 s (or the agent hung up)",
+				    i, until);
 		}
 		one_frame(&fe, &lc, i, fe.cur_log >= 0);
 		if (i >= resize_at && i > 0) {
@@ -1517,6 +1531,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: vufront log SOCK [--frames N] [--hold SECONDS [--until FILE]]\n"
+		"       vufront log SOCK [--frames N] --pause-at K --until FILE\n"
 		"       vufront log SOCK [--frames N] --at-stop\n"
 		"       vufront hostile SOCK CASE [--hold SECONDS] [--until FILE]\n"
 		"       vufront hostile --list\n"
@@ -1551,7 +1566,7 @@ int main(int argc, char **argv)
 		return 64;
 	}
 	if (strcmp(argv[1], "log") == 0) {
-		long frames = 2000, hold_s = 0;
+		long frames = 2000, hold_s = 0, pause_at = -1;
 		const char *until = NULL;
 		bool at_stop = false;
 
@@ -1564,6 +1579,8 @@ int main(int argc, char **argv)
 				until = argv[++i];
 			else if (strcmp(argv[i], "--at-stop") == 0)
 				at_stop = true;
+			else if (strcmp(argv[i], "--pause-at") == 0 && i + 1 < argc)
+				pause_at = num_arg(argv[++i], 0, 10000000);
 			else {
 				usage(stderr);
 				return 64;
@@ -1576,7 +1593,12 @@ int main(int argc, char **argv)
 			}
 			return mode_log_at_stop(argv[2], (uint32_t)frames);
 		}
-		return mode_log(argv[2], (uint32_t)frames, (int)hold_s, until);
+		if (pause_at >= 0 && (!until || hold_s)) {
+			usage(stderr);
+			return 64;
+		}
+		return mode_log(argv[2], (uint32_t)frames, pause_at >= 0 ? 0 : (int)hold_s, until,
+				pause_at);
 	}
 	if (strcmp(argv[1], "hostile") == 0) {
 		long hold_s = 10;
