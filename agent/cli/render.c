@@ -247,6 +247,13 @@ static void print_engine(FILE *f, const struct port_view *p)
 		line_str(f, "engine:", p->engine);
 		line_num(f, "fallbacks:", p->fallbacks);	/* 0 when absent */
 	}
+	if (p->has & PV_BIT(PV_DIRTY_TRACKING)) {
+		fprintf(f, "%-19s%s", "dirty tracking:", p->dirty_tracking);
+		if (strcmp(p->dirty_tracking, "software") == 0)
+			fprintf(f, " (the rings leave the device while QEMU logs: %" PRIu64 " times)",
+				p->logging_switches);
+		fputc('\n', f);
+	}
 	if (!(p->has & PV_BIT(PV_ACCEL)))
 		return;
 	line_str(f, "device:", a->device);

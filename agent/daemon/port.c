@@ -64,6 +64,8 @@ struct port {
 	 */
 	bool sw_while_logging;
 	uint64_t logging_switches;	/* how often that happened */
+	/* How the device's writes reach QEMU's log, once one was opened. */
+	const char *dirty_tracking;
 	uint64_t fallbacks;
 	uint64_t last_switch_us;
 	struct endpoint *ep;
@@ -191,6 +193,7 @@ static int use_accel(struct port *p, char *err, size_t errlen)
 		snprintf(err, errlen, "device %s: %s", p->cfg.device, strerror(-r));
 		return r;
 	}
+	p->dirty_tracking = accel_dev_has_log(adev) ? "device-log" : "software";
 	/* A carrier without an fd to watch (vhost-vdpa) is found broken by port_tick(). */
 	if (accel_dev_fd(engine_accel_device(p->acc)) >= 0)
 		r = loop_add(p->loop, accel_dev_fd(engine_accel_device(p->acc)), EPOLLIN, on_device,
@@ -906,6 +909,11 @@ static void detail_view(const struct port *p, struct port_view *v)
 	snprintf(v->engine, sizeof(v->engine), "%s", conn ? port_engine_name(p) : "none");
 	v->fallbacks = p->fallbacks;
 	v->last_switch_us = p->last_switch_us;
+	if (p->dirty_tracking) {
+		snprintf(v->dirty_tracking, sizeof(v->dirty_tracking), "%s", p->dirty_tracking);
+		v->logging_switches = p->logging_switches;
+		v->has |= PV_BIT(PV_DIRTY_TRACKING) | PV_BIT(PV_LOGGING_SWITCHES);
+	}
 	if (p->acc) {
 		accel_view(p, &v->accel);
 		v->has |= PV_BIT(PV_ACCEL);

@@ -129,8 +129,9 @@ agentd=${VDPA_BUILD:-$repo/build}/vdpa-agentd
 gcc -std=gnu11 -O2 -Wall -Wextra -I"$repo" -o "$ird/sbin/vufront" "$repo/tests/tools/vufront.c" ||
 	die "cannot build vufront"
 cp "$agentd" "$ird/sbin/vdpa-agentd"
+cp "${agentd%/*}/vdpa-migrate" "$ird/sbin/vdpa-migrate"
 cp "$here/inside-carrier.sh" "$ird/sbin/inside-carrier.sh"
-for b in "$agentd" "$ird/sbin/vufront"; do
+for b in "$agentd" "${agentd%/*}/vdpa-migrate" "$ird/sbin/vufront"; do
 	ldd "$b" | grep -oE '/[^ ]+\.so[^ ]*' | sort -u | while read -r lib; do
 		mkdir -p "$ird$(dirname "$lib")"
 		cp -L "$lib" "$ird$lib"

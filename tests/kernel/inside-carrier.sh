@@ -52,6 +52,44 @@ if grep -E 'falling back|failed|refused|error' $rt/agent.log; then
 	bad "the agent logged an error"
 fi
 kill -0 $agent 2>/dev/null || bad "the agent died"
+show=$(vdpa-migrate --agent unix:$rt/control.sock port show p0 2>&1)
+echo "$show" | grep -q '^dirty tracking: *software (the rings leave the device while QEMU logs: 2 times)' ||
+	bad "port show does not say the rings left the device twice: $(echo "$show" | grep -i 'dirty\|engine')"
+
+# QEMU's switchover as vufront --at-stop plays it: logging on, frames,
+# GET_VRING_BASE of both rings; only then every page written must be in
+# the log, and the bases must be exact (vufront checks both).
+VUFRONT_RING_SIZE=256 VUFRONT_FEATURES=0x100010000 timeout 120 \
+	vufront log $rt/p0.sock --frames 200 --at-stop >$rt/vfs.log 2>&1
+vrc=$?
+line=$(grep '^LOGCHECK ' $rt/vfs.log)
+echo "CARRIER at-stop: vufront exit $vrc: $line"
+[ $vrc = 0 ] || { bad "vufront --at-stop exited $vrc"; sed 's/^/CARRIER vufront| /' $rt/vfs.log | head -20; }
+
+# A live switch both ways (vdpa-migrate switch) with the rings on the
+# device and RX buffers posted: vufront pauses before frame OFF + 10, the
+# port goes to software and back; the frames after run on the device again
+# (all OFF..ON-1 come back unchanged), nothing lost or repeated.
+VUFRONT_AS_SENT=1 VUFRONT_RING_SIZE=256 VUFRONT_FEATURES=0x100010000 timeout 180 \
+	vufront log $rt/p0.sock --frames $FRAMES --pause-at $((OFF + 10)) --until $rt/go1 >$rt/vf1.log 2>&1 &
+vf=$!
+i=0
+while ! grep -q "^PAUSED" $rt/vf1.log && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+grep -q "^PAUSED $((OFF + 10))" $rt/vf1.log || bad "vufront did not reach frame $((OFF + 10))"
+vdpa-migrate --agent unix:$rt/control.sock switch p0 --to sw || bad "switch to sw failed"
+vdpa-migrate --agent unix:$rt/control.sock port show p0 | grep -q '^engine: *sw' || bad "not in software after the switch"
+vdpa-migrate --agent unix:$rt/control.sock switch p0 --to accel || bad "switch to accel failed"
+vdpa-migrate --agent unix:$rt/control.sock port show p0 | grep -q '^engine: *accel' || bad "not on the device after the switch back"
+touch $rt/go1
+wait $vf
+vrc=$?
+line=$(grep '^LOGCHECK ' $rt/vf1.log)
+echo "CARRIER switched at frame $((OFF + 10)): vufront exit $vrc: $line"
+[ $vrc = 0 ] || { bad "vufront exited $vrc"; sed 's/^/CARRIER vufront| /' $rt/vf1.log | head -20; }
+case "$line" in
+*'"frames":'$FRAMES,*'"missed":0,"bad":0,"stale_log_marks":0,"calls_missing":0,"as_sent":'$((ON - OFF))'}') ;;
+*) bad "LOGCHECK is not $FRAMES frames, $((ON - OFF)) of them unchanged, nothing missed or bad" ;;
+esac
 
 # The device deleted under the port (vdpa dev del) while its rings run on
 # it: the same front end pauses before frame PAUSE (the rings are back on
@@ -64,7 +102,7 @@ VUFRONT_AS_SENT=1 VUFRONT_RING_SIZE=256 VUFRONT_FEATURES=0x100010000 timeout 180
 	vufront log $rt/p0.sock --frames $FRAMES --pause-at $PAUSE --until $rt/go >$rt/vf2.log 2>&1 &
 vf=$!
 i=0
-while ! grep -q "^PAUSED $PAUSE" $rt/vf2.log && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+while ! grep -q "^PAUSED" $rt/vf2.log && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
 grep -q "^PAUSED $PAUSE" $rt/vf2.log || bad "vufront did not reach frame $PAUSE"
 vdpa dev del vdpa0 &
 del=$!
