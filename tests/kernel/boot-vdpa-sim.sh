@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# The testbed of the vhost-vdpa carrier (issue 11), not yet a test of the
-# product: boots Debian 12's own 6.12 kernel under QEMU (TCG) with the
-# kernel's vDPA simulator, so that a real /dev/vhost-vdpa-0 exists, and
-# checks that it answers the vhost-vdpa ioctls (tests/kernel/vdpa_probe.c).
+# The kernel rig of the vhost-vdpa carrier (issue 11): boots Debian 12's own
+# 6.12 kernel under QEMU (TCG) with the kernel's vDPA simulator, so that a
+# real /dev/vhost-vdpa-0 exists, checks that it answers the vhost-vdpa
+# ioctls (tests/kernel/vdpa_probe.c), then runs vdpa-agentd on it with the
+# synthetic front end (tests/kernel/inside-carrier.sh; the checks are
+# listed in tests/integration/test_kernel_vdpa.sh, which runs this in
+# make check).
 #
 #   tests/kernel/boot-vdpa-sim.sh        (make check-kernel)
+#
+# VDPA_BUILD (default ./build) holds the vdpa-agentd and vdpa-migrate put
+# into the guest; VDPA_KERNEL_CONSOLE names the console log (default in
+# the cache).
 #
 # Debian's 6.12 build ships vdpa, vhost, vhost_iotlb, vhost_vdpa and vduse
 # as modules but not vringh, vdpa_sim or vdpa_sim_net (CONFIG_VDPA_SIM is
@@ -164,7 +171,7 @@ chmod +x "$ird/init"
 (cd "$ird" && find . -print0 | cpio --null -o -H newc --quiet | gzip -1) >"$w/initramfs.gz"
 
 # ---- boot ----------------------------------------------------------------------------
-console=$w/logs/console.log
+console=${VDPA_KERNEL_CONSOLE:-$w/logs/console.log}
 log "booting $krel with vdpa_sim_net (TCG); console in $console"
 rc=0
 timeout "$timeout_s" qemu-system-x86_64 -accel tcg -m 1024 -nographic -no-reboot -nic none \
