@@ -89,6 +89,7 @@ static const struct member port_members[] = {
 	P(PV_LAST_SWITCH_US) = U64("last_switch_us", struct port_view, last_switch_us),
 	P(PV_DIRTY_TRACKING) = STR("dirty_tracking", struct port_view, dirty_tracking),
 	P(PV_LOGGING_SWITCHES) = U64("logging_switches", struct port_view, logging_switches),
+	P(PV_RELAYED) = U64("relayed", struct port_view, relayed),
 	P(PV_ACCEL) = NESTED("accel", K_ACCEL),
 	P(PV_SWITCHOVER) = NESTED("switchover", K_SWITCHOVER),
 	P(PV_RINGS) = NESTED("rings", K_RINGS),

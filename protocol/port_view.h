@@ -74,6 +74,7 @@ enum port_view_member {
 	PV_LAST_SWITCH_US,
 	PV_DIRTY_TRACKING,		/* once a device was opened: "device-log", "software" */
 	PV_LOGGING_SWITCHES,		/* with dirty_tracking */
+	PV_RELAYED,			/* with dirty_tracking */
 	PV_ACCEL,			/* while an accelerator serves the port */
 	PV_SWITCHOVER,			/* once a switchover began on this connection */
 	PV_RINGS,
@@ -213,7 +214,7 @@ struct port_view {
 	char engine[PORT_VIEW_WORD_SIZE];	/* "sw", "accel", "none" */
 	uint64_t fallbacks, last_switch_us;
 	char dirty_tracking[PORT_VIEW_WORD_SIZE];
-	uint64_t logging_switches;
+	uint64_t logging_switches, relayed;
 	struct port_view_accel accel;
 	struct port_view_switchover switchover;
 	unsigned nrings;

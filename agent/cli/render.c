@@ -252,6 +252,9 @@ static void print_engine(FILE *f, const struct port_view *p)
 		if (strcmp(p->dirty_tracking, "software") == 0)
 			fprintf(f, " (the rings leave the device while QEMU logs: %" PRIu64 " times)",
 				p->logging_switches);
+		else if (strcmp(p->dirty_tracking, "relay") == 0)
+			fprintf(f, " (shadow rings while QEMU logs: %" PRIu64 " chains relayed)",
+				p->relayed);
 		fputc('\n', f);
 	}
 	if (!(p->has & PV_BIT(PV_ACCEL)))

@@ -189,6 +189,16 @@ int port_config_set(struct port_config *pc, const char *key, const char *value,
 			return fail(err, errlen,
 				    "device: '%s' is not vfio-user:PATH or vhost-vdpa:PATH", value);
 		strcpy(pc->device, value);
+	} else if (strcmp(key, "dirty-tracking") == 0) {
+		unsigned t;
+
+		for (t = 0; t < 4; t++)
+			if (strcmp(value, port_dirty_tracking_name((enum port_dirty_tracking)t)) == 0)
+				break;
+		if (t == 4)
+			return fail(err, errlen, "dirty-tracking: '%s' is not 'auto', 'device-log', "
+				    "'relay' or 'software'", value);
+		pc->dirty_tracking = (enum port_dirty_tracking)t;
 	} else if (strcmp(key, "harvest-ms") == 0) {
 		if (parse_uint(value, 1, 10000, &u) < 0)
 			return fail(err, errlen, "harvest-ms: '%s' is not a number in 1..10000", value);
@@ -258,11 +268,18 @@ int port_config_set(struct port_config *pc, const char *key, const char *value,
 			return fail(err, errlen, "bench-log: '%s' is not 'on' or 'off'", value);
 	} else {
 		return fail(err, errlen,
-			    "unknown key '%s' (name, socket, backend, device, harvest-ms, endpoint, mac, "
+			    "unknown key '%s' (name, socket, backend, device, harvest-ms, dirty-tracking, endpoint, mac, "
 			    "queues, mtu, poll, socket-group, socket-mode, bench-log)",
 			    key);
 	}
 	return 0;
+}
+
+const char *port_dirty_tracking_name(enum port_dirty_tracking t)
+{
+	static const char *const names[] = { "auto", "device-log", "relay", "software" };
+
+	return (unsigned)t < ARRAY_SIZE(names) ? names[t] : "?";
 }
 
 int port_config_check(const struct port_config *pc, char *err, size_t errlen)
@@ -284,7 +301,7 @@ int port_spec_parse(const char *spec, struct port_config *ret, char *err, size_t
 	unsigned seen = 0;
 	static const char *const keys[] = { "name", "socket", "backend", "endpoint",
 					    "mac", "queues", "mtu", "poll", "bench-log", "device",
-					    "harvest-ms", "socket-group", "socket-mode" };
+					    "harvest-ms", "socket-group", "socket-mode", "dirty-tracking" };
 	int r;
 
 	if (strlen(spec) >= sizeof(buf))
@@ -325,8 +342,9 @@ int port_spec_format(const struct port_config *pc, char *buf, size_t len)
 		     pc->endpoint == PORT_ENDPOINT_TAP ? pc->ifname : "", pc->queues,
 		     pc->poll ? ",poll=on" : "");
 	if (pc->backend == PORT_BACKEND_ACCEL) {
-		int m = snprintf(buf + n, len - (size_t)n, ",device=%s,harvest-ms=%u", pc->device,
-				 pc->harvest_ms);
+		int m = snprintf(buf + n, len - (size_t)n, ",device=%s,harvest-ms=%u%s%s", pc->device,
+				 pc->harvest_ms, pc->dirty_tracking ? ",dirty-tracking=" : "",
+				 pc->dirty_tracking ? port_dirty_tracking_name(pc->dirty_tracking) : "");
 		if (m < 0 || (size_t)m >= len - (size_t)n)
 			return -ENOSPC;
 		n += m;
@@ -562,7 +580,8 @@ int agent_config_parse(const char *name, const char *text, struct agent_config *
 		{
 			static const char *const keys[] = { "socket", "backend", "endpoint", "mac",
 							    "queues", "mtu", "poll", "bench-log", "device",
-							    "harvest-ms", "socket-group", "socket-mode" };
+							    "harvest-ms", "socket-group", "socket-mode",
+							    "dirty-tracking" };
 			for (unsigned k = 0; k < ARRAY_SIZE(keys); k++) {
 				if (strcmp(key, keys[k]) == 0) {
 					if (seen & (1u << k)) {

@@ -22,6 +22,15 @@
 #define IFNAME_MAX      15	/* IFNAMSIZ - 1 */
 #define CONFIG_ERR_MAX  256
 
+/* How an accelerator's writes reach QEMU's log while it migrates the VM. */
+enum port_dirty_tracking {
+	PORT_TRACK_AUTO = 0,		/* the device's log when it has one, else the relay */
+	PORT_TRACK_DEVICE_LOG = 1,	/* the device's own log; a device without is refused */
+	PORT_TRACK_RELAY = 2,		/* shadow rings: the agent relays and logs */
+	PORT_TRACK_SOFTWARE = 3,	/* the rings leave the device while QEMU logs */
+};
+const char *port_dirty_tracking_name(enum port_dirty_tracking t);
+
 enum port_backend {
 	PORT_BACKEND_SW = 0,
 	PORT_BACKEND_ACCEL = 1,
@@ -42,6 +51,7 @@ struct port_config {
 	enum port_backend backend;
 	char device[PORT_DEVICE_MAX + 1];	/* backend=accel: vfio-user:PATH or vhost-vdpa:PATH */
 	unsigned harvest_ms;			/* device log harvest period, default 50 */
+	enum port_dirty_tracking dirty_tracking;	/* dirty-tracking=, default auto */
 	enum port_endpoint endpoint;
 	char ifname[IFNAME_MAX + 1];	/* endpoint=tap:IFNAME */
 	bool has_mac;

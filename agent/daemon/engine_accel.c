@@ -11,6 +11,7 @@
  * has let go of the old fds (they may be closed right after).
  */
 #include "agent/daemon/engine_accel.h"
+#include "agent/daemon/shadow.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -75,6 +76,20 @@ struct engine_accel {
 	struct dirtylog *devlog;
 	bool log_mapped;
 
+	/*
+	 * Shadow rings (shadow.h), while QEMU logs and the device has no log
+	 * (tracking relay): the device serves them, the relay thread moves
+	 * descriptors between them and the guest's and marks QEMU's log.
+	 */
+	enum engine_accel_tracking tracking;
+	struct shadow *shadow;
+	bool shadow_mapped;
+	uint64_t shadow_iova, shadow_size;
+	int scall[NV];			/* the device's call eventfds in relay mode */
+	uint64_t relayed_before;	/* chains relayed by shadows freed */
+	bool shadow_failed;		/* the relay broke a ring (atomic) */
+	bool was_relaying;		/* at the last start: for the log */
+
 	pthread_mutex_t mu;		/* harvest state, stats */
 	pthread_cond_t cv;
 	bool harvest_on;
@@ -92,6 +107,9 @@ struct engine_accel {
 	pthread_cond_t rcv;
 	int relay_efd;
 	int kick[NV], bell[NV];
+	int rcall[NV], gcall[NV];	/* relay mode: device call in, guest call out */
+	struct shadow *rshadow;		/* relay mode: the shadow the fds belong to */
+	struct dirtylog *rlog;		/* relay mode: QEMU's log, or NULL */
 	uint64_t relay_gen, relay_seen;
 	bool relay_quit;
 	pthread_t relay;
@@ -117,14 +135,42 @@ static int vhost(struct engine_accel *e, uint64_t request, struct vv_msg *m, str
 
 /* ---- kick relay ------------------------------------------------------- */
 
+/* Relay mode: the device completed chains on ring q; the guest sees them now. */
+static void relay_complete(struct engine_accel *e, struct shadow *sh, struct dirtylog *log,
+			   unsigned q, int gcall)
+{
+	uint64_t one = 1;
+	int r = shadow_complete(sh, q, &e->dev->mem, log);
+
+	if (r > 0 && gcall >= 0 && write(gcall, &one, sizeof(one)) < 0)
+		(void)0;
+	if (r < 0 && !__atomic_exchange_n(&e->shadow_failed, true, __ATOMIC_ACQ_REL))
+		log_err("port %s: relay: %s", e->name, shadow_error(sh));
+}
+
+/* Relay mode: the guest made chains available on ring q; the device gets them. */
+static void relay_forward(struct engine_accel *e, struct shadow *sh, unsigned q, int bell)
+{
+	uint64_t one = 1;
+	int r = shadow_forward(sh, q, &e->dev->mem);
+
+	if (r > 0 && write(bell, &one, sizeof(one)) < 0)
+		(void)0;
+	if (r < 0 && !__atomic_exchange_n(&e->shadow_failed, true, __ATOMIC_ACQ_REL))
+		log_err("port %s: relay: %s", e->name, shadow_error(sh));
+}
+
 static void *relay_main(void *arg)
 {
 	struct engine_accel *e = arg;
-	int kick[NV], bell[NV];
+	int kick[NV], bell[NV], rcall[NV], gcall[NV];
+	unsigned ring[NV];
+	struct shadow *sh = NULL;
+	struct dirtylog *log = NULL;
 	unsigned n = 0;
 
 	for (;;) {
-		struct pollfd pfd[NV + 1];
+		struct pollfd pfd[2 * NV + 1];
 		uint64_t v;
 
 		pthread_mutex_lock(&e->rmu);
@@ -134,10 +180,15 @@ static void *relay_main(void *arg)
 		}
 		if (e->relay_seen != e->relay_gen) {
 			n = 0;
+			sh = e->rshadow;
+			log = e->rlog;
 			for (unsigned i = 0; i < e->nvrings; i++) {
 				if (e->kick[i] >= 0 && e->bell[i] >= 0) {
 					kick[n] = e->kick[i];
 					bell[n] = e->bell[i];
+					rcall[n] = sh ? e->rcall[i] : -1;
+					gcall[n] = sh ? e->gcall[i] : -1;
+					ring[n] = i;
 					n++;
 				}
 			}
@@ -147,16 +198,26 @@ static void *relay_main(void *arg)
 		pthread_mutex_unlock(&e->rmu);
 
 		pfd[0] = (struct pollfd){ .fd = e->relay_efd, .events = POLLIN };
-		for (unsigned i = 0; i < n; i++)
-			pfd[i + 1] = (struct pollfd){ .fd = kick[i], .events = POLLIN };
-		if (poll(pfd, n + 1, -1) < 0)
+		for (unsigned i = 0; i < n; i++) {
+			pfd[1 + i] = (struct pollfd){ .fd = kick[i], .events = POLLIN };
+			pfd[1 + n + i] = (struct pollfd){ .fd = rcall[i], .events = POLLIN };
+		}
+		if (poll(pfd, 2 * n + 1, -1) < 0)
 			continue;
 		if (pfd[0].revents & POLLIN && read(e->relay_efd, &v, sizeof(v)) < 0)
 			(void)0;
 		for (unsigned i = 0; i < n; i++) {
-			if (!(pfd[i + 1].revents & POLLIN))
+			/* Completions first: they free guest buffers the next kick may bring. */
+			if (sh && (pfd[1 + n + i].revents & POLLIN) &&
+			    read(rcall[i], &v, sizeof(v)) == sizeof(v))
+				relay_complete(e, sh, log, ring[i], gcall[i]);
+			if (!(pfd[1 + i].revents & POLLIN))
 				continue;
-			if (read(kick[i], &v, sizeof(v)) == sizeof(v)) {
+			if (read(kick[i], &v, sizeof(v)) != sizeof(v))
+				continue;
+			if (sh) {
+				relay_forward(e, sh, ring[i], bell[i]);
+			} else {
 				v = 1;
 				if (write(bell[i], &v, sizeof(v)) < 0)
 					(void)0; /* the device went away: the port notices */
@@ -172,9 +233,13 @@ static void relay_set(struct engine_accel *e, bool run)
 	uint64_t one = 1, gen;
 
 	pthread_mutex_lock(&e->rmu);
+	e->rshadow = run ? e->shadow : NULL;
+	e->rlog = run && e->shadow ? vu_dev_active_log(e->dev) : NULL;
 	for (unsigned i = 0; i < e->nvrings; i++) {
 		e->kick[i] = run && e->on[i] ? e->dev->ring[i].kick_fd : -1;
 		e->bell[i] = run && e->on[i] ? accel_dev_doorbell_fd(e->adev, i) : -1;
+		e->rcall[i] = e->scall[i];
+		e->gcall[i] = e->dev->ring[i].call_fd;
 	}
 	gen = ++e->relay_gen;
 	if (write(e->relay_efd, &one, sizeof(one)) < 0)
@@ -377,6 +442,14 @@ static int stop_device(struct engine_accel *e)
 		gone = cut_off(e);
 	else
 		e->maybe_running = false;
+	/*
+	 * Relay mode: what the device completed before it stopped reaches the
+	 * guest now, marked in QEMU's log, before any base is answered.
+	 */
+	for (unsigned i = 0; i < e->nvrings && r == 0 && e->shadow; i++)
+		if (e->on[i])
+			relay_complete(e, e->shadow, vu_dev_active_log(e->dev), i,
+				       e->dev->ring[i].call_fd);
 	t1 = mono_ns();
 	final_harvest(e, r, gone);
 	t2 = mono_ns();
@@ -395,6 +468,54 @@ static int stop_device(struct engine_accel *e)
 	e->st.last_bases_us = (mono_ns() - t2) / 1000;
 	pthread_mutex_unlock(&e->mu);
 	return r;
+}
+
+/* The device is stopped: its shadow rings go (a new one is made per start). */
+static void shadow_drop(struct engine_accel *e)
+{
+	if (!e->shadow)
+		return;
+	if (e->shadow_mapped && !e->failed)
+		accel_dev_dma_unmap(e->adev, e->shadow_iova, e->shadow_size);
+	e->shadow_mapped = false;
+	pthread_mutex_lock(&e->mu);
+	e->relayed_before += shadow_relayed(e->shadow);
+	pthread_mutex_unlock(&e->mu);
+	shadow_free(e->shadow);
+	e->shadow = NULL;
+}
+
+/* Shadow rings for the running rings at their bases, mapped above guest memory. */
+static int shadow_setup(struct engine_accel *e)
+{
+	const struct guest_mem *mem = &e->dev->mem;
+	struct shadow_ring_cfg cfg[NV];
+	int r;
+
+	memset(cfg, 0, sizeof(cfg));
+	for (unsigned i = 0; i < e->nvrings; i++) {
+		const struct vu_ring_cfg *rc = &e->dev->ring[i];
+
+		if (!e->on[i])
+			continue;
+		cfg[i] = (struct shadow_ring_cfg){
+			.num = rc->num,
+			.desc_gpa = guest_mem_uva_to_gpa(mem, rc->addr.desc_user_addr),
+			.avail_gpa = guest_mem_uva_to_gpa(mem, rc->addr.avail_user_addr),
+			.used_gpa = guest_mem_uva_to_gpa(mem, rc->addr.used_user_addr),
+			.base = e->base[i],
+		};
+	}
+	e->shadow_iova = (guest_mem_span(mem) + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
+	r = shadow_new(cfg, e->nvrings, e->shadow_iova, &e->shadow);
+	if (r < 0)
+		return dev_fail(e, r, "shadow rings");
+	e->shadow_size = shadow_size(e->shadow);
+	r = accel_dev_dma_map(e->adev, e->shadow_iova, e->shadow_size, shadow_fd(e->shadow), 0);
+	if (r < 0)
+		return dev_fail(e, r, "DMA map of the shadow rings");
+	e->shadow_mapped = true;
+	return 0;
 }
 
 static int map_memory(struct engine_accel *e)
@@ -447,6 +568,7 @@ static int configure_and_start(struct engine_accel *e)
 	int calls[NV];
 	struct vv_msg m;
 	uint64_t t0 = mono_ns(), t1, t2;
+	bool relay;
 	int r;
 
 	if (e->failed)
@@ -462,10 +584,11 @@ static int configure_and_start(struct engine_accel *e)
 	 * read at its stop, and the port moves them to software
 	 * (engine_accel_wants_software()) before the next request.
 	 */
-	if (qemu && !accel_dev_has_log(e->adev)) {
+	if (qemu && e->tracking == ENGINE_ACCEL_SOFTWARE) {
 		e->wants_software = true;
 		return 0;
 	}
+	relay = qemu && (e->tracking == ENGINE_ACCEL_RELAY || !accel_dev_has_log(e->adev));
 	/*
 	 * The ring layout is the front end's: a device that lacks a feature
 	 * it negotiated (EVENT_IDX: where notifications are suppressed;
@@ -490,6 +613,9 @@ static int configure_and_start(struct engine_accel *e)
 	r = map_memory(e);
 	if (r < 0)
 		return r;
+	shadow_drop(e);
+	if (relay && (r = shadow_setup(e)) < 0)
+		return r;
 	t1 = mono_ns();
 	/*
 	 * The device keeps rings it was given before; a ring that stopped must
@@ -507,7 +633,7 @@ static int configure_and_start(struct engine_accel *e)
 	e->owner_set = true;
 	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
 	m.u.u64 = (e->dev->features & DEVICE_FEATURES & e->device_features) |
-		  (qemu ? VU_BIT(VU_F_LOG_ALL) : 0);
+		  (qemu && !relay ? VU_BIT(VU_F_LOG_ALL) : 0);
 	if ((r = vhost(e, VV_REQ_SET_FEATURES, &m, NULL)) < 0)
 		return r;
 	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
@@ -517,7 +643,7 @@ static int configure_and_start(struct engine_accel *e)
 							     mem->r[i].gpa };
 	if ((r = vhost(e, VV_REQ_SET_MEM_TABLE, &m, NULL)) < 0)
 		return r;
-	if (qemu) {
+	if (qemu && !relay) {
 		r = devlog_setup(e);
 		if (r < 0)
 			return e->failed ? r : dev_fail(e, r, "device log");
@@ -529,7 +655,7 @@ static int configure_and_start(struct engine_accel *e)
 	for (unsigned i = 0; i < e->nvrings; i++) {
 		const struct vu_ring_cfg *rc = &e->dev->ring[i];
 
-		calls[i] = e->on[i] ? rc->call_fd : -1;
+		calls[i] = e->on[i] ? (relay ? e->scall[i] : rc->call_fd) : -1;
 		if (!e->on[i])
 			continue;
 		vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
@@ -541,6 +667,9 @@ static int configure_and_start(struct engine_accel *e)
 		m.u.addr.desc_user_addr = guest_mem_uva_to_gpa(mem, rc->addr.desc_user_addr);
 		m.u.addr.avail_user_addr = guest_mem_uva_to_gpa(mem, rc->addr.avail_user_addr);
 		m.u.addr.used_user_addr = guest_mem_uva_to_gpa(mem, rc->addr.used_user_addr);
+		if (relay)
+			shadow_ring_iovas(e->shadow, i, &m.u.addr.desc_user_addr,
+					  &m.u.addr.avail_user_addr, &m.u.addr.used_user_addr);
 		if (m.u.addr.desc_user_addr == UINT64_MAX || m.u.addr.avail_user_addr == UINT64_MAX ||
 		    m.u.addr.used_user_addr == UINT64_MAX) {
 			log_err("port %s: ring %u: ring addresses outside guest memory", e->name, i);
@@ -570,7 +699,20 @@ static int configure_and_start(struct engine_accel *e)
 	e->st.last_config_us = (t2 - t1) / 1000;
 	e->st.last_start_us = (mono_ns() - t2) / 1000;
 	pthread_mutex_unlock(&e->mu);
+	/* Relay mode: what the guest made available so far goes to the shadow rings first. */
+	for (unsigned i = 0; i < e->nvrings && relay; i++)
+		if (e->on[i] && shadow_forward(e->shadow, i, mem) < 0 &&
+		    !__atomic_exchange_n(&e->shadow_failed, true, __ATOMIC_ACQ_REL))
+			log_err("port %s: relay: %s", e->name, shadow_error(e->shadow));
 	relay_set(e, true);
+	if (relay != e->was_relaying) {
+		for (unsigned i = 0; i < e->nvrings; i++)
+			if (e->on[i])
+				log_info("port %s: ring %u %s from avail index %u", e->name, i,
+					 relay ? "relayed through shadow rings" : "direct on the device",
+					 e->base[i]);
+		e->was_relaying = relay;
+	}
 	/* Guest buffers made available while the device was stopped: look now. */
 	for (unsigned i = 0; i < e->nvrings; i++) {
 		uint64_t one = 1;
@@ -715,7 +857,8 @@ const struct vu_dev_ops engine_accel_ops = {
 };
 
 int engine_accel_new(const char *name, struct vu_dev *dev, struct accel_dev *adev,
-		     unsigned harvest_ms, struct engine_accel **ret)
+		     unsigned harvest_ms, enum engine_accel_tracking tracking,
+		     struct engine_accel **ret)
 {
 	struct engine_accel *e = calloc(1, sizeof(*e));
 	struct vv_msg m, rep;
@@ -730,7 +873,10 @@ int engine_accel_new(const char *name, struct vu_dev *dev, struct accel_dev *ade
 	e->adev = adev;
 	e->nvrings = dev->nvrings < NV ? dev->nvrings : NV;
 	e->harvest_ms = harvest_ms ? harvest_ms : 50;
+	e->tracking = tracking;
 	e->log_fd = -1;
+	for (unsigned i = 0; i < NV; i++)
+		e->scall[i] = -1;
 	pthread_mutex_init(&e->mu, NULL);
 	{
 		/* The harvester's deadlines are CLOCK_MONOTONIC; so must its waits be. */
@@ -749,6 +895,13 @@ int engine_accel_new(const char *name, struct vu_dev *dev, struct accel_dev *ade
 	if (e->relay_efd < 0) {
 		r = -errno;
 		goto fail;
+	}
+	for (unsigned i = 0; i < e->nvrings; i++) {
+		e->scall[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (e->scall[i] < 0) {
+			r = -errno;
+			goto fail;
+		}
 	}
 	vv_msg_init(&m, 0, 0);
 	r = vhost(e, VV_REQ_GET_FEATURES, &m, &rep);
@@ -794,6 +947,10 @@ void engine_accel_free(struct engine_accel *e)
 		pthread_join(e->relay, NULL);
 	}
 	devlog_free(e);
+	shadow_drop(e);
+	for (unsigned i = 0; i < NV; i++)
+		if (e->scall[i] >= 0)
+			close(e->scall[i]);
 	if (e->relay_efd >= 0)
 		close(e->relay_efd);
 	accel_dev_close(e->adev);
@@ -811,6 +968,8 @@ int engine_accel_probe(struct engine_accel *e)
 
 	if (e->failed)
 		return -EIO;
+	if (__atomic_load_n(&e->shadow_failed, __ATOMIC_ACQUIRE))
+		return dev_fail(e, -EIO, "relay");
 	if (!e->started)
 		return 0;
 	for (unsigned i = 0; i < e->nvrings; i++) {
@@ -856,5 +1015,7 @@ void engine_accel_stats(struct engine_accel *e, struct engine_accel_stats *ret)
 {
 	pthread_mutex_lock(&e->mu);
 	*ret = e->st;
+	ret->relayed = e->relayed_before + (e->shadow ? shadow_relayed(e->shadow) : 0);
+	ret->relay_on = e->shadow != NULL && e->started;
 	pthread_mutex_unlock(&e->mu);
 }

@@ -26,9 +26,18 @@ struct engine_accel;
 
 extern const struct vu_dev_ops engine_accel_ops;
 
+/* How the device's writes reach QEMU's log while it logs (dirty-tracking=). */
+enum engine_accel_tracking {
+	ENGINE_ACCEL_AUTO,		/* the device's log when it has one, else the relay */
+	ENGINE_ACCEL_DEVICE_LOG,	/* the device's log (the port refuses a device without) */
+	ENGINE_ACCEL_RELAY,		/* shadow rings and the relay (shadow.h) */
+	ENGINE_ACCEL_SOFTWARE,		/* the rings leave the device (engine_accel_wants_software()) */
+};
+
 /* Takes ownership of adev.  harvest_ms: the harvester's period. */
 int engine_accel_new(const char *name, struct vu_dev *dev, struct accel_dev *adev,
-		     unsigned harvest_ms, struct engine_accel **ret);
+		     unsigned harvest_ms, enum engine_accel_tracking tracking,
+		     struct engine_accel **ret);
 void engine_accel_free(struct engine_accel *e);
 
 /*
@@ -75,6 +84,9 @@ struct engine_accel_stats {
 	uint64_t last_map_us, last_config_us, last_start_us;
 	/* Device pages harvested that fall outside QEMU's log (not merged). */
 	uint64_t log_errors;
+	/* Chains the device completed through shadow rings; whether they serve now. */
+	uint64_t relayed;
+	bool relay_on;
 };
 void engine_accel_stats(struct engine_accel *e, struct engine_accel_stats *ret);
 

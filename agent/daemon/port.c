@@ -66,6 +66,7 @@ struct port {
 	uint64_t logging_switches;	/* how often that happened */
 	/* How the device's writes reach QEMU's log, once one was opened. */
 	const char *dirty_tracking;
+	uint64_t relayed;		/* chains relayed by accelerators gone */
 	uint64_t fallbacks;
 	uint64_t last_switch_us;
 	struct endpoint *ep;
@@ -149,6 +150,7 @@ static void drop_accel(struct port *p, const char *why)
 
 		engine_accel_stats(p->acc, &st);
 		p->accel_log_errors += st.log_errors;
+		p->relayed += st.relayed;
 	}
 	loop_remove(p->dev_watch);
 	p->dev_watch = NULL;
@@ -188,12 +190,26 @@ static int use_accel(struct port *p, char *err, size_t errlen)
 	r = accel_dev_open(p->cfg.device, p->dev.nvrings, &adev, err, errlen);
 	if (r < 0)
 		return r;
-	r = engine_accel_new(p->cfg.name, &p->dev, adev, p->cfg.harvest_ms, &p->acc);
+	if (p->cfg.dirty_tracking == PORT_TRACK_DEVICE_LOG && !accel_dev_has_log(adev)) {
+		snprintf(err, errlen, "device %s has no dirty log of its own (dirty-tracking=device-log "
+			 "needs one; auto or relay would relay its rings)", p->cfg.device);
+		accel_dev_close(adev);
+		return -EOPNOTSUPP;
+	}
+	switch (p->cfg.dirty_tracking) {
+	case PORT_TRACK_AUTO:
+		p->dirty_tracking = accel_dev_has_log(adev) ? "device-log" : "relay";
+		break;
+	default:
+		p->dirty_tracking = port_dirty_tracking_name(p->cfg.dirty_tracking);
+		break;
+	}
+	r = engine_accel_new(p->cfg.name, &p->dev, adev, p->cfg.harvest_ms,
+			     (enum engine_accel_tracking)p->cfg.dirty_tracking, &p->acc);
 	if (r < 0) {
 		snprintf(err, errlen, "device %s: %s", p->cfg.device, strerror(-r));
 		return r;
 	}
-	p->dirty_tracking = accel_dev_has_log(adev) ? "device-log" : "software";
 	/* A carrier without an fd to watch (vhost-vdpa) is found broken by port_tick(). */
 	if (accel_dev_fd(engine_accel_device(p->acc)) >= 0)
 		r = loop_add(p->loop, accel_dev_fd(engine_accel_device(p->acc)), EPOLLIN, on_device,
@@ -266,6 +282,12 @@ static void disconnect(struct port *p, const char *why)
 	vu_dev_reset(&p->dev);
 	loop_remove(p->dev_watch);
 	p->dev_watch = NULL;
+	if (p->acc) {
+		struct engine_accel_stats st;
+
+		engine_accel_stats(p->acc, &st);
+		p->relayed += st.relayed;
+	}
 	engine_accel_free(p->acc);
 	p->acc = NULL;
 	engine_sw_free(p->engine);
@@ -912,7 +934,15 @@ static void detail_view(const struct port *p, struct port_view *v)
 	if (p->dirty_tracking) {
 		snprintf(v->dirty_tracking, sizeof(v->dirty_tracking), "%s", p->dirty_tracking);
 		v->logging_switches = p->logging_switches;
-		v->has |= PV_BIT(PV_DIRTY_TRACKING) | PV_BIT(PV_LOGGING_SWITCHES);
+		v->relayed = p->relayed;
+		if (p->acc) {
+			struct engine_accel_stats st;
+
+			engine_accel_stats(p->acc, &st);
+			v->relayed += st.relayed;
+		}
+		v->has |= PV_BIT(PV_DIRTY_TRACKING) | PV_BIT(PV_LOGGING_SWITCHES) |
+			  PV_BIT(PV_RELAYED);
 	}
 	if (p->acc) {
 		accel_view(p, &v->accel);

@@ -328,7 +328,7 @@ static void up(struct t *t)
 		    &engine_accel_ops, NULL);
 	snprintf(spec, sizeof(spec), "vfio-user:%s", t->f.path);
 	assert_int_equal(accel_dev_open(spec, RINGS, &adev, err, sizeof(err)), 0);
-	assert_int_equal(engine_accel_new("a0", &t->d, adev, 1000, &t->e), 0);
+	assert_int_equal(engine_accel_new("a0", &t->d, adev, 1000, ENGINE_ACCEL_AUTO, &t->e), 0);
 	t->d.opaque = t->e;
 	t->d.state = VU_STATE_OWNED;
 

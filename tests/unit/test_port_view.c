@@ -64,6 +64,7 @@ static void full_port(struct port_view *v)
 	v->last_switch_us = 1234;
 	strcpy(v->dirty_tracking, "software");
 	v->logging_switches = 3;
+	v->relayed = 4;
 	v->accel.has = PV_BIT(PV_ACCEL_MEMBERS) - 1;
 	snprintf(v->accel.device, sizeof(v->accel.device), "vfio-user:/run/d.sock");
 	v->accel.harvest_rounds = 10;
@@ -361,7 +362,7 @@ static void wire_text_is_pinned(void **state)
 		"\"handed_over\":[{\"ring\":0,\"next_avail\":65535}]},"
 		"\"log_all\":true,\"log_errors\":2,\"connections\":18446744073709551615,"
 		"\"engine\":\"accel\",\"fallbacks\":1,\"last_switch_us\":1234,"
-		"\"dirty_tracking\":\"software\",\"logging_switches\":3,"
+		"\"dirty_tracking\":\"software\",\"logging_switches\":3,\"relayed\":4,"
 		"\"rings\":[{\"index\":0,\"size\":256,\"started\":true,\"enabled\":true,"
 		"\"broken\":false,\"next_avail\":0,\"started_at\":0,\"used\":65535,\"kicks\":1,"
 		"\"calls\":2,\"frames\":18446744073709551615,\"bytes\":4,\"drops\":5,\"no_bufs\":6,"
