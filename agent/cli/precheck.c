@@ -318,8 +318,8 @@ static int call(const char *side, const char *addr, const struct ctl_request *re
 }
 
 /*
- * The source's SPEC for port-offer: backend= replaced by backend, device=
- * and harvest-ms= (accelerator keys) dropped.  -ENAMETOOLONG when it does
+ * The source's SPEC for port-offer: backend= replaced by backend, device=,
+ * harvest-ms= and dirty-tracking= (accelerator keys) dropped.  -ENAMETOOLONG when it does
  * not fit a request.
  */
 static int offer_spec(const char *spec, const char *backend, char *out, size_t cap)
@@ -335,7 +335,8 @@ static int offer_spec(const char *spec, const char *backend, char *out, size_t c
 
 		if (!(len >= 8 && strncmp(p, "backend=", 8) == 0) &&
 		    !(len >= 7 && strncmp(p, "device=", 7) == 0) &&
-		    !(len >= 11 && strncmp(p, "harvest-ms=", 11) == 0)) {
+		    !(len >= 11 && strncmp(p, "harvest-ms=", 11) == 0) &&
+		    !(len >= 15 && strncmp(p, "dirty-tracking=", 15) == 0)) {
 			w = snprintf(out + n, cap - n, "%s%.*s", n ? "," : "", (int)len, p);
 			if (w < 0 || (size_t)w >= cap - n)
 				return -ENAMETOOLONG;
