@@ -54,14 +54,17 @@ netns_add_bridge "$NS" br0 "$HOST_IP/24"
 
 # BACKEND_A / BACKEND_B: sw (default) or accel, a vdpa-simd whose wire is a
 # tap on the same bridge, logging at GRAN_A / GRAN_B bytes per bit.
+# TRACK_A / TRACK_B: the accelerator port's dirty-tracking= (relay: shadow
+# rings while QEMU logs, the simulator's own log unused).
 for a in A B; do
-	backend=BACKEND_$a gran=GRAN_$a
+	backend=BACKEND_$a gran=GRAN_$a track=TRACK_$a
 	extra=""
 	if [ "${!backend:-sw}" = accel ]; then
 		simd_start "sim$a" --netns "$NS" -- --wire "tap:s$a$$" --queues "$QUEUES" \
 			--log-granularity "${!gran:-4096}"
 		netns_bridge_port "$NS" br0 "s$a$$"
 		extra=",backend=accel,device=vfio-user:$(simd_sock "sim$a")"
+		[ -z "${!track:-}" ] || extra+=",dirty-tracking=${!track}"
 	fi
 	agent_start $a --netns "$NS" -- \
 		--port "name=p0,socket=$(agent_sock $a p0),endpoint=tap:t$a$$,queues=$QUEUES$extra"
@@ -307,6 +310,17 @@ for a in A B; do
 		"$TEST_DIR/simd-sim$a.log")
 	[ -z "$bad" ] || fail "simulator sim$a: $bad, expected $((2 * QUEUES)): one start for all rings"
 	log "ok: sim$a: each front end's first device start started all $((2 * QUEUES)) rings"
+done
+
+# A relaying source served shadow rings each time its QEMU logged, and its
+# device was never given a log of its own.
+for a in A B; do
+	t=TRACK_$a
+	[ "${!t:-}" = relay ] || continue
+	nr=$(grep -c 'relayed through shadow rings' "$TEST_DIR/agent-$a.log" || true)
+	expect "agent $a: rings relayed through shadow rings" "$nr" -ge $((2 * QUEUES))
+	nl=$(grep -c 'dirty log at IOVA' "$TEST_DIR/simd-sim$a.log" || true)
+	expect "sim$a: device logs set up (none with the relay)" "$nl" -eq 0
 done
 
 if [ "$QUEUES" -gt 1 ] && [ -z "${NIC_TAP:-}" ]; then
