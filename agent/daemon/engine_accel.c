@@ -149,10 +149,11 @@ static void relay_complete(struct engine_accel *e, struct shadow *sh, struct dir
 }
 
 /* Relay mode: the guest made chains available on ring q; the device gets them. */
-static void relay_forward(struct engine_accel *e, struct shadow *sh, unsigned q, int bell)
+static void relay_forward(struct engine_accel *e, struct shadow *sh, struct dirtylog *log,
+			  unsigned q, int bell)
 {
 	uint64_t one = 1;
-	int r = shadow_forward(sh, q, &e->dev->mem);
+	int r = shadow_forward(sh, q, &e->dev->mem, log);
 
 	if (r > 0 && write(bell, &one, sizeof(one)) < 0)
 		(void)0;
@@ -216,7 +217,7 @@ static void *relay_main(void *arg)
 			if (read(kick[i], &v, sizeof(v)) != sizeof(v))
 				continue;
 			if (sh) {
-				relay_forward(e, sh, ring[i], bell[i]);
+				relay_forward(e, sh, log, ring[i], bell[i]);
 			} else {
 				v = 1;
 				if (write(bell[i], &v, sizeof(v)) < 0)
@@ -504,6 +505,7 @@ static int shadow_setup(struct engine_accel *e)
 			.avail_gpa = guest_mem_uva_to_gpa(mem, rc->addr.avail_user_addr),
 			.used_gpa = guest_mem_uva_to_gpa(mem, rc->addr.used_user_addr),
 			.base = e->base[i],
+			.event_idx = (e->dev->features & VU_BIT(VIRTIO_F_EVENT_IDX)) != 0,
 		};
 	}
 	e->shadow_iova = (guest_mem_span(mem) + (2u << 20) - 1) & ~(uint64_t)((2u << 20) - 1);
@@ -567,7 +569,7 @@ static int configure_and_start(struct engine_accel *e)
 	struct dirtylog *qemu = vu_dev_active_log(e->dev);
 	int calls[NV];
 	struct vv_msg m;
-	uint64_t t0 = mono_ns(), t1, t2;
+	uint64_t t0 = mono_ns(), t1, t2, layout;
 	bool relay;
 	int r;
 
@@ -593,11 +595,13 @@ static int configure_and_start(struct engine_accel *e)
 	 * The ring layout is the front end's: a device that lacks a feature
 	 * it negotiated (EVENT_IDX: where notifications are suppressed;
 	 * INDIRECT_DESC, MRG_RXBUF: what a chain holds) would misread the rings.
+	 * The relay handles the guest's notifications itself: EVENT_IDX may lack.
 	 */
-	if (e->dev->features & LAYOUT_FEATURES & ~e->device_features) {
+	layout = LAYOUT_FEATURES & ~(relay ? VU_BIT(VIRTIO_F_EVENT_IDX) : 0);
+	if (e->dev->features & layout & ~e->device_features) {
 		log_err("port %s: the device lacks features the front end negotiated: 0x%llx "
 			"(offered 0x%llx)", e->name,
-			(unsigned long long)(e->dev->features & LAYOUT_FEATURES & ~e->device_features),
+			(unsigned long long)(e->dev->features & layout & ~e->device_features),
 			(unsigned long long)e->device_features);
 		e->failed = true;
 		return -EOPNOTSUPP;
@@ -634,6 +638,9 @@ static int configure_and_start(struct engine_accel *e)
 	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
 	m.u.u64 = (e->dev->features & DEVICE_FEATURES & e->device_features) |
 		  (qemu && !relay ? VU_BIT(VU_F_LOG_ALL) : 0);
+	/* Shadow rings: the relay asks for every completion (shadow.h). */
+	if (relay)
+		m.u.u64 &= ~VU_BIT(VIRTIO_F_EVENT_IDX);
 	if ((r = vhost(e, VV_REQ_SET_FEATURES, &m, NULL)) < 0)
 		return r;
 	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
@@ -701,7 +708,7 @@ static int configure_and_start(struct engine_accel *e)
 	pthread_mutex_unlock(&e->mu);
 	/* Relay mode: what the guest made available so far goes to the shadow rings first. */
 	for (unsigned i = 0; i < e->nvrings && relay; i++)
-		if (e->on[i] && shadow_forward(e->shadow, i, mem) < 0 &&
+		if (e->on[i] && shadow_forward(e->shadow, i, mem, qemu) < 0 &&
 		    !__atomic_exchange_n(&e->shadow_failed, true, __ATOMIC_ACQ_REL))
 			log_err("port %s: relay: %s", e->name, shadow_error(e->shadow));
 	relay_set(e, true);

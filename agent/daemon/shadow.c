@@ -39,6 +39,8 @@ struct sring {
 	uint16_t fwd;			/* next guest avail index to forward */
 	uint16_t done;			/* next used index to move to the guest */
 	uint8_t *inflight;		/* per head: forwarded, not yet used */
+	bool guest_side_set;		/* guest used flags cleared once */
+	uint16_t avail_event;		/* what we last asked the guest for (EVENT_IDX) */
 	bool broken;
 };
 
@@ -222,7 +224,40 @@ static int copy_chain(struct shadow *s, unsigned i, const struct guest_mem *mem,
 	}
 }
 
-int shadow_forward(struct shadow *s, unsigned i, const struct guest_mem *mem)
+/*
+ * The guest kicks for every new buffer: used flags 0 (no NO_NOTIFY) once,
+ * and with EVENT_IDX avail_event at the next index to forward.  The
+ * guest's used ring is guest memory: each write is marked.
+ */
+static int ask_kicks(struct shadow *s, unsigned i, const struct guest_mem *mem,
+		     struct dirtylog *log)
+{
+	struct sring *r = &s->r[i];
+	uint16_t *gused = guest_mem_gpa_range(mem, r->g.used_gpa, 6 + 8 * (uint64_t)r->num);
+
+	if (!gused)
+		return broken(s, i, "the guest's used ring is outside guest memory");
+	if (!r->guest_side_set) {
+		__atomic_store_n(&gused[0], 0, __ATOMIC_RELAXED);
+		if (log)
+			dirtylog_mark(log, r->g.used_gpa, 2);
+		r->guest_side_set = true;
+		r->avail_event = (uint16_t)(r->fwd - 1);
+	}
+	if (r->g.event_idx && r->avail_event != r->fwd) {
+		/* Before the avail index is read again: a store, then a full barrier. */
+		__atomic_store_n(&gused[2 + 4 * r->num], r->fwd, __ATOMIC_RELAXED);
+		if (log)
+			dirtylog_mark(log, r->g.used_gpa + 4 + 8 * (uint64_t)r->num, 2);
+		r->avail_event = r->fwd;
+	}
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return 0;
+}
+
+/* One pass: asks for the next kick, then forwards what is there. */
+static int forward_once(struct shadow *s, unsigned i, const struct guest_mem *mem,
+			struct dirtylog *log)
 {
 	struct sring *r = &s->r[i];
 	const struct desc *gdesc;
@@ -235,6 +270,8 @@ int shadow_forward(struct shadow *s, unsigned i, const struct guest_mem *mem)
 	gavail = guest_mem_gpa_range(mem, r->g.avail_gpa, 4 + 2 * (uint64_t)r->num);
 	if (!gdesc || !gavail)
 		return broken(s, i, "the guest's rings are outside guest memory");
+	if (ask_kicks(s, i, mem, log) < 0)
+		return -EIO;
 	avail_idx = __atomic_load_n(&gavail[1], __ATOMIC_ACQUIRE);
 	n = (uint16_t)(avail_idx - r->fwd);
 	if (n > r->num)
@@ -257,6 +294,21 @@ int shadow_forward(struct shadow *s, unsigned i, const struct guest_mem *mem)
 	if (n)
 		__atomic_store_n(&r->avail[1], r->fwd, __ATOMIC_RELEASE);
 	return n;
+}
+
+int shadow_forward(struct shadow *s, unsigned i, const struct guest_mem *mem,
+		   struct dirtylog *log)
+{
+	int n, total = 0;
+
+	/*
+	 * Until a pass finds nothing: each asks for the next kick past what was
+	 * taken and then looks again, for a buffer the guest added before it saw
+	 * the request (it would not kick for that one).
+	 */
+	while ((n = forward_once(s, i, mem, log)) > 0)
+		total += n;
+	return n < 0 ? n : total;
 }
 
 /* Marks every device-writable buffer of the chain at head (our copy). */

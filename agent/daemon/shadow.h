@@ -45,6 +45,7 @@ struct shadow_ring_cfg {
 	uint32_t num;			/* power of two, <= 32768 */
 	uint64_t desc_gpa, avail_gpa, used_gpa;	/* the guest's rings */
 	uint16_t base;			/* next avail index: where both start */
+	bool event_idx;			/* the guest negotiated VIRTIO_F_EVENT_IDX */
 };
 
 /*
@@ -63,10 +64,15 @@ void shadow_ring_iovas(const struct shadow *s, unsigned i, uint64_t *desc, uint6
 
 /*
  * Publishes the guest's new avail entries of ring i on the shadow ring.
- * Returns how many chains went (0: none new), or -EIO once the ring is
- * broken (a reason in shadow_error()).
+ * The guest's side of notifications is the relay's: the guest's used ring
+ * flags are kept 0 and, with EVENT_IDX, its avail_event at the next index,
+ * so that every new buffer is kicked (marked in log when written; NULL:
+ * QEMU does not log).  The device is given no EVENT_IDX: the shadow's
+ * flags ask it for every completion.  Returns how many chains went (0:
+ * none new), or -EIO once the ring is broken (a reason in shadow_error()).
  */
-int shadow_forward(struct shadow *s, unsigned i, const struct guest_mem *mem);
+int shadow_forward(struct shadow *s, unsigned i, const struct guest_mem *mem,
+		   struct dirtylog *log);
 
 /*
  * Moves the device's new used elements of ring i to the guest's used ring,

@@ -66,12 +66,12 @@ static void dev_use(struct dev *d, uint16_t head, uint32_t len)
 	__atomic_store_n(&d->used[1], (uint16_t)(idx + 1), __ATOMIC_RELEASE);
 }
 
-static struct shadow *new_shadow(struct th_ring *t, uint16_t base)
+static struct shadow *new_shadow_ev(struct th_ring *t, uint16_t base, bool event_idx)
 {
 	struct shadow_ring_cfg cfg[2] = {
 		{ 0 },	/* ring 0 unused: ring 1 must not depend on it */
 		{ .num = NUM, .desc_gpa = TH_DESC_GPA, .avail_gpa = TH_AVAIL_GPA,
-		  .used_gpa = TH_USED_GPA, .base = base },
+		  .used_gpa = TH_USED_GPA, .base = base, .event_idx = event_idx },
 	};
 	struct shadow *s;
 
@@ -81,6 +81,11 @@ static struct shadow *new_shadow(struct th_ring *t, uint16_t base)
 	th_used(t)[1] = base;
 	assert_int_equal(shadow_new(cfg, 2, IOVA, &s), 0);
 	return s;
+}
+
+static struct shadow *new_shadow(struct th_ring *t, uint16_t base)
+{
+	return new_shadow_ev(t, base, false);
 }
 
 static bool logged(struct dirtylog *log, uint64_t gpa)
@@ -103,8 +108,8 @@ static void relay_marks_before_publish(void **state)
 	th_set_desc(t, TH_DESC_GPA, 3, hdr, 12, TH_F_NEXT, 5);
 	th_set_desc(t, TH_DESC_GPA, 5, buf, 300, TH_F_WRITE, 0);
 	th_avail_put(t, 3);
-	assert_int_equal(shadow_forward(s, 1, &t->mem), 1);
-	assert_int_equal(shadow_forward(s, 1, &t->mem), 0);	/* nothing new */
+	assert_int_equal(shadow_forward(s, 1, &t->mem, NULL), 1);
+	assert_int_equal(shadow_forward(s, 1, &t->mem, NULL), 0);	/* nothing new */
 	/* The device sees the chain at the guest's index, descriptors unchanged. */
 	assert_int_equal(d.avail[1], 1);
 	assert_int_equal(d.avail[2], 3);
@@ -130,7 +135,7 @@ static void relay_marks_before_publish(void **state)
 	assert_int_equal(shadow_relayed(s), 1);
 	/* The head may come again once used. */
 	th_avail_put(t, 3);
-	assert_int_equal(shadow_forward(s, 1, &t->mem), 1);
+	assert_int_equal(shadow_forward(s, 1, &t->mem, NULL), 1);
 	dev_unmap(&d);
 	dirtylog_free(log);
 	shadow_free(s);
@@ -150,7 +155,7 @@ static void base_and_wrap(void **state)
 		th_set_desc(t, TH_DESC_GPA, k, th_alloc_buf(t, 64), 64, TH_F_WRITE, 0);
 		th_avail_put(t, (uint16_t)k);
 	}
-	assert_int_equal(shadow_forward(s, 1, &t->mem), 6);
+	assert_int_equal(shadow_forward(s, 1, &t->mem, NULL), 6);
 	assert_int_equal(d.avail[1], (uint16_t)(65533 + 6));
 	for (unsigned k = 0; k < 6; k++)
 		dev_use(&d, (uint16_t)k, 64);
@@ -176,12 +181,44 @@ static void indirect_marked(void **state)
 	th_set_desc(t, TH_INDIR_GPA, 1, b2, 16, TH_F_WRITE, 0);
 	th_set_desc(t, TH_DESC_GPA, 0, TH_INDIR_GPA, 32, TH_F_INDIRECT, 0);
 	th_avail_put(t, 0);
-	assert_int_equal(shadow_forward(s, 1, &t->mem), 1);
+	assert_int_equal(shadow_forward(s, 1, &t->mem, NULL), 1);
 	dev_use(&d, 0, 16);
 	assert_int_equal(shadow_complete(s, 1, &t->mem, log), 1);
 	assert_true(logged(log, b2));
 	assert_false(logged(log, b1));
 	dev_unmap(&d);
+	dirtylog_free(log);
+	shadow_free(s);
+}
+
+/*
+ * The guest's side of notifications is the relay's: a NO_NOTIFY left in the
+ * guest's used flags by the device is cleared, and with EVENT_IDX the
+ * guest is asked to kick for the next buffer after each pass; both writes
+ * are guest memory, so both are logged.
+ */
+static void guest_asked_to_kick(void **state)
+{
+	struct th_ring *t = *state;
+	struct shadow *s = new_shadow_ev(t, 10, true);
+	uint16_t *used = th_used(t);
+	struct dirtylog *log;
+
+	assert_int_equal(dirtylog_new(SPAN, 12, &log), 0);
+	used[0] = 1;			/* VRING_USED_F_NO_NOTIFY, as a device left it */
+	used[2 + 4 * NUM] = 3;		/* a stale avail_event */
+	assert_int_equal(shadow_forward(s, 1, &t->mem, log), 0);
+	assert_int_equal(used[0], 0);
+	assert_int_equal(used[2 + 4 * NUM], 10);
+	assert_true(logged(log, TH_USED_GPA));
+	dirtylog_clear(log);
+	th_set_desc(t, TH_DESC_GPA, 0, TH_BUF_GPA, 16, TH_F_WRITE, 0);
+	th_set_desc(t, TH_DESC_GPA, 1, TH_BUF_GPA, 16, TH_F_WRITE, 0);
+	th_avail_put(t, 0);
+	th_avail_put(t, 1);
+	assert_int_equal(shadow_forward(s, 1, &t->mem, log), 2);
+	assert_int_equal(used[2 + 4 * NUM], 12);
+	assert_true(logged(log, TH_USED_GPA + 4 + 8 * NUM));
 	dirtylog_free(log);
 	shadow_free(s);
 }
@@ -193,7 +230,7 @@ static void expect_broken(struct shadow *s, int r, const char *why)
 	if (!strstr(shadow_error(s), why))
 		fail_msg("error '%s' does not say '%s'", shadow_error(s), why);
 	/* Broken stays broken. */
-	assert_int_equal(shadow_forward(s, 1, NULL), -EIO);
+	assert_int_equal(shadow_forward(s, 1, NULL, NULL), -EIO);
 }
 
 static void hostile_guest(void **state)
@@ -206,30 +243,30 @@ static void hostile_guest(void **state)
 	th_set_desc(t, TH_DESC_GPA, 0, TH_BUF_GPA, 16, TH_F_NEXT, 1);
 	th_set_desc(t, TH_DESC_GPA, 1, TH_BUF_GPA, 16, TH_F_NEXT, 0);
 	th_avail_put(t, 0);
-	expect_broken(s, shadow_forward(s, 1, &t->mem), "loops");
+	expect_broken(s, shadow_forward(s, 1, &t->mem, NULL), "loops");
 	shadow_free(s);
 	/* A head beyond the ring. */
 	s = new_shadow(t, 0);
 	th_avail_put(t, NUM);
-	expect_broken(s, shadow_forward(s, 1, &t->mem), "names head 8");
+	expect_broken(s, shadow_forward(s, 1, &t->mem, NULL), "names head 8");
 	shadow_free(s);
 	/* A buffer outside guest memory. */
 	s = new_shadow(t, 0);
 	th_set_desc(t, TH_DESC_GPA, 2, 0x7000000000ull, 16, TH_F_WRITE, 0);
 	th_avail_put(t, 2);
-	expect_broken(s, shadow_forward(s, 1, &t->mem), "outside guest memory");
+	expect_broken(s, shadow_forward(s, 1, &t->mem, NULL), "outside guest memory");
 	shadow_free(s);
 	/* An avail index more than a ring ahead. */
 	s = new_shadow(t, 0);
 	th_avail_set_idx(t, NUM + 1);
-	expect_broken(s, shadow_forward(s, 1, &t->mem), "ahead");
+	expect_broken(s, shadow_forward(s, 1, &t->mem, NULL), "ahead");
 	shadow_free(s);
 	/* A head made available while in flight. */
 	s = new_shadow(t, 0);
 	th_set_desc(t, TH_DESC_GPA, 4, TH_BUF_GPA, 16, TH_F_WRITE, 0);
 	th_avail_put(t, 4);
 	th_avail_put(t, 4);
-	expect_broken(s, shadow_forward(s, 1, &t->mem), "twice");
+	expect_broken(s, shadow_forward(s, 1, &t->mem, NULL), "twice");
 	shadow_free(s);
 }
 
@@ -244,7 +281,7 @@ static void hostile_device(void **state)
 	dev_map(s, 1, &d);
 	th_set_desc(t, TH_DESC_GPA, 1, TH_BUF_GPA, 16, TH_F_WRITE, 0);
 	th_avail_put(t, 1);
-	assert_int_equal(shadow_forward(s, 1, &t->mem), 1);
+	assert_int_equal(shadow_forward(s, 1, &t->mem, NULL), 1);
 	dev_use(&d, 2, 16);
 	expect_broken(s, shadow_complete(s, 1, &t->mem, NULL), "not in flight");
 	assert_int_equal(th_used_idx(t), 0);	/* the guest saw nothing */
@@ -254,7 +291,7 @@ static void hostile_device(void **state)
 	s = new_shadow(t, 0);
 	dev_map(s, 1, &d);
 	th_avail_put(t, 1);
-	assert_int_equal(shadow_forward(s, 1, &t->mem), 1);
+	assert_int_equal(shadow_forward(s, 1, &t->mem, NULL), 1);
 	__atomic_store_n(&d.used[1], 5, __ATOMIC_RELEASE);
 	expect_broken(s, shadow_complete(s, 1, &t->mem, NULL), "in flight");
 	dev_unmap(&d);
@@ -280,6 +317,8 @@ int main(void)
 						th_ring_destroy),
 		cmocka_unit_test_setup_teardown(base_and_wrap, th_ring_create, th_ring_destroy),
 		cmocka_unit_test_setup_teardown(indirect_marked, th_ring_create, th_ring_destroy),
+		cmocka_unit_test_setup_teardown(guest_asked_to_kick, th_ring_create,
+						th_ring_destroy),
 		cmocka_unit_test_setup_teardown(hostile_guest, th_ring_create, th_ring_destroy),
 		cmocka_unit_test_setup_teardown(hostile_device, th_ring_create, th_ring_destroy),
 		cmocka_unit_test(refusals),
