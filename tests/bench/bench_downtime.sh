@@ -7,10 +7,13 @@
 # over the run.  QEMU 10 lane (VDPA_QEMU=10 unless set): QEMU 7.2's downtime
 # figure is not comparable (see docs/architecture.md).
 #
-# Configurations (CONFIGS, default "sw accel1 accel4 accel8 dpdk"):
+# Configurations (CONFIGS, default "sw accel1 accel4 accel8 relay1 dpdk"):
 #   sw       the agent's software path on both hosts (endpoint=null)
 #   accelN   the agent on a vdpa-simd with N queue pairs on both hosts
 #            (backend=accel, wire null), the guest's NIC with N queue pairs
+#   relayN   the same with dirty-tracking=relay: the source's device serves
+#            shadow rings while QEMU logs (how a device without a log of its
+#            own migrates), compared with accelN (the device's own log)
 #   dpdk     dpdk-testpmd (net_vhost, rxonly) on both hosts, one queue pair
 # The guest sends 500 UDP datagrams/s out of its NIC, which every back end
 # drops.  testpmd runs only while a dpdk guest migrates (see pollers()).
@@ -55,14 +58,14 @@ lib_init
 lib_on_cleanup find "$TEST_DIR" '(' -type s -o -type p ')' -delete
 
 MIGRATIONS=${MIGRATIONS:-20}
-CONFIGS=${CONFIGS:-sw accel1 accel4 accel8 dpdk}
+CONFIGS=${CONFIGS:-sw accel1 accel4 accel8 relay1 dpdk}
 SINK_IP=10.81.0.1 SINK_MAC=52:54:00:81:00:01
 RATE=500
 command -v dpdk-testpmd >/dev/null || fail "dpdk-testpmd not installed"
 
 declare -A SOCK=() PID=() CUR=() WHERE=()
 
-queues_of() { case "$1" in accel*) echo "${1#accel}" ;; *) echo 1 ;; esac; }
+queues_of() { case "$1" in accel*) echo "${1#accel}" ;; relay*) echo "${1#relay}" ;; *) echo 1 ;; esac; }
 is_agent() { [ "$1" != dpdk ]; }
 agent_name() { echo "$1$2"; }	# CONFIG HOST
 
@@ -75,9 +78,11 @@ backends_start() { # CONFIG
 			agent_start "$c$h" -- --port "name=p0,socket=$(agent_sock "$c$h" p0),endpoint=null"
 			SOCK[$c$h]=$(agent_sock "$c$h" p0)
 			;;
-		accel*)
+		accel* | relay*)
+			local tr=""
+			[ "${c#relay}" = "$c" ] || tr=",dirty-tracking=relay"
 			simd_start "sim$c$h" -- --wire null --queues "$q"
-			agent_start "$c$h" -- --port "name=p0,socket=$(agent_sock "$c$h" p0),endpoint=null,queues=$q,backend=accel,device=vfio-user:$(simd_sock "sim$c$h")"
+			agent_start "$c$h" -- --port "name=p0,socket=$(agent_sock "$c$h" p0),endpoint=null,queues=$q,backend=accel,device=vfio-user:$(simd_sock "sim$c$h")$tr"
 			SOCK[$c$h]=$(agent_sock "$c$h" p0)
 			;;
 		dpdk)
@@ -168,7 +173,7 @@ for r in $(seq 1 "$MIGRATIONS"); do
 			msg+=" handling $(num_in "$d" switchover dest_handling_us) us)"
 			SH[$c]+="$(num_in "$s" switchover source_handling_us) "
 			DH[$c]+="$(num_in "$d" switchover dest_handling_us) "
-			case "$c" in accel*)
+			case "$c" in accel* | relay*)
 				msg+="; device: source stop $(num_in "$s" accel stop_us) harvest $(num_in "$s" accel harvest_us)"
 				msg+=" bases $(num_in "$s" accel bases_us), destination map $(num_in "$d" accel map_us)"
 				msg+=" config $(num_in "$d" accel config_us) start $(num_in "$d" accel start_us) us"
@@ -233,10 +238,19 @@ has_config() { case " $CONFIGS " in *" $1 "*) return 0 ;; esac; return 1; }
 if has_config sw; then
 	read -r -a w <<<"${DOWN[sw]}"
 	for c in $CONFIGS; do
-		case "$c" in accel*) ;; *) continue ;; esac
+		case "$c" in accel* | relay*) ;; *) continue ;; esac
 		read -r -a a <<<"${DOWN[$c]}"
 		printf '{"bench":"migration.downtime.%s_vs_sw","unit":"ratio","value":%s,"accel_p50":%s,"sw_p50":%s}\n' \
 			"$c" "$(ratio "$(pct 50 "${a[@]}")" "$(pct 50 "${w[@]}")")" "$(pct 50 "${a[@]}")" "$(pct 50 "${w[@]}")"
 	done
 fi
+# The relay against the device's own log, same queue count.
+for c in $CONFIGS; do
+	case "$c" in relay*) ;; *) continue ;; esac
+	has_config "accel${c#relay}" || continue
+	read -r -a a <<<"${DOWN[$c]}"
+	read -r -a w <<<"${DOWN[accel${c#relay}]}"
+	printf '{"bench":"migration.downtime.%s_vs_accel%s","unit":"ratio","value":%s,"relay_p50":%s,"devlog_p50":%s}\n' \
+		"$c" "${c#relay}" "$(ratio "$(pct 50 "${a[@]}")" "$(pct 50 "${w[@]}")")" "$(pct 50 "${a[@]}")" "$(pct 50 "${w[@]}")"
+done
 log "logs in $TEST_DIR"

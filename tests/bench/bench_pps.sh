@@ -43,6 +43,11 @@
 #   agent.pps.null          agent vs dpdk-vhost      (target ratio >= 0.5)
 #   agent.pps.null.logging  agent bench-log=on vs off (overhead 1 - ratio, target <= 0.1)
 #   accel.pps.null          accel port (vdpa-simd --wire null) vs sw port (poll=on)
+#   accel.pps.relay         the same accel port relaying through shadow rings
+#                           (dirty-tracking=relay, bench-log=on: logging as
+#                           during a migration) vs direct (target ratio >= 0.7)
+#   accel.pps.devlog        the same accel port logging with the device's own
+#                           log (bench-log=on) vs direct
 set -euo pipefail
 . "$(dirname "$0")/benchlib.sh"
 bench_init "${1:?usage: bench_pps.sh BUILD_DIR}"
@@ -60,7 +65,7 @@ declare -A FE_RATES=() BE_RATES=() BE_SHARE=() FE_SHARE=() BE_EFF=() SUSPECT=() 
 SIMD=$BENCH_BUILD/vdpa-simd
 [ -x "$SIMD" ] || bdie "build $BENCH_BUILD has no vdpa-simd"
 
-# run_one KIND ROUND: KIND is dpdk, agent, agent-log or accel.
+# run_one KIND ROUND: KIND is dpdk, agent, agent-log, accel, accel-relay or accel-devlog.
 run_one() {
 	local kind=$1 tag="$1-r$2" sock be fe ctl="" cmd sim=
 	local f0="" f1="" t0 t1 fe_rate be_rate c0 c1 d0 d1 be_cpu fe_cpu
@@ -80,8 +85,12 @@ run_one() {
 			--runtime-dir "$BENCH_TMP/$tag.rt" --state-dir "$BENCH_TMP/$tag.rt" \
 			--port "name=p0,socket=$sock,endpoint=null,poll=on,bench-log=$bl"
 		;;
-	accel)
-		local simsock=$BENCH_TMP/$tag.sim.sock
+	accel|accel-relay|accel-devlog)
+		local simsock=$BENCH_TMP/$tag.sim.sock extra=""
+		case "$kind" in
+		accel-relay) extra=",bench-log=on,dirty-tracking=relay" ;;
+		accel-devlog) extra=",bench-log=on,dirty-tracking=device-log" ;;
+		esac
 		bench_bg "$tag.simd.log" taskset -c $BE_CPU "$SIMD" --socket "$simsock" --wire null
 		sim=$BENCH_PID
 		for ((i = 0; i < 100; i++)); do [ -S "$simsock" ] && break; sleep 0.1; done
@@ -90,7 +99,7 @@ run_one() {
 		ctl=$BENCH_TMP/$tag.rt/control.sock
 		bench_bg "$tag.backend.log" taskset -c $BE_CPU "$AGENTD" \
 			--runtime-dir "$BENCH_TMP/$tag.rt" --state-dir "$BENCH_TMP/$tag.rt" \
-			--port "name=p0,socket=$sock,endpoint=null,backend=accel,device=vfio-user:$simsock"
+			--port "name=p0,socket=$sock,endpoint=null,backend=accel,device=vfio-user:$simsock$extra"
 		;;
 	esac
 	be=$BENCH_PID
@@ -181,7 +190,8 @@ jarr() { local IFS=,; echo "[$*]"; }
 
 for r in $(seq 1 "$ROUNDS"); do
 	# The peer first in odd rounds, last in even ones.
-	if [ $((r % 2)) = 1 ]; then order="dpdk agent agent-log accel"; else order="accel agent-log agent dpdk"; fi
+	if [ $((r % 2)) = 1 ]; then order="dpdk agent agent-log accel accel-relay accel-devlog"
+	else order="accel-devlog accel-relay accel agent-log agent dpdk"; fi
 	for k in $order; do run_one "$k" "$r"; done
 done
 
@@ -209,3 +219,7 @@ emit agent.pps.null agent dpdk-vhost dpdk
 emit agent.pps.null.logging agent-log agent-nolog agent
 emit accel.pps.null accel agent-sw-poll agent \
 	"testpmd net_virtio_user txonly 64 B on CPU 1 into an agent port on CPU 0: accel = backend=accel with vdpa-simd --wire null (simd and agent both on CPU 0; the simulator's data path is software, one thread sleeping on the doorbell, so this measures the simulator, not hardware), peer = the same port on the software engine (endpoint=null,poll=on, busy-polling); ratio accel/sw, higher is better; cpu_backend for accel is simd + agent (cpu_simd: simd alone; the rest is the agent's kick relay and its harvester thread)"
+emit accel.pps.relay accel-relay accel-direct accel \
+	"the accel port above with bench-log=on,dirty-tracking=relay: the device serves shadow rings and the agent relays every chain and marks its buffers in a log, as while QEMU migrates the VM with a device that has no log of its own; peer = the same port direct; ratio relay/direct, target >= 0.7"
+emit accel.pps.devlog accel-devlog accel-direct accel \
+	"the accel port above with bench-log=on,dirty-tracking=device-log: the device logs into its own log, the agent harvests; peer = the same port direct"
