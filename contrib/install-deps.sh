@@ -20,6 +20,7 @@ test_pkgs=(
 	libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients  # the libvirt hook test
 	openssh-server openssh-client # ssh:// agents against a real sshd (test-only, private port)
 	mmdebstrap e2fsprogs          # make check-debian: the Debian 12 image, its disks
+	xz-utils binutils             # the kernel rig (test_kernel_vdpa): modules, initramfs
 	dpdk dpdk-dev librte-net-vhost23 librte-mempool-ring23 librte-net-virtio23
 )
 
