@@ -46,6 +46,11 @@ vdpa_tool=$(command -v vdpa || echo /sbin/vdpa)
 
 # ---- the version: linux-source-6.12's candidate, and its ABI name ----------------
 pkgver=$(apt-cache policy linux-source-6.12 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
+if { [ -z "$pkgver" ] || [ "$pkgver" = "(none)" ]; } && [ "$(id -u)" = 0 ]; then
+	# A fresh machine may have no package lists yet.
+	apt-get update -q >/dev/null 2>&1 || true
+	pkgver=$(apt-cache policy linux-source-6.12 2>/dev/null | awk '$1 == "Candidate:" { print $2 }')
+fi
 [ -n "$pkgver" ] && [ "$pkgver" != "(none)" ] || die "no linux-source-6.12 in the apt lists (apt-get update?)"
 abi="${pkgver%%-*}+deb12"		# 6.12.118-1~deb12u1 -> 6.12.118+deb12
 krel=$abi-amd64
