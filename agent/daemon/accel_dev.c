@@ -59,6 +59,11 @@ uint64_t accel_dev_log_granularity(const struct accel_dev *d)
 	return d->log_granularity;
 }
 
+bool accel_dev_can_suspend(const struct accel_dev *d)
+{
+	return !d->vdpa || accel_vdpa_can_suspend(d->vdpa);
+}
+
 bool accel_dev_has_log(const struct accel_dev *d)
 {
 	return !d->vdpa;

@@ -53,6 +53,12 @@ uint64_t accel_dev_log_granularity(const struct accel_dev *d);
  * vfio-user devices do, vhost-vdpa devices do not (the kernel has none).
  */
 bool accel_dev_has_log(const struct accel_dev *d);
+/*
+ * Whether a stop keeps the rings' state (GET_VRING_BASE answers after it):
+ * vfio-user devices' DEVICE_SET_STATE stop and vhost-vdpa's SUSPEND do; a
+ * vhost-vdpa device without SUSPEND is stopped by a reset, which does not.
+ */
+bool accel_dev_can_suspend(const struct accel_dev *d);
 /* "vfio-user" or "vhost-vdpa". */
 const char *accel_dev_carrier(const struct accel_dev *d);
 

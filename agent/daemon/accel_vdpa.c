@@ -66,6 +66,8 @@ struct accel_vdpa {
 	uint16_t max_ring;		/* VHOST_VDPA_GET_VRING_NUM */
 	bool owner;
 	bool suspended;
+	bool can_suspend;		/* SUSPEND offered (and negotiated) */
+	bool reset_stopped;		/* stopped by a reset: the rings' state is gone */
 	bool cut;
 	uint8_t status;			/* as we set it */
 	bool ring_set[NV];		/* given an address since the last reset */
@@ -129,6 +131,7 @@ static int set_status(struct accel_vdpa *v, uint8_t s)
 	v->status = s;
 	if (s == 0) {
 		v->suspended = false;
+		v->reset_stopped = false;
 		memset(v->ring_set, 0, sizeof(v->ring_set));
 	}
 	return 0;
@@ -293,6 +296,13 @@ static int stop(struct accel_vdpa *v)
 
 	if (!(v->status & S_DRIVER_OK) || v->suspended)
 		return 0;
+	/* Without SUSPEND, a reset: no DMA after it, and the rings' state lost. */
+	if (!v->can_suspend) {
+		r = set_status(v, 0);
+		if (r == 0)
+			v->reset_stopped = true;
+		return r;
+	}
 	r = xioctl(v, VHOST_VDPA_SUSPEND, NULL, "VHOST_VDPA_SUSPEND");
 	if (r == 0)
 		v->suspended = true;
@@ -372,6 +382,9 @@ int accel_vdpa_vhost(struct accel_vdpa *v, const struct vv_msg *req, struct vv_m
 
 		if (s.index >= v->nvrings)
 			return fail(v, -ERANGE, "ring %u of %u", s.index, v->nvrings);
+		if (v->reset_stopped)
+			return fail(v, -ENODATA, "ring %u: the device was reset to stop it (no SUSPEND): "
+				    "its ring state is gone", s.index);
 		/* Moving while it runs: the engine's health check expects EBUSY then. */
 		if ((v->status & S_DRIVER_OK) && !v->suspended) {
 			struct stat sb;
@@ -427,6 +440,16 @@ int accel_vdpa_cut_off(struct accel_vdpa *v)
 	return 0;
 }
 
+static const char *path_of(const struct accel_vdpa *v)
+{
+	return v->path;
+}
+
+bool accel_vdpa_can_suspend(const struct accel_vdpa *v)
+{
+	return v->can_suspend;
+}
+
 static int setup(struct accel_vdpa *v)
 {
 	uint64_t want, bf = 0;
@@ -442,9 +465,10 @@ static int setup(struct accel_vdpa *v)
 		return r;
 	if (!(bf & (UINT64_C(1) << VDPA_BACKEND_F_IOTLB_MSG_V2)))
 		return fail(v, -EOPNOTSUPP, "the device offers no IOTLB_MSG_V2");
-	if (!(bf & (UINT64_C(1) << VDPA_BACKEND_F_SUSPEND)))
-		return fail(v, -EOPNOTSUPP, "the device offers no SUSPEND: its ring state cannot "
-			    "be read without a reset that loses it (not supported)");
+	v->can_suspend = (bf >> VDPA_BACKEND_F_SUSPEND) & 1;
+	if (!v->can_suspend)
+		log_notice("vhost-vdpa: %s offers no SUSPEND: its rings always run through shadow "
+			   "rings, and a stop is a reset", path_of(v));
 	want = bf & ((UINT64_C(1) << VDPA_BACKEND_F_IOTLB_MSG_V2) |
 		     (UINT64_C(1) << VDPA_BACKEND_F_IOTLB_BATCH) |
 		     (UINT64_C(1) << VDPA_BACKEND_F_SUSPEND) |

@@ -26,8 +26,10 @@
  * (protocol/vhost_vdpa.h), batched when the device offers IOTLB_BATCH;
  * the memory is mapped here from (fd, offset) with MAP_SHARED.  Kicks are
  * eventfds set with VHOST_SET_VRING_KICK; call fds go to the device with
- * VHOST_SET_VRING_CALL.  A device without SUSPEND is refused: its ring
- * state cannot be read without a reset that loses it.
+ * VHOST_SET_VRING_CALL.  A device without SUSPEND is stopped by a reset,
+ * which loses its rings' state: GET_VRING_BASE then fails (ENODATA), and
+ * the engine runs such a device on shadow rings only, whose indexes it
+ * keeps itself (accel_dev_can_suspend()).
  *
  * Trust boundary: what the kernel returns (features, config space, IOVA
  * range, messages read from the fd) is checked before use.
@@ -59,5 +61,7 @@ int accel_vdpa_vhost(struct accel_vdpa *v, const struct vv_msg *req, struct vv_m
 /* A device reset: no DMA after it returns.  0 (a second call too). */
 int accel_vdpa_cut_off(struct accel_vdpa *v);
 int accel_vdpa_doorbell_fd(const struct accel_vdpa *v, unsigned q);
+/* Whether the device offers SUSPEND (else a stop is a reset). */
+bool accel_vdpa_can_suspend(const struct accel_vdpa *v);
 
 #endif

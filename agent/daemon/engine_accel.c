@@ -420,6 +420,40 @@ static void final_harvest(struct engine_accel *e, int r, bool gone)
 }
 
 /*
+ * A device without SUSPEND is stopped by a reset, which drops the chains it
+ * holds.  A receive chain it dropped is simply the guest's again (nothing
+ * was completed into it), but a transmit chain may already be on the wire:
+ * handing it back would send it twice.  So the relay (stopped: it forwards
+ * nothing more) waits, ACCEL_DEV_TIMEOUT_MS at most, for every transmit
+ * chain it forwarded to complete before the reset.
+ */
+static void drain_transmit(struct engine_accel *e)
+{
+	struct dirtylog *log = vu_dev_active_log(e->dev);
+	int64_t deadline = mono_ms() + ACCEL_DEV_TIMEOUT_MS;
+	unsigned left;
+
+	if (!e->shadow)
+		return;
+	for (;;) {
+		left = 0;
+		for (unsigned i = 1; i < e->nvrings; i += 2) {
+			if (!e->on[i])
+				continue;
+			relay_complete(e, e->shadow, log, i, e->dev->ring[i].call_fd);
+			left += shadow_in_flight(e->shadow, i);
+		}
+		if (left == 0 || mono_ms() >= deadline)
+			break;
+		usleep(200);
+	}
+	if (left)
+		log_warning("port %s: %u transmit chain(s) not completed %d ms before the device's "
+			    "reset: the next data path sends them again", e->name, left,
+			    ACCEL_DEV_TIMEOUT_MS);
+}
+
+/*
  * Stops the device: no DMA after this returns.  Takes the final harvest,
  * logs the used rings and reads every running ring's next avail index.  A
  * device that does not confirm the stop is cut off first (its rings are
@@ -436,6 +470,8 @@ static int stop_device(struct engine_accel *e)
 		return 0;
 	relay_set(e, false);
 	e->started = false;
+	if (!accel_dev_can_suspend(e->adev))
+		drain_transmit(e);
 	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
 	m.u.u64 = VV_STATE_STOP;
 	r = vhost(e, VV_REQ_DEVICE_SET_STATE, &m, NULL);
@@ -457,6 +493,11 @@ static int stop_device(struct engine_accel *e)
 	for (unsigned i = 0; i < e->nvrings && r == 0; i++) {
 		if (!e->on[i])
 			continue;
+		/* Reset, not suspended: where the relay stands is where the ring does. */
+		if (!accel_dev_can_suspend(e->adev) && e->shadow) {
+			e->base[i] = shadow_next_avail(e->shadow, i);
+			continue;
+		}
 		vv_msg_init(&m, 0, 0);
 		m.u.state.index = i;
 		r = vhost(e, VV_REQ_GET_VRING_BASE, &m, &rep);
@@ -590,7 +631,8 @@ static int configure_and_start(struct engine_accel *e)
 		e->wants_software = true;
 		return 0;
 	}
-	relay = qemu && (e->tracking == ENGINE_ACCEL_RELAY || !accel_dev_has_log(e->adev));
+	relay = (qemu && (e->tracking == ENGINE_ACCEL_RELAY || !accel_dev_has_log(e->adev))) ||
+		!accel_dev_can_suspend(e->adev);
 	/*
 	 * The ring layout is the front end's: a device that lacks a feature
 	 * it negotiated (EVENT_IDX: where notifications are suppressed;

@@ -178,6 +178,16 @@ void shadow_ring_iovas(const struct shadow *s, unsigned i, uint64_t *desc, uint6
 	*used = s->iova + r->off_used;
 }
 
+uint16_t shadow_next_avail(const struct shadow *s, unsigned i)
+{
+	return s->r[i].done;
+}
+
+unsigned shadow_in_flight(const struct shadow *s, unsigned i)
+{
+	return (uint16_t)(s->r[i].fwd - s->r[i].done);
+}
+
 bool shadow_broken(const struct shadow *s, unsigned i)
 {
 	return i < s->nrings && s->r[i].broken;

@@ -82,6 +82,15 @@ int shadow_forward(struct shadow *s, unsigned i, const struct guest_mem *mem,
 int shadow_complete(struct shadow *s, unsigned i, const struct guest_mem *mem,
 		    struct dirtylog *log);
 
+/*
+ * Ring i's next avail index as the guest must see it once the device has
+ * stopped and shadow_complete() has moved what it completed: the chains
+ * forwarded and not completed are the guest's again (a device reset
+ * dropped them).  And how many are forwarded and not completed now.
+ */
+uint16_t shadow_next_avail(const struct shadow *s, unsigned i);
+unsigned shadow_in_flight(const struct shadow *s, unsigned i);
+
 bool shadow_broken(const struct shadow *s, unsigned i);
 const char *shadow_error(const struct shadow *s);
 /* Chains the device completed through the shadow rings, all rings. */

@@ -105,6 +105,18 @@ if [ ! -f "$w/build/vdpa_sim_net.ko" ]; then
 		M="$w/build" CONFIG_DEBUG_INFO_BTF_MODULES= modules >"$w/logs/build.log" 2>&1 ||
 		die "module build failed (see $w/logs/build.log)"
 fi
+# The same simulator without SUSPEND and RESUME (their two ops lines taken
+# out of vdpa_sim.c): a device the agent can stop only by a reset.
+if [ ! -f "$w/build-nosuspend/vdpa_sim_net.ko" ]; then
+	mkdir -p "$w/build-nosuspend"
+	cp "$w"/build/*.[ch] "$w/build/Kbuild" "$w/build-nosuspend/"
+	sed -i '/^\t\.suspend[[:space:]]*= vdpasim_suspend,$/d; /^\t\.resume[[:space:]]*= vdpasim_resume,$/d' \
+		"$w/build-nosuspend/vdpa_sim.c"
+	! grep -q '= vdpasim_suspend,' "$w/build-nosuspend/vdpa_sim.c" || die "cannot take SUSPEND out of vdpa_sim.c"
+	make -C "$w/root/usr/src/linux-headers-$krel" -f "$w/root/usr/src/linux-headers-$abi-common/Makefile" \
+		M="$w/build-nosuspend" CONFIG_DEBUG_INFO_BTF_MODULES= modules >"$w/logs/build-nosuspend.log" 2>&1 ||
+		die "module build without SUSPEND failed (see $w/logs/build-nosuspend.log)"
+fi
 for m in "${built[@]}"; do
 	vm=$(modinfo_field "$w/build/$m.ko" vermagic)
 	case "$vm" in "$krel "*) ;; *) die "$m.ko: vermagic '$vm' is not $krel" ;; esac
@@ -127,6 +139,8 @@ for m in "${built[@]}"; do
 	cp "$w/build/$m.ko" "$ird/lib/modules/"
 	echo "$m" >>"$ird/lib/modules/order"
 done
+mkdir -p "$ird/lib/modules/nosuspend"
+cp "$w/build-nosuspend/vdpa_sim.ko" "$w/build-nosuspend/vdpa_sim_net.ko" "$ird/lib/modules/nosuspend/"
 cp "$vdpa_tool" "$ird/sbin/vdpa"
 ldd "$vdpa_tool" | grep -oE '/[^ ]+\.so[^ ]*' | sort -u | while read -r lib; do
 	mkdir -p "$ird$(dirname "$lib")"

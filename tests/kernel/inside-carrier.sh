@@ -17,6 +17,7 @@
 #       serves shadow rings and the agent relays (every frame on the device)
 #   p1  dirty-tracking=software: while QEMU logs the rings run in software
 #       (frames 3/4..7/8 alone on the device)
+#   p2  (added at run time) a device without SUSPEND
 FRAMES=400
 OFF=$((FRAMES * 3 / 4))
 ON=$((FRAMES * 7 / 8))
@@ -139,6 +140,41 @@ for want in "is gone (the vDPA device was deleted)" \
 	"port p0: falling back to software: the accelerator reports an error"; do
 	grep -q "$want" $rt/agent.log || bad "no '$want' in the agent's log"
 done
+kill -0 $agent 2>/dev/null || bad "the agent died"
+
+# 6. A device without SUSPEND (vdpa_sim built with its suspend and resume
+# ops taken out): the agent stops it by a reset, so its rings always run
+# through shadow rings, whose indexes the agent keeps; before a reset the
+# relay waits for the transmit chains it forwarded.  Every frame on the
+# device, logging or not; QEMU's switchover exact; a live switch both ways.
+rmmod vdpa_sim_net vdpa_sim || bad "rmmod vdpa_sim_net vdpa_sim failed"
+insmod /lib/modules/nosuspend/vdpa_sim.ko && insmod /lib/modules/nosuspend/vdpa_sim_net.ko ||
+	bad "the simulator without SUSPEND did not load"
+vdpa dev add name vdpa1 mgmtdev vdpasim_net mac 02:00:00:00:00:02 || bad "vdpa dev add vdpa1 failed"
+node=$(ls /dev/vhost-vdpa-* 2>/dev/null | head -n1)
+[ -n "$node" ] || bad "no /dev/vhost-vdpa-N for vdpa1"
+ctl port add "name=p2,socket=$rt/p2.sock,endpoint=loop,backend=accel,device=vhost-vdpa:$node" ||
+	bad "port add p2 failed"
+timeout 120 vufront log $rt/p2.sock --frames $FRAMES >$rt/vf-ns.log 2>&1
+check_log nosuspend $rt/vf-ns.log $? $FRAMES
+grep -q "vhost-vdpa: $node offers no SUSPEND" $rt/agent.log || bad "the agent did not see vdpa1 lacks SUSPEND"
+timeout 120 vufront log $rt/p2.sock --frames 200 --at-stop >$rt/vf-ns-stop.log 2>&1
+vrc=$?
+echo "CARRIER nosuspend at-stop: vufront exit $vrc: $(grep '^LOGCHECK ' $rt/vf-ns-stop.log)"
+[ $vrc = 0 ] || { bad "vufront --at-stop on p2 exited $vrc"; sed 's/^/CARRIER vufront| /' $rt/vf-ns-stop.log | head -20; }
+timeout 180 vufront log $rt/p2.sock --frames $FRAMES --pause-at $((OFF + 10)) --until $rt/go3 \
+	>$rt/vf-ns-switch.log 2>&1 &
+vf=$!
+wait_paused $rt/vf-ns-switch.log $((OFF + 10))
+ctl switch p2 --to sw || bad "p2: switch to sw failed"
+ctl switch p2 --to accel || bad "p2: switch to accel failed"
+ctl port show p2 | grep -q '^engine: *accel' || bad "p2 not on the device after the switch back"
+touch $rt/go3
+wait $vf
+check_log nosuspend-switch $rt/vf-ns-switch.log $? $FRAMES
+if grep -E 'p2: .*(falling back|failed|refused|error)|not completed' $rt/agent.log; then
+	bad "the agent logged an error on p2"
+fi
 kill -0 $agent 2>/dev/null || bad "the agent died"
 sed "s/^/CARRIER agent| /" $rt/agent.log | tail -12
 kill $agent 2>/dev/null
