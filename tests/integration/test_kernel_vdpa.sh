@@ -4,16 +4,19 @@
 # linux-source-6.12, cached), vdpa-agentd serving a port with
 # device=vhost-vdpa:/dev/vhost-vdpa-0 and the synthetic front end driving it
 # (tests/kernel/boot-vdpa-sim.sh, tests/kernel/inside-carrier.sh):
-#  - frames through the device (vdpa_sim_net loops them back unchanged,
-#    each checked byte by byte), the device's rings leaving it while QEMU
-#    logs (the device has no log) and coming back when logging stops, every
-#    page written in the log per frame, exactly the frames sent while
-#    logging was off coming back unchanged;
+#  - p0 (dirty-tracking=auto, so relay): every frame through the device,
+#    logging or not (vdpa_sim_net loops frames back unchanged, each checked
+#    byte by byte; vufront counts the unchanged ones), every page written
+#    in the log before the used index moved, rings direct while logging is
+#    off and relayed while it is on, port show counting the relayed chains;
 #  - QEMU's switchover (logging on, GET_VRING_BASE of both rings) with every
 #    page in the log and exact bases;
 #  - vdpa-migrate switch to software and back with the rings live;
-#  - vdpa dev del under the port: fallback to software at exact indices,
-#    nothing lost, corrupt or repeated, the deletion completes.
+#  - p1 (dirty-tracking=software): the rings in software while logging;
+#  - vdpa dev del while p0 relays: fallback to software at exact indices,
+#    nothing lost, corrupt or repeated, the deletion completes;
+#  - p2 on vdpa_sim built without SUSPEND: stopped by resets, always relayed,
+#    the same checks.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 lib_init
