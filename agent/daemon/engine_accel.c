@@ -690,6 +690,17 @@ static int configure_and_start(struct engine_accel *e)
 	for (unsigned i = 0; i < mem->nregions; i++)
 		m.u.mem.regions[i] = (struct vv_mem_region){ mem->r[i].gpa, mem->r[i].size,
 							     mem->r[i].gpa };
+	/*
+	 * The shadow rings are memory the device reads and writes as it does
+	 * the guest's: a device that checks ring addresses against its memory
+	 * table (vdpa-simd) needs them in it, at their IOVA.
+	 */
+	if (relay) {
+		if (m.u.mem.nregions >= VV_MAX_MEM_REGIONS)
+			return dev_fail(e, -ENOSPC, "no memory table slot left for the shadow rings");
+		m.u.mem.regions[m.u.mem.nregions++] = (struct vv_mem_region){
+			e->shadow_iova, e->shadow_size, e->shadow_iova };
+	}
 	if ((r = vhost(e, VV_REQ_SET_MEM_TABLE, &m, NULL)) < 0)
 		return r;
 	if (qemu && !relay) {
@@ -757,7 +768,7 @@ static int configure_and_start(struct engine_accel *e)
 	if (relay != e->was_relaying) {
 		for (unsigned i = 0; i < e->nvrings; i++)
 			if (e->on[i])
-				log_info("port %s: ring %u %s from avail index %u", e->name, i,
+				log_notice("port %s: ring %u %s from avail index %u", e->name, i,
 					 relay ? "relayed through shadow rings" : "direct on the device",
 					 e->base[i]);
 		e->was_relaying = relay;

@@ -319,8 +319,13 @@ for a in A B; do
 	[ "${!t:-}" = relay ] || continue
 	nr=$(grep -c 'relayed through shadow rings' "$TEST_DIR/agent-$a.log" || true)
 	expect "agent $a: rings relayed through shadow rings" "$nr" -ge $((2 * QUEUES))
-	nl=$(grep -c 'dirty log at IOVA' "$TEST_DIR/simd-sim$a.log" || true)
-	expect "sim$a: device logs set up (none with the relay)" "$nl" -eq 0
+	show=$(agent_cli "$a" -j port show p0 | tr -d ' \n')
+	printf '%s' "$show" | grep -q '"dirty_tracking":"relay"' ||
+		fail "agent $a's port does not say dirty_tracking relay: $show"
+	nrel=$(printf '%s' "$show" | sed -n 's/.*"relayed":\([0-9]*\).*/\1/p')
+	expect "agent $a: chains relayed while its QEMU logged" "${nrel:-0}" -gt 0
+	nl=$(grep -c 'device log of' "$TEST_DIR/agent-$a.log" || true)
+	expect "agent $a: device logs set up (none with the relay)" "$nl" -eq 0
 done
 
 if [ "$QUEUES" -gt 1 ] && [ -z "${NIC_TAP:-}" ]; then

@@ -22,6 +22,14 @@ set -euo pipefail
 lib_init
 
 RATE=2000
+# QEMU 7.2 (QEMU_STRICT=0) can lose guest stores during a migration
+# (test_migrate.sh, ram_compare); the more the guest writes meanwhile, the
+# likelier: seen once in 24 runs at 2000 datagrams/s each way, the guest
+# stopped transmitting right after the accelerator -> software migration
+# (its TX ring handed over at the same index by both migrations) while the
+# QEMU 10 lane never failed.  A quarter of the traffic on that lane, as
+# test_migrate.sh does.
+[ "$QEMU_STRICT" = 1 ] || RATE=${RATE_SYSTEM:-$((RATE / 4))}
 HOST_IP=10.82.0.1 GUEST_IP=10.82.0.2 MAC=52:54:00:82:00:02
 
 NS=$(lib_unique net)
@@ -71,10 +79,12 @@ printf '%s' "$qm" | grep -q '"transferred": *[1-9]' && fail "the source sent RAM
 [ "$(qemu_status g1)" = inmigrate ] || fail "g1 is $(qemu_status g1), expected inmigrate"
 
 # ---- (a) accel -> sw, destination with -incoming defer ----------------------
-before=$(traffic_host_received)
 rc=0
 migrate_qmp g0 g1 "unix:$TEST_DIR/mig1.sock" --port p0 --from "$(agent_addr A)" \
 	--to "$(agent_addr B)" --downtime-limit 300 || rc=$?
+# Counted from here: datagrams sent before the switchover must not pass for
+# traffic after it (they did: 2 s of migration at RATE exceed the threshold).
+after=$(traffic_host_received)
 sed 's/^/    | /' "$TEST_DIR/migrate-g0-g1.log" >&2
 cat "$TEST_DIR/migrate-g0-g1.json" >&2
 expect "exit status of accel -> sw" "$rc" -eq 0
@@ -94,16 +104,16 @@ total=$(printf '%s' "$sum" | sed -n 's/.*"total_time_ms":\([0-9]*\).*/\1/p')
 expect "QEMU's total time in the summary" "${total:-0}" -gt 0
 [ "$(qemu_status g1)" = running ] || fail "g1 is $(qemu_status g1) after the migration"
 vm_stop g0
-lib_wait_for 30 eval "[ \$(traffic_host_received) -gt $((before + RATE)) ]" ||
+lib_wait_for 30 eval "[ \$(traffic_host_received) -gt $((after + RATE)) ]" ||
 	fail "traffic did not resume after accel -> sw"
 
 # ---- (b) sw -> accel, destination with -incoming URI ------------------------
 vm_on g2 A -incoming "unix:$TEST_DIR/mig2.sock"
 vm_wait_qmp "g2"
-before=$(traffic_host_received)
 rc=0
 migrate_qmp g1 g2 "unix:$TEST_DIR/mig2.sock" --port p0 --from "$(agent_addr B)" \
 	--to "$(agent_addr A)" --to-backend accel || rc=$?
+after=$(traffic_host_received)
 sed 's/^/    | /' "$TEST_DIR/migrate-g1-g2.log" >&2
 cat "$TEST_DIR/migrate-g1-g2.json" >&2
 expect "exit status of sw -> accel" "$rc" -eq 0
@@ -118,7 +128,7 @@ printf '%s' "$sum" | grep -q '"rings_ok":false' && fail "destination rings did n
 engine=$(agent_cli A -j port show p0 | tr -d ' \n' | sed -n 's/.*"engine":"\([a-z]*\)".*/\1/p')
 [ "$engine" = accel ] || fail "host A's port runs on '$engine' after sw -> accel"
 vm_stop g1
-lib_wait_for 30 eval "[ \$(traffic_host_received) -gt $((before + RATE)) ]" ||
+lib_wait_for 30 eval "[ \$(traffic_host_received) -gt $((after + RATE)) ]" ||
 	fail "traffic did not resume after sw -> accel"
 sleep 1
 traffic_stop_check g2 "$GUEST_IP" "$RATE"
