@@ -140,6 +140,11 @@ run_one() {
 		"$VMCLI" --agent "unix:$ctl" -j port show p0 >"$BENCH_TMP/$tag.port-show.json"
 		grep -q '"engine": *"accel"' "$BENCH_TMP/$tag.port-show.json" ||
 			bdie "$tag: the port is not on the accelerator: $(tr -d '\n' <"$BENCH_TMP/$tag.port-show.json")"
+		# The relay figure must come from the relay: chains went through shadow rings.
+		if [ "$kind" = accel-relay ] &&
+			! tr -d ' \n' <"$BENCH_TMP/$tag.port-show.json" | grep -q '"relayed":[1-9]'; then
+			bdie "$tag: no chain went through the shadow rings: $(tr -d '\n' <"$BENCH_TMP/$tag.port-show.json")"
+		fi
 		be_rate=null
 	elif [ -n "$ctl" ]; then
 		f1=$(agent_ring_counter "$ctl" p0 1 frames)
