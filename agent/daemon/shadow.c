@@ -203,6 +203,26 @@ uint64_t shadow_relayed(const struct shadow *s)
 	return __atomic_load_n(&s->relayed, __ATOMIC_RELAXED);
 }
 
+/*
+ * Whether [gpa, gpa + len) is guest memory, possibly across regions that
+ * are adjacent in guest-physical space (the device sees IOVA = GPA, so a
+ * buffer may span them; our own pointers need not be contiguous).
+ */
+static bool in_guest(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	while (len) {
+		uint64_t contig = 0;
+
+		if (!guest_mem_gpa(mem, gpa, len, &contig) || contig == 0)
+			return false;
+		if (contig >= len)
+			return true;
+		gpa += contig;
+		len -= contig;
+	}
+	return true;
+}
+
 /* Copies the chain at head from the guest's table into ours, checking it. */
 static int copy_chain(struct shadow *s, unsigned i, const struct guest_mem *mem,
 		      const struct desc *gdesc, uint16_t head)
@@ -221,7 +241,7 @@ static int copy_chain(struct shadow *s, unsigned i, const struct guest_mem *mem,
 			    d.len / 16 > MAX_NUM || !guest_mem_gpa_range(mem, d.addr, d.len))
 				return broken(s, i, "head %u: bad indirect table (0x%llx, %u bytes)",
 					      head, (unsigned long long)d.addr, d.len);
-		} else if (d.len && !guest_mem_gpa_range(mem, d.addr, d.len)) {
+		} else if (d.len && !in_guest(mem, d.addr, d.len)) {
 			return broken(s, i, "head %u: buffer 0x%llx (%u bytes) outside guest memory",
 				      head, (unsigned long long)d.addr, d.len);
 		}

@@ -141,6 +141,35 @@ static void relay_marks_before_publish(void **state)
 	shadow_free(s);
 }
 
+static void expect_broken(struct shadow *s, int r, const char *why);
+
+/* A buffer across two regions adjacent in guest-physical space is guest memory. */
+static void buffer_across_regions(void **state)
+{
+	struct th_ring *t = *state;
+	struct shadow *s = new_shadow(t, 0);
+	struct dirtylog *log;
+	struct dev d;
+	uint64_t buf = TH_GPA2 - 0x800;
+
+	assert_int_equal(dirtylog_new(SPAN, 12, &log), 0);
+	dev_map(s, 1, &d);
+	th_set_desc(t, TH_DESC_GPA, 0, buf, 0x1000, TH_F_WRITE, 0);
+	th_avail_put(t, 0);
+	assert_int_equal(shadow_forward(s, 1, &t->mem, NULL), 1);
+	dev_use(&d, 0, 0x1000);
+	assert_int_equal(shadow_complete(s, 1, &t->mem, log), 1);
+	assert_true(logged(log, buf));
+	assert_true(logged(log, TH_GPA2));
+	/* One byte past the last region is not. */
+	th_set_desc(t, TH_DESC_GPA, 1, TH_GPA2 + TH_SZ2 - 8, 16, TH_F_WRITE, 0);
+	th_avail_put(t, 1);
+	expect_broken(s, shadow_forward(s, 1, &t->mem, NULL), "outside guest memory");
+	dev_unmap(&d);
+	dirtylog_free(log);
+	shadow_free(s);
+}
+
 /* Indexes start at the base and wrap; no log: nothing marked, all relayed. */
 static void base_and_wrap(void **state)
 {
@@ -316,6 +345,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(relay_marks_before_publish, th_ring_create,
 						th_ring_destroy),
 		cmocka_unit_test_setup_teardown(base_and_wrap, th_ring_create, th_ring_destroy),
+		cmocka_unit_test_setup_teardown(buffer_across_regions, th_ring_create,
+						th_ring_destroy),
 		cmocka_unit_test_setup_teardown(indirect_marked, th_ring_create, th_ring_destroy),
 		cmocka_unit_test_setup_teardown(guest_asked_to_kick, th_ring_create,
 						th_ring_destroy),
