@@ -622,8 +622,8 @@ static int configure_and_start(struct engine_accel *e)
 	if (!any_on(e))
 		return 0;
 	/*
-	 * QEMU logs (a migration) and the device cannot: nothing it wrote
-	 * would reach QEMU's log.  It stays stopped, the rings at the bases
+	 * QEMU logs (a migration) and the port says dirty-tracking=software:
+	 * the device is not to serve meanwhile.  It stays stopped, the rings at the bases
 	 * read at its stop, and the port moves them to software
 	 * (engine_accel_wants_software()) before the next request.
 	 */

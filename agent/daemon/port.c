@@ -222,8 +222,8 @@ static int use_accel(struct port *p, char *err, size_t errlen)
 		return r < 0 ? r : -EIO;
 	}
 	if (engine_accel_wants_software(p->acc)) {
-		snprintf(err, errlen, "device %s has no dirty log and QEMU is logging (a "
-			 "migration): the rings stay in software until logging ends", p->cfg.device);
+		snprintf(err, errlen, "port %s has dirty-tracking=software and QEMU is logging (a "
+			 "migration): the rings stay in software until logging ends", p->cfg.name);
 		drop_accel(p, NULL);
 		p->sw_while_logging = true;
 		return -EBUSY;
@@ -328,8 +328,8 @@ static unsigned rings_running(const struct port *p)
 }
 
 /*
- * A device without a dirty log cannot serve while QEMU logs: its rings go
- * to software when logging starts (the engine left the device stopped at
+ * dirty-tracking=software: the device does not serve while QEMU logs: its
+ * rings go to software when logging starts (the engine left the device stopped at
  * exact bases) and back when it ends without a switchover (a cancelled
  * migration; after a completed one QEMU stops the rings, and the port
  * stays in software until the front end goes).
