@@ -143,6 +143,8 @@ static const struct member accel_members[] = {
 	[PV_ACCEL_MAP_US] = U64("map_us", ACCEL, map_us),
 	[PV_ACCEL_CONFIG_US] = U64("config_us", ACCEL, config_us),
 	[PV_ACCEL_START_US] = U64("start_us", ACCEL, start_us),
+	[PV_ACCEL_DEVICE_FEATURES] = HEX("device_features", ACCEL, device_features),
+	[PV_ACCEL_UNSERVED_FEATURES] = HEX("unserved_features", ACCEL, unserved_features),
 };
 _Static_assert(ARRAY_SIZE(accel_members) == PV_ACCEL_MEMBERS, "one row per member");
 

@@ -121,6 +121,8 @@ enum port_view_accel_member {
 	PV_ACCEL_MAP_US,
 	PV_ACCEL_CONFIG_US,
 	PV_ACCEL_START_US,
+	PV_ACCEL_DEVICE_FEATURES,	/* these two: agents since issue 11 */
+	PV_ACCEL_UNSERVED_FEATURES,
 	PV_ACCEL_MEMBERS
 };
 
@@ -188,6 +190,7 @@ struct port_view_accel {
 	uint64_t last_harvest_ms_ago;
 	uint64_t switchover_us, device_stops;
 	uint64_t device_starts, stop_us, harvest_us, bases_us, map_us, config_us, start_us;
+	uint64_t device_features, unserved_features;
 };
 
 struct port_view_migration {

@@ -226,6 +226,35 @@ static void check_rings(const struct port_view *s, const struct port_view *d,
 	}
 }
 
+/*
+ * A destination port that runs on its accelerator says which ring-layout
+ * features its device lacks (agents since issue 11): a guest that
+ * negotiated one of them is served by the software path there, not by the
+ * device, until the guest's driver renegotiates.  Not a refusal: nothing
+ * is lost, the guest only runs slower.
+ */
+static void check_device(const struct port_view *s, const struct port_view *d,
+			 struct precheck_result *res)
+{
+	const struct port_view_accel *a = &d->accel;
+	uint64_t missing;
+
+	if (!has(d, PV_ACCEL) || !(a->has & PV_BIT(PV_ACCEL_UNSERVED_FEATURES)))
+		return;
+	missing = s->features & a->unserved_features;
+	for (unsigned bit = 0; bit < 64; bit++) {
+		char what[40], name[24];
+
+		if (!(missing & BIT(bit)))
+			continue;
+		feature_name(bit, name, sizeof(name));
+		snprintf(what, sizeof(what), "device feature %s", name);
+		add(res, PRECHECK_WARN, what, "negotiated", "not on the device",
+		    "the destination's device %.60s lacks %s, which the guest uses: the port "
+		    "there serves the guest in software, not on the device", a->device, name);
+	}
+}
+
 static void compare(const struct port_view *s, const struct port_view *d, bool show,
 		    const char *to_backend, struct precheck_result *out)
 {
@@ -265,6 +294,8 @@ static void compare(const struct port_view *s, const struct port_view *d, bool s
 	check_mtu(s, d, out);
 	check_mac(s, d, out);
 	check_rings(s, d, out);
+	if (!to_backend || strcmp(to_backend, "accel") == 0)
+		check_device(s, d, out);
 }
 
 int precheck_compare(struct json_object *src, struct json_object *dst, const char *to_backend,

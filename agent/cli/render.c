@@ -260,6 +260,11 @@ static void print_engine(FILE *f, const struct port_view *p)
 	if (!(p->has & PV_BIT(PV_ACCEL)))
 		return;
 	line_str(f, "device:", a->device);
+	if (a->has & PV_BIT(PV_ACCEL_DEVICE_FEATURES))
+		line_features(f, "device features:", a->device_features, false);
+	/* Ring-layout features a front end may ack that make the port serve in software. */
+	if ((a->has & PV_BIT(PV_ACCEL_UNSERVED_FEATURES)) && a->unserved_features)
+		line_features(f, "not on device:", a->unserved_features, true);
 	fprintf(f, "%-19s%" PRIu64 " rounds, %" PRIu64 " pages, last round %" PRIu64 " pages",
 		"harvest:", a->harvest_rounds, a->harvest_pages, a->last_round_pages);
 	if (a->has & PV_BIT(PV_ACCEL_DIRTY_RATE_PPS))
@@ -482,7 +487,8 @@ static struct json_object *with_feature_names(struct json_object *o)
 			json_object_put(out);
 			return NULL;
 		}
-		if ((strcmp(key, "features") == 0 || strcmp(key, "offered_features") == 0) &&
+		if ((strcmp(key, "features") == 0 || strcmp(key, "offered_features") == 0 ||
+		     strcmp(key, "device_features") == 0 || strcmp(key, "unserved_features") == 0) &&
 		    json_object_is_type(val, json_type_string)) {
 			struct json_object *names = feature_name_array(json_object_get_string(val));
 			char nkey[64];

@@ -1077,5 +1077,9 @@ void engine_accel_stats(struct engine_accel *e, struct engine_accel_stats *ret)
 	*ret = e->st;
 	ret->relayed = e->relayed_before + (e->shadow ? shadow_relayed(e->shadow) : 0);
 	ret->relay_on = e->shadow != NULL && e->started;
+	ret->device_features = e->device_features;
+	/* A device without SUSPEND always relays: the relay serves EVENT_IDX. */
+	ret->unserved_features = LAYOUT_FEATURES & ~e->device_features &
+		~(accel_dev_can_suspend(e->adev) ? 0 : VU_BIT(VIRTIO_F_EVENT_IDX));
 	pthread_mutex_unlock(&e->mu);
 }

@@ -87,6 +87,12 @@ struct engine_accel_stats {
 	/* Chains the device completed through shadow rings; whether they serve now. */
 	uint64_t relayed;
 	bool relay_on;
+	/*
+	 * What the device offers (VHOST_GET_FEATURES), and the ring-layout
+	 * features a front end may negotiate that it lacks: a port whose
+	 * front end acked one of them serves in software.
+	 */
+	uint64_t device_features, unserved_features;
 };
 void engine_accel_stats(struct engine_accel *e, struct engine_accel_stats *ret);
 

@@ -857,6 +857,8 @@ static void accel_view(const struct port *p, struct port_view_accel *a)
 	a->map_us = st.last_map_us;
 	a->config_us = st.last_config_us;
 	a->start_us = st.last_start_us;
+	a->device_features = st.device_features;
+	a->unserved_features = st.unserved_features;
 	a->has = (PV_BIT(PV_ACCEL_MEMBERS) - 1) & ~PV_BIT(PV_ACCEL_LAST_HARVEST_MS_AGO);
 	if (st.last_harvest_ns) {
 		a->last_harvest_ms_ago = (mono_ns() - st.last_harvest_ns) / 1000000u;

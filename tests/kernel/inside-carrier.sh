@@ -97,6 +97,10 @@ ctl switch p0 --to sw || bad "switch to sw failed"
 ctl port show p0 | grep -q '^engine: *sw' || bad "not in software after the switch"
 ctl switch p0 --to accel || bad "switch to accel failed"
 ctl port show p0 | grep -q '^engine: *accel' || bad "not on the device after the switch back"
+# vdpa_sim_net offers neither MRG_RXBUF, INDIRECT_DESC nor EVENT_IDX: a
+# front end that acks one is served in software, and port show names them.
+ctl port show p0 | grep -q '^not on device: *0x0000000030008000 MRG_RXBUF INDIRECT_DESC EVENT_IDX$' ||
+	bad "port show p0 does not name the features the device lacks: $(ctl port show p0 | grep -i device | tr '\n' ' ')"
 touch $rt/go1
 wait $vf
 check_log switch $rt/vf-switch.log $? $FRAMES
@@ -169,6 +173,10 @@ wait_paused $rt/vf-ns-switch.log $((OFF + 10))
 ctl switch p2 --to sw || bad "p2: switch to sw failed"
 ctl switch p2 --to accel || bad "p2: switch to accel failed"
 ctl port show p2 | grep -q '^engine: *accel' || bad "p2 not on the device after the switch back"
+# Without SUSPEND the rings always run through the relay, which serves the
+# guest's EVENT_IDX itself: only the two chain-layout features are lacking.
+ctl port show p2 | grep -q '^not on device: *0x0000000010008000 MRG_RXBUF INDIRECT_DESC$' ||
+	bad "port show p2 does not name the features the device lacks: $(ctl port show p2 | grep -i device | tr '\n' ' ')"
 touch $rt/go3
 wait $vf
 check_log nosuspend-switch $rt/vf-ns-switch.log $? $FRAMES

@@ -820,6 +820,60 @@ static void port_show_migration(void **state)
 	json_object_put(o);
 }
 
+/*
+ * port-show of a port on an accelerator: the device's features, and the
+ * ring-layout features it lacks by name (text), and names beside both
+ * words (JSON).
+ */
+static void port_show_accel_features(void **state)
+{
+	static const char reply[] =
+		"{\"ok\":true,\"port\":{\"name\":\"p0\",\"socket\":\"/s\",\"backend\":\"accel\","
+		"\"endpoint\":\"null\",\"state\":\"running\",\"queues\":1,\"spec\":\"name=p0\","
+		"\"offered_features\":\"0x170000000\",\"offered_protocol_features\":\"0x1f\","
+		"\"max_ring_size\":32768,\"features\":\"0x100000000\",\"protocol_features\":\"0x0\","
+		"\"migration\":{\"quiesced\":false,\"final_harvest\":false,\"handed_over\":[]},"
+		"\"log_all\":false,\"connections\":1,\"engine\":\"accel\",\"fallbacks\":0,"
+		"\"last_switch_us\":0,"
+		"\"accel\":{\"device\":\"vhost-vdpa:/dev/vhost-vdpa-0\",\"harvest_rounds\":0,"
+		"\"harvest_pages\":0,\"last_round_pages\":0,\"dirty_rate_pps\":0,"
+		"\"last_harvest_ms_ago\":null,\"switchover_us\":0,\"device_stops\":0,"
+		"\"device_starts\":1,\"stop_us\":0,\"harvest_us\":0,\"bases_us\":0,\"map_us\":9,"
+		"\"config_us\":8,\"start_us\":7,\"device_features\":\"0x1000000020\","
+		"\"unserved_features\":\"0x30008000\"},\"rings\":[]}}";
+	struct json_object *o = NULL;
+	struct ctl_error err;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(ctl_parse_reply(reply, strlen(reply), &o, &err), 0);
+	f = open_memstream(&buf, &len);
+	if (render_port_show(o, f, &err) != 0)
+		fail_msg("render_port_show: %s", err.message);
+	fclose(f);
+	if (!strstr(buf, "not on device:"))
+		print_message("%s", buf);
+	assert_non_null(strstr(buf, "\ndevice:            vhost-vdpa:/dev/vhost-vdpa-0\n"
+				    "device features:   0x0000001000000020\n"
+				    "not on device:     0x0000000030008000 MRG_RXBUF INDIRECT_DESC "
+				    "EVENT_IDX\n"));
+	free(buf);
+	buf = NULL;
+	render_json_set_pretty(false);
+	f = open_memstream(&buf, &len);
+	assert_int_equal(render_json(o, f), 0);
+	fclose(f);
+	if (!strstr(buf, "unserved_feature_names"))
+		print_message("%s", buf);
+	assert_non_null(strstr(buf, "\"unserved_feature_names\":[\"MRG_RXBUF\",\"INDIRECT_DESC\","
+				    "\"EVENT_IDX\"]"));
+	assert_non_null(strstr(buf, "\"device_feature_names\":[\"MAC\",\"bit36\"]"));
+	free(buf);
+	json_object_put(o);
+}
+
 static void status_mapping(void **state)
 {
 	(void)state;
@@ -856,6 +910,7 @@ int main(void)
 		cmocka_unit_test(ssh_client_call),
 		cmocka_unit_test(ssh_exits_early),
 		cmocka_unit_test(port_show_migration),
+		cmocka_unit_test(port_show_accel_features),
 		cmocka_unit_test(status_mapping),
 	};
 

@@ -81,6 +81,8 @@ static void full_port(struct port_view *v)
 	v->accel.map_us = 14;
 	v->accel.config_us = 15;
 	v->accel.start_us = 16;
+	v->accel.device_features = 0x1300008020ull;
+	v->accel.unserved_features = 0x30008000ull;
 	v->switchover.has = PV_BIT(PV_SW_MEMBERS) - 1;
 	v->switchover.source_us = 700;
 	v->switchover.source_handling_us = 300;
@@ -381,7 +383,8 @@ static void wire_text_is_pinned(void **state)
 		"\"harvest_rounds\":10,\"harvest_pages\":2000,\"last_round_pages\":7,"
 		"\"dirty_rate_pps\":1234.5,\"last_harvest_ms_ago\":null,\"switchover_us\":480,"
 		"\"device_stops\":4,\"device_starts\":5,\"stop_us\":11,\"harvest_us\":12,"
-		"\"bases_us\":13,\"map_us\":14,\"config_us\":15,\"start_us\":16},"
+		"\"bases_us\":13,\"map_us\":14,\"config_us\":15,\"start_us\":16,"
+		"\"device_features\":\"0x1300008020\",\"unserved_features\":\"0x30008000\"},"
 		"\"switchover\":{\"source_us\":700,\"source_handling_us\":300,"
 		"\"source_requests\":4,\"dest_us\":900,\"dest_mem_table_us\":100,"
 		"\"dest_ring_start_us\":600,\"dest_handling_us\":800}}}");

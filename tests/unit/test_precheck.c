@@ -368,6 +368,65 @@ static void source_not_negotiated_refused(void **state)
 }
 
 /* Everything wrong at once: each rule speaks, the verdict is refused. */
+/* A destination port on an accelerator (port-show's "accel"), unserved features given. */
+static struct precheck_result accel_dest(uint64_t unserved, const char *to_backend)
+{
+	struct port_fix d = dst_ok;
+	struct json_object *sj = src_reply(&src_ok), *dj, *p, *a = json_object_new_object();
+	struct ctl_error err = { "", "" };
+	struct precheck_result res;
+
+	d.backend = "accel";
+	dj = dst_reply(&d, true);
+	assert_true(json_object_object_get_ex(dj, "port", &p));
+	add_str(a, "device", "vfio-user:/run/vdpa-simd/nic0.sock");
+	add_hex(a, "device_features", OFFER & ~unserved);
+	add_hex(a, "unserved_features", unserved);
+	json_object_object_add(p, "accel", a);
+	memset(&res, 0x5a, sizeof(res));
+	if (precheck_compare(sj, dj, to_backend, &res, &err) != 0)
+		fail_msg("precheck_compare: %s", err.message);
+	json_object_put(sj);
+	json_object_put(dj);
+	return res;
+}
+
+/*
+ * The destination's device lacks ring-layout features the guest uses: a
+ * warning per feature (the port serves in software there), not a refusal.
+ */
+static void device_lacking_features_warned(void **state)
+{
+	struct precheck_result res;
+	const struct precheck_issue *is;
+
+	(void)state;
+	res = accel_dest(BIT(15) | BIT(28) | BIT(29), NULL);
+	dump(&res);
+	assert_false(res.refused);
+	assert_int_equal(res.n, 3);
+	assert_non_null(find(&res, "device feature MRG_RXBUF"));
+	assert_non_null(find(&res, "device feature INDIRECT_DESC"));
+	is = find(&res, "device feature EVENT_IDX");
+	assert_non_null(is);
+	assert_int_equal(is->severity, PRECHECK_WARN);
+	assert_string_equal(is->source, "negotiated");
+	assert_string_equal(is->dest, "not on the device");
+	assert_non_null(strstr(is->consequence, "nic0.sock"));
+	assert_non_null(strstr(is->consequence, "software"));
+	/* Only what the guest negotiated: GUEST_ANNOUNCE (21) it did not. */
+	res = accel_dest(BIT(29) | BIT(21), NULL);
+	only(&res, "device feature EVENT_IDX", PRECHECK_WARN);
+	/* A device that serves everything, or a guest going to software. */
+	res = accel_dest(0, NULL);
+	assert_int_equal(res.n, 0);
+	res = accel_dest(BIT(15), "sw");
+	assert_true(res.refused);	/* the port is backend=accel: --to-backend sw differs */
+	assert_null(find(&res, "device feature MRG_RXBUF"));
+	res = accel_dest(BIT(15), "accel");
+	only(&res, "device feature MRG_RXBUF", PRECHECK_WARN);
+}
+
 static void every_rule_at_once(void **state)
 {
 	struct port_fix s = src_ok, d = dst_ok;
@@ -672,6 +731,7 @@ int main(void)
 		cmocka_unit_test(source_not_negotiated_refused),
 		cmocka_unit_test(every_rule_at_once),
 		cmocka_unit_test(replies_without_members_refused),
+		cmocka_unit_test(device_lacking_features_warned),
 		cmocka_unit_test(human_output),
 		cmocka_unit_test(human_output_cleans_control_characters),
 		cmocka_unit_test(json_output),
