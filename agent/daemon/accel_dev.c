@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0-or-later
 /*
- * vfio-user client for accelerators; see accel_dev.h.  One request at a
- * time: encode, send, receive, parse, match.  A reply that does not parse
- * or does not answer the request, or none within the timeout, is an error
- * the caller treats as the device being gone.
+ * vfio-user client for accelerators; see accel_dev.h.  A command is
+ * encoded, sent, and its reply received, parsed and matched; vhost
+ * requests go in bursts (accel_dev_vhost_many()): all of a burst's
+ * commands are sent, then their replies read in order.  A reply that does
+ * not parse or does not answer its command, or none within the timeout, is
+ * an error the caller treats as the device being gone.
  */
 #include "agent/daemon/accel_dev.h"
 
@@ -88,17 +90,11 @@ int accel_dev_doorbell_fd(const struct accel_dev *d, unsigned q)
 	return q < d->nvrings ? d->doorbell[q] : -1;
 }
 
-/*
- * Sends cmd (with fds) and waits for its reply into *rep.  Returns 0 with
- * rep parsed and matched (rep->error may still say the device refused:
- * that becomes -rep->error here), or a negative errno.
- */
-static int call(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, size_t nfds,
-		struct vfu_msg *rep)
+/* Sends cmd (with fds), numbered; its reply is read by recv_reply(). */
+static int send_cmd(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, size_t nfds)
 {
 	uint8_t buf[VFU_MAX_MSG];
 	struct msg_err verr;
-	int64_t deadline, left;
 	size_t len;
 	int r;
 
@@ -114,6 +110,23 @@ static int call(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, size_t
 	r = vfu_send_msg(d->sock, ACCEL_DEV_TIMEOUT_MS, buf, len, fds, nfds);
 	if (r < 0)
 		return fail(d, r, "%s: send: %s", vfu_command_name(cmd->command), strerror(-r));
+	return 0;
+}
+
+/*
+ * Waits for the reply to cmd (sent by send_cmd(), every command before it
+ * already answered) into *rep.  Returns 0 with rep parsed and matched, or
+ * a negative errno.  A device that refused (the reply says an error) gives
+ * -error with *refused set (NULL: not asked): the connection is still in
+ * step; any other failure leaves it out of step, the device is taken as gone.
+ */
+static int recv_reply(struct accel_dev *d, const struct vfu_msg *cmd, struct vfu_msg *rep,
+		      bool *refused)
+{
+	struct msg_err verr;
+	int64_t deadline, left;
+	int r;
+
 	/*
 	 * vfu_recv_msg() on this blocking socket waits for the reply's first
 	 * byte for ever (its timeout starts at that byte): a device that never
@@ -149,10 +162,21 @@ static int call(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, size_t
 	}
 	if (rep->error) {
 		vfu_msg_close(rep);
+		if (refused)
+			*refused = true;
 		return fail(d, -(int)rep->error, "%s: the device refused: %s",
 			    vfu_command_name(cmd->command), strerror((int)rep->error));
 	}
 	return 0;
+}
+
+/* One command and its reply (see recv_reply()). */
+static int call(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, size_t nfds,
+		struct vfu_msg *rep)
+{
+	int r = send_cmd(d, cmd, fds, nfds);
+
+	return r < 0 ? r : recv_reply(d, cmd, rep, NULL);
 }
 
 int accel_dev_dma_map(struct accel_dev *d, uint64_t iova, uint64_t size, int fd,
@@ -192,81 +216,69 @@ int accel_dev_dma_unmap(struct accel_dev *d, uint64_t iova, uint64_t size)
 
 int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n)
 {
+	uint16_t ids[ACCEL_DEV_MAX_VRINGS];
 	struct vfu_msg cmd, rep;
-	int r;
+	unsigned sent = 0;
+	int r = 0, first = 0;
 
 	if (d->vdpa)
 		return accel_vdpa_set_irqs(d->vdpa, fds, n);
-	/* One vring at a time: a ring without a call fd gets none. */
-	for (unsigned i = 0; i < n; i++) {
+	if (n > ACCEL_DEV_MAX_VRINGS)
+		return fail(d, -ERANGE, "DEVICE_SET_IRQS: %u vrings", n);
+	/*
+	 * One vring per command (a ring without a call fd gets none), all sent
+	 * before the first reply is read, as vhost requests are in a burst.
+	 */
+	for (unsigned i = 0; i < n && r == 0; i++) {
 		vfu_msg_init(&cmd, VFU_CMD_DEVICE_SET_IRQS, 0);
 		cmd.u.irq_set.index = 0;
 		cmd.u.irq_set.start = i;
-		if (fds[i] >= 0) {
-			cmd.u.irq_set.flags = VFU_IRQ_DATA_EVENTFD | VFU_IRQ_ACTION_TRIGGER;
-			cmd.u.irq_set.count = 1;
-			r = call(d, &cmd, &fds[i], 1, &rep);
-		} else {
-			cmd.u.irq_set.flags = VFU_IRQ_DATA_NONE | VFU_IRQ_ACTION_TRIGGER;
-			cmd.u.irq_set.count = 0;
-			r = call(d, &cmd, NULL, 0, &rep);
-		}
-		if (r < 0)
-			return r;
-		vfu_msg_close(&rep);
+		cmd.u.irq_set.flags = VFU_IRQ_ACTION_TRIGGER |
+				      (fds[i] >= 0 ? VFU_IRQ_DATA_EVENTFD : VFU_IRQ_DATA_NONE);
+		cmd.u.irq_set.count = fds[i] >= 0;
+		r = send_cmd(d, &cmd, fds[i] >= 0 ? &fds[i] : NULL, fds[i] >= 0);
+		if (r == 0)
+			ids[sent++] = cmd.msg_id;
 	}
-	return 0;
-}
-
-static int region_access(struct accel_dev *d, uint16_t command, uint32_t region,
-			 uint8_t *data, uint32_t count)
-{
-	struct vfu_msg cmd, rep;
-	int r;
-
-	vfu_msg_init(&cmd, command, 0);
-	cmd.u.access.offset = 0;
-	cmd.u.access.region = region;
-	cmd.u.access.count = count;
-	cmd.u.access.data = command == VFU_CMD_REGION_WRITE ? data : NULL;
-	r = call(d, &cmd, NULL, 0, &rep);
 	if (r < 0)
-		return r;
-	if (command == VFU_CMD_REGION_READ)
-		memcpy(data, rep.u.access.data, count);
-	vfu_msg_close(&rep);
-	return 0;
+		return r;	/* the connection is broken */
+	for (unsigned k = 0; k < sent; k++) {
+		bool refused = false;
+
+		vfu_msg_init(&cmd, VFU_CMD_DEVICE_SET_IRQS, 0);
+		cmd.msg_id = ids[k];
+		r = recv_reply(d, &cmd, &rep, &refused);
+		if (r < 0 && !refused)
+			return r;
+		if (r == 0)
+			vfu_msg_close(&rep);
+		else if (!first)
+			first = r;
+	}
+	return first;
 }
 
-int accel_dev_vhost(struct accel_dev *d, const struct vv_msg *req, struct vv_msg *ret_reply)
+/*
+ * The mailbox's reply to req, as a REGION_READ returned it (len bytes at
+ * data): parsed, matched, its status checked (< 0: the device refused,
+ * -status returned); into *ret_reply if wanted.
+ */
+static int mailbox_reply(struct accel_dev *d, const struct vv_msg *req, const uint8_t *data,
+			 size_t len, struct vv_msg *ret_reply)
 {
 	struct vv_parse_ctx ctx = { .max_vrings = d->nvrings };
-	uint8_t buf[VV_MAX_MSG];
+	struct vv_wire_hdr h;
 	struct msg_err verr;
 	struct vv_msg rep;
-	size_t len;
 	int r;
 
-	if (d->vdpa)
-		return accel_vdpa_vhost(d->vdpa, req, ret_reply);
-	r = vv_encode(req, &ctx, buf, sizeof(buf), &len, &verr);
-	if (r < 0)
-		return fail(d, r, "%s: cannot encode: %s", vv_request_name(req->request),
-			    verr.reason);
-	r = region_access(d, VFU_CMD_REGION_WRITE, VV_REGION_MAILBOX, buf, (uint32_t)len);
-	if (r < 0 || !vv_expects_reply(req))
-		return r;
-	r = region_access(d, VFU_CMD_REGION_READ, VV_REGION_MAILBOX, buf, (uint32_t)sizeof(buf));
-	if (r < 0)
-		return r;
 	/* The mailbox holds one message; its own size field says how much. */
-	{
-		struct vv_wire_hdr h;
-
-		memcpy(&h, buf, sizeof(h));
-		len = h.size <= VV_MAX_PAYLOAD ? VV_HDR_SIZE + h.size : sizeof(buf);
+	if (len >= sizeof(h)) {
+		memcpy(&h, data, sizeof(h));
+		if (h.size <= VV_MAX_PAYLOAD && VV_HDR_SIZE + h.size <= len)
+			len = VV_HDR_SIZE + h.size;
 	}
-	r = vv_parse(buf, len, &ctx, &rep, &verr);
+	r = vv_parse(data, len, &ctx, &rep, &verr);
 	if (r < 0)
 		return fail(d, r, "%s: bad reply: %s", vv_request_name(req->request), verr.reason);
 	r = vv_match_reply(req, &rep, &verr);
@@ -279,6 +291,126 @@ int accel_dev_vhost(struct accel_dev *d, const struct vv_msg *req, struct vv_msg
 	if (ret_reply)
 		*ret_reply = rep;
 	return 0;
+}
+
+int accel_dev_vhost(struct accel_dev *d, const struct vv_msg *req, struct vv_msg *ret_reply)
+{
+	if (d->vdpa)
+		return accel_vdpa_vhost(d->vdpa, req, ret_reply);
+	return accel_dev_vhost_many(d, req, 1, ret_reply);
+}
+
+/* Requests per burst: their mailbox writes and reads fit the socket's buffer. */
+#define BURST 32
+
+/*
+ * vfio-user: up to BURST requests as mailbox writes, each followed by a
+ * read of the mailbox when it expects a reply, all sent before any reply
+ * is read; the device runs them in order.  Then every reply is read in
+ * order, including those after a refusal (the connection stays in step);
+ * the first failure is the one returned.  A transport failure ends it.
+ */
+static int vhost_burst(struct accel_dev *d, const struct vv_msg *reqs, unsigned n,
+		       struct vv_msg *replies)
+{
+	struct vv_parse_ctx ctx = { .max_vrings = d->nvrings };
+	struct {
+		uint16_t msg_id, command;
+		uint32_t count;
+		unsigned req;
+	} sent[2 * BURST];
+	uint8_t buf[VV_MAX_MSG];
+	char first_err[sizeof(d->err)] = "";
+	unsigned nsent = 0;
+	int first = 0, r;
+
+	for (unsigned i = 0; i < n; i++) {
+		struct vfu_msg cmd;
+		struct msg_err verr;
+		size_t len;
+
+		r = vv_encode(&reqs[i], &ctx, buf, sizeof(buf), &len, &verr);
+		if (r < 0) {
+			/* Nothing of it was sent: what was, is still answered below. */
+			fail(d, r, "%s: cannot encode: %s", vv_request_name(reqs[i].request),
+			     verr.reason);
+			first = r;
+			snprintf(first_err, sizeof(first_err), "%s", d->err);
+			break;
+		}
+		for (int read = 0; read < 2; read++) {
+			if (read && !vv_expects_reply(&reqs[i]))
+				break;
+			vfu_msg_init(&cmd, read ? VFU_CMD_REGION_READ : VFU_CMD_REGION_WRITE, 0);
+			cmd.u.access.region = VV_REGION_MAILBOX;
+			cmd.u.access.count = read ? (uint32_t)sizeof(buf) : (uint32_t)len;
+			cmd.u.access.data = read ? NULL : buf;
+			r = send_cmd(d, &cmd, NULL, 0);
+			if (r < 0)
+				return r;	/* the connection is broken */
+			sent[nsent].msg_id = cmd.msg_id;
+			sent[nsent].command = cmd.command;
+			sent[nsent].count = cmd.u.access.count;
+			sent[nsent++].req = i;
+		}
+	}
+	for (unsigned k = 0; k < nsent; k++) {
+		const struct vv_msg *req = &reqs[sent[k].req];
+		struct vfu_msg cmd, rep;
+		bool refused = false;
+
+		vfu_msg_init(&cmd, sent[k].command, 0);
+		cmd.msg_id = sent[k].msg_id;
+		cmd.u.access.region = VV_REGION_MAILBOX;
+		cmd.u.access.count = sent[k].count;
+		r = recv_reply(d, &cmd, &rep, &refused);
+		if (r < 0 && !refused)
+			return r;	/* out of step: the device is gone */
+		if (r < 0)	/* the mailbox write was refused: name the request */
+			fail(d, r, "%s: the device refused: %s", vv_request_name(req->request),
+			     strerror(-r));
+		if (r == 0 && cmd.command == VFU_CMD_REGION_READ) {
+			/* A bad or refusing mailbox reply leaves the connection in step. */
+			r = mailbox_reply(d, req, rep.u.access.data, rep.u.access.count,
+					  replies ? &replies[sent[k].req] : NULL);
+			vfu_msg_close(&rep);
+		} else if (r == 0) {
+			vfu_msg_close(&rep);
+		}
+		if (r < 0 && !first) {
+			first = r;
+			snprintf(first_err, sizeof(first_err), "%s", d->err);
+		}
+	}
+	if (first)
+		snprintf(d->err, sizeof(d->err), "%s", first_err);
+	return first;
+}
+
+int accel_dev_vhost_many(struct accel_dev *d, const struct vv_msg *reqs, unsigned n,
+			 struct vv_msg *replies)
+{
+	int first = 0;
+
+	for (unsigned done = 0; done < n;) {
+		unsigned k = n - done < BURST ? n - done : BURST;
+		int r;
+
+		if (d->vdpa) {
+			/* ioctls: each is done when it returns; the first failure ends the run. */
+			r = accel_vdpa_vhost(d->vdpa, &reqs[done], replies ? &replies[done] : NULL);
+			k = 1;
+			if (r < 0)
+				return r;
+		} else {
+			r = vhost_burst(d, &reqs[done], k, replies ? &replies[done] : NULL);
+			if (r < 0 && !first)
+				first = r;
+			/* A broken connection fails every later burst at once. */
+		}
+		done += k;
+	}
+	return first;
 }
 
 /*

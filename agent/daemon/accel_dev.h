@@ -77,6 +77,21 @@ int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n);
 int accel_dev_vhost(struct accel_dev *d, const struct vv_msg *req, struct vv_msg *ret_reply);
 
 /*
+ * n vhost requests in order, without waiting for one before sending the
+ * next: on vfio-user every mailbox write (and the read of each request
+ * that expects a reply) of a burst goes out before the first reply is
+ * read, so the burst costs one round trip instead of n; on vhost-vdpa
+ * they are ioctls in a row.  replies[i] (when replies is not NULL) gets
+ * request i's reply when it expects one.  Returns 0 or the first failure
+ * (accel_dev_error() says which request).  After a failure the device
+ * may have carried out later requests of the burst (vfio-user: they were
+ * already sent; the replies are all read, so the connection stays
+ * usable): its configuration must be taken as unknown.
+ */
+int accel_dev_vhost_many(struct accel_dev *d, const struct vv_msg *reqs, unsigned n,
+			 struct vv_msg *replies);
+
+/*
  * Cuts the device off: our end of the connection is shut down (the device
  * sees it close; a vfio-user server must then end its DMA into our
  * memory and close its end), and we wait up to timeout_ms for its end to

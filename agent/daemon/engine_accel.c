@@ -461,7 +461,8 @@ static void drain_transmit(struct engine_accel *e)
  */
 static int stop_device(struct engine_accel *e)
 {
-	struct vv_msg m, rep;
+	struct vv_msg m, req[NV], rep[NV];
+	unsigned ring[NV], n = 0;
 	bool gone = false;
 	uint64_t t0 = mono_ns(), t1, t2;
 	int r = 0;
@@ -490,6 +491,7 @@ static int stop_device(struct engine_accel *e)
 	t1 = mono_ns();
 	final_harvest(e, r, gone);
 	t2 = mono_ns();
+	/* Every running ring's base, in one burst. */
 	for (unsigned i = 0; i < e->nvrings && r == 0; i++) {
 		if (!e->on[i])
 			continue;
@@ -498,11 +500,16 @@ static int stop_device(struct engine_accel *e)
 			e->base[i] = shadow_next_avail(e->shadow, i);
 			continue;
 		}
-		vv_msg_init(&m, 0, 0);
-		m.u.state.index = i;
-		r = vhost(e, VV_REQ_GET_VRING_BASE, &m, &rep);
-		if (r == 0)
-			e->base[i] = (uint16_t)rep.u.state.num;
+		vv_msg_init(&req[n], VV_REQ_GET_VRING_BASE, 0);
+		req[n].u.state.index = i;
+		ring[n++] = i;
+	}
+	if (r == 0 && n) {
+		r = accel_dev_vhost_many(e->adev, req, n, rep);
+		if (r < 0)
+			dev_fail(e, r, "reading the rings' bases");
+		for (unsigned k = 0; k < n && r == 0; k++)
+			e->base[ring[k]] = (uint16_t)rep[k].u.state.num;
 	}
 	pthread_mutex_lock(&e->mu);
 	e->st.last_stop_us = (t1 - t0) / 1000;
@@ -609,8 +616,10 @@ static int configure_and_start(struct engine_accel *e)
 	const struct guest_mem *mem = &e->dev->mem;
 	struct dirtylog *qemu = vu_dev_active_log(e->dev);
 	int calls[NV];
-	struct vv_msg m;
+	/* [RESET_OWNER,] SET_OWNER, SET_FEATURES, SET_MEM_TABLE, [SET_LOG_BASE_IOVA,] per ring 3 */
+	struct vv_msg cfg[5 + 3 * NV], m, *mt;
 	uint64_t t0 = mono_ns(), t1, t2, layout;
+	unsigned n;
 	bool relay;
 	int r;
 
@@ -662,86 +671,80 @@ static int configure_and_start(struct engine_accel *e)
 	shadow_drop(e);
 	if (relay && (r = shadow_setup(e)) < 0)
 		return r;
+	/* The device's log, DMA-mapped before the requests that name it. */
+	if (qemu && !relay && (r = devlog_setup(e)) < 0)
+		return e->failed ? r : dev_fail(e, r, "device log");
 	t1 = mono_ns();
 	/*
-	 * The device keeps rings it was given before; a ring that stopped must
-	 * not run again, so it forgets them all and gets the running ones anew.
+	 * The configuration goes as one burst (accel_dev_vhost_many()): no
+	 * request waits for the one before, and none asks for a reply of its
+	 * own (a refusal still comes back).  The device keeps rings it was
+	 * given before; a ring that stopped must not run again, so it forgets
+	 * them all and gets the running ones anew.
 	 */
-	if (e->owner_set) {
-		vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
-		if ((r = vhost(e, VV_REQ_RESET_OWNER, &m, NULL)) < 0)
-			return r;
-		e->owner_set = false;
-	}
-	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
-	if ((r = vhost(e, VV_REQ_SET_OWNER, &m, NULL)) < 0)
-		return r;
-	e->owner_set = true;
-	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
-	m.u.u64 = (e->dev->features & DEVICE_FEATURES & e->device_features) |
-		  (qemu && !relay ? VU_BIT(VU_F_LOG_ALL) : 0);
+	n = 0;
+	if (e->owner_set)
+		vv_msg_init(&cfg[n++], VV_REQ_RESET_OWNER, 0);
+	vv_msg_init(&cfg[n++], VV_REQ_SET_OWNER, 0);
+	vv_msg_init(&cfg[n], VV_REQ_SET_FEATURES, 0);
+	cfg[n].u.u64 = (e->dev->features & DEVICE_FEATURES & e->device_features) |
+		       (qemu && !relay ? VU_BIT(VU_F_LOG_ALL) : 0);
 	/* Shadow rings: the relay asks for every completion (shadow.h). */
 	if (relay)
-		m.u.u64 &= ~VU_BIT(VIRTIO_F_EVENT_IDX);
-	if ((r = vhost(e, VV_REQ_SET_FEATURES, &m, NULL)) < 0)
-		return r;
-	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
-	m.u.mem.nregions = mem->nregions;
+		cfg[n].u.u64 &= ~VU_BIT(VIRTIO_F_EVENT_IDX);
+	n++;
+	mt = &cfg[n++];
+	vv_msg_init(mt, VV_REQ_SET_MEM_TABLE, 0);
+	mt->u.mem.nregions = mem->nregions;
 	for (unsigned i = 0; i < mem->nregions; i++)
-		m.u.mem.regions[i] = (struct vv_mem_region){ mem->r[i].gpa, mem->r[i].size,
-							     mem->r[i].gpa };
+		mt->u.mem.regions[i] = (struct vv_mem_region){ mem->r[i].gpa, mem->r[i].size,
+							       mem->r[i].gpa };
 	/*
 	 * The shadow rings are memory the device reads and writes as it does
 	 * the guest's: a device that checks ring addresses against its memory
 	 * table (vdpa-simd) needs them in it, at their IOVA.
 	 */
 	if (relay) {
-		if (m.u.mem.nregions >= VV_MAX_MEM_REGIONS)
+		if (mt->u.mem.nregions >= VV_MAX_MEM_REGIONS)
 			return dev_fail(e, -ENOSPC, "no memory table slot left for the shadow rings");
-		m.u.mem.regions[m.u.mem.nregions++] = (struct vv_mem_region){
+		mt->u.mem.regions[mt->u.mem.nregions++] = (struct vv_mem_region){
 			e->shadow_iova, e->shadow_size, e->shadow_iova };
 	}
-	if ((r = vhost(e, VV_REQ_SET_MEM_TABLE, &m, NULL)) < 0)
-		return r;
 	if (qemu && !relay) {
-		r = devlog_setup(e);
-		if (r < 0)
-			return e->failed ? r : dev_fail(e, r, "device log");
-		vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
-		m.u.log = (struct vv_log){ e->log_iova, dirtylog_size(e->devlog), e->log_shift };
-		if ((r = vhost(e, VV_REQ_SET_LOG_BASE_IOVA, &m, NULL)) < 0)
-			return r;
+		vv_msg_init(&cfg[n], VV_REQ_SET_LOG_BASE_IOVA, 0);
+		cfg[n++].u.log = (struct vv_log){ e->log_iova, dirtylog_size(e->devlog), e->log_shift };
 	}
 	for (unsigned i = 0; i < e->nvrings; i++) {
 		const struct vu_ring_cfg *rc = &e->dev->ring[i];
+		struct vv_vring_addr *a;
 
 		calls[i] = e->on[i] ? (relay ? e->scall[i] : rc->call_fd) : -1;
 		if (!e->on[i])
 			continue;
-		vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
-		m.u.state = (struct vv_vring_state){ i, rc->num };
-		if ((r = vhost(e, VV_REQ_SET_VRING_NUM, &m, NULL)) < 0)
-			return r;
-		vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
-		m.u.addr.index = i;
-		m.u.addr.desc_user_addr = guest_mem_uva_to_gpa(mem, rc->addr.desc_user_addr);
-		m.u.addr.avail_user_addr = guest_mem_uva_to_gpa(mem, rc->addr.avail_user_addr);
-		m.u.addr.used_user_addr = guest_mem_uva_to_gpa(mem, rc->addr.used_user_addr);
+		vv_msg_init(&cfg[n], VV_REQ_SET_VRING_NUM, 0);
+		cfg[n++].u.state = (struct vv_vring_state){ i, rc->num };
+		vv_msg_init(&cfg[n], VV_REQ_SET_VRING_ADDR, 0);
+		a = &cfg[n++].u.addr;
+		a->index = i;
+		a->desc_user_addr = guest_mem_uva_to_gpa(mem, rc->addr.desc_user_addr);
+		a->avail_user_addr = guest_mem_uva_to_gpa(mem, rc->addr.avail_user_addr);
+		a->used_user_addr = guest_mem_uva_to_gpa(mem, rc->addr.used_user_addr);
 		if (relay)
-			shadow_ring_iovas(e->shadow, i, &m.u.addr.desc_user_addr,
-					  &m.u.addr.avail_user_addr, &m.u.addr.used_user_addr);
-		if (m.u.addr.desc_user_addr == UINT64_MAX || m.u.addr.avail_user_addr == UINT64_MAX ||
-		    m.u.addr.used_user_addr == UINT64_MAX) {
+			shadow_ring_iovas(e->shadow, i, &a->desc_user_addr, &a->avail_user_addr,
+					  &a->used_user_addr);
+		if (a->desc_user_addr == UINT64_MAX || a->avail_user_addr == UINT64_MAX ||
+		    a->used_user_addr == UINT64_MAX) {
 			log_err("port %s: ring %u: ring addresses outside guest memory", e->name, i);
 			return -EFAULT;
 		}
-		if ((r = vhost(e, VV_REQ_SET_VRING_ADDR, &m, NULL)) < 0)
-			return r;
-		vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
-		m.u.state = (struct vv_vring_state){ i, e->base[i] };
-		if ((r = vhost(e, VV_REQ_SET_VRING_BASE, &m, NULL)) < 0)
-			return r;
+		vv_msg_init(&cfg[n], VV_REQ_SET_VRING_BASE, 0);
+		cfg[n++].u.state = (struct vv_vring_state){ i, e->base[i] };
 	}
+	/* Whatever went through before a refusal, the device is reset before its next use. */
+	e->owner_set = true;
+	r = accel_dev_vhost_many(e->adev, cfg, n, NULL);
+	if (r < 0)
+		return dev_fail(e, r, "configuration");
 	r = accel_dev_set_irqs(e->adev, calls, e->nvrings);
 	if (r < 0)
 		return dev_fail(e, r, "interrupts");

@@ -67,6 +67,17 @@ struct fdev {
 
 	bool started, have_req;
 	struct vv_msg req;
+	/*
+	 * hold_bursts: the replies to a burst's requests (accel_dev_vhost_many())
+	 * are held until its last one arrived, the last ring's SET_VRING_BASE or
+	 * GET_VRING_BASE: a client that waits for each reply before sending the
+	 * next gets none (it times out).  held_max: most replies held at once.
+	 */
+	bool hold_bursts;
+	uint8_t *held;
+	size_t held_len;
+	unsigned nheld, held_max;
+	uint64_t refuse;	/* a vhost request the device refuses (0: none) */
 	uint16_t base[RINGS];
 	int bell[RINGS];
 	struct vfu_io_msg io;
@@ -86,6 +97,48 @@ static void fdev_mark_log(struct fdev *f, uint64_t gpa)
 				  __ATOMIC_RELEASE);
 		munmap(w, f->map_size[i]);
 	}
+}
+
+/* Whether m, a mailbox access for f->req, is held back (hold_bursts). */
+static bool fdev_holds(const struct fdev *f, const struct vfu_msg *m)
+{
+	uint64_t r = f->req.request;
+	bool done = m->command == VFU_CMD_REGION_READ || !vv_expects_reply(&f->req);
+
+	if (!f->hold_bursts || (m->command != VFU_CMD_REGION_WRITE &&
+				m->command != VFU_CMD_REGION_READ))
+		return false;
+	if ((r == VV_REQ_SET_VRING_BASE || r == VV_REQ_GET_VRING_BASE) &&
+	    f->req.u.state.index == RINGS - 1 && done)
+		return false;	/* the burst's last request: all its replies go now */
+	return r == VV_REQ_RESET_OWNER || r == VV_REQ_SET_OWNER || r == VV_REQ_SET_FEATURES ||
+	       r == VV_REQ_SET_MEM_TABLE || r == VV_REQ_SET_LOG_BASE_IOVA ||
+	       r == VV_REQ_SET_VRING_NUM || r == VV_REQ_SET_VRING_ADDR ||
+	       r == VV_REQ_SET_VRING_BASE || r == VV_REQ_GET_VRING_BASE;
+}
+
+/* Sends the len bytes of reply at buf, after any held ones, or holds them. */
+static int fdev_send(struct fdev *f, const struct vfu_msg *m, const uint8_t *buf, size_t len,
+		     const int *fds, size_t nfds)
+{
+	int r = 0;
+
+	f->held = realloc(f->held, f->held_len + len);
+	assert_non_null(f->held);
+	memcpy(f->held + f->held_len, buf, len);
+	f->held_len += len;
+	f->nheld++;
+	if (fdev_holds(f, m))
+		return 0;
+	assert_true(f->nheld == 1 || nfds == 0);
+	pthread_mutex_lock(&f->mu);
+	if (f->nheld > f->held_max)
+		f->held_max = f->nheld;
+	pthread_mutex_unlock(&f->mu);
+	r = vfu_send_msg(f->sock, 1000, f->held, f->held_len, fds, nfds);
+	f->held_len = 0;
+	f->nheld = 0;
+	return r;
 }
 
 static int fdev_reply(struct fdev *f, const struct vfu_msg *m)
@@ -123,6 +176,11 @@ static int fdev_reply(struct fdev *f, const struct vfu_msg *m)
 			n = VV_HDR_SIZE + h.size;
 		assert_int_equal(vv_parse(m->u.access.data, n, &ctx, &f->req, &verr), 0);
 		f->have_req = true;
+		if (f->req.request == f->refuse && !vv_expects_reply(&f->req)) {
+			assert_int_equal(vfu_encode_error(m->msg_id, m->command, -EPERM, buf,
+							  sizeof(buf), &len), 0);
+			return fdev_send(f, m, buf, len, NULL, 0);
+		}
 		pthread_mutex_lock(&f->mu);
 		if (f->req.request == VV_REQ_DEVICE_SET_STATE)
 			f->started = f->req.u.u64 == VV_STATE_START;
@@ -149,7 +207,9 @@ static int fdev_reply(struct fdev *f, const struct vfu_msg *m)
 			return 1;	/* hang: see fdev_main() */
 		memset(data, 0, m->u.access.count);
 		vv_reply_init(&vrep, &f->req);
-		if (f->req.request == VV_REQ_GET_FEATURES)
+		if (f->req.request == f->refuse)
+			vrep.status = -EPERM;
+		else if (f->req.request == VV_REQ_GET_FEATURES)
 			vrep.u.u64 = UINT64_MAX;
 		if (f->req.request == VV_REQ_GET_VRING_BASE) {
 			if (f->started) {
@@ -168,7 +228,7 @@ static int fdev_reply(struct fdev *f, const struct vfu_msg *m)
 			fail_msg("unexpected %s", vfu_command_name(m->command));
 	}
 	assert_int_equal(vfu_encode(&rep, buf, sizeof(buf), &len, &err), 0);
-	return vfu_send_msg(f->sock, 1000, buf, len, rep.fds, rep.nfds);
+	return fdev_send(f, m, buf, len, rep.fds, rep.nfds);
 }
 
 /*
@@ -243,6 +303,7 @@ static void fdev_stop(struct fdev *f)
 		close(f->bell[i]);
 	for (unsigned i = 0; i < f->maps; i++)
 		close(f->map_fd[i]);
+	free(f->held);
 	pthread_mutex_destroy(&f->mu);
 }
 
@@ -313,8 +374,11 @@ static bool qlog_has(struct t *t, uint64_t page)
 	return v;
 }
 
-/* Connects, sets memory and logging, and starts both rings on the device. */
-static void up(struct t *t)
+/*
+ * Connects, sets memory and logging, and starts both rings on the device,
+ * which holds its replies to bursts (hold) or refuses a request (refuse).
+ */
+static void up_with(struct t *t, bool hold, uint64_t refuse)
 {
 	struct accel_dev *adev;
 	struct vu_reply rep;
@@ -323,6 +387,8 @@ static void up(struct t *t)
 
 	memset(t, 0, sizeof(*t));
 	t->qlog_fd = -1;
+	t->f.hold_bursts = hold;
+	t->f.refuse = refuse;
 	fdev_start(&t->f);
 	vu_dev_init(&t->d, "a0", VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_LOG_ALL), 0, 1,
 		    &engine_accel_ops, NULL);
@@ -331,6 +397,14 @@ static void up(struct t *t)
 	assert_int_equal(engine_accel_new("a0", &t->d, adev, 1000, ENGINE_ACCEL_AUTO, &t->e), 0);
 	t->d.opaque = t->e;
 	t->d.state = VU_STATE_OWNED;
+	/*
+	 * A front end with the STATUS protocol feature and no DRIVER_OK yet:
+	 * the device starts once, when every ring is on (one burst for all).
+	 * Without it the first ring starts alone, and the second's start stops
+	 * and reconfigures the device.
+	 */
+	if (hold)
+		t->d.protocol_features |= VU_PF(VU_PROTO_F_STATUS);
 
 	m = msg(VU_REQ_SET_MEM_TABLE);
 	m.u.mem.nregions = 1;
@@ -362,9 +436,14 @@ static void up(struct t *t)
 		m.fds[0] = eventfd(0, EFD_CLOEXEC);
 		m.nfds = 1;
 		assert_int_equal(handle(&t->d, &m, &rep), 0);
-		assert_true(t->d.ring[i].started);
+		assert_true(t->d.ring[i].started || refuse);
 	}
-	assert_false(engine_accel_failed(t->e));
+	assert_int_equal(engine_accel_failed(t->e), refuse != 0);
+}
+
+static void up(struct t *t)
+{
+	up_with(t, false, 0);
 }
 
 static void down(struct t *t)
@@ -545,6 +624,68 @@ static void lone_stop_restarts_the_others(void **state)
 	down(&t);
 }
 
+/*
+ * The device is configured with one burst and its rings' bases read with
+ * another (issue 14: a round trip per request cost the switchover a
+ * millisecond and more per ring): the device holds every reply until a
+ * burst's last request, so a client that waits for each reply before the
+ * next fails here.  The first start: SET_OWNER, SET_FEATURES,
+ * SET_MEM_TABLE, SET_LOG_BASE_IOVA and per ring NUM, ADDR, BASE, none
+ * asking for a reply of its own; the stop: per ring a GET_VRING_BASE and
+ * the read of its reply.
+ */
+static void requests_go_in_bursts(void **state)
+{
+	struct vu_reply rep;
+	struct vu_msg m;
+	struct t t;
+
+	(void)state;
+	up_with(&t, true, 0);
+	pthread_mutex_lock(&t.f.mu);
+	assert_int_equal(t.f.held_max, 4 + 3 * RINGS);
+	t.f.held_max = 0;
+	pthread_mutex_unlock(&t.f.mu);
+	for (unsigned i = 0; i < RINGS; i++) {
+		memset(&rep, 0, sizeof(rep));
+		m = msg(VU_REQ_GET_VRING_BASE);
+		m.u.state.index = i;
+		m.ring = i;
+		assert_int_equal(handle(&t.d, &m, &rep), 0);
+		assert_int_equal(rep.u.state.index, i);
+	}
+	assert_false(engine_accel_failed(t.e));
+	assert_true(vu_dev_quiesced(&t.d));
+	pthread_mutex_lock(&t.f.mu);
+	assert_int_equal(t.f.held_max, 2 * RINGS);
+	pthread_mutex_unlock(&t.f.mu);
+	down(&t);
+}
+
+/*
+ * The device refuses a request in the middle of the configuration burst:
+ * the engine fails, its error names the request, and every later reply of
+ * the burst was read, so the next request gets its own reply.
+ */
+static void refusal_inside_a_burst(void **state)
+{
+	struct accel_dev *adev;
+	struct vv_msg req, rep;
+	struct t t;
+
+	(void)state;
+	up_with(&t, false, VV_REQ_SET_VRING_ADDR);
+	adev = engine_accel_device(t.e);
+	if (!strstr(accel_dev_error(adev), "SET_VRING_ADDR"))
+		fail_msg("error: %s", accel_dev_error(adev));
+	vv_msg_init(&req, VV_REQ_GET_FEATURES, 0);
+	memset(&rep, 0, sizeof(rep));
+	if (accel_dev_vhost(adev, &req, &rep) != 0)
+		fail_msg("GET_FEATURES after the burst: %s", accel_dev_error(adev));
+	assert_int_equal(rep.u.u64, UINT64_MAX);
+	down(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -552,6 +693,8 @@ int main(void)
 		cmocka_unit_test(device_log_follows_memory),
 		cmocka_unit_test(clean_stop_harvests_before_reply),
 		cmocka_unit_test(lone_stop_restarts_the_others),
+		cmocka_unit_test(requests_go_in_bursts),
+		cmocka_unit_test(refusal_inside_a_burst),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
