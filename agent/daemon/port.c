@@ -135,6 +135,26 @@ const char *port_state_name(const struct port *p)
 }
 
 /* The accelerator leaves the port: its rings go on in software. */
+/*
+ * The accelerator engine goes (its rings are off the device): what it
+ * counted is final and moves into the port's totals, then it is freed.
+ */
+static void retire_accel(struct port *p)
+{
+	struct engine_accel_stats st;
+
+	loop_remove(p->dev_watch);
+	p->dev_watch = NULL;
+	if (!p->acc)
+		return;
+	engine_accel_stats(p->acc, &st);
+	p->harvest_misses += engine_accel_harvest_misses(p->acc);
+	p->accel_log_errors += st.log_errors;
+	p->relayed += st.relayed;
+	engine_accel_free(p->acc);
+	p->acc = NULL;
+}
+
 static void drop_accel(struct port *p, const char *why)
 {
 	uint64_t t0 = (mono_ns() / 1000);
@@ -143,19 +163,7 @@ static void drop_accel(struct port *p, const char *why)
 	if (!p->acc)
 		return;
 	r = vu_dev_switch(&p->dev, &engine_sw_ops, p->engine);
-	/* The rings are off the device: its misses are final now. */
-	p->harvest_misses += engine_accel_harvest_misses(p->acc);
-	{
-		struct engine_accel_stats st;
-
-		engine_accel_stats(p->acc, &st);
-		p->accel_log_errors += st.log_errors;
-		p->relayed += st.relayed;
-	}
-	loop_remove(p->dev_watch);
-	p->dev_watch = NULL;
-	engine_accel_free(p->acc);
-	p->acc = NULL;
+	retire_accel(p);
 	p->last_switch_us = (mono_ns() / 1000) - t0;
 	if (why) {
 		p->fallbacks++;
@@ -280,16 +288,7 @@ static void disconnect(struct port *p, const char *why)
 	vu_io_rx_reset(&p->rx);
 	/* Stop the rings while the engines still exist, then drop them. */
 	vu_dev_reset(&p->dev);
-	loop_remove(p->dev_watch);
-	p->dev_watch = NULL;
-	if (p->acc) {
-		struct engine_accel_stats st;
-
-		engine_accel_stats(p->acc, &st);
-		p->relayed += st.relayed;
-	}
-	engine_accel_free(p->acc);
-	p->acc = NULL;
+	retire_accel(p);
 	engine_sw_free(p->engine);
 	p->engine = NULL;
 	close(p->conn_fd);
@@ -342,9 +341,10 @@ static void logging_moves(struct port *p)
 		drop_accel(p, NULL);
 		p->sw_while_logging = true;
 		p->logging_switches++;
-		log_notice("port %s: QEMU logs dirty pages and the device %s has no log of its "
-			   "own: the rings run in software while it logs", p->cfg.name,
-			   p->cfg.device);
+		/* The port's choice, whether or not the device has a log of its own. */
+		log_notice("port %s: QEMU logs dirty pages and the port has "
+			   "dirty-tracking=software: the rings leave the device %s while it logs",
+			   p->cfg.name, p->cfg.device);
 		return;
 	}
 	if (p->sw_while_logging && !p->acc && !p->dev.log_all && rings_running(p) > 0) {
