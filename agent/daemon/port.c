@@ -134,7 +134,6 @@ const char *port_state_name(const struct port *p)
 	return any_ring_started(p) ? "running" : "connected";
 }
 
-/* The accelerator leaves the port: its rings go on in software. */
 /*
  * The accelerator engine goes (its rings are off the device): what it
  * counted is final and moves into the port's totals, then it is freed.
@@ -155,6 +154,7 @@ static void retire_accel(struct port *p)
 	p->acc = NULL;
 }
 
+/* The accelerator leaves the port: its rings go on in software. */
 static void drop_accel(struct port *p, const char *why)
 {
 	uint64_t t0 = (mono_ns() / 1000);
