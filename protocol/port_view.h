@@ -121,7 +121,7 @@ enum port_view_accel_member {
 	PV_ACCEL_MAP_US,
 	PV_ACCEL_CONFIG_US,
 	PV_ACCEL_START_US,
-	PV_ACCEL_DEVICE_FEATURES,	/* these two: agents since issue 11 */
+	PV_ACCEL_DEVICE_FEATURES,	/* these two came after (issue 11's precheck) */
 	PV_ACCEL_UNSERVED_FEATURES,
 	PV_ACCEL_MEMBERS
 };

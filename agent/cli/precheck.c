@@ -228,8 +228,8 @@ static void check_rings(const struct port_view *s, const struct port_view *d,
 
 /*
  * A destination port that runs on its accelerator says which ring-layout
- * features its device lacks (agents since issue 11): a guest that
- * negotiated one of them is served by the software path there, not by the
+ * features its device lacks (agents newer than the issue-14 phases): a
+ * guest that negotiated one of them is served by the software path there, not by the
  * device, for as long as it keeps the feature (the port offers it, so a
  * driver that renegotiates takes it again).  Not a refusal: nothing is
  * lost, the guest only runs slower.

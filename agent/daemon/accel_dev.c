@@ -36,6 +36,11 @@ struct accel_dev {
 	int doorbell[ACCEL_DEV_MAX_VRINGS];
 	struct vfu_io_msg *io;	/* ~64 KiB receive buffer */
 	bool cut;		/* accel_dev_cut_off() shut our end down */
+	/*
+	 * A send or a reply failed (other than the device refusing): replies
+	 * may be left unread, so no later command can be matched to its reply.
+	 */
+	bool out_of_step;
 	int cut_result;
 	char err[200];
 };
@@ -101,6 +106,9 @@ static int send_cmd(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, si
 	if (d->cut)
 		return fail(d, -ENOTCONN, "%s: the device was cut off",
 			    vfu_command_name(cmd->command));
+	if (d->out_of_step)
+		return fail(d, -EPIPE, "%s: an earlier command's reply failed; the connection "
+			    "is out of step", vfu_command_name(cmd->command));
 	cmd->msg_id = d->next_id++;
 	cmd->nfds = nfds;
 	r = vfu_encode(cmd, buf, sizeof(buf), &len, &verr);
@@ -108,8 +116,10 @@ static int send_cmd(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, si
 		return fail(d, r, "%s: cannot encode: %s", vfu_command_name(cmd->command),
 			    verr.reason);
 	r = vfu_send_msg(d->sock, ACCEL_DEV_TIMEOUT_MS, buf, len, fds, nfds);
-	if (r < 0)
+	if (r < 0) {
+		d->out_of_step = true;	/* part of it may have gone */
 		return fail(d, r, "%s: send: %s", vfu_command_name(cmd->command), strerror(-r));
+	}
 	return 0;
 }
 
@@ -120,8 +130,8 @@ static int send_cmd(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, si
  * -error with *refused set (NULL: not asked): the connection is still in
  * step; any other failure leaves it out of step, the device is taken as gone.
  */
-static int recv_reply(struct accel_dev *d, const struct vfu_msg *cmd, struct vfu_msg *rep,
-		      bool *refused)
+static int recv_reply_once(struct accel_dev *d, const struct vfu_msg *cmd, struct vfu_msg *rep,
+			   bool *refused)
 {
 	struct msg_err verr;
 	int64_t deadline, left;
@@ -162,12 +172,22 @@ static int recv_reply(struct accel_dev *d, const struct vfu_msg *cmd, struct vfu
 	}
 	if (rep->error) {
 		vfu_msg_close(rep);
-		if (refused)
-			*refused = true;
+		*refused = true;
 		return fail(d, -(int)rep->error, "%s: the device refused: %s",
 			    vfu_command_name(cmd->command), strerror((int)rep->error));
 	}
 	return 0;
+}
+
+static int recv_reply(struct accel_dev *d, const struct vfu_msg *cmd, struct vfu_msg *rep,
+		      bool *refused)
+{
+	bool no = false;
+	int r = recv_reply_once(d, cmd, rep, refused ? refused : &no);
+
+	if (r < 0 && !(refused ? *refused : no))
+		d->out_of_step = true;
+	return r;
 }
 
 /* One command and its reply (see recv_reply()). */
@@ -217,6 +237,7 @@ int accel_dev_dma_unmap(struct accel_dev *d, uint64_t iova, uint64_t size)
 int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n)
 {
 	uint16_t ids[ACCEL_DEV_MAX_VRINGS];
+	char first_err[sizeof(d->err)] = "";
 	struct vfu_msg cmd, rep;
 	unsigned sent = 0;
 	int r = 0, first = 0;
@@ -229,7 +250,7 @@ int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n)
 	 * One vring per command (a ring without a call fd gets none), all sent
 	 * before the first reply is read, as vhost requests are in a burst.
 	 */
-	for (unsigned i = 0; i < n && r == 0; i++) {
+	for (unsigned i = 0; i < n; i++) {
 		vfu_msg_init(&cmd, VFU_CMD_DEVICE_SET_IRQS, 0);
 		cmd.u.irq_set.index = 0;
 		cmd.u.irq_set.start = i;
@@ -237,11 +258,16 @@ int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n)
 				      (fds[i] >= 0 ? VFU_IRQ_DATA_EVENTFD : VFU_IRQ_DATA_NONE);
 		cmd.u.irq_set.count = fds[i] >= 0;
 		r = send_cmd(d, &cmd, fds[i] >= 0 ? &fds[i] : NULL, fds[i] >= 0);
-		if (r == 0)
-			ids[sent++] = cmd.msg_id;
+		if (r < 0 && d->out_of_step)
+			return r;	/* the connection is broken */
+		if (r < 0) {
+			/* Not sent: what was, is still answered below. */
+			first = r;
+			snprintf(first_err, sizeof(first_err), "%s", d->err);
+			break;
+		}
+		ids[sent++] = cmd.msg_id;
 	}
-	if (r < 0)
-		return r;	/* the connection is broken */
 	for (unsigned k = 0; k < sent; k++) {
 		bool refused = false;
 
@@ -250,11 +276,16 @@ int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n)
 		r = recv_reply(d, &cmd, &rep, &refused);
 		if (r < 0 && !refused)
 			return r;
-		if (r == 0)
+		if (r == 0) {
 			vfu_msg_close(&rep);
-		else if (!first)
+		} else if (!first) {
 			first = r;
+			snprintf(first_err, sizeof(first_err), "DEVICE_SET_IRQS of vring %u: %.150s", k,
+				 d->err);
+		}
 	}
+	if (first)
+		snprintf(d->err, sizeof(d->err), "%s", first_err);
 	return first;
 }
 
@@ -346,13 +377,21 @@ static int vhost_burst(struct accel_dev *d, const struct vv_msg *reqs, unsigned 
 			cmd.u.access.count = read ? (uint32_t)sizeof(buf) : (uint32_t)len;
 			cmd.u.access.data = read ? NULL : buf;
 			r = send_cmd(d, &cmd, NULL, 0);
-			if (r < 0)
+			if (r < 0 && d->out_of_step)
 				return r;	/* the connection is broken */
+			if (r < 0) {
+				/* Not sent (encoding): what was, is still answered below. */
+				first = r;
+				snprintf(first_err, sizeof(first_err), "%s", d->err);
+				break;
+			}
 			sent[nsent].msg_id = cmd.msg_id;
 			sent[nsent].command = cmd.command;
 			sent[nsent].count = cmd.u.access.count;
 			sent[nsent++].req = i;
 		}
+		if (first)
+			break;
 	}
 	for (unsigned k = 0; k < nsent; k++) {
 		const struct vv_msg *req = &reqs[sent[k].req];
@@ -390,8 +429,6 @@ static int vhost_burst(struct accel_dev *d, const struct vv_msg *reqs, unsigned 
 int accel_dev_vhost_many(struct accel_dev *d, const struct vv_msg *reqs, unsigned n,
 			 struct vv_msg *replies)
 {
-	int first = 0;
-
 	for (unsigned done = 0; done < n;) {
 		unsigned k = n - done < BURST ? n - done : BURST;
 		int r;
@@ -403,14 +440,14 @@ int accel_dev_vhost_many(struct accel_dev *d, const struct vv_msg *reqs, unsigne
 			if (r < 0)
 				return r;
 		} else {
+			/* After a failure nothing more is sent: the run's result is known. */
 			r = vhost_burst(d, &reqs[done], k, replies ? &replies[done] : NULL);
-			if (r < 0 && !first)
-				first = r;
-			/* A broken connection fails every later burst at once. */
+			if (r < 0)
+				return r;
 		}
 		done += k;
 	}
-	return first;
+	return 0;
 }
 
 /*

@@ -83,10 +83,12 @@ int accel_dev_vhost(struct accel_dev *d, const struct vv_msg *req, struct vv_msg
  * read, so the burst costs one round trip instead of n; on vhost-vdpa
  * they are ioctls in a row.  replies[i] (when replies is not NULL) gets
  * request i's reply when it expects one.  Returns 0 or the first failure
- * (accel_dev_error() says which request).  After a failure the device
- * may have carried out later requests of the burst (vfio-user: they were
- * already sent; the replies are all read, so the connection stays
- * usable): its configuration must be taken as unknown.
+ * (accel_dev_error() says which request).  After a refusal the device
+ * may have carried out later requests of the same burst (vfio-user: they
+ * were already sent; their replies are all read, so the connection stays
+ * usable), none after it: its configuration must be taken as unknown.  A
+ * reply that never came or does not match leaves the connection out of
+ * step: every later command then fails at once.
  */
 int accel_dev_vhost_many(struct accel_dev *d, const struct vv_msg *reqs, unsigned n,
 			 struct vv_msg *replies);

@@ -677,16 +677,18 @@ static int configure_and_start(struct engine_accel *e)
 	t1 = mono_ns();
 	/*
 	 * The configuration goes as one burst (accel_dev_vhost_many()): no
-	 * request waits for the one before, and none asks for a reply of its
-	 * own (a refusal still comes back).  The device keeps rings it was
-	 * given before; a ring that stopped must not run again, so it forgets
-	 * them all and gets the running ones anew.
+	 * request waits for the one before.  Each asks for its reply all the
+	 * same (NEED_REPLY: the mailbox read after it travels in the burst
+	 * too), so a device that refuses one says so whether or not it fails
+	 * the mailbox write.  The device keeps rings it was given before; a
+	 * ring that stopped must not run again, so it forgets them all and
+	 * gets the running ones anew.
 	 */
 	n = 0;
 	if (e->owner_set)
-		vv_msg_init(&cfg[n++], VV_REQ_RESET_OWNER, 0);
-	vv_msg_init(&cfg[n++], VV_REQ_SET_OWNER, 0);
-	vv_msg_init(&cfg[n], VV_REQ_SET_FEATURES, 0);
+		vv_msg_init(&cfg[n++], VV_REQ_RESET_OWNER, VV_FLAG_NEED_REPLY);
+	vv_msg_init(&cfg[n++], VV_REQ_SET_OWNER, VV_FLAG_NEED_REPLY);
+	vv_msg_init(&cfg[n], VV_REQ_SET_FEATURES, VV_FLAG_NEED_REPLY);
 	cfg[n].u.u64 = (e->dev->features & DEVICE_FEATURES & e->device_features) |
 		       (qemu && !relay ? VU_BIT(VU_F_LOG_ALL) : 0);
 	/* Shadow rings: the relay asks for every completion (shadow.h). */
@@ -694,7 +696,7 @@ static int configure_and_start(struct engine_accel *e)
 		cfg[n].u.u64 &= ~VU_BIT(VIRTIO_F_EVENT_IDX);
 	n++;
 	mt = &cfg[n++];
-	vv_msg_init(mt, VV_REQ_SET_MEM_TABLE, 0);
+	vv_msg_init(mt, VV_REQ_SET_MEM_TABLE, VV_FLAG_NEED_REPLY);
 	mt->u.mem.nregions = mem->nregions;
 	for (unsigned i = 0; i < mem->nregions; i++)
 		mt->u.mem.regions[i] = (struct vv_mem_region){ mem->r[i].gpa, mem->r[i].size,
@@ -711,7 +713,7 @@ static int configure_and_start(struct engine_accel *e)
 			e->shadow_iova, e->shadow_size, e->shadow_iova };
 	}
 	if (qemu && !relay) {
-		vv_msg_init(&cfg[n], VV_REQ_SET_LOG_BASE_IOVA, 0);
+		vv_msg_init(&cfg[n], VV_REQ_SET_LOG_BASE_IOVA, VV_FLAG_NEED_REPLY);
 		cfg[n++].u.log = (struct vv_log){ e->log_iova, dirtylog_size(e->devlog), e->log_shift };
 	}
 	for (unsigned i = 0; i < e->nvrings; i++) {
@@ -721,9 +723,9 @@ static int configure_and_start(struct engine_accel *e)
 		calls[i] = e->on[i] ? (relay ? e->scall[i] : rc->call_fd) : -1;
 		if (!e->on[i])
 			continue;
-		vv_msg_init(&cfg[n], VV_REQ_SET_VRING_NUM, 0);
+		vv_msg_init(&cfg[n], VV_REQ_SET_VRING_NUM, VV_FLAG_NEED_REPLY);
 		cfg[n++].u.state = (struct vv_vring_state){ i, rc->num };
-		vv_msg_init(&cfg[n], VV_REQ_SET_VRING_ADDR, 0);
+		vv_msg_init(&cfg[n], VV_REQ_SET_VRING_ADDR, VV_FLAG_NEED_REPLY);
 		a = &cfg[n++].u.addr;
 		a->index = i;
 		a->desc_user_addr = guest_mem_uva_to_gpa(mem, rc->addr.desc_user_addr);
@@ -737,7 +739,7 @@ static int configure_and_start(struct engine_accel *e)
 			log_err("port %s: ring %u: ring addresses outside guest memory", e->name, i);
 			return -EFAULT;
 		}
-		vv_msg_init(&cfg[n], VV_REQ_SET_VRING_BASE, 0);
+		vv_msg_init(&cfg[n], VV_REQ_SET_VRING_BASE, VV_FLAG_NEED_REPLY);
 		cfg[n++].u.state = (struct vv_vring_state){ i, e->base[i] };
 	}
 	/* Whatever went through before a refusal, the device is reset before its next use. */

@@ -10,10 +10,10 @@
  * A round is what the destination's engine does at a device start, then
  * what the source's does at its stop:
  *   config: RESET_OWNER, SET_OWNER, SET_FEATURES, SET_MEM_TABLE and per
- *           ring SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE (bursts: one
- *           burst, no request asking for a reply; peer: each with
- *           NEED_REPLY, sent after the previous one's reply), the
- *           interrupts, DEVICE_SET_STATE start;
+ *           ring SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE, each with
+ *           NEED_REPLY (bursts: all in one burst; peer: each sent after
+ *           the previous one's reply), the interrupts, DEVICE_SET_STATE
+ *           start;
  *   stop:   DEVICE_SET_STATE stop, then GET_VRING_BASE of every ring (one
  *           burst; peer: one at a time).
  * for 1, 4 and 8 queue pairs (2, 8, 16 rings).  Guest memory is a 16 MiB
@@ -74,9 +74,10 @@ static void die(const char *what, struct accel_dev *d)
 	exit(1);
 }
 
-/* The requests, in the engine's order; flags: 0 (a burst) or NEED_REPLY. */
-static unsigned config_reqs(struct vv_msg *m, unsigned nrings, uint16_t base, uint32_t flags)
+/* The requests, in the engine's order, each asking for its reply as the engine's do. */
+static unsigned config_reqs(struct vv_msg *m, unsigned nrings, uint16_t base)
 {
+	const uint32_t flags = VV_FLAG_NEED_REPLY;
 	unsigned n = 0;
 
 	vv_msg_init(&m[n++], VV_REQ_RESET_OWNER, flags);
@@ -126,7 +127,7 @@ static void round_trip(struct accel_dev *d, unsigned nrings, bool burst, uint16_
 {
 	struct vv_msg m[4 + 3 * ACCEL_DEV_MAX_VRINGS], g[ACCEL_DEV_MAX_VRINGS];
 	struct vv_msg rep[ACCEL_DEV_MAX_VRINGS];
-	unsigned n = config_reqs(m, nrings, base, burst ? 0 : VV_FLAG_NEED_REPLY);
+	unsigned n = config_reqs(m, nrings, base);
 	uint64_t t0, t1, t2;
 
 	for (unsigned i = 0; i < nrings; i++) {

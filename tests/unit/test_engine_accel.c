@@ -78,6 +78,7 @@ struct fdev {
 	size_t held_len;
 	unsigned nheld, held_max;
 	uint64_t refuse;	/* a vhost request the device refuses (0: none) */
+	unsigned writes;	/* mailbox writes (vhost requests) received */
 	uint16_t base[RINGS];
 	int bell[RINGS];
 	struct vfu_io_msg io;
@@ -176,6 +177,7 @@ static int fdev_reply(struct fdev *f, const struct vfu_msg *m)
 			n = VV_HDR_SIZE + h.size;
 		assert_int_equal(vv_parse(m->u.access.data, n, &ctx, &f->req, &verr), 0);
 		f->have_req = true;
+		__atomic_fetch_add(&f->writes, 1, __ATOMIC_RELAXED);
 		if (f->req.request == f->refuse && !vv_expects_reply(&f->req)) {
 			assert_int_equal(vfu_encode_error(m->msg_id, m->command, -EPERM, buf,
 							  sizeof(buf), &len), 0);
@@ -630,9 +632,9 @@ static void lone_stop_restarts_the_others(void **state)
  * millisecond and more per ring): the device holds every reply until a
  * burst's last request, so a client that waits for each reply before the
  * next fails here.  The first start: SET_OWNER, SET_FEATURES,
- * SET_MEM_TABLE, SET_LOG_BASE_IOVA and per ring NUM, ADDR, BASE, none
- * asking for a reply of its own; the stop: per ring a GET_VRING_BASE and
- * the read of its reply.
+ * SET_MEM_TABLE, SET_LOG_BASE_IOVA and per ring NUM, ADDR, BASE, each a
+ * mailbox write and the read of its reply; the stop: per ring a
+ * GET_VRING_BASE and the read of its reply.
  */
 static void requests_go_in_bursts(void **state)
 {
@@ -643,7 +645,7 @@ static void requests_go_in_bursts(void **state)
 	(void)state;
 	up_with(&t, true, 0);
 	pthread_mutex_lock(&t.f.mu);
-	assert_int_equal(t.f.held_max, 4 + 3 * RINGS);
+	assert_int_equal(t.f.held_max, 2 * (4 + 3 * RINGS));
 	t.f.held_max = 0;
 	pthread_mutex_unlock(&t.f.mu);
 	for (unsigned i = 0; i < RINGS; i++) {
@@ -686,6 +688,45 @@ static void refusal_inside_a_burst(void **state)
 	down(&t);
 }
 
+/*
+ * A run longer than a burst (32 requests) goes as several, each reply in
+ * its place; a failure ends the run: no later burst is sent.
+ */
+static void long_runs_stop_at_a_failure(void **state)
+{
+	enum { N = 40 };
+	struct accel_dev *adev;
+	struct vv_msg req[N], rep[N];
+	unsigned before;
+	struct t t;
+
+	(void)state;
+	up(&t);
+	adev = engine_accel_device(t.e);
+	for (unsigned i = 0; i < N; i++)
+		vv_msg_init(&req[i], VV_REQ_GET_FEATURES, 0);
+	memset(rep, 0, sizeof(rep));
+	before = __atomic_load_n(&t.f.writes, __ATOMIC_RELAXED);
+	assert_int_equal(accel_dev_vhost_many(adev, req, N, rep), 0);
+	assert_int_equal(__atomic_load_n(&t.f.writes, __ATOMIC_RELAXED), before + N);
+	for (unsigned i = 0; i < N; i++)
+		assert_true(rep[i].u.u64 == UINT64_MAX);
+
+	/* Request 5 is refused: the rest of its burst is carried out, nothing after it. */
+	vv_msg_init(&req[5], VV_REQ_SET_FEATURES, VV_FLAG_NEED_REPLY);
+	__atomic_store_n(&t.f.refuse, VV_REQ_SET_FEATURES, __ATOMIC_RELEASE);
+	before = __atomic_load_n(&t.f.writes, __ATOMIC_RELAXED);
+	assert_true(accel_dev_vhost_many(adev, req, N, rep) < 0);
+	if (!strstr(accel_dev_error(adev), "SET_FEATURES"))
+		fail_msg("error: %s", accel_dev_error(adev));
+	assert_int_equal(__atomic_load_n(&t.f.writes, __ATOMIC_RELAXED), before + 32);
+	/* In step: the next request gets its own reply. */
+	memset(rep, 0, sizeof(rep));
+	assert_int_equal(accel_dev_vhost(adev, &req[0], &rep[0]), 0);
+	assert_true(rep[0].u.u64 == UINT64_MAX);
+	down(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -695,6 +736,7 @@ int main(void)
 		cmocka_unit_test(lone_stop_restarts_the_others),
 		cmocka_unit_test(requests_go_in_bursts),
 		cmocka_unit_test(refusal_inside_a_burst),
+		cmocka_unit_test(long_runs_stop_at_a_failure),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

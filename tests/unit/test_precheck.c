@@ -367,7 +367,6 @@ static void source_not_negotiated_refused(void **state)
 	only(&res, "source port", PRECHECK_REFUSE);
 }
 
-/* Everything wrong at once: each rule speaks, the verdict is refused. */
 /* A destination port on an accelerator (port-show's "accel"), unserved features given. */
 static struct precheck_result accel_dest(uint64_t unserved, const char *to_backend)
 {
@@ -427,6 +426,7 @@ static void device_lacking_features_warned(void **state)
 	only(&res, "device feature MRG_RXBUF", PRECHECK_WARN);
 }
 
+/* Everything wrong at once: each rule speaks, the verdict is refused. */
 static void every_rule_at_once(void **state)
 {
 	struct port_fix s = src_ok, d = dst_ok;
