@@ -123,13 +123,7 @@ static int send_cmd(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, si
 	return 0;
 }
 
-/*
- * Waits for the reply to cmd (sent by send_cmd(), every command before it
- * already answered) into *rep.  Returns 0 with rep parsed and matched, or
- * a negative errno.  A device that refused (the reply says an error) gives
- * -error with *refused set (NULL: not asked): the connection is still in
- * step; any other failure leaves it out of step, the device is taken as gone.
- */
+/* recv_reply() without the bookkeeping; *refused set when the device refused. */
 static int recv_reply_once(struct accel_dev *d, const struct vfu_msg *cmd, struct vfu_msg *rep,
 			   bool *refused)
 {
@@ -179,6 +173,14 @@ static int recv_reply_once(struct accel_dev *d, const struct vfu_msg *cmd, struc
 	return 0;
 }
 
+/*
+ * Waits for the reply to cmd (sent by send_cmd(), every command before it
+ * already answered) into *rep.  Returns 0 with rep parsed and matched, or
+ * a negative errno.  A device that refused (the reply says an error) gives
+ * -error with *refused set (NULL: not asked): the connection is still in
+ * step.  Any other failure (no reply in time, one that does not parse or
+ * match) leaves it out of step: every later command fails at once.
+ */
 static int recv_reply(struct accel_dev *d, const struct vfu_msg *cmd, struct vfu_msg *rep,
 		      bool *refused)
 {
