@@ -11,7 +11,7 @@
  * what the source's does at its stop:
  *   config: RESET_OWNER, SET_OWNER, SET_FEATURES, SET_MEM_TABLE and per
  *           ring SET_VRING_NUM, SET_VRING_ADDR, SET_VRING_BASE, each with
- *           NEED_REPLY (bursts: all in one burst; peer: each sent after
+ *           NEED_REPLY (bursts: bursts of up to 32; peer: each sent after
  *           the previous one's reply), the interrupts, DEVICE_SET_STATE
  *           start;
  *   stop:   DEVICE_SET_STATE stop, then GET_VRING_BASE of every ring (one
