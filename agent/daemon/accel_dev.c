@@ -236,30 +236,20 @@ int accel_dev_dma_unmap(struct accel_dev *d, uint64_t iova, uint64_t size)
 	return r;
 }
 
-int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n)
+/*
+ * SET_IRQS commands, all sent before the first reply is read (as vhost
+ * requests are in a burst): cmds[k] with fds[k] (-1: none).  Returns 0 or
+ * the first failure, its ring named in d->err.
+ */
+static int irq_burst(struct accel_dev *d, struct vfu_msg *cmds, const int *fds, unsigned n)
 {
-	uint16_t ids[ACCEL_DEV_MAX_VRINGS];
 	char first_err[sizeof(d->err)] = "";
-	struct vfu_msg cmd, rep;
+	struct vfu_msg rep;
 	unsigned sent = 0;
 	int r = 0, first = 0;
 
-	if (d->vdpa)
-		return accel_vdpa_set_irqs(d->vdpa, fds, n);
-	if (n > ACCEL_DEV_MAX_VRINGS)
-		return fail(d, -ERANGE, "DEVICE_SET_IRQS: %u vrings", n);
-	/*
-	 * One vring per command (a ring without a call fd gets none), all sent
-	 * before the first reply is read, as vhost requests are in a burst.
-	 */
-	for (unsigned i = 0; i < n; i++) {
-		vfu_msg_init(&cmd, VFU_CMD_DEVICE_SET_IRQS, 0);
-		cmd.u.irq_set.index = 0;
-		cmd.u.irq_set.start = i;
-		cmd.u.irq_set.flags = VFU_IRQ_ACTION_TRIGGER |
-				      (fds[i] >= 0 ? VFU_IRQ_DATA_EVENTFD : VFU_IRQ_DATA_NONE);
-		cmd.u.irq_set.count = fds[i] >= 0;
-		r = send_cmd(d, &cmd, fds[i] >= 0 ? &fds[i] : NULL, fds[i] >= 0);
+	for (unsigned k = 0; k < n; k++) {
+		r = send_cmd(d, &cmds[k], fds[k] >= 0 ? &fds[k] : NULL, fds[k] >= 0);
 		if (r < 0 && d->out_of_step)
 			return r;	/* the connection is broken */
 		if (r < 0) {
@@ -268,27 +258,80 @@ int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n)
 			snprintf(first_err, sizeof(first_err), "%s", d->err);
 			break;
 		}
-		ids[sent++] = cmd.msg_id;
+		sent++;
 	}
 	for (unsigned k = 0; k < sent; k++) {
 		bool refused = false;
 
-		vfu_msg_init(&cmd, VFU_CMD_DEVICE_SET_IRQS, 0);
-		cmd.msg_id = ids[k];
-		r = recv_reply(d, &cmd, &rep, &refused);
+		r = recv_reply(d, &cmds[k], &rep, &refused);
 		if (r < 0 && !refused)
 			return r;
 		if (r == 0) {
 			vfu_msg_close(&rep);
 		} else if (!first) {
 			first = r;
-			snprintf(first_err, sizeof(first_err), "DEVICE_SET_IRQS of vring %u: %.150s", k,
-				 d->err);
+			snprintf(first_err, sizeof(first_err), "DEVICE_SET_IRQS of vring %u: %.150s",
+				 cmds[k].u.irq_set.start, d->err);
 		}
 	}
 	if (first)
 		snprintf(d->err, sizeof(d->err), "%s", first_err);
 	return first;
+}
+
+static void irq_cmd(struct vfu_msg *cmd, unsigned start, bool bind)
+{
+	vfu_msg_init(cmd, VFU_CMD_DEVICE_SET_IRQS, 0);
+	cmd->u.irq_set.index = 0;
+	cmd->u.irq_set.start = start;
+	/* DATA_NONE with count 0 unbinds every vector (VFIO's rule). */
+	cmd->u.irq_set.flags = VFU_IRQ_ACTION_TRIGGER | (bind ? VFU_IRQ_DATA_EVENTFD : VFU_IRQ_DATA_NONE);
+	cmd->u.irq_set.count = bind;
+}
+
+int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n)
+{
+	struct vfu_msg cmds[ACCEL_DEV_MAX_VRINGS + 1];
+	int cfds[ACCEL_DEV_MAX_VRINGS + 1];
+	unsigned k = 0;
+	bool some_none = false;
+
+	if (d->vdpa)
+		return accel_vdpa_set_irqs(d->vdpa, fds, n);
+	if (n > ACCEL_DEV_MAX_VRINGS)
+		return fail(d, -ERANGE, "DEVICE_SET_IRQS: %u vrings", n);
+	/*
+	 * One vring per command.  vfio-user has no way to unbind one vector
+	 * (an fd of -1 cannot be passed): when a ring has none, every vector
+	 * is unbound first and the others bound again after.
+	 */
+	for (unsigned i = 0; i < n; i++)
+		some_none |= fds[i] < 0;
+	if (some_none) {
+		irq_cmd(&cmds[k], 0, false);
+		cfds[k++] = -1;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		if (fds[i] < 0)
+			continue;
+		irq_cmd(&cmds[k], i, true);
+		cfds[k++] = fds[i];
+	}
+	return irq_burst(d, cmds, cfds, k);
+}
+
+int accel_dev_set_irq(struct accel_dev *d, unsigned idx, int fd)
+{
+	struct vfu_msg cmd;
+
+	if (fd < 0)
+		return fail(d, -EINVAL, "DEVICE_SET_IRQS: vring %u: no eventfd", idx);
+	if (d->vdpa)
+		return accel_vdpa_set_irq(d->vdpa, idx, fd);
+	if (idx >= ACCEL_DEV_MAX_VRINGS)
+		return fail(d, -ERANGE, "DEVICE_SET_IRQS: vring %u", idx);
+	irq_cmd(&cmd, idx, true);
+	return irq_burst(d, &cmd, &fd, 1);
 }
 
 /*

@@ -72,6 +72,11 @@ int accel_dev_dma_batch(struct accel_dev *d, bool begin);
 
 /* Interrupts: fds[i] (an eventfd, or -1 for none) is signalled for vring i. */
 int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n);
+/*
+ * Vring idx's interrupt alone, to eventfd fd (not -1), while the device
+ * runs: no stop, the other vectors untouched.
+ */
+int accel_dev_set_irq(struct accel_dev *d, unsigned idx, int fd);
 
 /* One vhost request through the mailbox; *ret_reply when one is due. */
 int accel_dev_vhost(struct accel_dev *d, const struct vv_msg *req, struct vv_msg *ret_reply);

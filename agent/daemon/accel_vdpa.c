@@ -266,6 +266,16 @@ int accel_vdpa_set_irqs(struct accel_vdpa *v, const int *fds, unsigned n)
 	return 0;
 }
 
+int accel_vdpa_set_irq(struct accel_vdpa *v, unsigned idx, int fd)
+{
+	struct vhost_vring_file f = { .index = idx, .fd = fd };
+
+	if (idx >= v->nvrings)
+		return fail(v, -ERANGE, "VHOST_SET_VRING_CALL: vring %u of %u", idx, v->nvrings);
+	/* The kernel swaps a running ring's call fd in place (drivers/vhost/vdpa.c). */
+	return xioctl(v, VHOST_SET_VRING_CALL, &f, "VHOST_SET_VRING_CALL");
+}
+
 static int start(struct accel_vdpa *v)
 {
 	int r;

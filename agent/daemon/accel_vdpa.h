@@ -57,6 +57,8 @@ int accel_vdpa_dma_unmap(struct accel_vdpa *v, uint64_t iova, uint64_t size);
 /* Brackets a run of maps and unmaps (one IOTLB batch when offered). */
 int accel_vdpa_dma_batch(struct accel_vdpa *v, bool begin);
 int accel_vdpa_set_irqs(struct accel_vdpa *v, const int *fds, unsigned n);
+/* Ring idx's call eventfd, the device running or not. */
+int accel_vdpa_set_irq(struct accel_vdpa *v, unsigned idx, int fd);
 int accel_vdpa_vhost(struct accel_vdpa *v, const struct vv_msg *req, struct vv_msg *ret_reply);
 /* A device reset: no DMA after it returns.  0 (a second call too). */
 int accel_vdpa_cut_off(struct accel_vdpa *v);

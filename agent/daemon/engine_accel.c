@@ -65,6 +65,9 @@ struct engine_accel {
 
 	unsigned nmaps;
 	uint64_t map_iova[GUEST_MEM_MAX_REGIONS], map_size[GUEST_MEM_MAX_REGIONS];
+	/* The front end's memory table the maps are of (vu_dev.mem_gen); valid with maps_valid. */
+	uint64_t maps_gen;
+	bool maps_valid;
 
 	/* The device's log: a memfd we map and DMA-map for the device. */
 	int log_fd;
@@ -573,12 +576,21 @@ static int map_memory(struct engine_accel *e)
 	const struct guest_mem *mem = &e->dev->mem;
 	int r;
 
+	/*
+	 * The same memory table as at the last start (a restart inside one
+	 * front-end session): the device still has it mapped.  vhost-vdpa
+	 * writes its mappings again itself after a reset that cleared them
+	 * (accel_vdpa.c, reset()).
+	 */
+	if (e->maps_valid && e->maps_gen == e->dev->mem_gen)
+		return 0;
 	r = accel_dev_dma_batch(e->adev, true);
 	if (r < 0)
 		return dev_fail(e, r, "DMA map of guest memory");
 	for (unsigned i = 0; i < e->nmaps; i++)
 		accel_dev_dma_unmap(e->adev, e->map_iova[i], e->map_size[i]);
 	e->nmaps = 0;
+	e->maps_valid = false;
 	for (unsigned i = 0; i < mem->nregions; i++) {
 		/* IOVA = GPA: the device's addresses are the guest's. */
 		r = accel_dev_dma_map(e->adev, mem->r[i].gpa, mem->r[i].size, mem->r[i].fd,
@@ -589,26 +601,30 @@ static int map_memory(struct engine_accel *e)
 		e->map_size[e->nmaps++] = mem->r[i].size;
 	}
 	r = accel_dev_dma_batch(e->adev, false);
-	return r < 0 ? dev_fail(e, r, "DMA map of guest memory") : 0;
+	if (r < 0)
+		return dev_fail(e, r, "DMA map of guest memory");
+	e->maps_gen = e->dev->mem_gen;
+	e->maps_valid = true;
+	pthread_mutex_lock(&e->mu);
+	e->st.memory_maps++;
+	pthread_mutex_unlock(&e->mu);
+	return 0;
 }
 
 /*
  * With F_STATUS the front end says when its last ring is set up
- * (DRIVER_OK): the device starts once then, from acc_settle().  A status of
- * 0 (QEMU stopping the device) keeps a held device stopped for the
- * GET_VRING_BASEs still to come.  Every ring of the port on is as good as
- * DRIVER_OK: a front end that acked STATUS but never sets it still gets
- * its device started once it has set up all the rings it can.
+ * (DRIVER_OK): the device starts once then, from acc_settle(), with every
+ * ring and every ring's call fd (QEMU sends a ring's SET_VRING_CALL after
+ * its SET_VRING_KICK: starting when the last ring was kicked meant a stop
+ * and a second start at its CALL, inside the downtime).  The virtio spec
+ * has the device consume no buffer before DRIVER_OK, so a front end that
+ * acks STATUS sets it (QEMU, DPDK's virtio-user do).  A status of 0 (QEMU
+ * stopping the device) keeps a held device stopped for the GET_VRING_BASEs
+ * still to come.  Without F_STATUS each ring starts as it comes.
  */
 static bool may_start(const struct engine_accel *e)
 {
-	unsigned n = 0;
-
-	if (vu_dev_driver_ok(e->dev))
-		return true;
-	for (unsigned i = 0; i < e->nvrings; i++)
-		n += e->on[i];
-	return n == e->nvrings;
+	return vu_dev_driver_ok(e->dev);
 }
 
 static int configure_and_start(struct engine_accel *e)
@@ -898,6 +914,34 @@ static void acc_settle(void *opaque)
 	configure_and_start(e);
 }
 
+/*
+ * A running ring's new call fd goes to the device in place: one SET_IRQS
+ * (VHOST_SET_VRING_CALL), no stop.  Not started yet (or held): the start
+ * reads it.  The relay signals the guest itself: it takes the pause.
+ */
+static int acc_ring_call_changed(void *opaque, unsigned idx)
+{
+	struct engine_accel *e = opaque;
+	int r;
+
+	if (idx >= e->nvrings || e->failed)
+		return -EIO;
+	if (!e->started || !e->on[idx])
+		return 0;
+	if (e->shadow)
+		return -EAGAIN;
+	r = accel_dev_set_irq(e->adev, idx, e->dev->ring[idx].call_fd);
+	if (r < 0) {
+		log_warning("port %s: ring %u: the device did not take the new call fd in place "
+			    "(%s): it restarts with it", e->name, idx, accel_dev_error(e->adev));
+		return r;
+	}
+	pthread_mutex_lock(&e->mu);
+	e->st.call_swaps++;
+	pthread_mutex_unlock(&e->mu);
+	return 0;
+}
+
 static void acc_pause(void *opaque)
 {
 	stop_device(opaque);
@@ -918,6 +962,7 @@ const struct vu_dev_ops engine_accel_ops = {
 	.ring_stop = acc_ring_stop,
 	.pause = acc_pause,
 	.resume = acc_resume,
+	.ring_call_changed = acc_ring_call_changed,
 	.settle = acc_settle,
 };
 

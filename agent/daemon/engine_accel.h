@@ -77,6 +77,9 @@ struct engine_accel_stats {
 	uint64_t last_switchover_us;	/* GET_VRING_BASE received to reply */
 	uint64_t device_stops;
 	uint64_t device_starts;
+	/* Guest memory DMA-mapped anew (a new memory table), and call fds swapped without a stop. */
+	uint64_t memory_maps;
+	uint64_t call_swaps;
 	/* The last stop: the device's confirmation, the final harvest (with
 	 * the used-ring marks), reading the rings' bases. */
 	uint64_t last_stop_us, last_harvest_us, last_bases_us;

@@ -139,6 +139,7 @@ void vu_dev_reset(struct vu_dev *d)
 	}
 	mig_reset(&d->mig);
 	guest_mem_clear(&d->mem);
+	d->mem_gen++;
 	dirtylog_free(d->log);
 	d->log = NULL;
 	d->log_interim = false;
@@ -392,6 +393,7 @@ static int vu_set_mem_table_exec(struct vu_dev *d, struct vu_msg *m, struct vu_r
 	pause_if_running(d, &paused);
 	guest_mem_clear(&d->mem);
 	d->mem = mem;
+	d->mem_gen++;
 	if (own) {
 		old = d->log;
 		d->log = own;
@@ -571,11 +573,8 @@ static void swap_ring_fd(struct vu_dev *d, struct vu_msg *m, int *slot)
 		d->ops->pause(d->opaque);
 	close_fd(slot);
 	*slot = fd;
-	if (paused) {
-		if (d->ops->ring_fds_changed)
-			d->ops->ring_fds_changed(d->opaque, m->ring);
+	if (paused)
 		d->ops->resume(d->opaque);
-	}
 }
 
 static int vu_set_vring_kick_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
@@ -590,8 +589,24 @@ static int vu_set_vring_kick_exec(struct vu_dev *d, struct vu_msg *m, struct vu_
 
 static int vu_set_vring_call_exec(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
 {
+	struct vu_ring_cfg *r = &d->ring[m->ring];
+
 	(void)reply;
-	swap_ring_fd(d, m, &d->ring[m->ring].call_fd);
+	/* An engine that can swap a running ring's call fd in place does. */
+	if (r->started && !m->u.vring_file.nofd && d->ops->ring_call_changed) {
+		int old = r->call_fd;
+
+		r->call_fd = vu_msg_take_fd(m, 0);
+		if (d->ops->ring_call_changed(d->opaque, m->ring) == 0) {
+			close_fd(&old);
+			return 0;
+		}
+		d->ops->pause(d->opaque);
+		close_fd(&old);
+		d->ops->resume(d->opaque);
+		return 0;
+	}
+	swap_ring_fd(d, m, &r->call_fd);
 	return 0;
 }
 

@@ -65,8 +65,13 @@ struct vu_dev_ops {
 	/* Quiesce / restart every running ring around a change of shared state. */
 	void (*pause)(void *opaque);
 	void (*resume)(void *opaque);
-	/* A ring's call or err fd changed while it runs (already swapped in cfg). */
-	void (*ring_fds_changed)(void *opaque, unsigned idx);
+	/*
+	 * Optional: ring idx's call fd changed (already in cfg) while it runs
+	 * (QEMU swaps it when the guest masks or unmasks the ring's vector).
+	 * 0: the engine took it without a pause; else the old fd is put back
+	 * and the change goes through pause() and resume().
+	 */
+	int (*ring_call_changed)(void *opaque, unsigned idx);
 	int (*send_rarp)(void *opaque, const uint8_t mac[6]);
 	/*
 	 * Optional: called after each front-end request but GET_VRING_BASE.
@@ -92,6 +97,12 @@ struct vu_dev {
 	unsigned nvrings;		/* 2 * queue pairs offered */
 	uint16_t mtu;
 	struct guest_mem mem;
+	/*
+	 * Changes whenever mem does (SET_MEM_TABLE, a reset), never repeats: an
+	 * engine that mapped mem for a device knows whether it still may use
+	 * that mapping.
+	 */
+	uint64_t mem_gen;
 	struct vu_ring_cfg ring[VU_DEV_MAX_VRINGS];
 	struct migration mig;		/* per connection; vu_dev_reset() clears it */
 	struct dirtylog *log;		/* QEMU's log, NULL until SET_LOG_BASE */

@@ -79,6 +79,9 @@ struct fdev {
 	unsigned nheld, held_max;
 	uint64_t refuse;	/* a vhost request the device refuses (0: none) */
 	unsigned writes;	/* mailbox writes (vhost requests) received */
+	/* Interrupts: which vectors have an eventfd bound; SET_IRQS commands. */
+	bool bound[RINGS];
+	unsigned irq_sets;
 	uint16_t base[RINGS];
 	int bell[RINGS];
 	struct vfu_io_msg io;
@@ -166,8 +169,20 @@ static int fdev_reply(struct fdev *f, const struct vfu_msg *m)
 	case VFU_CMD_DMA_UNMAP:
 		rep.u.dma_unmap = m->u.dma_unmap;
 		break;
-	case VFU_CMD_DEVICE_SET_IRQS:
+	case VFU_CMD_DEVICE_SET_IRQS: {
+		const struct vfu_irq_set *q = &m->u.irq_set;
+
+		pthread_mutex_lock(&f->mu);
+		f->irq_sets++;
+		/* VFIO's rules: DATA_NONE with count 0 unbinds every vector. */
+		if ((q->flags & VFU_IRQ_DATA_NONE) && q->count == 0)
+			memset(f->bound, 0, sizeof(f->bound));
+		if (q->flags & VFU_IRQ_DATA_EVENTFD)
+			for (unsigned i = 0; i < q->count && q->start + i < RINGS; i++)
+				f->bound[q->start + i] = true;
+		pthread_mutex_unlock(&f->mu);
 		break;
+	}
 	case VFU_CMD_REGION_WRITE: {
 		size_t n = m->u.access.count;
 		struct vv_wire_hdr h;
@@ -376,6 +391,20 @@ static bool qlog_has(struct t *t, uint64_t page)
 	return v;
 }
 
+/* SET_VRING_CALL on ring i with a new eventfd. */
+static void set_call(struct t *t, unsigned i)
+{
+	struct vu_reply rep;
+	struct vu_msg m;
+
+	m = msg(VU_REQ_SET_VRING_CALL);
+	m.u.vring_file.index = i;
+	m.ring = i;
+	m.fds[0] = eventfd(0, EFD_CLOEXEC);
+	m.nfds = 1;
+	assert_int_equal(handle(&t->d, &m, &rep), 0);
+}
+
 /*
  * Connects, sets memory and logging, and starts both rings on the device,
  * which holds its replies to bursts (hold) or refuses a request (refuse).
@@ -400,10 +429,10 @@ static void up_with(struct t *t, bool hold, uint64_t refuse)
 	t->d.opaque = t->e;
 	t->d.state = VU_STATE_OWNED;
 	/*
-	 * A front end with the STATUS protocol feature and no DRIVER_OK yet:
-	 * the device starts once, when every ring is on (one burst for all).
-	 * Without it the first ring starts alone, and the second's start stops
-	 * and reconfigures the device.
+	 * A front end with the STATUS protocol feature: the device starts
+	 * once, at DRIVER_OK, with every ring (one burst for all).  Without it
+	 * the first ring starts alone, and the second's start stops and
+	 * reconfigures the device.
 	 */
 	if (hold)
 		t->d.protocol_features |= VU_PF(VU_PROTO_F_STATUS);
@@ -439,6 +468,18 @@ static void up_with(struct t *t, bool hold, uint64_t refuse)
 		m.nfds = 1;
 		assert_int_equal(handle(&t->d, &m, &rep), 0);
 		assert_true(t->d.ring[i].started || refuse);
+		/* QEMU's order: a ring's call fd comes after its kick. */
+		set_call(t, i);
+	}
+	if (hold) {
+		struct engine_accel_stats st;
+
+		/* No start before DRIVER_OK, however many rings are on. */
+		engine_accel_stats(t->e, &st);
+		assert_int_equal(st.device_starts, 0);
+		m = msg(VU_REQ_SET_STATUS);
+		m.u.u64 = VU_STATUS_DRIVER_OK;
+		assert_int_equal(handle(&t->d, &m, &rep), 0);
 	}
 	assert_int_equal(engine_accel_failed(t->e), refuse != 0);
 }
@@ -727,6 +768,108 @@ static void long_runs_stop_at_a_failure(void **state)
 	down(&t);
 }
 
+/* DMA_MAPs of guest memory (IOVA 0) the device received. */
+static unsigned guest_maps(struct fdev *f)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&f->mu);
+	for (unsigned i = 0; i < f->maps; i++)
+		n += f->map_iova[i] == 0;
+	pthread_mutex_unlock(&f->mu);
+	return n;
+}
+
+/*
+ * A destination (issue 14): QEMU sets every ring up, each ring's call fd
+ * after its kick, then DRIVER_OK.  The device starts once, at DRIVER_OK,
+ * with guest memory mapped once and every vector bound.  A call fd that
+ * changes under a running ring (the guest masks a vector) is swapped in
+ * place: no stop.  A restart in the same front-end session (a lone stop,
+ * then another request) keeps the mapping; a new memory table maps anew.
+ */
+static void destination_starts_once(void **state)
+{
+	struct engine_accel_stats st;
+	struct vu_reply rep;
+	struct vu_msg m;
+	struct t t;
+	unsigned irqs;
+
+	(void)state;
+	up_with(&t, true, 0);
+	engine_accel_stats(t.e, &st);
+	assert_int_equal(st.device_starts, 1);
+	assert_int_equal(st.device_stops, 0);
+	assert_int_equal(st.memory_maps, 1);
+	assert_int_equal(guest_maps(&t.f), 1);
+	pthread_mutex_lock(&t.f.mu);
+	for (unsigned i = 0; i < RINGS; i++)
+		assert_true(t.f.bound[i]);
+	irqs = t.f.irq_sets;
+	pthread_mutex_unlock(&t.f.mu);
+
+	set_call(&t, 1);
+	engine_accel_stats(t.e, &st);
+	assert_int_equal(st.device_stops, 0);
+	assert_int_equal(st.device_starts, 1);
+	assert_int_equal(st.call_swaps, 1);
+	pthread_mutex_lock(&t.f.mu);
+	assert_int_equal(t.f.irq_sets, irqs + 1);
+	assert_true(t.f.bound[0] && t.f.bound[1]);
+	pthread_mutex_unlock(&t.f.mu);
+
+	/* A lone stop, then another request: a restart, the mapping kept. */
+	m = msg(VU_REQ_GET_VRING_BASE);
+	m.u.state.index = 0;
+	m.ring = 0;
+	assert_int_equal(handle(&t.d, &m, &rep), 0);
+	m = msg(VU_REQ_SET_VRING_ENABLE);
+	m.u.state = (struct vu_vring_state){ 0, 0 };
+	m.ring = 0;
+	assert_int_equal(handle(&t.d, &m, &rep), 0);
+	engine_accel_stats(t.e, &st);
+	assert_int_equal(st.device_stops, 1);
+	assert_int_equal(st.device_starts, 2);
+	assert_int_equal(st.memory_maps, 1);
+	assert_int_equal(guest_maps(&t.f), 1);
+
+	/* A new memory table under the running ring: mapped anew. */
+	m = msg(VU_REQ_SET_MEM_TABLE);
+	m.u.mem.nregions = 1;
+	m.u.mem.regions[0] = (struct vu_mem_region){ 0, MEM, UVA, 0 };
+	m.fds[0] = th_memfd("guest2", MEM);
+	m.nfds = 1;
+	assert_int_equal(handle(&t.d, &m, &rep), 0);
+	t.f.used0 = guest_mem_uva_range(&t.d.mem, UVA + USED0, 4);
+	engine_accel_stats(t.e, &st);
+	assert_int_equal(st.device_starts, 3);
+	assert_int_equal(st.memory_maps, 2);
+	assert_int_equal(guest_maps(&t.f), 2);
+	assert_false(engine_accel_failed(t.e));
+	down(&t);
+}
+
+/*
+ * Without STATUS each ring starts as it comes, the second before its call
+ * fd: a vector without an eventfd must not unbind the others (vfio-user
+ * cannot unbind one: DATA_NONE with count 0 unbinds them all, so the
+ * engine unbinds first and binds the rest after).  Every vector ends bound.
+ */
+static void vectors_stay_bound(void **state)
+{
+	struct t t;
+
+	(void)state;
+	up(&t);
+	pthread_mutex_lock(&t.f.mu);
+	for (unsigned i = 0; i < RINGS; i++)
+		if (!t.f.bound[i])
+			fail_msg("vector %u unbound after every ring's SET_VRING_CALL", i);
+	pthread_mutex_unlock(&t.f.mu);
+	down(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -737,6 +880,8 @@ int main(void)
 		cmocka_unit_test(requests_go_in_bursts),
 		cmocka_unit_test(refusal_inside_a_burst),
 		cmocka_unit_test(long_runs_stop_at_a_failure),
+		cmocka_unit_test(destination_starts_once),
+		cmocka_unit_test(vectors_stay_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
