@@ -2,14 +2,15 @@
 /*
  * vfio-user client for accelerators; see accel_dev.h.  A command is
  * encoded, sent, and its reply received, parsed and matched; vhost
- * requests go in bursts (accel_dev_vhost_many()): all of a burst's
- * commands are sent, then their replies read in order.  A reply that does
+ * requests and interrupts go in flights (accel_dev_vhost_run()): all of a
+ * flight's commands are sent, then their replies read in order.  A reply that does
  * not parse or does not answer its command, or none within the timeout, is
  * an error the caller treats as the device being gone.
  */
 #include "agent/daemon/accel_dev.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -41,6 +42,18 @@ struct accel_dev {
 	 * may be left unread, so no later command can be matched to its reply.
 	 */
 	bool out_of_step;
+	/*
+	 * Commands sent without waiting for their replies
+	 * (accel_dev_dma_map_nowait()), oldest first: their replies are read
+	 * before any later one (drain()); the first of their failures waits
+	 * for accel_dev_sync().
+	 */
+	struct {
+		uint16_t id, command;
+	} pending[ACCEL_DEV_MAX_PENDING];
+	unsigned npending;
+	int deferred;
+	char deferred_err[200];
 	int cut_result;
 	char err[200];
 };
@@ -181,14 +194,88 @@ static int recv_reply_once(struct accel_dev *d, const struct vfu_msg *cmd, struc
  * step.  Any other failure (no reply in time, one that does not parse or
  * match) leaves it out of step: every later command fails at once.
  */
+/*
+ * Reads the replies of the commands sent without waiting, in order; a
+ * refusal is kept for accel_dev_sync(), anything else puts the connection
+ * out of step (returned).
+ */
+static int drain(struct accel_dev *d)
+{
+	while (d->npending) {
+		struct vfu_msg cmd, rep;
+		bool refused = false;
+		int r;
+
+		vfu_msg_init(&cmd, d->pending[0].command, 0);
+		cmd.msg_id = d->pending[0].id;
+		d->npending--;
+		memmove(&d->pending[0], &d->pending[1], d->npending * sizeof(d->pending[0]));
+		r = recv_reply_once(d, &cmd, &rep, &refused);
+		if (r < 0 && !refused) {
+			d->out_of_step = true;
+			d->npending = 0;
+			return r;
+		}
+		if (r == 0) {
+			vfu_msg_close(&rep);
+		} else if (!d->deferred) {
+			d->deferred = r;
+			snprintf(d->deferred_err, sizeof(d->deferred_err), "%s", d->err);
+		}
+	}
+	return 0;
+}
+
 static int recv_reply(struct accel_dev *d, const struct vfu_msg *cmd, struct vfu_msg *rep,
 		      bool *refused)
 {
 	bool no = false;
-	int r = recv_reply_once(d, cmd, rep, refused ? refused : &no);
+	int r = d->npending ? drain(d) : 0;
 
+	if (r < 0)
+		return r;
+	r = recv_reply_once(d, cmd, rep, refused ? refused : &no);
 	if (r < 0 && !(refused ? *refused : no))
 		d->out_of_step = true;
+	return r;
+}
+
+int accel_dev_readable(struct accel_dev *d, bool *ret_awaited)
+{
+	uint8_t b;
+	ssize_t n;
+
+	*ret_awaited = false;
+	if (d->vdpa)
+		return fail(d, -EPROTO, "the device's fd turned readable");
+	n = recv(d->sock, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	/* Read meanwhile: a reply awaited came before a later one was read. */
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
+	if (d->npending) {
+		*ret_awaited = true;
+		return drain(d);
+	}
+	if (n < 0)
+		return fail(d, -errno, "receive: %s", strerror(errno));
+	if (n == 0)
+		return fail(d, -ECONNRESET, "the device closed the connection");
+	return fail(d, -EPROTO, "the device spoke unasked");
+}
+
+int accel_dev_sync(struct accel_dev *d)
+{
+	int r;
+
+	if (d->vdpa)
+		return 0;
+	if ((r = drain(d)) < 0)
+		return r;
+	r = d->deferred;
+	if (r < 0) {
+		snprintf(d->err, sizeof(d->err), "%s", d->deferred_err);
+		d->deferred = 0;
+	}
 	return r;
 }
 
@@ -220,6 +307,29 @@ int accel_dev_dma_map(struct accel_dev *d, uint64_t iova, uint64_t size, int fd,
 	return r;
 }
 
+int accel_dev_dma_map_nowait(struct accel_dev *d, uint64_t iova, uint64_t size, int fd,
+			     uint64_t offset)
+{
+	struct vfu_msg cmd;
+	int r;
+
+	if (d->vdpa)
+		return accel_vdpa_dma_map(d->vdpa, iova, size, fd, offset);
+	if (d->npending == ACCEL_DEV_MAX_PENDING && (r = drain(d)) < 0)
+		return r;
+	vfu_msg_init(&cmd, VFU_CMD_DMA_MAP, 0);
+	cmd.u.dma_map.flags = VFU_DMA_READ | VFU_DMA_WRITE;
+	cmd.u.dma_map.offset = offset;
+	cmd.u.dma_map.addr = iova;
+	cmd.u.dma_map.size = size;
+	r = send_cmd(d, &cmd, &fd, 1);
+	if (r < 0)
+		return r;
+	d->pending[d->npending].id = cmd.msg_id;
+	d->pending[d->npending++].command = cmd.command;
+	return 0;
+}
+
 int accel_dev_dma_unmap(struct accel_dev *d, uint64_t iova, uint64_t size)
 {
 	struct vfu_msg cmd, rep;
@@ -234,104 +344,6 @@ int accel_dev_dma_unmap(struct accel_dev *d, uint64_t iova, uint64_t size)
 	if (r == 0)
 		vfu_msg_close(&rep);
 	return r;
-}
-
-/*
- * SET_IRQS commands, all sent before the first reply is read (as vhost
- * requests are in a burst): cmds[k] with fds[k] (-1: none).  Returns 0 or
- * the first failure, its ring named in d->err.
- */
-static int irq_burst(struct accel_dev *d, struct vfu_msg *cmds, const int *fds, unsigned n)
-{
-	char first_err[sizeof(d->err)] = "";
-	struct vfu_msg rep;
-	unsigned sent = 0;
-	int r = 0, first = 0;
-
-	for (unsigned k = 0; k < n; k++) {
-		r = send_cmd(d, &cmds[k], fds[k] >= 0 ? &fds[k] : NULL, fds[k] >= 0);
-		if (r < 0 && d->out_of_step)
-			return r;	/* the connection is broken */
-		if (r < 0) {
-			/* Not sent: what was, is still answered below. */
-			first = r;
-			snprintf(first_err, sizeof(first_err), "%s", d->err);
-			break;
-		}
-		sent++;
-	}
-	for (unsigned k = 0; k < sent; k++) {
-		bool refused = false;
-
-		r = recv_reply(d, &cmds[k], &rep, &refused);
-		if (r < 0 && !refused)
-			return r;
-		if (r == 0) {
-			vfu_msg_close(&rep);
-		} else if (!first) {
-			first = r;
-			snprintf(first_err, sizeof(first_err), "DEVICE_SET_IRQS of vring %u: %.150s",
-				 cmds[k].u.irq_set.start, d->err);
-		}
-	}
-	if (first)
-		snprintf(d->err, sizeof(d->err), "%s", first_err);
-	return first;
-}
-
-static void irq_cmd(struct vfu_msg *cmd, unsigned start, bool bind)
-{
-	vfu_msg_init(cmd, VFU_CMD_DEVICE_SET_IRQS, 0);
-	cmd->u.irq_set.index = 0;
-	cmd->u.irq_set.start = start;
-	/* DATA_NONE with count 0 unbinds every vector (VFIO's rule). */
-	cmd->u.irq_set.flags = VFU_IRQ_ACTION_TRIGGER | (bind ? VFU_IRQ_DATA_EVENTFD : VFU_IRQ_DATA_NONE);
-	cmd->u.irq_set.count = bind;
-}
-
-int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n)
-{
-	struct vfu_msg cmds[ACCEL_DEV_MAX_VRINGS + 1];
-	int cfds[ACCEL_DEV_MAX_VRINGS + 1];
-	unsigned k = 0;
-	bool some_none = false;
-
-	if (d->vdpa)
-		return accel_vdpa_set_irqs(d->vdpa, fds, n);
-	if (n > ACCEL_DEV_MAX_VRINGS)
-		return fail(d, -ERANGE, "DEVICE_SET_IRQS: %u vrings", n);
-	/*
-	 * One vring per command.  vfio-user has no way to unbind one vector
-	 * (an fd of -1 cannot be passed): when a ring has none, every vector
-	 * is unbound first and the others bound again after.
-	 */
-	for (unsigned i = 0; i < n; i++)
-		some_none |= fds[i] < 0;
-	if (some_none) {
-		irq_cmd(&cmds[k], 0, false);
-		cfds[k++] = -1;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		if (fds[i] < 0)
-			continue;
-		irq_cmd(&cmds[k], i, true);
-		cfds[k++] = fds[i];
-	}
-	return irq_burst(d, cmds, cfds, k);
-}
-
-int accel_dev_set_irq(struct accel_dev *d, unsigned idx, int fd)
-{
-	struct vfu_msg cmd;
-
-	if (fd < 0)
-		return fail(d, -EINVAL, "DEVICE_SET_IRQS: vring %u: no eventfd", idx);
-	if (d->vdpa)
-		return accel_vdpa_set_irq(d->vdpa, idx, fd);
-	if (idx >= ACCEL_DEV_MAX_VRINGS)
-		return fail(d, -ERANGE, "DEVICE_SET_IRQS: vring %u", idx);
-	irq_cmd(&cmd, idx, true);
-	return irq_burst(d, &cmd, &fd, 1);
 }
 
 /*
@@ -369,50 +381,90 @@ static int mailbox_reply(struct accel_dev *d, const struct vv_msg *req, const ui
 	return 0;
 }
 
-int accel_dev_vhost(struct accel_dev *d, const struct vv_msg *req, struct vv_msg *ret_reply)
-{
-	if (d->vdpa)
-		return accel_vdpa_vhost(d->vdpa, req, ret_reply);
-	return accel_dev_vhost_many(d, req, 1, ret_reply);
-}
-
 /* Requests per burst: their mailbox writes and reads fit the socket's buffer. */
 #define BURST 32
 
 /*
- * vfio-user: up to BURST requests as mailbox writes, each followed by a
- * read of the mailbox when it expects a reply, all sent before any reply
- * is read; the device runs them in order.  Then every reply is read in
- * order, including those after a refusal (the connection stays in step);
- * the first failure is the one returned.  A transport failure ends it.
+ * A flight: commands sent one after the other, none waiting for a reply,
+ * then every reply read in order (the device runs them in order).  A
+ * refusal leaves the connection in step, so the replies after it are read
+ * too; the first failure is the one returned.  Any other failure to send
+ * or to read puts the connection out of step and ends the flight.
  */
-static int vhost_burst(struct accel_dev *d, const struct vv_msg *reqs, unsigned n,
-		       struct vv_msg *replies)
+struct flight_ent {
+	uint16_t msg_id, command;
+	uint32_t count;		/* REGION_READ, _WRITE: the bytes (the reply says them again) */
+	int req;		/* the vhost request it carries, -1 for none */
+	unsigned vector;	/* SET_IRQS: its first vector */
+};
+
+struct flight {
+	struct flight_ent e[2 * BURST + ACCEL_DEV_MAX_VRINGS + 1];
+	unsigned n;
+	int first;
+	char first_err[200];
+	unsigned failed_req;	/* the first vhost request that failed */
+};
+
+static void flight_init(struct flight *f)
+{
+	f->n = 0;
+	f->first = 0;
+	f->first_err[0] = '\0';
+	f->failed_req = UINT_MAX;
+}
+
+static void flight_failed(struct accel_dev *d, struct flight *f, int r, int req)
+{
+	if (f->first)
+		return;
+	f->first = r;
+	snprintf(f->first_err, sizeof(f->first_err), "%s", d->err);
+	if (req >= 0)
+		f->failed_req = (unsigned)req;
+}
+
+/* Sends cmd as part of f; false when nothing more may be sent. */
+static bool flight_send(struct accel_dev *d, struct flight *f, struct vfu_msg *cmd, const int *fds,
+			size_t nfds, int req)
+{
+	int r;
+
+	if (f->first)
+		return false;
+	r = send_cmd(d, cmd, fds, nfds);
+	if (r < 0) {
+		/* Not sent: what was, is still answered (unless out of step). */
+		flight_failed(d, f, r, req);
+		return false;
+	}
+	f->e[f->n++] = (struct flight_ent){
+		cmd->msg_id, cmd->command,
+		cmd->command == VFU_CMD_REGION_READ || cmd->command == VFU_CMD_REGION_WRITE ?
+			cmd->u.access.count : 0, req,
+		cmd->command == VFU_CMD_DEVICE_SET_IRQS ? cmd->u.irq_set.start : 0 };
+	return true;
+}
+
+/* reqs[0..n) as mailbox writes, each followed by a read when it has a reply. */
+static void flight_vhost(struct accel_dev *d, struct flight *f, const struct vv_msg *reqs,
+			 unsigned n)
 {
 	struct vv_parse_ctx ctx = { .max_vrings = d->nvrings };
-	struct {
-		uint16_t msg_id, command;
-		uint32_t count;
-		unsigned req;
-	} sent[2 * BURST];
 	uint8_t buf[VV_MAX_MSG];
-	char first_err[sizeof(d->err)] = "";
-	unsigned nsent = 0;
-	int first = 0, r;
 
 	for (unsigned i = 0; i < n; i++) {
-		struct vfu_msg cmd;
 		struct msg_err verr;
+		struct vfu_msg cmd;
 		size_t len;
+		int r;
 
 		r = vv_encode(&reqs[i], &ctx, buf, sizeof(buf), &len, &verr);
 		if (r < 0) {
-			/* Nothing of it was sent: what was, is still answered below. */
 			fail(d, r, "%s: cannot encode: %s", vv_request_name(reqs[i].request),
 			     verr.reason);
-			first = r;
-			snprintf(first_err, sizeof(first_err), "%s", d->err);
-			break;
+			flight_failed(d, f, r, (int)i);
+			return;
 		}
 		for (int read = 0; read < 2; read++) {
 			if (read && !vv_expects_reply(&reqs[i]))
@@ -421,78 +473,186 @@ static int vhost_burst(struct accel_dev *d, const struct vv_msg *reqs, unsigned 
 			cmd.u.access.region = VV_REGION_MAILBOX;
 			cmd.u.access.count = read ? (uint32_t)sizeof(buf) : (uint32_t)len;
 			cmd.u.access.data = read ? NULL : buf;
-			r = send_cmd(d, &cmd, NULL, 0);
-			if (r < 0 && d->out_of_step)
-				return r;	/* the connection is broken */
-			if (r < 0) {
-				/* Not sent (encoding): what was, is still answered below. */
-				first = r;
-				snprintf(first_err, sizeof(first_err), "%s", d->err);
-				break;
-			}
-			sent[nsent].msg_id = cmd.msg_id;
-			sent[nsent].command = cmd.command;
-			sent[nsent].count = cmd.u.access.count;
-			sent[nsent++].req = i;
+			if (!flight_send(d, f, &cmd, NULL, 0, (int)i))
+				return;
 		}
-		if (first)
-			break;
 	}
-	for (unsigned k = 0; k < nsent; k++) {
-		const struct vv_msg *req = &reqs[sent[k].req];
+}
+
+/*
+ * Interrupts: fds[i] (-1: none) for vring i, one vring per command.
+ * vfio-user has no way to unbind one vector (an fd of -1 cannot be
+ * passed; DATA_NONE with count 0 unbinds them all): when a ring has none,
+ * every vector is unbound first and the others bound after.
+ */
+static void flight_irqs(struct accel_dev *d, struct flight *f, unsigned first, const int *fds,
+			unsigned n)
+{
+	bool some_none = false;
+	struct vfu_msg cmd;
+
+	for (unsigned i = 0; i < n; i++)
+		some_none |= fds[i] < 0;
+	for (int bind = !some_none; bind < 2; bind++) {
+		for (unsigned i = 0; i < n; i++) {
+			if (bind && fds[i] < 0)
+				continue;
+			vfu_msg_init(&cmd, VFU_CMD_DEVICE_SET_IRQS, 0);
+			cmd.u.irq_set.index = 0;
+			cmd.u.irq_set.start = bind ? first + i : 0;
+			cmd.u.irq_set.flags = VFU_IRQ_ACTION_TRIGGER |
+					      (bind ? VFU_IRQ_DATA_EVENTFD : VFU_IRQ_DATA_NONE);
+			cmd.u.irq_set.count = bind;
+			if (!flight_send(d, f, &cmd, bind ? &fds[i] : NULL, bind, -1))
+				return;
+			if (!bind)
+				break;	/* one unbinds them all */
+		}
+	}
+}
+
+/* Entries from k on have no reply read: their requests are not confirmed. */
+static void flight_unread(struct flight *f, unsigned k)
+{
+	if (k < f->n && f->e[k].req >= 0 && (unsigned)f->e[k].req < f->failed_req)
+		f->failed_req = (unsigned)f->e[k].req;
+}
+
+/*
+ * Reads the flight's replies; the vhost replies into replies[] when
+ * wanted.  f->failed_req ends as the first request not confirmed.
+ */
+static int flight_land(struct accel_dev *d, struct flight *f, const struct vv_msg *reqs,
+		       struct vv_msg *replies)
+{
+	if (d->out_of_step) {
+		flight_unread(f, 0);
+		return f->first ? f->first : -EPIPE;
+	}
+	for (unsigned k = 0; k < f->n; k++) {
+		const struct flight_ent *x = &f->e[k];
+		const struct vv_msg *req = x->req >= 0 ? &reqs[x->req] : NULL;
 		struct vfu_msg cmd, rep;
 		bool refused = false;
+		int r;
 
-		vfu_msg_init(&cmd, sent[k].command, 0);
-		cmd.msg_id = sent[k].msg_id;
+		vfu_msg_init(&cmd, x->command, 0);
+		cmd.msg_id = x->msg_id;
 		cmd.u.access.region = VV_REGION_MAILBOX;
-		cmd.u.access.count = sent[k].count;
+		cmd.u.access.count = x->count;
 		r = recv_reply(d, &cmd, &rep, &refused);
-		if (r < 0 && !refused)
-			return r;	/* out of step: the device is gone */
-		if (r < 0)	/* the mailbox write was refused: name the request */
+		if (r < 0 && !refused) {
+			/* Out of step: the device is gone. */
+			flight_unread(f, k);
+			return r;
+		}
+		if (r < 0 && req)	/* the mailbox write was refused: name the request */
 			fail(d, r, "%s: the device refused: %s", vv_request_name(req->request),
 			     strerror(-r));
-		if (r == 0 && cmd.command == VFU_CMD_REGION_READ) {
+		else if (r < 0)
+			fail(d, r, "DEVICE_SET_IRQS of vring %u: the device refused: %s", x->vector,
+			     strerror(-r));
+		if (r == 0 && x->command == VFU_CMD_REGION_READ) {
 			/* A bad or refusing mailbox reply leaves the connection in step. */
 			r = mailbox_reply(d, req, rep.u.access.data, rep.u.access.count,
-					  replies ? &replies[sent[k].req] : NULL);
+					  replies ? &replies[x->req] : NULL);
 			vfu_msg_close(&rep);
 		} else if (r == 0) {
 			vfu_msg_close(&rep);
 		}
-		if (r < 0 && !first) {
-			first = r;
-			snprintf(first_err, sizeof(first_err), "%s", d->err);
-		}
+		if (r < 0)
+			flight_failed(d, f, r, x->req);
 	}
-	if (first)
-		snprintf(d->err, sizeof(d->err), "%s", first_err);
-	return first;
+	if (f->first)
+		snprintf(d->err, sizeof(d->err), "%s", f->first_err);
+	return f->first;
+}
+
+int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n)
+{
+	struct flight f;
+
+	if (d->vdpa)
+		return accel_vdpa_set_irqs(d->vdpa, fds, n);
+	if (n > ACCEL_DEV_MAX_VRINGS)
+		return fail(d, -ERANGE, "DEVICE_SET_IRQS: %u vrings", n);
+	flight_init(&f);
+	flight_irqs(d, &f, 0, fds, n);
+	return flight_land(d, &f, NULL, NULL);
+}
+
+int accel_dev_set_irq(struct accel_dev *d, unsigned idx, int fd)
+{
+	struct flight f;
+
+	if (fd < 0)
+		return fail(d, -EINVAL, "DEVICE_SET_IRQS: vring %u: no eventfd", idx);
+	if (d->vdpa)
+		return accel_vdpa_set_irq(d->vdpa, idx, fd);
+	if (idx >= ACCEL_DEV_MAX_VRINGS)
+		return fail(d, -ERANGE, "DEVICE_SET_IRQS: vring %u", idx);
+	flight_init(&f);
+	flight_irqs(d, &f, idx, &fd, 1);
+	return flight_land(d, &f, NULL, NULL);
+}
+
+int accel_dev_vhost(struct accel_dev *d, const struct vv_msg *req, struct vv_msg *ret_reply)
+{
+	if (d->vdpa)
+		return accel_vdpa_vhost(d->vdpa, req, ret_reply);
+	return accel_dev_vhost_many(d, req, 1, ret_reply);
+}
+
+int accel_dev_vhost_run(struct accel_dev *d, const struct vv_msg *reqs, unsigned n,
+			struct vv_msg *replies, const int *calls, unsigned ncalls,
+			unsigned *ret_done)
+{
+	unsigned done = 0;
+	int r = 0;
+
+	if (calls && ncalls > ACCEL_DEV_MAX_VRINGS)
+		return fail(d, -ERANGE, "DEVICE_SET_IRQS: %u vrings", ncalls);
+	while (done < n || (calls && done == n)) {
+		unsigned k = n - done < BURST ? n - done : BURST;
+		bool last = done + k == n;
+		struct flight f;
+
+		if (d->vdpa) {
+			/* ioctls: each is done when it returns; the first failure ends the run. */
+			if (done == n) {
+				r = accel_vdpa_set_irqs(d->vdpa, calls, ncalls);
+				break;
+			}
+			r = accel_vdpa_vhost(d->vdpa, &reqs[done], replies ? &replies[done] : NULL);
+			if (r < 0)
+				break;
+			done++;
+			continue;
+		}
+		/* The last burst carries the interrupts, read back with it. */
+		flight_init(&f);
+		flight_vhost(d, &f, &reqs[done], k);
+		if (last && calls)
+			flight_irqs(d, &f, 0, calls, ncalls);
+		r = flight_land(d, &f, &reqs[done], replies ? &replies[done] : NULL);
+		if (r < 0) {
+			/* After a failure nothing more is sent: the run's result is known. */
+			done += f.failed_req != UINT_MAX ? f.failed_req : k;
+			break;
+		}
+		done += k;
+		if (last)
+			break;
+	}
+	if (ret_done)
+		*ret_done = r < 0 ? done : n;
+	return r;
 }
 
 int accel_dev_vhost_many(struct accel_dev *d, const struct vv_msg *reqs, unsigned n,
 			 struct vv_msg *replies)
 {
-	for (unsigned done = 0; done < n;) {
-		unsigned k = n - done < BURST ? n - done : BURST;
-		int r;
-
-		if (d->vdpa) {
-			/* ioctls: each is done when it returns; the first failure ends the run. */
-			r = accel_vdpa_vhost(d->vdpa, &reqs[done], replies ? &replies[done] : NULL);
-			k = 1;
-			if (r < 0)
-				return r;
-		} else {
-			/* After a failure nothing more is sent: the run's result is known. */
-			r = vhost_burst(d, &reqs[done], k, replies ? &replies[done] : NULL);
-			if (r < 0)
-				return r;
-		}
-		done += k;
-	}
-	return 0;
+	return accel_dev_vhost_run(d, reqs, n, replies, NULL, 0, NULL);
 }
 
 /*
@@ -680,6 +840,7 @@ int accel_dev_cut_off(struct accel_dev *d, int timeout_ms)
 		return d->cut_result;
 	d->cut = true;
 	d->cut_result = -ETIMEDOUT;
+	d->npending = 0;	/* read below with every other late reply */
 	/*
 	 * Shut down, not closed: the fd stays valid for the port's watch
 	 * until accel_dev_close(), and we can still read to see the end.

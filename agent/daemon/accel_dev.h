@@ -67,6 +67,25 @@ const char *accel_dev_carrier(const struct accel_dev *d);
 int accel_dev_dma_map(struct accel_dev *d, uint64_t iova, uint64_t size, int fd,
 		      uint64_t offset);
 int accel_dev_dma_unmap(struct accel_dev *d, uint64_t iova, uint64_t size);
+/*
+ * As accel_dev_dma_map(), without waiting for the device (vfio-user: the
+ * command is sent, the device maps while we go on; vhost-vdpa: done when
+ * it returns).  Its reply is read before any later command's; whether it
+ * succeeded, accel_dev_sync() says.
+ */
+#define ACCEL_DEV_MAX_PENDING 16
+int accel_dev_dma_map_nowait(struct accel_dev *d, uint64_t iova, uint64_t size, int fd,
+			     uint64_t offset);
+/* Waits for every command sent without waiting; 0, or the first one's failure. */
+int accel_dev_sync(struct accel_dev *d);
+/*
+ * The device's fd turned readable while no command waits: 0 when that was
+ * replies to commands sent without waiting (read now; a refusal waits for
+ * accel_dev_sync()) or nothing any more (read meanwhile); < 0 when the
+ * connection closed or broke, or the device spoke unasked.  *ret_awaited:
+ * whether replies were due.
+ */
+int accel_dev_readable(struct accel_dev *d, bool *ret_awaited);
 /* Brackets a run of maps and unmaps: one IOTLB batch on vhost-vdpa. */
 int accel_dev_dma_batch(struct accel_dev *d, bool begin);
 
@@ -97,6 +116,16 @@ int accel_dev_vhost(struct accel_dev *d, const struct vv_msg *req, struct vv_msg
  */
 int accel_dev_vhost_many(struct accel_dev *d, const struct vv_msg *reqs, unsigned n,
 			 struct vv_msg *replies);
+/*
+ * accel_dev_vhost_many(), and with calls (not NULL) the interrupts as
+ * accel_dev_set_irqs() would set them, in the last burst: one round trip
+ * for a configuration of up to 32 requests and its interrupts.  On
+ * failure *ret_done (optional) says how many requests from the first
+ * succeeded (n: the interrupts failed).
+ */
+int accel_dev_vhost_run(struct accel_dev *d, const struct vv_msg *reqs, unsigned n,
+			struct vv_msg *replies, const int *calls, unsigned ncalls,
+			unsigned *ret_done);
 
 /*
  * Cuts the device off: our end of the connection is shut down (the device

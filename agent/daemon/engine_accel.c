@@ -464,11 +464,11 @@ static void drain_transmit(struct engine_accel *e)
  */
 static int stop_device(struct engine_accel *e)
 {
-	struct vv_msg m, req[NV], rep[NV];
-	unsigned ring[NV], n = 0;
-	bool gone = false;
+	struct vv_msg req[1 + NV], rep[1 + NV];
+	unsigned ring[NV], n = 0, done = 0;
+	bool gone = false, bases_on_device;
 	uint64_t t0 = mono_ns(), t1, t2;
-	int r = 0;
+	int r = 0, rstop;
 
 	if (!e->started)
 		return 0;
@@ -476,48 +476,52 @@ static int stop_device(struct engine_accel *e)
 	e->started = false;
 	if (!accel_dev_can_suspend(e->adev))
 		drain_transmit(e);
-	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
-	m.u.u64 = VV_STATE_STOP;
-	r = vhost(e, VV_REQ_DEVICE_SET_STATE, &m, NULL);
-	if (r < 0)
+	/*
+	 * The stop and every running ring's base in one burst: the device
+	 * answers the bases once it has stopped.  A device reset, not
+	 * suspended, has forgotten them: the relay's shadow rings know where
+	 * each ring stands.
+	 */
+	bases_on_device = accel_dev_can_suspend(e->adev) || !e->shadow;
+	vv_msg_init(&req[n], VV_REQ_DEVICE_SET_STATE, VV_FLAG_NEED_REPLY);
+	req[n++].u.u64 = VV_STATE_STOP;
+	for (unsigned i = 0; i < e->nvrings && bases_on_device; i++) {
+		if (!e->on[i])
+			continue;
+		vv_msg_init(&req[n], VV_REQ_GET_VRING_BASE, 0);
+		req[n].u.state.index = i;
+		ring[n++ - 1] = i;
+	}
+	r = accel_dev_vhost_run(e->adev, req, n, rep, NULL, 0, &done);
+	rstop = r < 0 && done == 0 ? r : 0;
+	if (rstop < 0) {
+		dev_fail(e, rstop, vv_request_name(VV_REQ_DEVICE_SET_STATE));
 		gone = cut_off(e);
-	else
+	} else {
 		e->maybe_running = false;
+	}
 	/*
 	 * Relay mode: what the device completed before it stopped reaches the
 	 * guest now, marked in QEMU's log, before any base is answered.
 	 */
-	for (unsigned i = 0; i < e->nvrings && r == 0 && e->shadow; i++)
+	for (unsigned i = 0; i < e->nvrings && rstop == 0 && e->shadow; i++)
 		if (e->on[i])
 			relay_complete(e, e->shadow, vu_dev_active_log(e->dev), i,
 				       e->dev->ring[i].call_fd);
 	t1 = mono_ns();
-	final_harvest(e, r, gone);
+	final_harvest(e, rstop, gone);
 	t2 = mono_ns();
-	/* Every running ring's base, in one burst. */
-	for (unsigned i = 0; i < e->nvrings && r == 0; i++) {
-		if (!e->on[i])
-			continue;
-		/* Reset, not suspended: where the relay stands is where the ring does. */
-		if (!accel_dev_can_suspend(e->adev) && e->shadow) {
+	if (rstop == 0 && r < 0)
+		dev_fail(e, r, "reading the rings' bases");
+	for (unsigned k = 1; k < n && r == 0; k++)
+		e->base[ring[k - 1]] = (uint16_t)rep[k].u.state.num;
+	for (unsigned i = 0; i < e->nvrings && r == 0 && !bases_on_device; i++)
+		if (e->on[i])
 			e->base[i] = shadow_next_avail(e->shadow, i);
-			continue;
-		}
-		vv_msg_init(&req[n], VV_REQ_GET_VRING_BASE, 0);
-		req[n].u.state.index = i;
-		ring[n++] = i;
-	}
-	if (r == 0 && n) {
-		r = accel_dev_vhost_many(e->adev, req, n, rep);
-		if (r < 0)
-			dev_fail(e, r, "reading the rings' bases");
-		for (unsigned k = 0; k < n && r == 0; k++)
-			e->base[ring[k]] = (uint16_t)rep[k].u.state.num;
-	}
 	pthread_mutex_lock(&e->mu);
 	e->st.last_stop_us = (t1 - t0) / 1000;
 	e->st.last_harvest_us = (t2 - t1) / 1000;
-	e->st.last_bases_us = (mono_ns() - t2) / 1000;
+	e->st.last_bases_us = 0;
 	pthread_mutex_unlock(&e->mu);
 	return r;
 }
@@ -592,9 +596,13 @@ static int map_memory(struct engine_accel *e)
 	e->nmaps = 0;
 	e->maps_valid = false;
 	for (unsigned i = 0; i < mem->nregions; i++) {
-		/* IOVA = GPA: the device's addresses are the guest's. */
-		r = accel_dev_dma_map(e->adev, mem->r[i].gpa, mem->r[i].size, mem->r[i].fd,
-				      mem->r[i].mmap_offset);
+		/*
+		 * IOVA = GPA: the device's addresses are the guest's.  Not
+		 * waited for: the device maps while we go on, and the start
+		 * collects the replies (accel_dev_sync()).
+		 */
+		r = accel_dev_dma_map_nowait(e->adev, mem->r[i].gpa, mem->r[i].size, mem->r[i].fd,
+					     mem->r[i].mmap_offset);
 		if (r < 0)
 			return dev_fail(e, r, "DMA map of guest memory");
 		e->map_iova[e->nmaps] = mem->r[i].gpa;
@@ -684,6 +692,8 @@ static int configure_and_start(struct engine_accel *e)
 	r = map_memory(e);
 	if (r < 0)
 		return r;
+	if ((r = accel_dev_sync(e->adev)) < 0)
+		return dev_fail(e, r, "DMA map of guest memory");
 	shadow_drop(e);
 	if (relay && (r = shadow_setup(e)) < 0)
 		return r;
@@ -760,12 +770,10 @@ static int configure_and_start(struct engine_accel *e)
 	}
 	/* Whatever went through before a refusal, the device is reset before its next use. */
 	e->owner_set = true;
-	r = accel_dev_vhost_many(e->adev, cfg, n, NULL);
+	/* The interrupts travel with the last burst: one round trip up to nine rings. */
+	r = accel_dev_vhost_run(e->adev, cfg, n, NULL, calls, e->nvrings, NULL);
 	if (r < 0)
 		return dev_fail(e, r, "configuration");
-	r = accel_dev_set_irqs(e->adev, calls, e->nvrings);
-	if (r < 0)
-		return dev_fail(e, r, "interrupts");
 	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
 	m.u.u64 = VV_STATE_START;
 	/* A start that fails (no reply in time) may have started it all the same. */
@@ -907,6 +915,15 @@ static int acc_ring_stop(void *opaque, unsigned idx, uint16_t *ret_base)
 static void acc_settle(void *opaque)
 {
 	struct engine_accel *e = opaque;
+
+	/*
+	 * A memory table before the device runs (a destination: QEMU sends it
+	 * first, then the rings, then DRIVER_OK): the device maps it while
+	 * QEMU sets the rings up, and the start only collects the replies.
+	 */
+	if (!e->started && !e->failed && e->dev->mem.nregions &&
+	    !(e->maps_valid && e->maps_gen == e->dev->mem_gen))
+		map_memory(e);
 
 	/* Held after a lone stop, or rings waiting for DRIVER_OK: start them. */
 	if (e->started || e->failed || !any_on(e) || !may_start(e))
@@ -1104,6 +1121,20 @@ uint64_t engine_accel_harvest_misses(struct engine_accel *e)
 	n = e->harvest_misses;
 	pthread_mutex_unlock(&e->mu);
 	return n;
+}
+
+int engine_accel_device_readable(struct engine_accel *e)
+{
+	bool awaited;
+	int r;
+
+	if (e->failed)
+		return -EIO;
+	r = accel_dev_readable(e->adev, &awaited);
+	/* Only the DMA mapping is sent without waiting (map_memory()). */
+	if (r < 0 && awaited)
+		return dev_fail(e, r, "DMA map of guest memory");
+	return r;
 }
 
 bool engine_accel_wants_software(const struct engine_accel *e)

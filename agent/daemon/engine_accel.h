@@ -67,6 +67,13 @@ bool engine_accel_wants_software(const struct engine_accel *e);
 /* Whether the device failed (a request failed or it went away). */
 bool engine_accel_failed(const struct engine_accel *e);
 struct accel_dev *engine_accel_device(struct engine_accel *e);
+/*
+ * The device's fd turned readable while no request waits: 0 when that was
+ * the replies to the DMA mapping sent without waiting (read now), or
+ * nothing any more; < 0 when the device spoke unasked or its connection
+ * broke (a failed mapping fails the engine, and says why).
+ */
+int engine_accel_device_readable(struct engine_accel *e);
 
 struct engine_accel_stats {
 	uint64_t harvest_rounds;

@@ -182,7 +182,13 @@ static void on_device(struct watch *w, int fd, uint32_t events, void *opaque)
 	(void)w;
 	(void)fd;
 	(void)events;
-	/* The device never speaks unasked: readable means closed or broken. */
+	/*
+	 * The device never speaks unasked: readable means closed or broken,
+	 * unless it answers what we sent without waiting (the DMA mapping
+	 * of a new memory table, engine_accel.c).
+	 */
+	if (p->acc && engine_accel_device_readable(p->acc) == 0)
+		return;
 	drop_accel(p, "the accelerator's connection closed");
 }
 

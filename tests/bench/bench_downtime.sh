@@ -153,13 +153,21 @@ lib_on_cleanup pollers dpdk
 # the figures measured that wait more than the back ends (e.g. a
 # destination's accel4 configuration took 1.1 ms with its guest alone and
 # 11.9 ms beside five others, for the same requests).
+ALIVE=""
 alone() { # CONFIG: the configuration about to migrate
 	local o
-	for o in $CONFIGS; do
-		[ "$o" = "$1" ] || qmp "${CUR[$o]}" stop >/dev/null 2>&1 || true
-	done
-	qmp "${CUR[$1]}" cont >/dev/null 2>&1 || fail "$1: cont of ${CUR[$1]} failed"
-	sleep 1  # its device restarts and its traffic resumes
+	if [ -z "$ALIVE" ]; then
+		for o in $CONFIGS; do
+			[ "$o" = "$1" ] || qmp "${CUR[$o]}" stop >/dev/null 2>&1 || true
+		done
+	elif [ "$ALIVE" != "$1" ]; then
+		qmp "${CUR[$ALIVE]}" stop >/dev/null 2>&1 || true
+	fi
+	if [ "$ALIVE" != "$1" ]; then
+		qmp "${CUR[$1]}" cont >/dev/null 2>&1 || fail "$1: cont of ${CUR[$1]} failed"
+		sleep 1  # its device restarts and its traffic resumes
+	fi
+	ALIVE=$1
 }
 
 declare -A DOWN=() SRC=() DST=() SH=() DH=()

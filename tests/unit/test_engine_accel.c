@@ -118,7 +118,8 @@ static bool fdev_holds(const struct fdev *f, const struct vfu_msg *m)
 	return r == VV_REQ_RESET_OWNER || r == VV_REQ_SET_OWNER || r == VV_REQ_SET_FEATURES ||
 	       r == VV_REQ_SET_MEM_TABLE || r == VV_REQ_SET_LOG_BASE_IOVA ||
 	       r == VV_REQ_SET_VRING_NUM || r == VV_REQ_SET_VRING_ADDR ||
-	       r == VV_REQ_SET_VRING_BASE || r == VV_REQ_GET_VRING_BASE;
+	       r == VV_REQ_SET_VRING_BASE || r == VV_REQ_GET_VRING_BASE ||
+	       (r == VV_REQ_DEVICE_SET_STATE && f->req.u.u64 == VV_STATE_STOP);
 }
 
 /* Sends the len bytes of reply at buf, after any held ones, or holds them. */
@@ -391,6 +392,22 @@ static bool qlog_has(struct t *t, uint64_t page)
 	return v;
 }
 
+/* SET_MEM_TABLE: MEM bytes of a new memfd at GPA 0, UVA. */
+static void set_mem_table(struct t *t)
+{
+	struct vu_reply rep;
+	struct vu_msg m;
+
+	m = msg(VU_REQ_SET_MEM_TABLE);
+	m.u.mem.nregions = 1;
+	m.u.mem.regions[0] = (struct vu_mem_region){ 0, MEM, UVA, 0 };
+	m.fds[0] = th_memfd("guest", MEM);
+	m.nfds = 1;
+	assert_int_equal(handle(&t->d, &m, &rep), 0);
+	t->f.used0 = guest_mem_uva_range(&t->d.mem, UVA + USED0, 4);
+	assert_non_null(t->f.used0);
+}
+
 /* SET_VRING_CALL on ring i with a new eventfd. */
 static void set_call(struct t *t, unsigned i)
 {
@@ -437,14 +454,7 @@ static void up_with(struct t *t, bool hold, uint64_t refuse)
 	if (hold)
 		t->d.protocol_features |= VU_PF(VU_PROTO_F_STATUS);
 
-	m = msg(VU_REQ_SET_MEM_TABLE);
-	m.u.mem.nregions = 1;
-	m.u.mem.regions[0] = (struct vu_mem_region){ 0, MEM, UVA, 0 };
-	m.fds[0] = th_memfd("guest", MEM);
-	m.nfds = 1;
-	assert_int_equal(handle(&t->d, &m, &rep), 0);
-	t->f.used0 = guest_mem_uva_range(&t->d.mem, UVA + USED0, 4);
-	assert_non_null(t->f.used0);
+	set_mem_table(t);
 	set_log_base(t, 4096);
 	m = msg(VU_REQ_SET_FEATURES);
 	m.u.u64 = VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_LOG_ALL);
@@ -474,9 +484,13 @@ static void up_with(struct t *t, bool hold, uint64_t refuse)
 	if (hold) {
 		struct engine_accel_stats st;
 
-		/* No start before DRIVER_OK, however many rings are on. */
+		/*
+		 * No start before DRIVER_OK, however many rings are on; guest
+		 * memory is mapped already (since the memory table came).
+		 */
 		engine_accel_stats(t->e, &st);
 		assert_int_equal(st.device_starts, 0);
+		assert_int_equal(st.memory_maps, 1);
 		m = msg(VU_REQ_SET_STATUS);
 		m.u.u64 = VU_STATUS_DRIVER_OK;
 		assert_int_equal(handle(&t->d, &m, &rep), 0);
@@ -674,8 +688,8 @@ static void lone_stop_restarts_the_others(void **state)
  * burst's last request, so a client that waits for each reply before the
  * next fails here.  The first start: SET_OWNER, SET_FEATURES,
  * SET_MEM_TABLE, SET_LOG_BASE_IOVA and per ring NUM, ADDR, BASE, each a
- * mailbox write and the read of its reply; the stop: per ring a
- * GET_VRING_BASE and the read of its reply.
+ * mailbox write and the read of its reply; the stop: DEVICE_SET_STATE
+ * stop and per ring a GET_VRING_BASE, each with the read of its reply.
  */
 static void requests_go_in_bursts(void **state)
 {
@@ -700,7 +714,7 @@ static void requests_go_in_bursts(void **state)
 	assert_false(engine_accel_failed(t.e));
 	assert_true(vu_dev_quiesced(&t.d));
 	pthread_mutex_lock(&t.f.mu);
-	assert_int_equal(t.f.held_max, 2 * RINGS);
+	assert_int_equal(t.f.held_max, 2 * (1 + RINGS));
 	pthread_mutex_unlock(&t.f.mu);
 	down(&t);
 }
@@ -835,13 +849,7 @@ static void destination_starts_once(void **state)
 	assert_int_equal(guest_maps(&t.f), 1);
 
 	/* A new memory table under the running ring: mapped anew. */
-	m = msg(VU_REQ_SET_MEM_TABLE);
-	m.u.mem.nregions = 1;
-	m.u.mem.regions[0] = (struct vu_mem_region){ 0, MEM, UVA, 0 };
-	m.fds[0] = th_memfd("guest2", MEM);
-	m.nfds = 1;
-	assert_int_equal(handle(&t.d, &m, &rep), 0);
-	t.f.used0 = guest_mem_uva_range(&t.d.mem, UVA + USED0, 4);
+	set_mem_table(&t);
 	engine_accel_stats(t.e, &st);
 	assert_int_equal(st.device_starts, 3);
 	assert_int_equal(st.memory_maps, 2);
@@ -870,6 +878,43 @@ static void vectors_stay_bound(void **state)
 	down(&t);
 }
 
+/*
+ * A memory table while the device is stopped is DMA-mapped at once,
+ * without waiting; the device's fd then turns readable with the replies,
+ * which the port hands to engine_accel_device_readable(): read, no
+ * failure.  A readable event found with nothing to read (the replies were
+ * read meanwhile, by the next command) is no failure either.
+ */
+static void mapping_replies_come_unasked(void **state)
+{
+	struct engine_accel_stats st;
+	struct pollfd pfd;
+	struct vu_reply rep;
+	struct vu_msg m;
+	struct t t;
+
+	(void)state;
+	up(&t);
+	assert_int_equal(engine_accel_device_readable(t.e), 0);	/* nothing there */
+	for (unsigned i = 0; i < RINGS; i++) {
+		m = msg(VU_REQ_GET_VRING_BASE);
+		m.u.state.index = i;
+		m.ring = i;
+		assert_int_equal(handle(&t.d, &m, &rep), 0);
+	}
+	set_mem_table(&t);
+	engine_accel_stats(t.e, &st);
+	assert_int_equal(st.memory_maps, 2);
+	pfd = (struct pollfd){ .fd = accel_dev_fd(engine_accel_device(t.e)), .events = POLLIN };
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	assert_int_equal(engine_accel_device_readable(t.e), 0);
+	assert_int_equal(engine_accel_device_readable(t.e), 0);
+	assert_int_equal(accel_dev_sync(engine_accel_device(t.e)), 0);
+	assert_false(engine_accel_failed(t.e));
+	assert_int_equal(guest_maps(&t.f), 2);
+	down(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -882,6 +927,7 @@ int main(void)
 		cmocka_unit_test(long_runs_stop_at_a_failure),
 		cmocka_unit_test(destination_starts_once),
 		cmocka_unit_test(vectors_stay_bound),
+		cmocka_unit_test(mapping_replies_come_unasked),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
