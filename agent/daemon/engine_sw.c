@@ -48,6 +48,12 @@ struct worker {
 	struct vq vq[2];
 	bool running[2];
 	/*
+	 * The control thread's alone: started by the front end, which acked
+	 * F_STATUS and has not set DRIVER_OK yet; served from then on
+	 * (eng_settle()).
+	 */
+	bool waiting[2];
+	/*
 	 * The ring could not be set up again after a change of the memory table
 	 * (its addresses are no longer in guest memory): it stays "running" for
 	 * the device, is not served, reports broken, and GET_VRING_BASE answers
@@ -455,6 +461,33 @@ static void update_carrier(struct engine_sw *e)
 			    strerror(-r));
 }
 
+/* Ring s of paused worker w starts at the front end's base. */
+static int ring_go(struct engine_sw *e, struct worker *w, unsigned s)
+{
+	int r = worker_refresh_ring(w, s, true);
+
+	if (r == 0) {
+		w->running[s] = true;
+		/* Paused: the worker writes it no more until resumed. */
+		__atomic_store_n(&w->first_rt_ns[s], 0, __ATOMIC_RELAXED);
+		if (s == RX) {
+			/* Frames queued while nobody received are stale: drop them. */
+			w->rx_pending = false;
+			endpoint_drain(e->ep, w->qp);
+		}
+		log_info("port %s: ring %u started at avail index %u", e->name, 2 * w->qp + s,
+			 e->dev->ring[2 * w->qp + s].base);
+	}
+	return r;
+}
+
+/*
+ * With F_STATUS a ring waits for DRIVER_OK (the virtio spec has the device
+ * consume no buffer before it), and every ring of a queue pair then starts
+ * with one pause of its worker (eng_settle()): a destination's rings used
+ * to cost a pause each, and another each for its call fd, inside the
+ * downtime.
+ */
 static int eng_ring_start(void *opaque, unsigned idx)
 {
 	struct engine_sw *e = opaque;
@@ -465,26 +498,62 @@ static int eng_ring_start(void *opaque, unsigned idx)
 	if (idx / 2 >= e->nqp)
 		return -ERANGE;
 	w = &e->w[idx / 2];
+	if (!vu_dev_driver_ok(e->dev)) {
+		w->waiting[s] = true;
+		return 0;
+	}
 	worker_pause(w);
 	worker_refresh(w);
-	r = worker_refresh_ring(w, s, true);
-	if (r == 0) {
-		w->running[s] = true;
-		/* Paused: the worker writes it no more until resumed. */
-		__atomic_store_n(&w->first_rt_ns[s], 0, __ATOMIC_RELAXED);
-		if (s == RX) {
-			/* Frames queued while nobody received are stale: drop them. */
-			w->rx_pending = false;
-			endpoint_drain(e->ep, w->qp);
-		}
-	}
+	r = ring_go(e, w, s);
 	worker_resume(w);
 	if (r == 0 && s == RX)
 		update_carrier(e);
-	if (r == 0)
-		log_info("port %s: ring %u started at avail index %u", e->name, idx,
-			 e->dev->ring[idx].base);
 	return r;
+}
+
+static void eng_settle(void *opaque)
+{
+	struct engine_sw *e = opaque;
+	bool rx = false;
+
+	if (!vu_dev_driver_ok(e->dev))
+		return;
+	for (unsigned q = 0; q < e->nqp; q++) {
+		struct worker *w = &e->w[q];
+
+		if (!w->waiting[RX] && !w->waiting[TX])
+			continue;
+		worker_pause(w);
+		worker_refresh(w);
+		for (unsigned s = 0; s < 2; s++) {
+			unsigned idx = 2 * q + s;
+
+			if (!w->waiting[s])
+				continue;
+			w->waiting[s] = false;
+			if (ring_go(e, w, s) == 0) {
+				rx = rx || s == RX;
+				continue;
+			}
+			/* Too late to fail the request: the ring reports broken (see failed). */
+			w->running[s] = w->failed[s] = true;
+			w->failed_base[s] = e->dev->ring[idx].base;
+			signal_fd(e->dev->ring[idx].err_fd);
+		}
+		worker_resume(w);
+	}
+	if (rx)
+		update_carrier(e);
+}
+
+/* A ring the worker does not serve yet reads its call fd when it starts. */
+static int eng_ring_call_changed(void *opaque, unsigned idx)
+{
+	struct engine_sw *e = opaque;
+
+	if (idx / 2 >= e->nqp)
+		return -ERANGE;
+	return e->w[idx / 2].running[idx % 2] ? -EAGAIN : 0;
 }
 
 static int eng_ring_stop(void *opaque, unsigned idx, uint16_t *ret_base)
@@ -497,6 +566,13 @@ static int eng_ring_stop(void *opaque, unsigned idx, uint16_t *ret_base)
 	if (idx / 2 >= e->nqp)
 		return -ERANGE;
 	w = &e->w[idx / 2];
+	if (w->waiting[s]) {
+		/* Never served: it is where the front end put it. */
+		w->waiting[s] = false;
+		*ret_base = e->dev->ring[idx].base;
+		log_info("port %s: ring %u stopped at avail index %u", e->name, idx, *ret_base);
+		return 0;
+	}
 	worker_pause(w);
 	if (!w->running[s]) {
 		worker_resume(w);
@@ -545,7 +621,9 @@ const struct vu_dev_ops engine_sw_ops = {
 	.ring_stop = eng_ring_stop,
 	.pause = eng_pause,
 	.resume = eng_resume,
+	.ring_call_changed = eng_ring_call_changed,
 	.send_rarp = eng_send_rarp,
+	.settle = eng_settle,
 };
 
 void engine_sw_free(struct engine_sw *e)

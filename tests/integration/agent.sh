@@ -52,13 +52,14 @@ vu_netdev_args() { # ID SOCK [MAC] [QUEUES]
 		-device "virtio-net-pci,netdev=$id,mac=$mac$vec$mq"
 }
 
+# MIGRATE_DOWNTIME_LIMIT (ms, default 300): QEMU's downtime-limit.
 # migrate_vm SRC DST URI [TIMEOUT_S=120] [DST_PAUSED=0]: live-migrates VM
 # SRC into DST (started with "-incoming URI", and -S when DST_PAUSED=1); on
 # success prints "downtime_ms total_ms" and leaves SRC paused (quit it), DST
 # running (or paused, with -S).
 migrate_vm() {
 	local src=$1 dst=$2 uri=$3 timeout=${4:-120} paused=${5:-0} deadline st out
-	qmp "$src" '{"execute":"migrate-set-parameters","arguments":{"downtime-limit":300}}' \
+	qmp "$src" "{\"execute\":\"migrate-set-parameters\",\"arguments\":{\"downtime-limit\":${MIGRATE_DOWNTIME_LIMIT:-300}}}" \
 		>/dev/null || fail "$src: migrate-set-parameters failed"
 	qmp "$src" "{\"execute\":\"migrate\",\"arguments\":{\"uri\":\"$uri\"}}" >/dev/null ||
 		fail "$src: migrate command refused"

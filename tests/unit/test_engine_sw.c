@@ -190,11 +190,58 @@ static void log_errors_counted(void **state)
 	teardown(&t);
 }
 
+/*
+ * A front end with F_STATUS (QEMU): rings started before DRIVER_OK are
+ * not served (the virtio rule; a destination's rings then start with one
+ * pause of the worker, not one each), nor is a call fd swap a pause;
+ * DRIVER_OK starts them all.  A ring stopped before DRIVER_OK answers the
+ * base it was given.
+ */
+static void rings_wait_for_driver_ok(void **state)
+{
+	struct engine_ring_info ri;
+	uint16_t base = 0;
+	struct t t;
+
+	(void)state;
+	setup(&t, MEM_SIZE);
+	t.d.protocol_features |= VU_PF(VU_PROTO_F_STATUS);
+	for (unsigned r = 0; r < 2; r++) {
+		assert_int_equal(engine_sw_ops.ring_start(t.e, r), 0);
+		t.d.ring[r].started = true;
+		assert_int_equal(engine_sw_ops.ring_call_changed(t.e, r), 0);
+	}
+	engine_sw_ops.settle(t.e);
+	for (unsigned r = 0; r < 2; r++) {
+		engine_sw_ring_info(t.e, r, &ri);
+		assert_false(ri.running);
+	}
+	t.d.ring[1].base = 7;
+	assert_int_equal(engine_sw_ops.ring_stop(t.e, 1, &base), 0);
+	t.d.ring[1].started = false;
+	assert_int_equal(base, 7);
+
+	t.d.status = VU_STATUS_DRIVER_OK;
+	engine_sw_ops.settle(t.e);
+	engine_sw_ring_info(t.e, 0, &ri);
+	assert_true(ri.running);
+	engine_sw_ring_info(t.e, 1, &ri);
+	assert_false(ri.running);
+	/* A running ring's call fd goes through a pause. */
+	assert_int_not_equal(engine_sw_ops.ring_call_changed(t.e, 0), 0);
+	assert_int_equal(engine_sw_ops.ring_start(t.e, 1), 0);
+	t.d.ring[1].started = true;
+	engine_sw_ring_info(t.e, 1, &ri);
+	assert_true(ri.running);
+	teardown(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(pause_flushes_marks_of_unpopped_chains),
 		cmocka_unit_test(log_errors_counted),
+		cmocka_unit_test(rings_wait_for_driver_ok),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
