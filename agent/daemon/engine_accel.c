@@ -114,6 +114,7 @@ struct engine_accel {
 	struct shadow *rshadow;		/* relay mode: the shadow the fds belong to */
 	struct dirtylog *rlog;		/* relay mode: QEMU's log, or NULL */
 	uint64_t relay_gen, relay_seen;
+	bool relay_running;		/* the last set given: run (control thread's) */
 	bool relay_quit;
 	pthread_t relay;
 	bool relay_started;
@@ -231,10 +232,16 @@ static void *relay_main(void *arg)
 	return NULL;
 }
 
-/* Gives the relay a new fd set and waits until it has dropped the old one. */
+/*
+ * Gives the relay a new fd set and waits until it has dropped the old one
+ * (its fds may be closed right after).  From an empty set there is nothing
+ * to drop: a start does not wait for the relay thread to wake (a thread
+ * round trip inside the downtime; kicks meanwhile wait in their eventfds).
+ */
 static void relay_set(struct engine_accel *e, bool run)
 {
 	uint64_t one = 1, gen;
+	bool was_empty = !e->relay_running;
 
 	pthread_mutex_lock(&e->rmu);
 	e->rshadow = run ? e->shadow : NULL;
@@ -246,9 +253,10 @@ static void relay_set(struct engine_accel *e, bool run)
 		e->gcall[i] = e->dev->ring[i].call_fd;
 	}
 	gen = ++e->relay_gen;
+	e->relay_running = run;
 	if (write(e->relay_efd, &one, sizeof(one)) < 0)
 		(void)0;
-	while (e->relay_started && e->relay_seen != gen)
+	while (e->relay_started && e->relay_seen != gen && !(run && was_empty))
 		pthread_cond_wait(&e->rcv, &e->rmu);
 	pthread_mutex_unlock(&e->rmu);
 }
