@@ -187,14 +187,6 @@ static int recv_reply_once(struct accel_dev *d, const struct vfu_msg *cmd, struc
 }
 
 /*
- * Waits for the reply to cmd (sent by send_cmd(), every command before it
- * already answered) into *rep.  Returns 0 with rep parsed and matched, or
- * a negative errno.  A device that refused (the reply says an error) gives
- * -error with *refused set (NULL: not asked): the connection is still in
- * step.  Any other failure (no reply in time, one that does not parse or
- * match) leaves it out of step: every later command fails at once.
- */
-/*
  * Reads the replies of the commands sent without waiting, in order; a
  * refusal is kept for accel_dev_sync(), anything else puts the connection
  * out of step (returned).
@@ -226,6 +218,14 @@ static int drain(struct accel_dev *d)
 	return 0;
 }
 
+/*
+ * Waits for the reply to cmd (sent by send_cmd(), every command before it
+ * already answered) into *rep.  Returns 0 with rep parsed and matched, or
+ * a negative errno.  A device that refused (the reply says an error) gives
+ * -error with *refused set (NULL: not asked): the connection is still in
+ * step.  Any other failure (no reply in time, one that does not parse or
+ * match) leaves it out of step: every later command fails at once.
+ */
 static int recv_reply(struct accel_dev *d, const struct vfu_msg *cmd, struct vfu_msg *rep,
 		      bool *refused)
 {
@@ -288,25 +288,6 @@ static int call(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, size_t
 	return r < 0 ? r : recv_reply(d, cmd, rep, NULL);
 }
 
-int accel_dev_dma_map(struct accel_dev *d, uint64_t iova, uint64_t size, int fd,
-		      uint64_t offset)
-{
-	struct vfu_msg cmd, rep;
-	int r;
-
-	if (d->vdpa)
-		return accel_vdpa_dma_map(d->vdpa, iova, size, fd, offset);
-	vfu_msg_init(&cmd, VFU_CMD_DMA_MAP, 0);
-	cmd.u.dma_map.flags = VFU_DMA_READ | VFU_DMA_WRITE;
-	cmd.u.dma_map.offset = offset;
-	cmd.u.dma_map.addr = iova;
-	cmd.u.dma_map.size = size;
-	r = call(d, &cmd, &fd, 1, &rep);
-	if (r == 0)
-		vfu_msg_close(&rep);
-	return r;
-}
-
 int accel_dev_dma_map_nowait(struct accel_dev *d, uint64_t iova, uint64_t size, int fd,
 			     uint64_t offset)
 {
@@ -328,6 +309,15 @@ int accel_dev_dma_map_nowait(struct accel_dev *d, uint64_t iova, uint64_t size, 
 	d->pending[d->npending].id = cmd.msg_id;
 	d->pending[d->npending++].command = cmd.command;
 	return 0;
+}
+
+/* The mapping and its reply (and any mapping's before it sent without waiting). */
+int accel_dev_dma_map(struct accel_dev *d, uint64_t iova, uint64_t size, int fd,
+		      uint64_t offset)
+{
+	int r = accel_dev_dma_map_nowait(d, iova, size, fd, offset);
+
+	return r < 0 ? r : accel_dev_sync(d);
 }
 
 int accel_dev_dma_unmap(struct accel_dev *d, uint64_t iova, uint64_t size)

@@ -498,7 +498,8 @@ static int stop_device(struct engine_accel *e)
 			continue;
 		vv_msg_init(&req[n], VV_REQ_GET_VRING_BASE, 0);
 		req[n].u.state.index = i;
-		ring[n++ - 1] = i;
+		ring[n - 1] = i;	/* req[0] is the stop */
+		n++;
 	}
 	r = accel_dev_vhost_run(e->adev, req, n, rep, NULL, 0, &done);
 	rstop = r < 0 && done == 0 ? r : 0;

@@ -43,6 +43,7 @@ struct worker {
 	bool pause_req;		/* also read without mu, atomically */
 	bool paused;
 	bool quit;
+	uint64_t handshakes;	/* pauses that waited for the thread (under mu) */
 
 	/* Owned by the worker while it runs, by the control thread while paused. */
 	struct vq vq[2];
@@ -231,7 +232,27 @@ static void report_broken(struct worker *w, unsigned s)
 	signal_fd(w->err_fd[s]);
 }
 
-/* Parks until resumed; returns true when the worker must exit. */
+/* Whether the worker moves frames on ring s: started, set up, not broken. */
+static bool serving(const struct worker *w, unsigned s)
+{
+	return w->running[s] && !w->failed[s] && !vq_is_broken(&w->vq[s]);
+}
+
+/* Nothing to serve: the worker parks until a ring is given to it. */
+static bool idle(const struct worker *w)
+{
+	return !serving(w, RX) && !serving(w, TX);
+}
+
+/*
+ * Parks until resumed, and for as long as it is idle; returns true when
+ * the worker must exit.  Parked idle, the worker is paused for the control
+ * thread: worker_pause() returns at once, and a ring's first start (a
+ * destination's, inside the migration's downtime) needs no handshake with
+ * a thread that may be waiting for a core.  idle() is read only while no
+ * pause is asked for: the control thread changes a paused worker's rings
+ * without the mutex and resumes it under it.
+ */
 static bool park(struct worker *w)
 {
 	bool quit;
@@ -248,18 +269,12 @@ static bool park(struct worker *w)
 	pthread_mutex_lock(&w->mu);
 	w->paused = true;
 	pthread_cond_broadcast(&w->cv);
-	while (w->pause_req && !w->quit)
+	while (!w->quit && (w->pause_req || idle(w)))
 		pthread_cond_wait(&w->cv, &w->mu);
 	w->paused = false;
 	quit = w->quit;
 	pthread_mutex_unlock(&w->mu);
 	return quit;
-}
-
-/* Whether the worker moves frames on ring s: started, set up, not broken. */
-static bool serving(const struct worker *w, unsigned s)
-{
-	return w->running[s] && !w->failed[s] && !vq_is_broken(&w->vq[s]);
 }
 
 static bool want_rx_kick(const struct worker *w)
@@ -290,6 +305,11 @@ static void *worker_main(void *arg)
 			progress += do_rx(w);
 		report_broken(w, TX);
 		report_broken(w, RX);
+		if (idle(w)) {
+			if (park(w))
+				break;
+			continue;
+		}
 		if (progress || e->poll)
 			continue;
 
@@ -352,8 +372,11 @@ static void worker_pause(struct worker *w)
 
 	pthread_mutex_lock(&w->mu);
 	__atomic_store_n(&w->pause_req, true, __ATOMIC_RELEASE);
-	if (write(w->ctl_efd, &one, sizeof(one)) < 0)
+	/* Parked (idle), it is not in poll(): nothing to wake. */
+	if (!w->paused && write(w->ctl_efd, &one, sizeof(one)) < 0)
 		(void)0; /* counter saturated: the worker is awake anyway */
+	if (!w->paused && w->thread_started)
+		w->handshakes++;
 	while (!w->paused && w->thread_started)
 		pthread_cond_wait(&w->cv, &w->mu);
 	pthread_mutex_unlock(&w->mu);
@@ -481,6 +504,12 @@ static int ring_go(struct engine_sw *e, struct worker *w, unsigned s)
 	return r;
 }
 
+/* The worker serving ring idx, NULL for a ring the port does not have. */
+static struct worker *worker_of(struct engine_sw *e, unsigned idx)
+{
+	return idx / 2 < e->nqp ? &e->w[idx / 2] : NULL;
+}
+
 /*
  * With F_STATUS a ring waits for DRIVER_OK (the virtio spec has the device
  * consume no buffer before it), and every ring of a queue pair then starts
@@ -491,13 +520,12 @@ static int ring_go(struct engine_sw *e, struct worker *w, unsigned s)
 static int eng_ring_start(void *opaque, unsigned idx)
 {
 	struct engine_sw *e = opaque;
-	struct worker *w;
+	struct worker *w = worker_of(e, idx);
 	unsigned s = idx % 2;
 	int r;
 
-	if (idx / 2 >= e->nqp)
+	if (!w)
 		return -ERANGE;
-	w = &e->w[idx / 2];
 	if (!vu_dev_driver_ok(e->dev)) {
 		w->waiting[s] = true;
 		return 0;
@@ -549,23 +577,22 @@ static void eng_settle(void *opaque)
 /* A ring the worker does not serve yet reads its call fd when it starts. */
 static int eng_ring_call_changed(void *opaque, unsigned idx)
 {
-	struct engine_sw *e = opaque;
+	struct worker *w = worker_of(opaque, idx);
 
-	if (idx / 2 >= e->nqp)
+	if (!w)
 		return -ERANGE;
-	return e->w[idx / 2].running[idx % 2] ? -EAGAIN : 0;
+	return w->running[idx % 2] ? -EAGAIN : 0;
 }
 
 static int eng_ring_stop(void *opaque, unsigned idx, uint16_t *ret_base)
 {
 	struct engine_sw *e = opaque;
-	struct worker *w;
+	struct worker *w = worker_of(e, idx);
 	unsigned s = idx % 2;
 	uint16_t base;
 
-	if (idx / 2 >= e->nqp)
+	if (!w)
 		return -ERANGE;
-	w = &e->w[idx / 2];
 	if (w->waiting[s]) {
 		/* Never served: it is where the front end put it. */
 		w->waiting[s] = false;
@@ -735,4 +762,28 @@ uint64_t engine_sw_log_errors(struct engine_sw *e)
 	for (unsigned q = 0; e && q < e->nqp; q++)
 		n += __atomic_load_n(&e->w[q].log_errors, __ATOMIC_RELAXED);
 	return n;
+}
+
+uint64_t engine_sw_handshakes(struct engine_sw *e)
+{
+	uint64_t n = 0;
+
+	for (unsigned q = 0; e && q < e->nqp; q++) {
+		pthread_mutex_lock(&e->w[q].mu);
+		n += e->w[q].handshakes;
+		pthread_mutex_unlock(&e->w[q].mu);
+	}
+	return n;
+}
+
+bool engine_sw_parked(struct engine_sw *e)
+{
+	bool parked = true;
+
+	for (unsigned q = 0; e && q < e->nqp; q++) {
+		pthread_mutex_lock(&e->w[q].mu);
+		parked = parked && e->w[q].paused && !e->w[q].pause_req;
+		pthread_mutex_unlock(&e->w[q].mu);
+	}
+	return parked;
 }

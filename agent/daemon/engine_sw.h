@@ -58,4 +58,12 @@ void engine_sw_ring_info(struct engine_sw *e, unsigned idx, struct engine_ring_i
  */
 uint64_t engine_sw_log_errors(struct engine_sw *e);
 
+/*
+ * Pauses that had to wait for a worker thread to answer (a worker serving
+ * no ring parks itself and needs none), and whether every worker is parked
+ * so.  Any thread.
+ */
+uint64_t engine_sw_handshakes(struct engine_sw *e);
+bool engine_sw_parked(struct engine_sw *e);
+
 #endif

@@ -408,6 +408,17 @@ static void set_mem_table(struct t *t)
 	assert_non_null(t->f.used0);
 }
 
+/* GET_VRING_BASE on ring i: handle()'s result, the reply in *rep. */
+static int stop_ring(struct t *t, unsigned i, struct vu_reply *rep)
+{
+	struct vu_msg m = msg(VU_REQ_GET_VRING_BASE);
+
+	memset(rep, 0, sizeof(*rep));
+	m.u.state.index = i;
+	m.ring = i;
+	return handle(&t->d, &m, rep);
+}
+
 /* SET_VRING_CALL on ring i with a new eventfd. */
 static void set_call(struct t *t, unsigned i)
 {
@@ -523,17 +534,13 @@ static void down(struct t *t)
 static void unconfirmed_stop_cuts_off_before_reply(void **state)
 {
 	struct vu_reply rep;
-	struct vu_msg m;
 	struct t t;
 
 	(void)state;
 	up(&t);
 	/* From now on (both rings run), the device hangs on a stop. */
 	__atomic_store_n(&t.f.hang_on_stop, true, __ATOMIC_RELEASE);
-	m = msg(VU_REQ_GET_VRING_BASE);
-	m.u.state.index = 0;
-	m.ring = 0;
-	(void)handle(&t.d, &m, &rep);
+	(void)stop_ring(&t, 0, &rep);
 	assert_true(fdev_saw_eof(&t.f));
 	assert_true(engine_accel_failed(t.e));
 	assert_int_equal(rep.u.state.num, 42);
@@ -558,7 +565,6 @@ static void clean_stop_harvests_before_reply(void **state)
 	struct engine_accel_stats st;
 	uint64_t starts, stops;
 	struct vu_reply rep;
-	struct vu_msg m;
 	struct t t;
 
 	(void)state;
@@ -568,11 +574,7 @@ static void clean_stop_harvests_before_reply(void **state)
 	assert_false(qlog_has(&t, 10));
 	__atomic_store_n(&t.f.mark_page, 10u, __ATOMIC_RELEASE);
 
-	memset(&rep, 0, sizeof(rep));
-	m = msg(VU_REQ_GET_VRING_BASE);
-	m.u.state.index = 0;
-	m.ring = 0;
-	assert_int_equal(handle(&t.d, &m, &rep), 0);
+	assert_int_equal(stop_ring(&t, 0, &rep), 0);
 	assert_int_equal(rep.u.state.index, 0);
 	assert_true(qlog_has(&t, 10));
 	assert_false(qlog_has(&t, 11));
@@ -582,11 +584,7 @@ static void clean_stop_harvests_before_reply(void **state)
 	starts = st.device_starts;
 
 	/* The last ring: answered from the stop, the device left alone. */
-	memset(&rep, 0, sizeof(rep));
-	m = msg(VU_REQ_GET_VRING_BASE);
-	m.u.state.index = 1;
-	m.ring = 1;
-	assert_int_equal(handle(&t.d, &m, &rep), 0);
+	assert_int_equal(stop_ring(&t, 1, &rep), 0);
 	assert_int_equal(rep.u.state.index, 1);
 	assert_false(qlog_has(&t, 11));
 	assert_true(qlog_has(&t, 10));
@@ -654,10 +652,7 @@ static void lone_stop_restarts_the_others(void **state)
 	up(&t);
 	engine_accel_stats(t.e, &st);
 	stops = st.device_stops;
-	m = msg(VU_REQ_GET_VRING_BASE);
-	m.u.state.index = 0;
-	m.ring = 0;
-	assert_int_equal(handle(&t.d, &m, &rep), 0);
+	assert_int_equal(stop_ring(&t, 0, &rep), 0);
 	engine_accel_stats(t.e, &st);
 	assert_int_equal(st.device_stops, stops + 1);
 	starts = st.device_starts;
@@ -670,10 +665,7 @@ static void lone_stop_restarts_the_others(void **state)
 	assert_int_equal(st.device_starts, starts + 1);
 	assert_true(t.d.ring[1].started);
 
-	m = msg(VU_REQ_GET_VRING_BASE);
-	m.u.state.index = 1;
-	m.ring = 1;
-	assert_int_equal(handle(&t.d, &m, &rep), 0);
+	assert_int_equal(stop_ring(&t, 1, &rep), 0);
 	engine_accel_stats(t.e, &st);
 	assert_int_equal(st.device_stops, stops + 2);
 	assert_int_equal(st.device_starts, starts + 1);
@@ -694,7 +686,6 @@ static void lone_stop_restarts_the_others(void **state)
 static void requests_go_in_bursts(void **state)
 {
 	struct vu_reply rep;
-	struct vu_msg m;
 	struct t t;
 
 	(void)state;
@@ -704,11 +695,7 @@ static void requests_go_in_bursts(void **state)
 	t.f.held_max = 0;
 	pthread_mutex_unlock(&t.f.mu);
 	for (unsigned i = 0; i < RINGS; i++) {
-		memset(&rep, 0, sizeof(rep));
-		m = msg(VU_REQ_GET_VRING_BASE);
-		m.u.state.index = i;
-		m.ring = i;
-		assert_int_equal(handle(&t.d, &m, &rep), 0);
+		assert_int_equal(stop_ring(&t, i, &rep), 0);
 		assert_int_equal(rep.u.state.index, i);
 	}
 	assert_false(engine_accel_failed(t.e));
@@ -834,10 +821,7 @@ static void destination_starts_once(void **state)
 	pthread_mutex_unlock(&t.f.mu);
 
 	/* A lone stop, then another request: a restart, the mapping kept. */
-	m = msg(VU_REQ_GET_VRING_BASE);
-	m.u.state.index = 0;
-	m.ring = 0;
-	assert_int_equal(handle(&t.d, &m, &rep), 0);
+	assert_int_equal(stop_ring(&t, 0, &rep), 0);
 	m = msg(VU_REQ_SET_VRING_ENABLE);
 	m.u.state = (struct vu_vring_state){ 0, 0 };
 	m.ring = 0;
@@ -890,17 +874,13 @@ static void mapping_replies_come_unasked(void **state)
 	struct engine_accel_stats st;
 	struct pollfd pfd;
 	struct vu_reply rep;
-	struct vu_msg m;
 	struct t t;
 
 	(void)state;
 	up(&t);
 	assert_int_equal(engine_accel_device_readable(t.e), 0);	/* nothing there */
 	for (unsigned i = 0; i < RINGS; i++) {
-		m = msg(VU_REQ_GET_VRING_BASE);
-		m.u.state.index = i;
-		m.ring = i;
-		assert_int_equal(handle(&t.d, &m, &rep), 0);
+		assert_int_equal(stop_ring(&t, i, &rep), 0);
 	}
 	set_mem_table(&t);
 	engine_accel_stats(t.e, &st);

@@ -236,12 +236,62 @@ static void rings_wait_for_driver_ok(void **state)
 	teardown(&t);
 }
 
+/*
+ * A worker serving no ring parks itself: a destination's first start (and
+ * any pause of an idle port) is no handshake with a thread that may wait
+ * for a core inside the downtime.  Stopping a running ring still is one.
+ */
+static void wait_parked(struct t *t, bool parked)
+{
+	for (unsigned i = 0; i < 10000 && engine_sw_parked(t->e) != parked; i++)
+		usleep(1000);
+	assert_int_equal(engine_sw_parked(t->e), parked);
+}
+
+static void idle_worker_needs_no_handshake(void **state)
+{
+	struct engine_ring_info ri;
+	uint16_t base = 0;
+	uint64_t h0;
+	struct t t;
+
+	(void)state;
+	setup(&t, MEM_SIZE);
+	t.d.protocol_features |= VU_PF(VU_PROTO_F_STATUS);
+	wait_parked(&t, true);
+	h0 = engine_sw_handshakes(t.e);
+	for (unsigned r = 0; r < 2; r++) {
+		assert_int_equal(engine_sw_ops.ring_start(t.e, r), 0);
+		t.d.ring[r].started = true;
+	}
+	t.d.status = VU_STATUS_DRIVER_OK;
+	engine_sw_ops.settle(t.e);
+	for (unsigned r = 0; r < 2; r++) {
+		engine_sw_ring_info(t.e, r, &ri);
+		assert_true(ri.running);
+	}
+	assert_int_equal(engine_sw_handshakes(t.e), h0);
+	/* Serving (once it woke): each stop waits for the worker; then it parks again. */
+	for (unsigned r = 0; r < 2; r++) {
+		wait_parked(&t, false);
+		assert_int_equal(engine_sw_ops.ring_stop(t.e, r, &base), 0);
+		assert_int_equal(engine_sw_handshakes(t.e), h0 + r + 1);
+	}
+	wait_parked(&t, true);
+	engine_sw_ops.pause(t.e);
+	engine_sw_ops.resume(t.e);
+	assert_int_equal(engine_sw_ops.ring_start(t.e, 0), 0);
+	assert_int_equal(engine_sw_handshakes(t.e), h0 + 2);
+	teardown(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(pause_flushes_marks_of_unpopped_chains),
 		cmocka_unit_test(log_errors_counted),
 		cmocka_unit_test(rings_wait_for_driver_ok),
+		cmocka_unit_test(idle_worker_needs_no_handshake),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
