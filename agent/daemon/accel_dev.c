@@ -10,6 +10,7 @@
 #include "agent/daemon/accel_dev.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <stdarg.h>
@@ -36,6 +37,14 @@ struct accel_dev {
 	uint64_t log_granularity;
 	int doorbell[ACCEL_DEV_MAX_VRINGS];
 	struct vfu_io_msg *io;	/* ~64 KiB receive buffer */
+	/*
+	 * While a flight is sent (corking), commands without fds gather here
+	 * and go in one sendmsg: before a command with fds, when full, and
+	 * before any reply is waited for (flush()).
+	 */
+	bool corking;
+	uint8_t *cork;
+	size_t cork_len;
 	bool cut;		/* accel_dev_cut_off() shut our end down */
 	/*
 	 * A send or a reply failed (other than the device refusing): replies
@@ -108,6 +117,25 @@ int accel_dev_doorbell_fd(const struct accel_dev *d, unsigned q)
 	return q < d->nvrings ? d->doorbell[q] : -1;
 }
 
+#define CORK_SIZE (64u << 10)
+
+/* Sends what was corked; a failure puts the connection out of step. */
+static int flush(struct accel_dev *d)
+{
+	size_t len = d->cork_len;
+	int r;
+
+	if (len == 0)
+		return 0;
+	d->cork_len = 0;
+	r = vfu_send_msg(d->sock, ACCEL_DEV_TIMEOUT_MS, d->cork, len, NULL, 0);
+	if (r < 0) {
+		d->out_of_step = true;	/* part of it may have gone */
+		return fail(d, r, "send: %s", strerror(-r));
+	}
+	return 0;
+}
+
 /* Sends cmd (with fds), numbered; its reply is read by recv_reply(). */
 static int send_cmd(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, size_t nfds)
 {
@@ -128,6 +156,14 @@ static int send_cmd(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, si
 	if (r < 0)
 		return fail(d, r, "%s: cannot encode: %s", vfu_command_name(cmd->command),
 			    verr.reason);
+	/* Its fds go with its own first byte: what was corked goes before it. */
+	if ((nfds || !d->corking || d->cork_len + len > CORK_SIZE) && (r = flush(d)) < 0)
+		return r;
+	if (d->corking && nfds == 0 && len <= CORK_SIZE) {
+		memcpy(d->cork + d->cork_len, buf, len);
+		d->cork_len += len;
+		return 0;
+	}
 	r = vfu_send_msg(d->sock, ACCEL_DEV_TIMEOUT_MS, buf, len, fds, nfds);
 	if (r < 0) {
 		d->out_of_step = true;	/* part of it may have gone */
@@ -144,23 +180,29 @@ static int recv_reply_once(struct accel_dev *d, const struct vfu_msg *cmd, struc
 	int64_t deadline, left;
 	int r;
 
+	if ((r = flush(d)) < 0)
+		return r;
 	/*
-	 * vfu_recv_msg() on this blocking socket waits for the reply's first
-	 * byte for ever (its timeout starts at that byte): a device that never
-	 * answers hung the control thread, and with it every port and the
-	 * control socket.  Wait for the first byte here, within the timeout;
-	 * the rest of the reply gets what is left of it.
+	 * The socket does not block: vfu_recv_msg() says -EAGAIN until the
+	 * reply's first byte is there (in a flight the later replies usually
+	 * are: no poll for them), then waits for the rest within what is left
+	 * of the timeout.  A device that never answers must not hang the
+	 * control thread, and with it every port and the control socket.
 	 */
 	deadline = mono_ms() + ACCEL_DEV_TIMEOUT_MS;
-	r = sio_wait_for(d->sock, POLLIN, deadline);
-	if (r == -ETIMEDOUT)
-		return fail(d, r, "%s: no reply within %d ms", vfu_command_name(cmd->command),
-			    ACCEL_DEV_TIMEOUT_MS);
-	if (r < 0)
-		return fail(d, r, "%s: receive: %s", vfu_command_name(cmd->command),
-			    strerror(-r));
-	left = deadline - mono_ms();
-	r = vfu_recv_msg(d->sock, left > 0 ? (int)left : 1, d->io);
+	for (;;) {
+		left = deadline - mono_ms();
+		r = vfu_recv_msg(d->sock, left > 0 ? (int)left : 1, d->io);
+		if (r != -EAGAIN)
+			break;
+		r = sio_wait_for(d->sock, POLLIN, deadline);
+		if (r == -ETIMEDOUT)
+			return fail(d, r, "%s: no reply within %d ms",
+				    vfu_command_name(cmd->command), ACCEL_DEV_TIMEOUT_MS);
+		if (r < 0)
+			return fail(d, r, "%s: receive: %s", vfu_command_name(cmd->command),
+				    strerror(-r));
+	}
 	if (r == 0)
 		return fail(d, -ECONNRESET, "%s: the device closed the connection",
 			    vfu_command_name(cmd->command));
@@ -515,6 +557,10 @@ static void flight_unread(struct flight *f, unsigned k)
 static int flight_land(struct accel_dev *d, struct flight *f, const struct vv_msg *reqs,
 		       struct vv_msg *replies)
 {
+	int sent = flush(d);
+
+	if (sent < 0)
+		flight_failed(d, f, sent, -1);
 	if (d->out_of_step) {
 		flight_unread(f, 0);
 		return f->first ? f->first : -EPIPE;
@@ -621,9 +667,11 @@ int accel_dev_vhost_run(struct accel_dev *d, const struct vv_msg *reqs, unsigned
 		}
 		/* The last burst carries the interrupts, read back with it. */
 		flight_init(&f);
+		d->corking = true;
 		flight_vhost(d, &f, &reqs[done], k);
 		if (last && calls)
 			flight_irqs(d, &f, 0, calls, ncalls);
+		d->corking = false;
 		r = flight_land(d, &f, &reqs[done], replies ? &replies[done] : NULL);
 		if (r < 0) {
 			/* After a failure nothing more is sent: the run's result is known. */
@@ -792,19 +840,21 @@ int accel_dev_open(const char *spec, unsigned nvrings, struct accel_dev **ret, c
 	if (!d)
 		return -ENOMEM;
 	d->io = malloc(sizeof(*d->io));
+	d->cork = malloc(CORK_SIZE);
 	d->nvrings = nvrings;
 	d->log_granularity = 4096;
 	for (unsigned q = 0; q < ACCEL_DEV_MAX_VRINGS; q++)
 		d->doorbell[q] = -1;
 	d->sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (!d->io || d->sock < 0) {
-		r = d->io ? -errno : -ENOMEM;
+	if (!d->io || !d->cork || d->sock < 0) {
+		r = d->io && d->cork ? -errno : -ENOMEM;
 		snprintf(err, errlen, "device %s: %s", spec, strerror(-r));
 		accel_dev_close(d);
 		return r;
 	}
 	strcpy(sa.sun_path, path);
-	if (connect(d->sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (connect(d->sock, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    fcntl(d->sock, F_SETFL, O_NONBLOCK) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "device %s: connect: %s", spec, strerror(-r));
 		accel_dev_close(d);
@@ -885,5 +935,6 @@ void accel_dev_close(struct accel_dev *d)
 	if (d->sock >= 0)
 		close(d->sock);
 	free(d->io);
+	free(d->cork);
 	free(d);
 }

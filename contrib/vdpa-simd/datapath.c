@@ -194,10 +194,9 @@ static void stall(struct simd_worker *w)
 		(void)poll(&p, 1, (int)w->d->opt->stall_ms);
 }
 
-static void *worker_main(void *arg)
+/* Serves the rings until asked to stop. */
+static void serve(struct simd_worker *w)
 {
-	struct simd_worker *w = arg;
-
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
 		struct simd_ring *rx = wring(w, RX), *tx = wring(w, TX);
 		struct pollfd pfd[4];
@@ -263,11 +262,31 @@ static void *worker_main(void *arg)
 	 * Not every batch ends in a publish: a receive chain written and then
 	 * given back (no second buffer, -EAGAIN; too many, -EMSGSIZE) leaves
 	 * its marks in the cache while its bytes are in guest memory.  The
-	 * stop that ends this thread is what the final harvest waits for, so
+	 * stop that ends this serving is what the final harvest waits for, so
 	 * they go into the log now.
 	 */
 	lg_flush(w);
-	return NULL;
+}
+
+static void *worker_main(void *arg)
+{
+	struct simd_worker *w = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		w->parked = true;
+		pthread_cond_broadcast(&w->cv);
+		while (!w->go && !w->quit)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->quit) {
+			pthread_mutex_unlock(&w->mu);
+			return NULL;
+		}
+		w->go = false;
+		w->parked = false;
+		pthread_mutex_unlock(&w->mu);
+		serve(w);
+	}
 }
 
 void simd_worker_init(struct simd_worker *w, struct simd_dev *d, unsigned qp)
@@ -277,10 +296,25 @@ void simd_worker_init(struct simd_worker *w, struct simd_dev *d, unsigned qp)
 	w->qp = qp;
 	w->stop_efd = -1;
 	w->logger = (struct vq_logger){ .mark = lg_mark, .flush = lg_flush, .opaque = w };
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
 }
+
+static void worker_stop(struct simd_worker *w);
 
 void simd_worker_destroy(struct simd_worker *w)
 {
+	worker_stop(w);
+	if (w->thread_made) {
+		pthread_mutex_lock(&w->mu);
+		w->quit = true;
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+		pthread_join(w->thread, NULL);
+		w->thread_made = false;
+	}
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
 	if (w->stop_efd >= 0)
 		close(w->stop_efd);
 	w->stop_efd = -1;
@@ -322,9 +356,16 @@ static int worker_start(struct simd_worker *w)
 			vq_disable_notify(&ring->vq);
 	}
 	__atomic_store_n(&w->stop, false, __ATOMIC_RELEASE);
-	r = -pthread_create(&w->thread, NULL, worker_main, w);
-	if (r < 0)
-		return r;
+	if (!w->thread_made) {
+		r = -pthread_create(&w->thread, NULL, worker_main, w);
+		if (r < 0)
+			return r;
+		w->thread_made = true;
+	}
+	pthread_mutex_lock(&w->mu);
+	w->go = true;
+	pthread_cond_broadcast(&w->cv);
+	pthread_mutex_unlock(&w->mu);
 	w->running = true;
 	return 0;
 }
@@ -338,7 +379,11 @@ static void worker_stop(struct simd_worker *w)
 	__atomic_store_n(&w->stop, true, __ATOMIC_RELEASE);
 	if (write(w->stop_efd, &one, sizeof(one)) < 0)
 		(void)0; /* counter saturated: the worker wakes anyway */
-	pthread_join(w->thread, NULL);
+	/* Parked, and not about to serve again: no DMA after this. */
+	pthread_mutex_lock(&w->mu);
+	while (!w->parked || w->go)
+		pthread_cond_wait(&w->cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
 	w->running = false;
 	if (w->log_errors) {
 		log_warning("%s: queue pair %u: %llu buffer writes beyond the dirty log",

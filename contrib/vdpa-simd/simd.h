@@ -93,9 +93,20 @@ struct simd_dev;
 struct simd_worker {
 	struct simd_dev *d;
 	unsigned qp;
+	/*
+	 * The thread is made at the first start and parks between a stop and
+	 * the next start (under mu): a device start or stop is no thread
+	 * creation or join.
+	 */
 	pthread_t thread;
-	bool running;                   /* thread created, not yet joined */
-	bool stop;                      /* atomic: asked to leave */
+	bool thread_made;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool go;                        /* start serving (under mu) */
+	bool parked;                    /* not serving (under mu) */
+	bool quit;                      /* leave the thread (under mu) */
+	bool running;                   /* started, not yet stopped */
+	bool stop;                      /* atomic: asked to stop serving */
 	int stop_efd;
 
 	size_t hdr_len;
