@@ -53,12 +53,16 @@ struct accel_dev {
 	bool out_of_step;
 	/*
 	 * Commands sent without waiting for their replies
-	 * (accel_dev_dma_map_nowait()), oldest first: their replies are read
-	 * before any later one (drain()); the first of their failures waits
-	 * for accel_dev_sync().
+	 * (accel_dev_dma_map_nowait(), accel_dev_vhost_nowait()), oldest
+	 * first: their replies are read before any later one (drain()); the
+	 * first of their failures waits for accel_dev_sync().  A mailbox read
+	 * keeps the vhost request it reads the reply of (has_req).
 	 */
-	struct {
+	struct pending {
 		uint16_t id, command;
+		uint32_t count;
+		bool has_req;
+		struct vv_msg req;
 	} pending[ACCEL_DEV_MAX_PENDING];
 	unsigned npending;
 	int deferred;
@@ -228,6 +232,9 @@ static int recv_reply_once(struct accel_dev *d, const struct vfu_msg *cmd, struc
 	return 0;
 }
 
+static int mailbox_reply(struct accel_dev *d, const struct vv_msg *req, const uint8_t *data,
+			 size_t len, struct vv_msg *ret_reply);
+
 /*
  * Reads the replies of the commands sent without waiting, in order; a
  * refusal is kept for accel_dev_sync(), anything else puts the connection
@@ -236,12 +243,17 @@ static int recv_reply_once(struct accel_dev *d, const struct vfu_msg *cmd, struc
 static int drain(struct accel_dev *d)
 {
 	while (d->npending) {
+		struct pending p = d->pending[0];
 		struct vfu_msg cmd, rep;
 		bool refused = false;
 		int r;
 
-		vfu_msg_init(&cmd, d->pending[0].command, 0);
-		cmd.msg_id = d->pending[0].id;
+		vfu_msg_init(&cmd, p.command, 0);
+		cmd.msg_id = p.id;
+		if (p.has_req) {
+			cmd.u.access.region = VV_REGION_MAILBOX;
+			cmd.u.access.count = p.count;
+		}
 		d->npending--;
 		memmove(&d->pending[0], &d->pending[1], d->npending * sizeof(d->pending[0]));
 		r = recv_reply_once(d, &cmd, &rep, &refused);
@@ -250,9 +262,17 @@ static int drain(struct accel_dev *d)
 			d->npending = 0;
 			return r;
 		}
-		if (r == 0) {
+		if (r < 0 && p.has_req) {	/* the mailbox access was refused: name the request */
+			fail(d, r, "%s: the device refused: %s", vv_request_name(p.req.request),
+			     strerror(-r));
+		} else if (r == 0) {
+			/* A bad or refusing mailbox reply leaves the connection in step. */
+			if (p.has_req && p.command == VFU_CMD_REGION_READ)
+				r = mailbox_reply(d, &p.req, rep.u.access.data, rep.u.access.count,
+						  NULL);
 			vfu_msg_close(&rep);
-		} else if (!d->deferred) {
+		}
+		if (r < 0 && !d->deferred) {
 			d->deferred = r;
 			snprintf(d->deferred_err, sizeof(d->deferred_err), "%s", d->err);
 		}
@@ -348,8 +368,7 @@ int accel_dev_dma_map_nowait(struct accel_dev *d, uint64_t iova, uint64_t size, 
 	r = send_cmd(d, &cmd, &fd, 1);
 	if (r < 0)
 		return r;
-	d->pending[d->npending].id = cmd.msg_id;
-	d->pending[d->npending++].command = cmd.command;
+	d->pending[d->npending++] = (struct pending){ .id = cmd.msg_id, .command = cmd.command };
 	return 0;
 }
 
@@ -478,36 +497,49 @@ static bool flight_send(struct accel_dev *d, struct flight *f, struct vfu_msg *c
 	return true;
 }
 
+/*
+ * req as mailbox commands into cmd[]: its write (encoded into buf, which
+ * must outlive them) and, when it has a reply, the read of it.  Returns
+ * how many (1 or 2), or < 0 when it cannot be encoded.
+ */
+static int mailbox_cmds(struct accel_dev *d, const struct vv_msg *req, uint8_t *buf,
+			struct vfu_msg cmd[2])
+{
+	struct vv_parse_ctx ctx = { .max_vrings = d->nvrings };
+	struct msg_err verr;
+	size_t len;
+	int r, n = vv_expects_reply(req) ? 2 : 1;
+
+	r = vv_encode(req, &ctx, buf, VV_MAX_MSG, &len, &verr);
+	if (r < 0)
+		return fail(d, r, "%s: cannot encode: %s", vv_request_name(req->request),
+			    verr.reason);
+	for (int read = 0; read < n; read++) {
+		vfu_msg_init(&cmd[read], read ? VFU_CMD_REGION_READ : VFU_CMD_REGION_WRITE, 0);
+		cmd[read].u.access.region = VV_REGION_MAILBOX;
+		cmd[read].u.access.count = read ? (uint32_t)VV_MAX_MSG : (uint32_t)len;
+		cmd[read].u.access.data = read ? NULL : buf;
+	}
+	return n;
+}
+
 /* reqs[0..n) as mailbox writes, each followed by a read when it has a reply. */
 static void flight_vhost(struct accel_dev *d, struct flight *f, const struct vv_msg *reqs,
 			 unsigned n)
 {
-	struct vv_parse_ctx ctx = { .max_vrings = d->nvrings };
 	uint8_t buf[VV_MAX_MSG];
 
 	for (unsigned i = 0; i < n; i++) {
-		struct msg_err verr;
-		struct vfu_msg cmd;
-		size_t len;
-		int r;
+		struct vfu_msg cmd[2];
+		int k = mailbox_cmds(d, &reqs[i], buf, cmd);
 
-		r = vv_encode(&reqs[i], &ctx, buf, sizeof(buf), &len, &verr);
-		if (r < 0) {
-			fail(d, r, "%s: cannot encode: %s", vv_request_name(reqs[i].request),
-			     verr.reason);
-			flight_failed(d, f, r, (int)i);
+		if (k < 0) {
+			flight_failed(d, f, k, (int)i);
 			return;
 		}
-		for (int read = 0; read < 2; read++) {
-			if (read && !vv_expects_reply(&reqs[i]))
-				break;
-			vfu_msg_init(&cmd, read ? VFU_CMD_REGION_READ : VFU_CMD_REGION_WRITE, 0);
-			cmd.u.access.region = VV_REGION_MAILBOX;
-			cmd.u.access.count = read ? (uint32_t)sizeof(buf) : (uint32_t)len;
-			cmd.u.access.data = read ? NULL : buf;
-			if (!flight_send(d, f, &cmd, NULL, 0, (int)i))
+		for (int j = 0; j < k; j++)
+			if (!flight_send(d, f, &cmd[j], NULL, 0, (int)i))
 				return;
-		}
 	}
 }
 
@@ -691,6 +723,47 @@ int accel_dev_vhost_many(struct accel_dev *d, const struct vv_msg *reqs, unsigne
 			 struct vv_msg *replies)
 {
 	return accel_dev_vhost_run(d, reqs, n, replies, NULL, 0, NULL);
+}
+
+/* Queues cmd's reply as one to read later (drain()); req: the vhost request it carries. */
+static int send_nowait(struct accel_dev *d, struct vfu_msg *cmd, const struct vv_msg *req)
+{
+	int r;
+
+	if (d->npending == ACCEL_DEV_MAX_PENDING) {
+		if ((r = flush(d)) < 0 || (r = drain(d)) < 0)
+			return r;
+	}
+	if ((r = send_cmd(d, cmd, NULL, 0)) < 0)
+		return r;
+	d->pending[d->npending] = (struct pending){
+		.id = cmd->msg_id, .command = cmd->command, .count = cmd->u.access.count,
+		.has_req = true, .req = *req };
+	d->npending++;
+	return 0;
+}
+
+int accel_dev_vhost_nowait(struct accel_dev *d, const struct vv_msg *reqs, unsigned n)
+{
+	uint8_t buf[VV_MAX_MSG];
+	int r = 0;
+
+	if (d->vdpa) {
+		for (unsigned i = 0; i < n && r == 0; i++)
+			r = accel_vdpa_vhost(d->vdpa, &reqs[i], NULL);
+		return r;
+	}
+	d->corking = true;
+	for (unsigned i = 0; i < n && r == 0; i++) {
+		struct vfu_msg cmd[2];
+		int k = mailbox_cmds(d, &reqs[i], buf, cmd);
+
+		r = k < 0 ? k : 0;
+		for (int j = 0; j < k && r == 0; j++)
+			r = send_nowait(d, &cmd[j], &reqs[i]);
+	}
+	d->corking = false;
+	return r < 0 ? r : flush(d);
 }
 
 /*

@@ -73,7 +73,7 @@ int accel_dev_dma_unmap(struct accel_dev *d, uint64_t iova, uint64_t size);
  * it returns).  Its reply is read before any later command's; whether it
  * succeeded, accel_dev_sync() says.
  */
-#define ACCEL_DEV_MAX_PENDING 16
+#define ACCEL_DEV_MAX_PENDING 128
 int accel_dev_dma_map_nowait(struct accel_dev *d, uint64_t iova, uint64_t size, int fd,
 			     uint64_t offset);
 /* Waits for every command sent without waiting; 0, or the first one's failure. */
@@ -127,6 +127,16 @@ int accel_dev_vhost_run(struct accel_dev *d, const struct vv_msg *reqs, unsigned
 			struct vv_msg *replies, const int *calls, unsigned ncalls,
 			unsigned *ret_done);
 
+/*
+ * reqs[0..n) in order, without waiting for any reply (vfio-user: sent in
+ * one go, the device carries them out while we go on; vhost-vdpa: ioctls,
+ * done when it returns, the first failure returned).  Their replies are
+ * read before any later command's, and as they come when the device's fd
+ * turns readable (accel_dev_readable()); whether every one succeeded,
+ * accel_dev_sync() says.  After a refusal the device's configuration must
+ * be taken as unknown, as after accel_dev_vhost_many().
+ */
+int accel_dev_vhost_nowait(struct accel_dev *d, const struct vv_msg *reqs, unsigned n);
 /*
  * Cuts the device off: our end of the connection is shut down (the device
  * sees it close; a vfio-user server must then end its DMA into our

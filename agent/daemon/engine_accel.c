@@ -30,6 +30,8 @@
 #include "dirtylog/harvest.h"
 
 #define NV ACCEL_DEV_MAX_VRINGS
+/* A configuration: SET_OWNER, SET_FEATURES, SET_MEM_TABLE, [SET_LOG_BASE_IOVA,] per ring 3. */
+#define CFG_MAX (4 + 3 * NV)
 
 /* What the device may be asked to do, of what the front end negotiated. */
 #define DEVICE_FEATURES (VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VIRTIO_NET_F_MRG_RXBUF) | \
@@ -62,6 +64,15 @@ struct engine_accel {
 	bool held;
 	bool on[NV];
 	uint16_t base[NV];
+	/*
+	 * A destination's device prepared before DRIVER_OK (prepare()): the
+	 * configuration requests sent so far, without waiting for their
+	 * replies; the start sends only what follows them.  prep_broken: the
+	 * front end changed what was sent (the start configures anew).
+	 */
+	struct vv_msg prep[CFG_MAX];
+	unsigned nprep;
+	bool prep_broken;
 
 	unsigned nmaps;
 	uint64_t map_iova[GUEST_MEM_MAX_REGIONS], map_size[GUEST_MEM_MAX_REGIONS];
@@ -644,17 +655,139 @@ static bool may_start(const struct engine_accel *e)
 	return vu_dev_driver_ok(e->dev);
 }
 
+/*
+ * The device's configuration for the rings on, into cfg (CFG_MAX): owner,
+ * features, memory table, the device's log when QEMU logs on it, and each
+ * ring's size, addresses and base; calls[] each ring's interrupt (-1: off).
+ * Returns the number of requests, or -EFAULT for a ring whose addresses
+ * lie outside guest memory (*ret_ring).
+ */
+static int build_config(struct engine_accel *e, bool relay, bool devlog, struct vv_msg *cfg,
+			int *calls, unsigned *ret_ring)
+{
+	const struct guest_mem *mem = &e->dev->mem;
+	struct vv_msg *mt;
+	unsigned n = 0;
+
+	vv_msg_init(&cfg[n++], VV_REQ_SET_OWNER, VV_FLAG_NEED_REPLY);
+	vv_msg_init(&cfg[n], VV_REQ_SET_FEATURES, VV_FLAG_NEED_REPLY);
+	cfg[n].u.u64 = (e->dev->features & DEVICE_FEATURES & e->device_features) |
+		       (devlog ? VU_BIT(VU_F_LOG_ALL) : 0);
+	/* Shadow rings: the relay asks for every completion (shadow.h). */
+	if (relay)
+		cfg[n].u.u64 &= ~VU_BIT(VIRTIO_F_EVENT_IDX);
+	n++;
+	mt = &cfg[n++];
+	vv_msg_init(mt, VV_REQ_SET_MEM_TABLE, VV_FLAG_NEED_REPLY);
+	mt->u.mem.nregions = mem->nregions;
+	for (unsigned i = 0; i < mem->nregions; i++)
+		mt->u.mem.regions[i] = (struct vv_mem_region){ mem->r[i].gpa, mem->r[i].size,
+							       mem->r[i].gpa };
+	/*
+	 * The shadow rings are memory the device reads and writes as it does
+	 * the guest's: a device that checks ring addresses against its memory
+	 * table (vdpa-simd) needs them in it, at their IOVA.
+	 */
+	if (relay) {
+		if (mt->u.mem.nregions >= VV_MAX_MEM_REGIONS)
+			return -ENOSPC;
+		mt->u.mem.regions[mt->u.mem.nregions++] = (struct vv_mem_region){
+			e->shadow_iova, e->shadow_size, e->shadow_iova };
+	}
+	if (devlog) {
+		vv_msg_init(&cfg[n], VV_REQ_SET_LOG_BASE_IOVA, VV_FLAG_NEED_REPLY);
+		cfg[n++].u.log = (struct vv_log){ e->log_iova, dirtylog_size(e->devlog), e->log_shift };
+	}
+	for (unsigned i = 0; i < e->nvrings; i++) {
+		const struct vu_ring_cfg *rc = &e->dev->ring[i];
+		struct vv_vring_addr *a;
+
+		calls[i] = e->on[i] ? (relay ? e->scall[i] : rc->call_fd) : -1;
+		if (!e->on[i])
+			continue;
+		vv_msg_init(&cfg[n], VV_REQ_SET_VRING_NUM, VV_FLAG_NEED_REPLY);
+		cfg[n++].u.state = (struct vv_vring_state){ i, rc->num };
+		vv_msg_init(&cfg[n], VV_REQ_SET_VRING_ADDR, VV_FLAG_NEED_REPLY);
+		a = &cfg[n++].u.addr;
+		a->index = i;
+		a->desc_user_addr = guest_mem_uva_to_gpa(mem, rc->addr.desc_user_addr);
+		a->avail_user_addr = guest_mem_uva_to_gpa(mem, rc->addr.avail_user_addr);
+		a->used_user_addr = guest_mem_uva_to_gpa(mem, rc->addr.used_user_addr);
+		if (relay)
+			shadow_ring_iovas(e->shadow, i, &a->desc_user_addr, &a->avail_user_addr,
+					  &a->used_user_addr);
+		if (a->desc_user_addr == UINT64_MAX || a->avail_user_addr == UINT64_MAX ||
+		    a->used_user_addr == UINT64_MAX) {
+			*ret_ring = i;
+			return -EFAULT;
+		}
+		vv_msg_init(&cfg[n], VV_REQ_SET_VRING_BASE, VV_FLAG_NEED_REPLY);
+		cfg[n++].u.state = (struct vv_vring_state){ i, e->base[i] };
+	}
+	return (int)n;
+}
+
+/*
+ * A destination before DRIVER_OK: QEMU sends the memory table, then each
+ * ring, then DRIVER_OK.  What is known goes to the device as it comes,
+ * without waiting for its replies (read as they arrive, checked at the
+ * start): the device takes its configuration while QEMU sets up the next
+ * ring, and the start sends only what follows it, and the interrupts.  A
+ * device that had an owner (a port that served before) is reset first, as
+ * the start would.  Not prepared: a device held for GET_VRING_BASEs to
+ * come, and one QEMU logs on or relays through (a destination is
+ * neither).  When the front end changes what was sent (prep_broken), the
+ * start configures the device anew, after a RESET_OWNER.
+ */
+static void prepare(struct engine_accel *e)
+{
+	struct vv_msg cfg[1 + CFG_MAX], *from;
+	unsigned bad, k;
+	int calls[NV], n, r;
+
+	if (e->started || e->held || e->failed || e->prep_broken || may_start(e) || !any_on(e) ||
+	    vu_dev_active_log(e->dev) || !accel_dev_can_suspend(e->adev) || !e->maps_valid ||
+	    e->maps_gen != e->dev->mem_gen)
+		return;
+	n = build_config(e, false, false, &cfg[1], calls, &bad);
+	if (n < 0 || (unsigned)n < e->nprep ||
+	    memcmp(&cfg[1], e->prep, e->nprep * sizeof(cfg[0])) != 0) {
+		e->prep_broken = true;
+		return;
+	}
+	if ((unsigned)n == e->nprep)
+		return;
+	from = &cfg[1 + e->nprep];
+	k = (unsigned)n - e->nprep;
+	if (!e->nprep && e->owner_set) {
+		vv_msg_init(&cfg[0], VV_REQ_RESET_OWNER, VV_FLAG_NEED_REPLY);
+		from = cfg;
+		k++;
+	}
+	e->owner_set = true;
+	r = accel_dev_vhost_nowait(e->adev, from, k);
+	if (r < 0) {
+		dev_fail(e, r, "preparing the device");
+		return;
+	}
+	pthread_mutex_lock(&e->mu);
+	e->st.prepared_requests += k;
+	pthread_mutex_unlock(&e->mu);
+	memcpy(&e->prep[e->nprep], &cfg[1 + e->nprep], ((unsigned)n - e->nprep) * sizeof(cfg[0]));
+	e->nprep = (unsigned)n;
+}
+
 static int configure_and_start(struct engine_accel *e)
 {
 	const struct guest_mem *mem = &e->dev->mem;
 	struct dirtylog *qemu = vu_dev_active_log(e->dev);
 	int calls[NV];
-	/* [RESET_OWNER,] SET_OWNER, SET_FEATURES, SET_MEM_TABLE, [SET_LOG_BASE_IOVA,] per ring 3 */
-	struct vv_msg cfg[5 + 3 * NV], m, *mt;
+	/* cfg[0]: RESET_OWNER when the device had an owner; the configuration after it. */
+	struct vv_msg cfg[1 + CFG_MAX], m, *reqs;
 	uint64_t t0 = mono_ns(), t1, t2, layout;
-	unsigned n;
+	unsigned n, bad = 0, nprep;
 	bool relay;
-	int r;
+	int r, nc;
 
 	if (e->failed)
 		return -EIO;
@@ -701,8 +834,10 @@ static int configure_and_start(struct engine_accel *e)
 	r = map_memory(e);
 	if (r < 0)
 		return r;
+	/* The mapping's replies, and those of the requests that prepared the device. */
 	if ((r = accel_dev_sync(e->adev)) < 0)
-		return dev_fail(e, r, "DMA map of guest memory");
+		return dev_fail(e, r, e->nprep ? "DMA map of guest memory or preparing the device" :
+					       "DMA map of guest memory");
 	shadow_drop(e);
 	if (relay && (r = shadow_setup(e)) < 0)
 		return r;
@@ -717,70 +852,34 @@ static int configure_and_start(struct engine_accel *e)
 	 * too), so a device that refuses one says so whether or not it fails
 	 * the mailbox write.  The device keeps rings it was given before; a
 	 * ring that stopped must not run again, so it forgets them all and
-	 * gets the running ones anew.
+	 * gets the running ones anew - unless what it was given is where this
+	 * configuration begins (prepare()): then only the rest goes.
 	 */
-	n = 0;
-	if (e->owner_set)
-		vv_msg_init(&cfg[n++], VV_REQ_RESET_OWNER, VV_FLAG_NEED_REPLY);
-	vv_msg_init(&cfg[n++], VV_REQ_SET_OWNER, VV_FLAG_NEED_REPLY);
-	vv_msg_init(&cfg[n], VV_REQ_SET_FEATURES, VV_FLAG_NEED_REPLY);
-	cfg[n].u.u64 = (e->dev->features & DEVICE_FEATURES & e->device_features) |
-		       (qemu && !relay ? VU_BIT(VU_F_LOG_ALL) : 0);
-	/* Shadow rings: the relay asks for every completion (shadow.h). */
-	if (relay)
-		cfg[n].u.u64 &= ~VU_BIT(VIRTIO_F_EVENT_IDX);
-	n++;
-	mt = &cfg[n++];
-	vv_msg_init(mt, VV_REQ_SET_MEM_TABLE, VV_FLAG_NEED_REPLY);
-	mt->u.mem.nregions = mem->nregions;
-	for (unsigned i = 0; i < mem->nregions; i++)
-		mt->u.mem.regions[i] = (struct vv_mem_region){ mem->r[i].gpa, mem->r[i].size,
-							       mem->r[i].gpa };
-	/*
-	 * The shadow rings are memory the device reads and writes as it does
-	 * the guest's: a device that checks ring addresses against its memory
-	 * table (vdpa-simd) needs them in it, at their IOVA.
-	 */
-	if (relay) {
-		if (mt->u.mem.nregions >= VV_MAX_MEM_REGIONS)
-			return dev_fail(e, -ENOSPC, "no memory table slot left for the shadow rings");
-		mt->u.mem.regions[mt->u.mem.nregions++] = (struct vv_mem_region){
-			e->shadow_iova, e->shadow_size, e->shadow_iova };
+	nc = build_config(e, relay, qemu && !relay, &cfg[1], calls, &bad);
+	if (nc == -ENOSPC)
+		return dev_fail(e, nc, "no memory table slot left for the shadow rings");
+	if (nc < 0) {
+		log_err("port %s: ring %u: ring addresses outside guest memory", e->name, bad);
+		return nc;
 	}
-	if (qemu && !relay) {
-		vv_msg_init(&cfg[n], VV_REQ_SET_LOG_BASE_IOVA, VV_FLAG_NEED_REPLY);
-		cfg[n++].u.log = (struct vv_log){ e->log_iova, dirtylog_size(e->devlog), e->log_shift };
-	}
-	for (unsigned i = 0; i < e->nvrings; i++) {
-		const struct vu_ring_cfg *rc = &e->dev->ring[i];
-		struct vv_vring_addr *a;
-
-		calls[i] = e->on[i] ? (relay ? e->scall[i] : rc->call_fd) : -1;
-		if (!e->on[i])
-			continue;
-		vv_msg_init(&cfg[n], VV_REQ_SET_VRING_NUM, VV_FLAG_NEED_REPLY);
-		cfg[n++].u.state = (struct vv_vring_state){ i, rc->num };
-		vv_msg_init(&cfg[n], VV_REQ_SET_VRING_ADDR, VV_FLAG_NEED_REPLY);
-		a = &cfg[n++].u.addr;
-		a->index = i;
-		a->desc_user_addr = guest_mem_uva_to_gpa(mem, rc->addr.desc_user_addr);
-		a->avail_user_addr = guest_mem_uva_to_gpa(mem, rc->addr.avail_user_addr);
-		a->used_user_addr = guest_mem_uva_to_gpa(mem, rc->addr.used_user_addr);
-		if (relay)
-			shadow_ring_iovas(e->shadow, i, &a->desc_user_addr, &a->avail_user_addr,
-					  &a->used_user_addr);
-		if (a->desc_user_addr == UINT64_MAX || a->avail_user_addr == UINT64_MAX ||
-		    a->used_user_addr == UINT64_MAX) {
-			log_err("port %s: ring %u: ring addresses outside guest memory", e->name, i);
-			return -EFAULT;
-		}
-		vv_msg_init(&cfg[n], VV_REQ_SET_VRING_BASE, VV_FLAG_NEED_REPLY);
-		cfg[n++].u.state = (struct vv_vring_state){ i, e->base[i] };
+	n = (unsigned)nc;
+	nprep = e->nprep;
+	e->nprep = 0;
+	e->prep_broken = false;
+	if (nprep && nprep <= n && !memcmp(&cfg[1], e->prep, nprep * sizeof(cfg[0]))) {
+		reqs = &cfg[1 + nprep];
+		n -= nprep;
+	} else if (e->owner_set) {
+		vv_msg_init(&cfg[0], VV_REQ_RESET_OWNER, VV_FLAG_NEED_REPLY);
+		reqs = cfg;
+		n++;
+	} else {
+		reqs = &cfg[1];
 	}
 	/* Whatever went through before a refusal, the device is reset before its next use. */
 	e->owner_set = true;
 	/* The interrupts travel with the last burst: one round trip up to nine rings. */
-	r = accel_dev_vhost_run(e->adev, cfg, n, NULL, calls, e->nvrings, NULL);
+	r = accel_dev_vhost_run(e->adev, reqs, n, NULL, calls, e->nvrings, NULL);
 	if (r < 0)
 		return dev_fail(e, r, "configuration");
 	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
@@ -933,6 +1032,8 @@ static void acc_settle(void *opaque)
 	if (!e->started && !e->failed && e->dev->mem.nregions &&
 	    !(e->maps_valid && e->maps_gen == e->dev->mem_gen))
 		map_memory(e);
+	/* And it takes each ring's configuration as QEMU sets the ring up. */
+	prepare(e);
 
 	/* Held after a lone stop, or rings waiting for DRIVER_OK: start them. */
 	if (e->started || e->failed || !any_on(e) || !may_start(e))

@@ -87,6 +87,8 @@ struct engine_accel_stats {
 	/* Guest memory DMA-mapped anew (a new memory table), and call fds swapped without a stop. */
 	uint64_t memory_maps;
 	uint64_t call_swaps;
+	/* Configuration requests sent before DRIVER_OK, as the rings came (a destination). */
+	uint64_t prepared_requests;
 	/* The last stop: the device's confirmation, the final harvest (with
 	 * the used-ring marks), reading the rings' bases. */
 	uint64_t last_stop_us, last_harvest_us, last_bases_us;

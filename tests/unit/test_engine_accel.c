@@ -79,6 +79,7 @@ struct fdev {
 	unsigned nheld, held_max;
 	uint64_t refuse;	/* a vhost request the device refuses (0: none) */
 	unsigned writes;	/* mailbox writes (vhost requests) received */
+	unsigned resets;	/* RESET_OWNERs among them */
 	/* Interrupts: which vectors have an eventfd bound; SET_IRQS commands. */
 	bool bound[RINGS];
 	unsigned irq_sets;
@@ -210,6 +211,8 @@ static int fdev_reply(struct fdev *f, const struct vfu_msg *m)
 		}
 		if (f->req.request == VV_REQ_SET_VRING_BASE)
 			f->base[f->req.u.state.index % RINGS] = (uint16_t)f->req.u.state.num;
+		if (f->req.request == VV_REQ_RESET_OWNER)
+			f->resets++;
 		if (f->req.request == VV_REQ_SET_LOG_BASE_IOVA) {
 			f->log = f->req.u.log;
 			f->log_bases++;
@@ -343,6 +346,11 @@ struct t {
 	struct engine_accel *e;
 	int qlog_fd;		/* QEMU's log */
 	uint64_t qlog_size;
+	/*
+	 * The device's mailbox writes once the engine was made (its probe), and
+	 * once ring i was set up (kick and call), before DRIVER_OK.
+	 */
+	unsigned writes_open, writes_at[RINGS];
 };
 
 static struct vu_msg msg(uint32_t req)
@@ -433,12 +441,28 @@ static void set_call(struct t *t, unsigned i)
 	assert_int_equal(handle(&t->d, &m, &rep), 0);
 }
 
-/*
- * Connects, sets memory and logging, and starts both rings on the device,
- * which holds its replies to bursts (hold) or refuses a request (refuse).
- */
-static void up_with(struct t *t, bool hold, uint64_t refuse)
+static void driver_ok(struct t *t)
 {
+	struct vu_reply rep;
+	struct vu_msg m = msg(VU_REQ_SET_STATUS);
+
+	m.u.u64 = VU_STATUS_DRIVER_OK;
+	assert_int_equal(handle(&t->d, &m, &rep), 0);
+}
+
+/*
+ * QEMU setting the device up: memory table, log (UP_LOGGING: QEMU logs, as
+ * a source does; without: a destination), features, each ring, and with
+ * UP_STATUS (the STATUS protocol feature) DRIVER_OK.  UP_HOLD: the device
+ * holds a burst's replies (hold_bursts).  refuse: a request the device
+ * refuses.
+ */
+enum { UP_STATUS = 1, UP_HOLD = 2, UP_LOGGING = 4, UP_NO_DRIVER_OK = 8 };
+
+static void up_session(struct t *t, unsigned flags, uint64_t refuse)
+{
+	bool hold = flags & UP_STATUS, logging = flags & UP_LOGGING;
+	uint64_t features = VU_BIT(VIRTIO_F_VERSION_1) | (logging ? VU_BIT(VU_F_LOG_ALL) : 0);
 	struct accel_dev *adev;
 	struct vu_reply rep;
 	struct vu_msg m;
@@ -446,7 +470,7 @@ static void up_with(struct t *t, bool hold, uint64_t refuse)
 
 	memset(t, 0, sizeof(*t));
 	t->qlog_fd = -1;
-	t->f.hold_bursts = hold;
+	t->f.hold_bursts = flags & UP_HOLD;
 	t->f.refuse = refuse;
 	fdev_start(&t->f);
 	vu_dev_init(&t->d, "a0", VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_LOG_ALL), 0, 1,
@@ -456,6 +480,7 @@ static void up_with(struct t *t, bool hold, uint64_t refuse)
 	assert_int_equal(engine_accel_new("a0", &t->d, adev, 1000, ENGINE_ACCEL_AUTO, &t->e), 0);
 	t->d.opaque = t->e;
 	t->d.state = VU_STATE_OWNED;
+	t->writes_open = __atomic_load_n(&t->f.writes, __ATOMIC_RELAXED);
 	/*
 	 * A front end with the STATUS protocol feature: the device starts
 	 * once, at DRIVER_OK, with every ring (one burst for all).  Without it
@@ -466,9 +491,10 @@ static void up_with(struct t *t, bool hold, uint64_t refuse)
 		t->d.protocol_features |= VU_PF(VU_PROTO_F_STATUS);
 
 	set_mem_table(t);
-	set_log_base(t, 4096);
+	if (logging)
+		set_log_base(t, 4096);
 	m = msg(VU_REQ_SET_FEATURES);
-	m.u.u64 = VU_BIT(VIRTIO_F_VERSION_1) | VU_BIT(VU_F_LOG_ALL);
+	m.u.u64 = features;
 	assert_int_equal(handle(&t->d, &m, &rep), 0);
 	for (unsigned i = 0; i < RINGS; i++) {
 		m = msg(VU_REQ_SET_VRING_NUM);
@@ -491,6 +517,10 @@ static void up_with(struct t *t, bool hold, uint64_t refuse)
 		assert_true(t->d.ring[i].started || refuse);
 		/* QEMU's order: a ring's call fd comes after its kick. */
 		set_call(t, i);
+		/* What was sent without waiting has arrived once its replies have. */
+		if (!(flags & UP_HOLD) && !refuse)
+			assert_int_equal(accel_dev_sync(engine_accel_device(t->e)), 0);
+		t->writes_at[i] = __atomic_load_n(&t->f.writes, __ATOMIC_RELAXED);
 	}
 	if (hold) {
 		struct engine_accel_stats st;
@@ -502,11 +532,19 @@ static void up_with(struct t *t, bool hold, uint64_t refuse)
 		engine_accel_stats(t->e, &st);
 		assert_int_equal(st.device_starts, 0);
 		assert_int_equal(st.memory_maps, 1);
-		m = msg(VU_REQ_SET_STATUS);
-		m.u.u64 = VU_STATUS_DRIVER_OK;
-		assert_int_equal(handle(&t->d, &m, &rep), 0);
+		if (!(flags & UP_NO_DRIVER_OK))
+			driver_ok(t);
 	}
 	assert_int_equal(engine_accel_failed(t->e), refuse != 0);
+}
+
+/*
+ * Connects, sets memory and logging, and starts both rings on the device,
+ * which holds its replies to bursts (hold) or refuses a request (refuse).
+ */
+static void up_with(struct t *t, bool hold, uint64_t refuse)
+{
+	up_session(t, (hold ? UP_STATUS | UP_HOLD : 0) | UP_LOGGING, refuse);
 }
 
 static void up(struct t *t)
@@ -843,6 +881,65 @@ static void destination_starts_once(void **state)
 }
 
 /*
+ * A destination (STATUS, QEMU not logging): each ring's configuration goes
+ * to the device as QEMU sets the ring up, before DRIVER_OK, and the start
+ * sends the start alone (its interrupts besides).  A ring the front end
+ * sets up anew at another base before DRIVER_OK makes the start configure
+ * the device anew, after a RESET_OWNER.
+ */
+static void destination_prepares_rings(void **state)
+{
+	struct engine_accel_stats st;
+	struct vu_reply rep;
+	struct vu_msg m;
+	struct t t;
+
+	(void)state;
+	up_session(&t, UP_STATUS, 0);
+	/* Owner, features, memory table with the first ring's size, addresses, base; then the second's. */
+	assert_int_equal(t.writes_at[0] - t.writes_open, 3 + 3);
+	assert_int_equal(t.writes_at[1] - t.writes_open, 3 + 3 * RINGS);
+	engine_accel_stats(t.e, &st);
+	assert_int_equal(st.prepared_requests, 3 + 3 * RINGS);
+	assert_int_equal(st.device_starts, 1);
+	assert_int_equal(st.device_stops, 0);
+	pthread_mutex_lock(&t.f.mu);
+	assert_int_equal(t.f.writes, t.writes_at[RINGS - 1] + 1);	/* the start */
+	assert_true(t.f.started);
+	assert_int_equal(t.f.resets, 0);
+	for (unsigned i = 0; i < RINGS; i++)
+		assert_true(t.f.bound[i]);
+	pthread_mutex_unlock(&t.f.mu);
+	down(&t);
+
+	/* Ring 1 stopped and set up again at base 7 before DRIVER_OK: configured anew. */
+	up_session(&t, UP_STATUS | UP_NO_DRIVER_OK, 0);
+	assert_int_equal(stop_ring(&t, 1, &rep), 0);
+	m = msg(VU_REQ_SET_VRING_BASE);
+	m.u.state = (struct vu_vring_state){ 1, 7 };
+	m.ring = 1;
+	assert_int_equal(handle(&t.d, &m, &rep), 0);
+	m = msg(VU_REQ_SET_VRING_KICK);
+	m.u.vring_file.index = 1;
+	m.ring = 1;
+	m.fds[0] = eventfd(0, EFD_CLOEXEC);
+	m.nfds = 1;
+	assert_int_equal(handle(&t.d, &m, &rep), 0);
+	assert_true(t.d.ring[1].started);
+	driver_ok(&t);
+	engine_accel_stats(t.e, &st);
+	assert_int_equal(st.prepared_requests, 3 + 3 * RINGS);
+	assert_int_equal(st.device_starts, 1);
+	assert_false(engine_accel_failed(t.e));
+	pthread_mutex_lock(&t.f.mu);
+	assert_int_equal(t.f.resets, 1);
+	assert_int_equal(t.f.base[1], 7);
+	assert_true(t.f.started);
+	pthread_mutex_unlock(&t.f.mu);
+	down(&t);
+}
+
+/*
  * Without STATUS each ring starts as it comes, the second before its call
  * fd: a vector without an eventfd must not unbind the others (vfio-user
  * cannot unbind one: DATA_NONE with count 0 unbinds them all, so the
@@ -908,6 +1005,7 @@ int main(void)
 		cmocka_unit_test(destination_starts_once),
 		cmocka_unit_test(vectors_stay_bound),
 		cmocka_unit_test(mapping_replies_come_unasked),
+		cmocka_unit_test(destination_prepares_rings),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
