@@ -350,26 +350,44 @@ static int call(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, size_t
 	return r < 0 ? r : recv_reply(d, cmd, rep, NULL);
 }
 
+/*
+ * Sends cmd (with fds) and queues its reply as one to read later
+ * (drain()); req: the vhost request a mailbox access carries, or NULL.
+ */
+static int send_nowait(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, size_t nfds,
+		       const struct vv_msg *req)
+{
+	int r;
+
+	if (d->npending == ACCEL_DEV_MAX_PENDING) {
+		if ((r = flush(d)) < 0 || (r = drain(d)) < 0)
+			return r;
+	}
+	if ((r = send_cmd(d, cmd, fds, nfds)) < 0)
+		return r;
+	d->pending[d->npending] = (struct pending){ .id = cmd->msg_id, .command = cmd->command };
+	if (req) {
+		d->pending[d->npending].count = cmd->u.access.count;
+		d->pending[d->npending].has_req = true;
+		d->pending[d->npending].req = *req;
+	}
+	d->npending++;
+	return 0;
+}
+
 int accel_dev_dma_map_nowait(struct accel_dev *d, uint64_t iova, uint64_t size, int fd,
 			     uint64_t offset)
 {
 	struct vfu_msg cmd;
-	int r;
 
 	if (d->vdpa)
 		return accel_vdpa_dma_map(d->vdpa, iova, size, fd, offset);
-	if (d->npending == ACCEL_DEV_MAX_PENDING && (r = drain(d)) < 0)
-		return r;
 	vfu_msg_init(&cmd, VFU_CMD_DMA_MAP, 0);
 	cmd.u.dma_map.flags = VFU_DMA_READ | VFU_DMA_WRITE;
 	cmd.u.dma_map.offset = offset;
 	cmd.u.dma_map.addr = iova;
 	cmd.u.dma_map.size = size;
-	r = send_cmd(d, &cmd, &fd, 1);
-	if (r < 0)
-		return r;
-	d->pending[d->npending++] = (struct pending){ .id = cmd.msg_id, .command = cmd.command };
-	return 0;
+	return send_nowait(d, &cmd, &fd, 1, NULL);
 }
 
 /* The mapping and its reply (and any mapping's before it sent without waiting). */
@@ -543,6 +561,17 @@ static void flight_vhost(struct accel_dev *d, struct flight *f, const struct vv_
 	}
 }
 
+/* SET_IRQS binding vector (its eventfd goes with it), or unbinding every vector. */
+static void irq_cmd(struct vfu_msg *cmd, unsigned vector, bool bind)
+{
+	vfu_msg_init(cmd, VFU_CMD_DEVICE_SET_IRQS, 0);
+	cmd->u.irq_set.index = 0;
+	cmd->u.irq_set.start = bind ? vector : 0;
+	cmd->u.irq_set.flags = VFU_IRQ_ACTION_TRIGGER |
+			       (bind ? VFU_IRQ_DATA_EVENTFD : VFU_IRQ_DATA_NONE);
+	cmd->u.irq_set.count = bind;
+}
+
 /*
  * Interrupts: fds[i] (-1: none) for vring i, one vring per command.
  * vfio-user has no way to unbind one vector (an fd of -1 cannot be
@@ -561,12 +590,7 @@ static void flight_irqs(struct accel_dev *d, struct flight *f, unsigned first, c
 		for (unsigned i = 0; i < n; i++) {
 			if (bind && fds[i] < 0)
 				continue;
-			vfu_msg_init(&cmd, VFU_CMD_DEVICE_SET_IRQS, 0);
-			cmd.u.irq_set.index = 0;
-			cmd.u.irq_set.start = bind ? first + i : 0;
-			cmd.u.irq_set.flags = VFU_IRQ_ACTION_TRIGGER |
-					      (bind ? VFU_IRQ_DATA_EVENTFD : VFU_IRQ_DATA_NONE);
-			cmd.u.irq_set.count = bind;
+			irq_cmd(&cmd, first + i, bind);
 			if (!flight_send(d, f, &cmd, bind ? &fds[i] : NULL, bind, -1))
 				return;
 			if (!bind)
@@ -649,9 +673,9 @@ int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n)
 	return flight_land(d, &f, NULL, NULL);
 }
 
-int accel_dev_set_irq(struct accel_dev *d, unsigned idx, int fd)
+int accel_dev_set_irq_nowait(struct accel_dev *d, unsigned idx, int fd)
 {
-	struct flight f;
+	struct vfu_msg cmd;
 
 	if (fd < 0)
 		return fail(d, -EINVAL, "DEVICE_SET_IRQS: vring %u: no eventfd", idx);
@@ -659,9 +683,15 @@ int accel_dev_set_irq(struct accel_dev *d, unsigned idx, int fd)
 		return accel_vdpa_set_irq(d->vdpa, idx, fd);
 	if (idx >= ACCEL_DEV_MAX_VRINGS)
 		return fail(d, -ERANGE, "DEVICE_SET_IRQS: vring %u", idx);
-	flight_init(&f);
-	flight_irqs(d, &f, idx, &fd, 1);
-	return flight_land(d, &f, NULL, NULL);
+	irq_cmd(&cmd, idx, true);
+	return send_nowait(d, &cmd, &fd, 1, NULL);
+}
+
+int accel_dev_set_irq(struct accel_dev *d, unsigned idx, int fd)
+{
+	int r = accel_dev_set_irq_nowait(d, idx, fd);
+
+	return r < 0 ? r : accel_dev_sync(d);
 }
 
 int accel_dev_vhost(struct accel_dev *d, const struct vv_msg *req, struct vv_msg *ret_reply)
@@ -725,24 +755,6 @@ int accel_dev_vhost_many(struct accel_dev *d, const struct vv_msg *reqs, unsigne
 	return accel_dev_vhost_run(d, reqs, n, replies, NULL, 0, NULL);
 }
 
-/* Queues cmd's reply as one to read later (drain()); req: the vhost request it carries. */
-static int send_nowait(struct accel_dev *d, struct vfu_msg *cmd, const struct vv_msg *req)
-{
-	int r;
-
-	if (d->npending == ACCEL_DEV_MAX_PENDING) {
-		if ((r = flush(d)) < 0 || (r = drain(d)) < 0)
-			return r;
-	}
-	if ((r = send_cmd(d, cmd, NULL, 0)) < 0)
-		return r;
-	d->pending[d->npending] = (struct pending){
-		.id = cmd->msg_id, .command = cmd->command, .count = cmd->u.access.count,
-		.has_req = true, .req = *req };
-	d->npending++;
-	return 0;
-}
-
 int accel_dev_vhost_nowait(struct accel_dev *d, const struct vv_msg *reqs, unsigned n)
 {
 	uint8_t buf[VV_MAX_MSG];
@@ -760,7 +772,7 @@ int accel_dev_vhost_nowait(struct accel_dev *d, const struct vv_msg *reqs, unsig
 
 		r = k < 0 ? k : 0;
 		for (int j = 0; j < k && r == 0; j++)
-			r = send_nowait(d, &cmd[j], &reqs[i]);
+			r = send_nowait(d, &cmd[j], NULL, 0, &reqs[i]);
 	}
 	d->corking = false;
 	return r < 0 ? r : flush(d);
@@ -926,10 +938,16 @@ int accel_dev_open(const char *spec, unsigned nvrings, struct accel_dev **ret, c
 		return r;
 	}
 	strcpy(sa.sun_path, path);
-	if (connect(d->sock, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    fcntl(d->sock, F_SETFL, O_NONBLOCK) < 0) {
+	if (connect(d->sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
 		snprintf(err, errlen, "device %s: connect: %s", spec, strerror(-r));
+		accel_dev_close(d);
+		return r;
+	}
+	if (fcntl(d->sock, F_SETFL, O_NONBLOCK) < 0) {
+		r = -errno;
+		snprintf(err, errlen, "device %s: making the socket non-blocking: %s", spec,
+			 strerror(-r));
 		accel_dev_close(d);
 		return r;
 	}

@@ -97,6 +97,11 @@ int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n);
  */
 int accel_dev_set_irq(struct accel_dev *d, unsigned idx, int fd);
 
+/*
+ * As accel_dev_set_irq(), without waiting for the device (vfio-user; a
+ * refusal waits for accel_dev_sync()), and also before the device runs.
+ */
+int accel_dev_set_irq_nowait(struct accel_dev *d, unsigned idx, int fd);
 /* One vhost request through the mailbox; *ret_reply when one is due. */
 int accel_dev_vhost(struct accel_dev *d, const struct vv_msg *req, struct vv_msg *ret_reply);
 

@@ -73,6 +73,8 @@ struct engine_accel {
 	struct vv_msg prep[CFG_MAX];
 	unsigned nprep;
 	bool prep_broken;
+	/* The eventfd each ring's interrupt was bound to before the start (-1: none yet). */
+	int prep_call[NV];
 
 	unsigned nmaps;
 	uint64_t map_iova[GUEST_MEM_MAX_REGIONS], map_size[GUEST_MEM_MAX_REGIONS];
@@ -728,6 +730,43 @@ static int build_config(struct engine_accel *e, bool relay, bool devlog, struct 
 }
 
 /*
+ * The interrupts of the prepared rings, as their call fds come (QEMU sends
+ * a ring's SET_VRING_CALL before its SET_VRING_ENABLE, and after its kick):
+ * bound before the start, which then binds nothing when every ring is on
+ * with the fd bound here (all_irqs_prepared()).
+ */
+static void prepare_irqs(struct engine_accel *e)
+{
+	for (unsigned i = 0; i < e->nvrings && !e->failed; i++) {
+		int fd = e->dev->ring[i].call_fd;
+		int r;
+
+		if (!e->on[i] || fd < 0 || fd == e->prep_call[i])
+			continue;
+		e->prep_call[i] = -1;
+		r = accel_dev_set_irq_nowait(e->adev, i, fd);
+		if (r < 0) {
+			dev_fail(e, r, "preparing the device's interrupts");
+			return;
+		}
+		e->prep_call[i] = fd;
+	}
+}
+
+/*
+ * Every ring is on and its interrupt was bound to its call fd before the
+ * start.  A call fd that changed since went through acc_ring_call_changed(),
+ * which bound the new one (a ring without a call fd any more has -1).
+ */
+static bool all_irqs_prepared(const struct engine_accel *e)
+{
+	for (unsigned i = 0; i < e->nvrings; i++)
+		if (!e->on[i] || e->prep_call[i] < 0 || e->prep_call[i] != e->dev->ring[i].call_fd)
+			return false;
+	return true;
+}
+
+/*
  * A destination before DRIVER_OK: QEMU sends the memory table, then each
  * ring, then DRIVER_OK.  What is known goes to the device as it comes,
  * without waiting for its replies (read as they arrive, checked at the
@@ -755,8 +794,10 @@ static void prepare(struct engine_accel *e)
 		e->prep_broken = true;
 		return;
 	}
-	if ((unsigned)n == e->nprep)
+	if ((unsigned)n == e->nprep) {
+		prepare_irqs(e);
 		return;
+	}
 	from = &cfg[1 + e->nprep];
 	k = (unsigned)n - e->nprep;
 	if (!e->nprep && e->owner_set) {
@@ -775,6 +816,7 @@ static void prepare(struct engine_accel *e)
 	pthread_mutex_unlock(&e->mu);
 	memcpy(&e->prep[e->nprep], &cfg[1 + e->nprep], ((unsigned)n - e->nprep) * sizeof(cfg[0]));
 	e->nprep = (unsigned)n;
+	prepare_irqs(e);
 }
 
 static int configure_and_start(struct engine_accel *e)
@@ -786,7 +828,7 @@ static int configure_and_start(struct engine_accel *e)
 	struct vv_msg cfg[1 + CFG_MAX], m, *reqs;
 	uint64_t t0 = mono_ns(), t1, t2, layout;
 	unsigned n, bad = 0, nprep;
-	bool relay;
+	bool relay, irqs_ready;
 	int r, nc;
 
 	if (e->failed)
@@ -866,9 +908,11 @@ static int configure_and_start(struct engine_accel *e)
 	nprep = e->nprep;
 	e->nprep = 0;
 	e->prep_broken = false;
+	irqs_ready = false;
 	if (nprep && nprep <= n && !memcmp(&cfg[1], e->prep, nprep * sizeof(cfg[0]))) {
 		reqs = &cfg[1 + nprep];
 		n -= nprep;
+		irqs_ready = !relay && all_irqs_prepared(e);
 	} else if (e->owner_set) {
 		vv_msg_init(&cfg[0], VV_REQ_RESET_OWNER, VV_FLAG_NEED_REPLY);
 		reqs = cfg;
@@ -879,7 +923,10 @@ static int configure_and_start(struct engine_accel *e)
 	/* Whatever went through before a refusal, the device is reset before its next use. */
 	e->owner_set = true;
 	/* The interrupts travel with the last burst: one round trip up to nine rings. */
-	r = accel_dev_vhost_run(e->adev, reqs, n, NULL, calls, e->nvrings, NULL);
+	for (unsigned i = 0; i < NV; i++)
+		e->prep_call[i] = -1;
+	r = accel_dev_vhost_run(e->adev, reqs, n, NULL, irqs_ready ? NULL : calls, e->nvrings,
+				NULL);
 	if (r < 0)
 		return dev_fail(e, r, "configuration");
 	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
@@ -945,6 +992,8 @@ static int acc_ring_start(void *opaque, unsigned idx)
 		return -ERANGE;
 	r = e->failed ? -EIO : stop_device(e);
 	if (r == 0) {
+		/* Its call fd may have changed while it was off, unseen (prepare_irqs()). */
+		e->prep_call[idx] = -1;
 		e->on[idx] = true;
 		e->base[idx] = e->dev->ring[idx].base;
 		r = configure_and_start(e);
@@ -1053,6 +1102,12 @@ static int acc_ring_call_changed(void *opaque, unsigned idx)
 
 	if (idx >= e->nvrings || e->failed)
 		return -EIO;
+	/* Bound before the start (prepare_irqs()): the new one is bound in its place. */
+	if (!e->started && e->on[idx] && e->prep_call[idx] >= 0) {
+		e->prep_call[idx] = -1;
+		prepare_irqs(e);
+		return e->failed ? -EIO : 0;
+	}
 	if (!e->started || !e->on[idx])
 		return 0;
 	if (e->shadow)
@@ -1113,7 +1168,7 @@ int engine_accel_new(const char *name, struct vu_dev *dev, struct accel_dev *ade
 	e->tracking = tracking;
 	e->log_fd = -1;
 	for (unsigned i = 0; i < NV; i++)
-		e->scall[i] = -1;
+		e->scall[i] = e->prep_call[i] = -1;
 	pthread_mutex_init(&e->mu, NULL);
 	{
 		/* The harvester's deadlines are CLOCK_MONOTONIC; so must its waits be. */

@@ -82,6 +82,7 @@ struct fdev {
 	unsigned resets;	/* RESET_OWNERs among them */
 	/* Interrupts: which vectors have an eventfd bound; SET_IRQS commands. */
 	bool bound[RINGS];
+	int irq_fd[RINGS];	/* the eventfd each bound vector signals (the device's copy) */
 	unsigned irq_sets;
 	uint16_t base[RINGS];
 	int bell[RINGS];
@@ -180,8 +181,12 @@ static int fdev_reply(struct fdev *f, const struct vfu_msg *m)
 		if ((q->flags & VFU_IRQ_DATA_NONE) && q->count == 0)
 			memset(f->bound, 0, sizeof(f->bound));
 		if (q->flags & VFU_IRQ_DATA_EVENTFD)
-			for (unsigned i = 0; i < q->count && q->start + i < RINGS; i++)
+			for (unsigned i = 0; i < q->count && q->start + i < RINGS; i++) {
 				f->bound[q->start + i] = true;
+				if (f->irq_fd[q->start + i] > 0)
+					close(f->irq_fd[q->start + i]);
+				f->irq_fd[q->start + i] = dup(m->fds[i]);
+			}
 		pthread_mutex_unlock(&f->mu);
 		break;
 	}
@@ -324,6 +329,9 @@ static void fdev_stop(struct fdev *f)
 		close(f->bell[i]);
 	for (unsigned i = 0; i < f->maps; i++)
 		close(f->map_fd[i]);
+	for (unsigned i = 0; i < RINGS; i++)
+		if (f->irq_fd[i] > 0)
+			close(f->irq_fd[i]);
 	free(f->held);
 	pthread_mutex_destroy(&f->mu);
 }
@@ -351,6 +359,7 @@ struct t {
 	 * once ring i was set up (kick and call), before DRIVER_OK.
 	 */
 	unsigned writes_open, writes_at[RINGS];
+	unsigned irqs_at[RINGS];	/* the device's SET_IRQS by then */
 };
 
 static struct vu_msg msg(uint32_t req)
@@ -425,6 +434,19 @@ static int stop_ring(struct t *t, unsigned i, struct vu_reply *rep)
 	m.u.state.index = i;
 	m.ring = i;
 	return handle(&t->d, &m, rep);
+}
+
+/* SET_VRING_KICK on ring i with a new eventfd. */
+static void kick(struct t *t, unsigned i)
+{
+	struct vu_reply rep;
+	struct vu_msg m = msg(VU_REQ_SET_VRING_KICK);
+
+	m.u.vring_file.index = i;
+	m.ring = i;
+	m.fds[0] = eventfd(0, EFD_CLOEXEC);
+	m.nfds = 1;
+	assert_int_equal(handle(&t->d, &m, &rep), 0);
 }
 
 /* SET_VRING_CALL on ring i with a new eventfd. */
@@ -508,12 +530,7 @@ static void up_session(struct t *t, unsigned flags, uint64_t refuse)
 		m.u.addr.avail_user_addr = UVA + 0x10000 * (i + 1) + 0x1000;
 		m.u.addr.used_user_addr = i ? UVA + 0x10000 * (i + 1) + 0x2000 : UVA + USED0;
 		assert_int_equal(handle(&t->d, &m, &rep), 0);
-		m = msg(VU_REQ_SET_VRING_KICK);
-		m.u.vring_file.index = i;
-		m.ring = i;
-		m.fds[0] = eventfd(0, EFD_CLOEXEC);
-		m.nfds = 1;
-		assert_int_equal(handle(&t->d, &m, &rep), 0);
+		kick(t, i);
 		assert_true(t->d.ring[i].started || refuse);
 		/* QEMU's order: a ring's call fd comes after its kick. */
 		set_call(t, i);
@@ -521,6 +538,9 @@ static void up_session(struct t *t, unsigned flags, uint64_t refuse)
 		if (!(flags & UP_HOLD) && !refuse)
 			assert_int_equal(accel_dev_sync(engine_accel_device(t->e)), 0);
 		t->writes_at[i] = __atomic_load_n(&t->f.writes, __ATOMIC_RELAXED);
+		pthread_mutex_lock(&t->f.mu);
+		t->irqs_at[i] = t->f.irq_sets;
+		pthread_mutex_unlock(&t->f.mu);
 	}
 	if (hold) {
 		struct engine_accel_stats st;
@@ -890,26 +910,82 @@ static void destination_starts_once(void **state)
 static void destination_prepares_rings(void **state)
 {
 	struct engine_accel_stats st;
+	uint64_t one = 1, got = 0;
 	struct vu_reply rep;
 	struct vu_msg m;
 	struct t t;
+	int old;
 
 	(void)state;
 	up_session(&t, UP_STATUS, 0);
-	/* Owner, features, memory table with the first ring's size, addresses, base; then the second's. */
+	/*
+	 * Owner, features, memory table with the first ring's size, addresses,
+	 * base and interrupt; then the second's.
+	 */
 	assert_int_equal(t.writes_at[0] - t.writes_open, 3 + 3);
 	assert_int_equal(t.writes_at[1] - t.writes_open, 3 + 3 * RINGS);
+	assert_int_equal(t.irqs_at[0], 1);
+	assert_int_equal(t.irqs_at[1], RINGS);
 	engine_accel_stats(t.e, &st);
 	assert_int_equal(st.prepared_requests, 3 + 3 * RINGS);
 	assert_int_equal(st.device_starts, 1);
 	assert_int_equal(st.device_stops, 0);
 	pthread_mutex_lock(&t.f.mu);
-	assert_int_equal(t.f.writes, t.writes_at[RINGS - 1] + 1);	/* the start */
+	/* At DRIVER_OK the start alone. */
+	assert_int_equal(t.f.writes, t.writes_at[RINGS - 1] + 1);
+	assert_int_equal(t.f.irq_sets, RINGS);
 	assert_true(t.f.started);
 	assert_int_equal(t.f.resets, 0);
 	for (unsigned i = 0; i < RINGS; i++)
 		assert_true(t.f.bound[i]);
 	pthread_mutex_unlock(&t.f.mu);
+	down(&t);
+
+	/*
+	 * Ring 1 off, its call fd replaced twice meanwhile, the second time by
+	 * a new eventfd under the number the first had, then on again at the
+	 * same base: the configuration is as prepared, but the interrupt must
+	 * go to the new eventfd.
+	 */
+	up_session(&t, UP_STATUS | UP_NO_DRIVER_OK, 0);
+	set_call(&t, 0);	/* ring 0 on: its new call fd is bound in place of the old */
+	assert_int_equal(stop_ring(&t, 1, &rep), 0);
+	old = t.d.ring[1].call_fd;
+	set_call(&t, 1);
+	m = msg(VU_REQ_SET_VRING_CALL);
+	m.u.vring_file.index = 1;
+	m.ring = 1;
+	m.fds[0] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(m.fds[0] >= 0);
+	if (m.fds[0] != old) {	/* the lowest free number usually is the old one */
+		assert_int_equal(dup2(m.fds[0], old), old);
+		close(m.fds[0]);
+		m.fds[0] = old;
+	}
+	m.nfds = 1;
+	assert_int_equal(handle(&t.d, &m, &rep), 0);
+	assert_int_equal(t.d.ring[1].call_fd, old);
+	kick(&t, 1);
+	driver_ok(&t);
+	engine_accel_stats(t.e, &st);
+	assert_int_equal(st.device_starts, 1);
+	pthread_mutex_lock(&t.f.mu);
+	assert_int_equal(t.f.resets, 0);
+	/*
+	 * Ring 0's new fd bound in place of the old (RINGS + 1); ring 1 went
+	 * off, which ends the preparation there: the start binds every vector.
+	 */
+	assert_int_equal(t.f.irq_sets, RINGS + 1 + RINGS);
+	for (unsigned i = 0; i < RINGS; i++)
+		assert_int_equal(write(t.f.irq_fd[i], &one, sizeof(one)), (ssize_t)sizeof(one));
+	pthread_mutex_unlock(&t.f.mu);
+	for (unsigned i = 0; i < RINGS; i++) {
+		got = 0;
+		assert_true(poll(&(struct pollfd){ .fd = t.d.ring[i].call_fd, .events = POLLIN }, 1,
+				 0) == 1);
+		assert_int_equal(read(t.d.ring[i].call_fd, &got, sizeof(got)), (ssize_t)sizeof(got));
+		assert_int_equal(got, 1);
+	}
 	down(&t);
 
 	/* Ring 1 stopped and set up again at base 7 before DRIVER_OK: configured anew. */
@@ -919,12 +995,7 @@ static void destination_prepares_rings(void **state)
 	m.u.state = (struct vu_vring_state){ 1, 7 };
 	m.ring = 1;
 	assert_int_equal(handle(&t.d, &m, &rep), 0);
-	m = msg(VU_REQ_SET_VRING_KICK);
-	m.u.vring_file.index = 1;
-	m.ring = 1;
-	m.fds[0] = eventfd(0, EFD_CLOEXEC);
-	m.nfds = 1;
-	assert_int_equal(handle(&t.d, &m, &rep), 0);
+	kick(&t, 1);
 	assert_true(t.d.ring[1].started);
 	driver_ok(&t);
 	engine_accel_stats(t.e, &st);
