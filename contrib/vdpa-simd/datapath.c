@@ -370,15 +370,22 @@ static int worker_start(struct simd_worker *w)
 	return 0;
 }
 
-static void worker_stop(struct simd_worker *w)
+/* Tells a running worker to stop; worker_stop() waits for it. */
+static void worker_tell_stop(struct simd_worker *w)
 {
 	uint64_t one = 1;
 
-	if (!w->running)
-		return;
-	__atomic_store_n(&w->stop, true, __ATOMIC_RELEASE);
+	if (!w->running || __atomic_exchange_n(&w->stop, true, __ATOMIC_ACQ_REL))
+		return;	/* not running, or told already */
 	if (write(w->stop_efd, &one, sizeof(one)) < 0)
 		(void)0; /* counter saturated: the worker wakes anyway */
+}
+
+static void worker_stop(struct simd_worker *w)
+{
+	if (!w->running)
+		return;
+	worker_tell_stop(w);
 	/* Parked, and not about to serve again: no DMA after this. */
 	pthread_mutex_lock(&w->mu);
 	while (!w->parked || w->go)
@@ -412,8 +419,11 @@ int simd_workers_start(struct simd_dev *d)
 	return 0;
 }
 
+/* Every worker is told first, then waited for: they park side by side. */
 void simd_workers_stop(struct simd_dev *d)
 {
+	for (unsigned q = 0; q < d->nqp; q++)
+		worker_tell_stop(&d->w[q]);
 	for (unsigned q = 0; q < d->nqp; q++)
 		worker_stop(&d->w[q]);
 }
