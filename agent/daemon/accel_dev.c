@@ -176,9 +176,12 @@ static int send_cmd(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, si
 	return 0;
 }
 
-/* recv_reply() without the bookkeeping; *refused set when the device refused. */
+/*
+ * recv_reply() without the bookkeeping; *refused set when the device
+ * refused.  Not wait: -EAGAIN, nothing read, when no byte of it is there.
+ */
 static int recv_reply_once(struct accel_dev *d, const struct vfu_msg *cmd, struct vfu_msg *rep,
-			   bool *refused)
+			   bool *refused, bool wait)
 {
 	struct msg_err verr;
 	int64_t deadline, left;
@@ -199,6 +202,8 @@ static int recv_reply_once(struct accel_dev *d, const struct vfu_msg *cmd, struc
 		r = vfu_recv_msg(d->sock, left > 0 ? (int)left : 1, d->io);
 		if (r != -EAGAIN)
 			break;
+		if (!wait)
+			return -EAGAIN;
 		r = sio_wait_for(d->sock, POLLIN, deadline);
 		if (r == -ETIMEDOUT)
 			return fail(d, r, "%s: no reply within %d ms",
@@ -238,9 +243,10 @@ static int mailbox_reply(struct accel_dev *d, const struct vv_msg *req, const ui
 /*
  * Reads the replies of the commands sent without waiting, in order; a
  * refusal is kept for accel_dev_sync(), anything else puts the connection
- * out of step (returned).
+ * out of step (returned).  Not wait: only those already there (the rest
+ * stay pending).
  */
-static int drain(struct accel_dev *d)
+static int drain(struct accel_dev *d, bool wait)
 {
 	while (d->npending) {
 		struct pending p = d->pending[0];
@@ -254,9 +260,11 @@ static int drain(struct accel_dev *d)
 			cmd.u.access.region = VV_REGION_MAILBOX;
 			cmd.u.access.count = p.count;
 		}
+		r = recv_reply_once(d, &cmd, &rep, &refused, wait);
+		if (r == -EAGAIN && !refused && !wait)
+			return 0;
 		d->npending--;
 		memmove(&d->pending[0], &d->pending[1], d->npending * sizeof(d->pending[0]));
-		r = recv_reply_once(d, &cmd, &rep, &refused);
 		if (r < 0 && !refused) {
 			d->out_of_step = true;
 			d->npending = 0;
@@ -292,11 +300,11 @@ static int recv_reply(struct accel_dev *d, const struct vfu_msg *cmd, struct vfu
 		      bool *refused)
 {
 	bool no = false;
-	int r = d->npending ? drain(d) : 0;
+	int r = d->npending ? drain(d, true) : 0;
 
 	if (r < 0)
 		return r;
-	r = recv_reply_once(d, cmd, rep, refused ? refused : &no);
+	r = recv_reply_once(d, cmd, rep, refused ? refused : &no, true);
 	if (r < 0 && !(refused ? *refused : no))
 		d->out_of_step = true;
 	return r;
@@ -316,7 +324,7 @@ int accel_dev_readable(struct accel_dev *d, bool *ret_awaited)
 		return 0;
 	if (d->npending) {
 		*ret_awaited = true;
-		return drain(d);
+		return drain(d, false);
 	}
 	if (n < 0)
 		return fail(d, -errno, "receive: %s", strerror(errno));
@@ -331,7 +339,7 @@ int accel_dev_sync(struct accel_dev *d)
 
 	if (d->vdpa)
 		return 0;
-	if ((r = drain(d)) < 0)
+	if ((r = drain(d, true)) < 0)
 		return r;
 	r = d->deferred;
 	if (r < 0) {
@@ -360,7 +368,7 @@ static int send_nowait(struct accel_dev *d, struct vfu_msg *cmd, const int *fds,
 	int r;
 
 	if (d->npending == ACCEL_DEV_MAX_PENDING) {
-		if ((r = flush(d)) < 0 || (r = drain(d)) < 0)
+		if ((r = flush(d)) < 0 || (r = drain(d, true)) < 0)
 			return r;
 	}
 	if ((r = send_cmd(d, cmd, fds, nfds)) < 0)

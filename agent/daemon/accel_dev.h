@@ -80,7 +80,8 @@ int accel_dev_dma_map_nowait(struct accel_dev *d, uint64_t iova, uint64_t size, 
 int accel_dev_sync(struct accel_dev *d);
 /*
  * The device's fd turned readable while no command waits: 0 when that was
- * replies to commands sent without waiting (read now; a refusal waits for
+ * replies to commands sent without waiting (those already there are read
+ * now, the others at a later call or accel_dev_sync(); a refusal waits for
  * accel_dev_sync()) or nothing any more (read meanwhile); < 0 when the
  * connection closed or broke, or the device spoke unasked.  *ret_awaited:
  * whether replies were due.

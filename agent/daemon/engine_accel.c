@@ -1296,9 +1296,9 @@ int engine_accel_device_readable(struct engine_accel *e)
 	if (e->failed)
 		return -EIO;
 	r = accel_dev_readable(e->adev, &awaited);
-	/* Only the DMA mapping is sent without waiting (map_memory()). */
+	/* Sent without waiting: the DMA mapping (map_memory()) and what prepare() sends. */
 	if (r < 0 && awaited)
-		return dev_fail(e, r, "DMA map of guest memory");
+		return dev_fail(e, r, "DMA map or preparation");
 	return r;
 }
 
