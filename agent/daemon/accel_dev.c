@@ -318,14 +318,15 @@ int accel_dev_readable(struct accel_dev *d, bool *ret_awaited)
 	*ret_awaited = false;
 	if (d->vdpa)
 		return fail(d, -EPROTO, "the device's fd turned readable");
-	n = recv(d->sock, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-	/* Read meanwhile: a reply awaited came before a later one was read. */
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
-		return 0;
+	/* Replies due: those there are read (none there: read meanwhile; closed: an error). */
 	if (d->npending) {
 		*ret_awaited = true;
 		return drain(d, false);
 	}
+	n = recv(d->sock, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	/* Read meanwhile: a reply awaited came before a later one was read. */
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+		return 0;
 	if (n < 0)
 		return fail(d, -errno, "receive: %s", strerror(errno));
 	if (n == 0)
@@ -367,10 +368,9 @@ static int send_nowait(struct accel_dev *d, struct vfu_msg *cmd, const int *fds,
 {
 	int r;
 
-	if (d->npending == ACCEL_DEV_MAX_PENDING) {
-		if ((r = flush(d)) < 0 || (r = drain(d, true)) < 0)
-			return r;
-	}
+	/* Full: the oldest replies are read (what was corked goes first). */
+	if (d->npending == ACCEL_DEV_MAX_PENDING && (r = drain(d, true)) < 0)
+		return r;
 	if ((r = send_cmd(d, cmd, fds, nfds)) < 0)
 		return r;
 	d->pending[d->npending] = (struct pending){ .id = cmd->msg_id, .command = cmd->command };

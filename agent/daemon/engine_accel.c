@@ -778,6 +778,12 @@ static bool all_irqs_prepared(const struct engine_accel *e)
  * neither).  When the front end changes what was sent (prep_broken), the
  * start configures the device anew, after a RESET_OWNER.
  */
+/* What prepare() sent is where the configuration cfg[0..n) begins. */
+static bool prepared_prefix(const struct engine_accel *e, const struct vv_msg *cfg, unsigned n)
+{
+	return e->nprep <= n && memcmp(cfg, e->prep, e->nprep * sizeof(cfg[0])) == 0;
+}
+
 static void prepare(struct engine_accel *e)
 {
 	struct vv_msg cfg[1 + CFG_MAX], *from;
@@ -789,33 +795,31 @@ static void prepare(struct engine_accel *e)
 	    e->maps_gen != e->dev->mem_gen)
 		return;
 	n = build_config(e, false, false, &cfg[1], calls, &bad);
-	if (n < 0 || (unsigned)n < e->nprep ||
-	    memcmp(&cfg[1], e->prep, e->nprep * sizeof(cfg[0])) != 0) {
+	if (n < 0 || !prepared_prefix(e, &cfg[1], (unsigned)n)) {
 		e->prep_broken = true;
 		return;
 	}
-	if ((unsigned)n == e->nprep) {
-		prepare_irqs(e);
-		return;
+	if ((unsigned)n > e->nprep) {
+		from = &cfg[1 + e->nprep];
+		k = (unsigned)n - e->nprep;
+		if (!e->nprep && e->owner_set) {
+			vv_msg_init(&cfg[0], VV_REQ_RESET_OWNER, VV_FLAG_NEED_REPLY);
+			from = cfg;
+			k++;
+		}
+		e->owner_set = true;
+		r = accel_dev_vhost_nowait(e->adev, from, k);
+		if (r < 0) {
+			dev_fail(e, r, "preparing the device");
+			return;
+		}
+		pthread_mutex_lock(&e->mu);
+		e->st.prepared_requests += k;
+		pthread_mutex_unlock(&e->mu);
+		memcpy(&e->prep[e->nprep], &cfg[1 + e->nprep],
+		       ((unsigned)n - e->nprep) * sizeof(cfg[0]));
+		e->nprep = (unsigned)n;
 	}
-	from = &cfg[1 + e->nprep];
-	k = (unsigned)n - e->nprep;
-	if (!e->nprep && e->owner_set) {
-		vv_msg_init(&cfg[0], VV_REQ_RESET_OWNER, VV_FLAG_NEED_REPLY);
-		from = cfg;
-		k++;
-	}
-	e->owner_set = true;
-	r = accel_dev_vhost_nowait(e->adev, from, k);
-	if (r < 0) {
-		dev_fail(e, r, "preparing the device");
-		return;
-	}
-	pthread_mutex_lock(&e->mu);
-	e->st.prepared_requests += k;
-	pthread_mutex_unlock(&e->mu);
-	memcpy(&e->prep[e->nprep], &cfg[1 + e->nprep], ((unsigned)n - e->nprep) * sizeof(cfg[0]));
-	e->nprep = (unsigned)n;
 	prepare_irqs(e);
 }
 
@@ -906,10 +910,8 @@ static int configure_and_start(struct engine_accel *e)
 	}
 	n = (unsigned)nc;
 	nprep = e->nprep;
-	e->nprep = 0;
-	e->prep_broken = false;
 	irqs_ready = false;
-	if (nprep && nprep <= n && !memcmp(&cfg[1], e->prep, nprep * sizeof(cfg[0]))) {
+	if (nprep && prepared_prefix(e, &cfg[1], n)) {
 		reqs = &cfg[1 + nprep];
 		n -= nprep;
 		irqs_ready = !relay && all_irqs_prepared(e);
@@ -920,6 +922,8 @@ static int configure_and_start(struct engine_accel *e)
 	} else {
 		reqs = &cfg[1];
 	}
+	e->nprep = 0;
+	e->prep_broken = false;
 	/* Whatever went through before a refusal, the device is reset before its next use. */
 	e->owner_set = true;
 	/* The interrupts travel with the last burst: one round trip up to nine rings. */
