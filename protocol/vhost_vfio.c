@@ -416,6 +416,21 @@ static int validate(const uint8_t *buf, size_t len, const struct vv_parse_ctx *c
 	return 0;
 }
 
+int vv_msg_size(const uint8_t *buf, size_t len, size_t *ret)
+{
+	struct vv_wire_hdr h;
+
+	if (!buf || !ret || len < VV_HDR_SIZE)
+		return -EBADMSG;
+	memcpy(&h, buf, sizeof(h));
+	if (h.size > VV_MAX_PAYLOAD)
+		return -EMSGSIZE;
+	if (h.size > len - VV_HDR_SIZE)
+		return -EBADMSG;
+	*ret = VV_HDR_SIZE + (size_t)h.size;
+	return 0;
+}
+
 int vv_parse(const uint8_t *buf, size_t len, const struct vv_parse_ctx *ctx,
 	     struct vv_msg *ret, struct msg_err *err)
 {

@@ -9,6 +9,14 @@
  *              {u64 request; u32 flags; u32 size; payload} at offset 0 and,
  *              when a reply is due (vv_expects_reply()), reads one back in
  *              the same layout (request echoed, flags REPLY).
+ *              Batches: a device that says "mailbox_batch":true in its
+ *              vfio-user VERSION capabilities also takes several messages
+ *              back to back in one write, each of which must expect a
+ *              reply, and whose replies (VV_REPLY_SIZE each) must fit the
+ *              mailbox; otherwise it refuses the write and runs none.  It
+ *              runs them in order, every one (a refusal travels in that
+ *              request's reply), and one read returns their replies back
+ *              to back, in order.  Split with vv_msg_size().
  *   region 1   notify area, VV_NOTIFY_STRIDE (4 KiB) per queue: writing the
  *              queue index at queue * 4096 is the doorbell.  This is why
  *              VHOST_SET_VRING_KICK does not travel over the mailbox: a kick
@@ -176,6 +184,8 @@ _Static_assert(sizeof(struct vv_wire_mem_table) == 8 + 8 * 32, "memory table");
 _Static_assert(sizeof(struct vv_wire_log) == 24, "log");
 
 #define VV_MAX_PAYLOAD ((uint32_t)sizeof(struct vv_wire_mem_table))
+/* Every reply: the header and 8 bytes (a u64, a vring state, a status or an errno). */
+#define VV_REPLY_SIZE (VV_HDR_SIZE + 8u)
 /* The mailbox region must hold this much. */
 #define VV_MAX_MSG (VV_HDR_SIZE + VV_MAX_PAYLOAD)
 
@@ -263,6 +273,15 @@ struct vv_msg {
  */
 int vv_parse(const uint8_t *buf, size_t len, const struct vv_parse_ctx *ctx,
 	     struct vv_msg *ret, struct msg_err *err);
+
+/*
+ * The bytes of the first message in buf (len of them), header and payload,
+ * by its header's size field: the framing of a batch.  -EBADMSG when the
+ * header or the payload it announces is not all there, -EMSGSIZE when the
+ * payload is larger than any request's; nothing else is checked here
+ * (vv_parse() checks the message).
+ */
+int vv_msg_size(const uint8_t *buf, size_t len, size_t *ret);
 
 /* "SET_MEM_TABLE", or "UNKNOWN". */
 const char *vv_request_name(uint64_t request);

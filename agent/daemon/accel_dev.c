@@ -35,6 +35,7 @@ struct accel_dev {
 	unsigned nvrings;
 	uint64_t mailbox_size;
 	uint64_t log_granularity;
+	bool batch;		/* the device takes mailbox batches ("mailbox_batch") */
 	int doorbell[ACCEL_DEV_MAX_VRINGS];
 	struct vfu_io_msg *io;	/* ~64 KiB receive buffer */
 	/*
@@ -55,16 +56,21 @@ struct accel_dev {
 	 * Commands sent without waiting for their replies
 	 * (accel_dev_dma_map_nowait(), accel_dev_vhost_nowait()), oldest
 	 * first: their replies are read before any later one (drain()); the
-	 * first of their failures waits for accel_dev_sync().  A mailbox read
-	 * keeps the vhost request it reads the reply of (has_req).
+	 * first of their failures waits for accel_dev_sync().  A mailbox access
+	 * names the (first) vhost request it carries (request, has_req); a
+	 * mailbox read reads the replies of nreq of them, the oldest in preq[]
+	 * (a FIFO: the requests whose replies are due, in order).
 	 */
 	struct pending {
 		uint16_t id, command;
 		uint32_t count;
 		bool has_req;
-		struct vv_msg req;
+		uint64_t request;
+		unsigned nreq;
 	} pending[ACCEL_DEV_MAX_PENDING];
 	unsigned npending;
+	struct vv_msg preq[ACCEL_DEV_MAX_PENDING];
+	unsigned preq_head, npreq;
 	int deferred;
 	char deferred_err[200];
 	int cut_result;
@@ -237,8 +243,9 @@ static int recv_reply_once(struct accel_dev *d, const struct vfu_msg *cmd, struc
 	return 0;
 }
 
-static int mailbox_reply(struct accel_dev *d, const struct vv_msg *req, const uint8_t *data,
-			 size_t len, struct vv_msg *ret_reply);
+static int mailbox_replies(struct accel_dev *d, const struct vv_msg *reqs, unsigned n,
+			   const uint8_t *data, size_t len, struct vv_msg *replies,
+			   unsigned *ret_failed);
 
 /*
  * Reads the replies of the commands sent without waiting, in order; a
@@ -268,18 +275,25 @@ static int drain(struct accel_dev *d, bool wait)
 		if (r < 0 && !refused) {
 			d->out_of_step = true;
 			d->npending = 0;
+			d->npreq = d->preq_head = 0;
 			return r;
 		}
 		if (r < 0 && p.has_req) {	/* the mailbox access was refused: name the request */
-			fail(d, r, "%s: the device refused: %s", vv_request_name(p.req.request),
+			fail(d, r, "%s: the device refused: %s", vv_request_name(p.request),
 			     strerror(-r));
 		} else if (r == 0) {
 			/* A bad or refusing mailbox reply leaves the connection in step. */
-			if (p.has_req && p.command == VFU_CMD_REGION_READ)
-				r = mailbox_reply(d, &p.req, rep.u.access.data, rep.u.access.count,
-						  NULL);
+			if (p.nreq)
+				r = mailbox_replies(d, &d->preq[d->preq_head], p.nreq,
+						    rep.u.access.data, rep.u.access.count, NULL,
+						    NULL);
 			vfu_msg_close(&rep);
 		}
+		/* Read or refused, those replies are no longer due. */
+		d->preq_head += p.nreq;
+		d->npreq -= p.nreq;
+		if (d->npreq == 0)
+			d->preq_head = 0;
 		if (r < 0 && !d->deferred) {
 			d->deferred = r;
 			snprintf(d->deferred_err, sizeof(d->deferred_err), "%s", d->err);
@@ -364,22 +378,35 @@ static int call(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, size_t
  * (drain()); req: the vhost request a mailbox access carries, or NULL.
  */
 static int send_nowait(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, size_t nfds,
-		       const struct vv_msg *req)
+		       const struct vv_msg *reqs, unsigned nreq)
 {
+	bool read = reqs && cmd->command == VFU_CMD_REGION_READ;
+	struct pending *p;
 	int r;
 
 	/* Full: the oldest replies are read (what was corked goes first). */
-	if (d->npending == ACCEL_DEV_MAX_PENDING && (r = drain(d, true)) < 0)
+	if ((d->npending == ACCEL_DEV_MAX_PENDING ||
+	     (read && d->npreq + nreq > ACCEL_DEV_MAX_PENDING)) && (r = drain(d, true)) < 0)
 		return r;
 	if ((r = send_cmd(d, cmd, fds, nfds)) < 0)
 		return r;
-	d->pending[d->npending] = (struct pending){ .id = cmd->msg_id, .command = cmd->command };
-	if (req) {
-		d->pending[d->npending].count = cmd->u.access.count;
-		d->pending[d->npending].has_req = true;
-		d->pending[d->npending].req = *req;
+	p = &d->pending[d->npending++];
+	*p = (struct pending){ .id = cmd->msg_id, .command = cmd->command };
+	if (!reqs)
+		return 0;
+	p->count = cmd->u.access.count;
+	p->has_req = true;
+	p->request = reqs[0].request;
+	if (!read)
+		return 0;
+	/* Its replies are due: their requests join the queue, at its end. */
+	if (d->preq_head + d->npreq + nreq > ACCEL_DEV_MAX_PENDING) {
+		memmove(d->preq, d->preq + d->preq_head, d->npreq * sizeof(d->preq[0]));
+		d->preq_head = 0;
 	}
-	d->npending++;
+	memcpy(d->preq + d->preq_head + d->npreq, reqs, nreq * sizeof(reqs[0]));
+	d->npreq += nreq;
+	p->nreq = nreq;
 	return 0;
 }
 
@@ -395,7 +422,7 @@ int accel_dev_dma_map_nowait(struct accel_dev *d, uint64_t iova, uint64_t size, 
 	cmd.u.dma_map.offset = offset;
 	cmd.u.dma_map.addr = iova;
 	cmd.u.dma_map.size = size;
-	return send_nowait(d, &cmd, &fd, 1, NULL);
+	return send_nowait(d, &cmd, &fd, 1, NULL, 0);
 }
 
 /* The mapping and its reply (and any mapping's before it sent without waiting). */
@@ -458,8 +485,52 @@ static int mailbox_reply(struct accel_dev *d, const struct vv_msg *req, const ui
 	return 0;
 }
 
+/*
+ * The replies to reqs[0..n), back to back in the len bytes a REGION_READ
+ * returned at data (one reply: the mailbox, its own size field says how
+ * much of it), each checked by mailbox_reply(), into replies[] when
+ * wanted.  0, or the first failure (*ret_failed: whose; the error says
+ * it).  The replies after a refusal are checked too, unless the framing
+ * broke.
+ */
+static int mailbox_replies(struct accel_dev *d, const struct vv_msg *reqs, unsigned n,
+			   const uint8_t *data, size_t len, struct vv_msg *replies,
+			   unsigned *ret_failed)
+{
+	char first_err[sizeof(d->err)];
+	size_t off = 0, m = len;
+	int first = 0, r;
+
+	for (unsigned i = 0; i < n; i++) {
+		bool framed = n == 1 || vv_msg_size(data + off, len - off, &m) == 0;
+
+		if (framed)
+			r = mailbox_reply(d, &reqs[i], data + off, m, replies ? &replies[i] : NULL);
+		else
+			r = fail(d, -EPROTO, "%s: bad reply: the batch's replies end before it",
+				 vv_request_name(reqs[i].request));
+		if (r < 0 && !first) {
+			first = r;
+			snprintf(first_err, sizeof(first_err), "%s", d->err);
+			if (ret_failed)
+				*ret_failed = i;
+		}
+		if (!framed)
+			break;
+		off += m;
+	}
+	if (first)
+		snprintf(d->err, sizeof(d->err), "%s", first_err);
+	return first;
+}
+
 /* Requests per burst: their mailbox writes and reads fit the socket's buffer. */
 #define BURST 32
+/* A mailbox batch: at most this many requests, in at most this many bytes. */
+#define BATCH_REQS 32u
+#define BATCH_BYTES 4096u
+_Static_assert(BATCH_BYTES >= VV_MAX_MSG, "a batch buffer holds any one request");
+_Static_assert(BATCH_REQS <= ACCEL_DEV_MAX_PENDING, "a batch's replies can all be due");
 
 /*
  * A flight: commands sent one after the other, none waiting for a reply,
@@ -471,7 +542,8 @@ static int mailbox_reply(struct accel_dev *d, const struct vv_msg *req, const ui
 struct flight_ent {
 	uint16_t msg_id, command;
 	uint32_t count;		/* REGION_READ, _WRITE: the bytes (the reply says them again) */
-	int req;		/* the vhost request it carries, -1 for none */
+	int req;		/* the (first) vhost request it carries, -1 for none */
+	unsigned nreq;		/* how many it carries: more than one in a batch */
 	unsigned vector;	/* SET_IRQS: its first vector */
 };
 
@@ -503,7 +575,7 @@ static void flight_failed(struct accel_dev *d, struct flight *f, int r, int req)
 
 /* Sends cmd as part of f; false when nothing more may be sent. */
 static bool flight_send(struct accel_dev *d, struct flight *f, struct vfu_msg *cmd, const int *fds,
-			size_t nfds, int req)
+			size_t nfds, int req, unsigned nreq)
 {
 	int r;
 
@@ -518,53 +590,69 @@ static bool flight_send(struct accel_dev *d, struct flight *f, struct vfu_msg *c
 	f->e[f->n++] = (struct flight_ent){
 		cmd->msg_id, cmd->command,
 		cmd->command == VFU_CMD_REGION_READ || cmd->command == VFU_CMD_REGION_WRITE ?
-			cmd->u.access.count : 0, req,
+			cmd->u.access.count : 0, req, nreq,
 		cmd->command == VFU_CMD_DEVICE_SET_IRQS ? cmd->u.irq_set.start : 0 };
 	return true;
 }
 
 /*
- * req as mailbox commands into cmd[]: its write (encoded into buf, which
- * must outlive them) and, when it has a reply, the read of it.  Returns
- * how many (1 or 2), or < 0 when it cannot be encoded.
+ * reqs[0..n) (n >= 1) as mailbox commands into cmd[]: one write (encoded
+ * into buf, BATCH_BYTES, which must outlive them) and, when they have
+ * replies, the read of them.  The write carries the first request or, to
+ * a device that takes batches, as many of the next as may go together:
+ * each expects a reply, and the replies fit the mailbox
+ * (protocol/vhost_vfio.h).  *ret_k: how many it carries.  Returns how
+ * many commands (1 or 2), or < 0 when the first cannot be encoded.
  */
-static int mailbox_cmds(struct accel_dev *d, const struct vv_msg *req, uint8_t *buf,
-			struct vfu_msg cmd[2])
+static int mailbox_cmds(struct accel_dev *d, const struct vv_msg *reqs, unsigned n, uint8_t *buf,
+			struct vfu_msg cmd[2], unsigned *ret_k)
 {
 	struct vv_parse_ctx ctx = { .max_vrings = d->nvrings };
+	size_t cap = d->batch && d->mailbox_size < BATCH_BYTES ? d->mailbox_size : BATCH_BYTES;
+	bool reply = vv_expects_reply(&reqs[0]);
 	struct msg_err verr;
-	size_t len;
-	int r, n = vv_expects_reply(req) ? 2 : 1;
+	size_t len, one;
+	unsigned k = 1;
+	int r, nc = reply ? 2 : 1;
 
-	r = vv_encode(req, &ctx, buf, VV_MAX_MSG, &len, &verr);
+	r = vv_encode(&reqs[0], &ctx, buf, VV_MAX_MSG, &len, &verr);
 	if (r < 0)
-		return fail(d, r, "%s: cannot encode: %s", vv_request_name(req->request),
+		return fail(d, r, "%s: cannot encode: %s", vv_request_name(reqs[0].request),
 			    verr.reason);
-	for (int read = 0; read < n; read++) {
+	/* The others that may join it; one that cannot be encoded goes alone, later. */
+	while (d->batch && reply && k < n && k < BATCH_REQS && vv_expects_reply(&reqs[k]) &&
+	       (k + 1) * VV_REPLY_SIZE <= cap &&
+	       vv_encode(&reqs[k], &ctx, buf + len, cap - len, &one, NULL) == 0) {
+		len += one;
+		k++;
+	}
+	for (int read = 0; read < nc; read++) {
 		vfu_msg_init(&cmd[read], read ? VFU_CMD_REGION_READ : VFU_CMD_REGION_WRITE, 0);
 		cmd[read].u.access.region = VV_REGION_MAILBOX;
-		cmd[read].u.access.count = read ? (uint32_t)VV_MAX_MSG : (uint32_t)len;
+		cmd[read].u.access.count = !read ? (uint32_t)len :
+				   k > 1 ? k * VV_REPLY_SIZE : (uint32_t)VV_MAX_MSG;
 		cmd[read].u.access.data = read ? NULL : buf;
 	}
-	return n;
+	*ret_k = k;
+	return nc;
 }
 
-/* reqs[0..n) as mailbox writes, each followed by a read when it has a reply. */
+/* reqs[0..n) as mailbox writes, each followed by a read when it has replies. */
 static void flight_vhost(struct accel_dev *d, struct flight *f, const struct vv_msg *reqs,
 			 unsigned n)
 {
-	uint8_t buf[VV_MAX_MSG];
+	uint8_t buf[BATCH_BYTES];
 
-	for (unsigned i = 0; i < n; i++) {
+	for (unsigned i = 0, k; i < n; i += k) {
 		struct vfu_msg cmd[2];
-		int k = mailbox_cmds(d, &reqs[i], buf, cmd);
+		int c = mailbox_cmds(d, &reqs[i], n - i, buf, cmd, &k);
 
-		if (k < 0) {
-			flight_failed(d, f, k, (int)i);
+		if (c < 0) {
+			flight_failed(d, f, c, (int)i);
 			return;
 		}
-		for (int j = 0; j < k; j++)
-			if (!flight_send(d, f, &cmd[j], NULL, 0, (int)i))
+		for (int j = 0; j < c; j++)
+			if (!flight_send(d, f, &cmd[j], NULL, 0, (int)i, k))
 				return;
 	}
 }
@@ -599,7 +687,7 @@ static void flight_irqs(struct accel_dev *d, struct flight *f, unsigned first, c
 			if (bind && fds[i] < 0)
 				continue;
 			irq_cmd(&cmd, first + i, bind);
-			if (!flight_send(d, f, &cmd, bind ? &fds[i] : NULL, bind, -1))
+			if (!flight_send(d, f, &cmd, bind ? &fds[i] : NULL, bind, -1, 0))
 				return;
 			if (!bind)
 				break;	/* one unbinds them all */
@@ -646,17 +734,27 @@ static int flight_land(struct accel_dev *d, struct flight *f, const struct vv_ms
 			flight_unread(f, k);
 			return r;
 		}
-		if (r < 0 && req)	/* the mailbox write was refused: name the request */
+		if (r < 0 && req && x->nreq > 1)	/* a batch refused: none of it ran */
+			fail(d, r, "%s and the %u requests after it (one batch): the device "
+			     "refused them: %s", vv_request_name(req->request), x->nreq - 1,
+			     strerror(-r));
+		else if (r < 0 && req)	/* the mailbox write was refused: name the request */
 			fail(d, r, "%s: the device refused: %s", vv_request_name(req->request),
 			     strerror(-r));
 		else if (r < 0)
 			fail(d, r, "DEVICE_SET_IRQS of vring %u: the device refused: %s", x->vector,
 			     strerror(-r));
 		if (r == 0 && x->command == VFU_CMD_REGION_READ) {
+			unsigned bad = 0;
+
 			/* A bad or refusing mailbox reply leaves the connection in step. */
-			r = mailbox_reply(d, req, rep.u.access.data, rep.u.access.count,
-					  replies ? &replies[x->req] : NULL);
+			r = mailbox_replies(d, req, x->nreq, rep.u.access.data, rep.u.access.count,
+					    replies ? &replies[x->req] : NULL, &bad);
 			vfu_msg_close(&rep);
+			if (r < 0) {
+				flight_failed(d, f, r, x->req + (int)bad);
+				continue;
+			}
 		} else if (r == 0) {
 			vfu_msg_close(&rep);
 		}
@@ -681,18 +779,38 @@ int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n)
 	return flight_land(d, &f, NULL, NULL);
 }
 
-int accel_dev_set_irq_nowait(struct accel_dev *d, unsigned idx, int fd)
+/* Vectors per SET_IRQS sent without waiting: the fds travel in one message. */
+#define IRQ_BATCH 8u
+
+int accel_dev_set_irqs_nowait(struct accel_dev *d, unsigned first, const int *fds, unsigned n)
 {
 	struct vfu_msg cmd;
+	int r;
 
-	if (fd < 0)
-		return fail(d, -EINVAL, "DEVICE_SET_IRQS: vring %u: no eventfd", idx);
-	if (d->vdpa)
-		return accel_vdpa_set_irq(d->vdpa, idx, fd);
-	if (idx >= ACCEL_DEV_MAX_VRINGS)
-		return fail(d, -ERANGE, "DEVICE_SET_IRQS: vring %u", idx);
-	irq_cmd(&cmd, idx, true);
-	return send_nowait(d, &cmd, &fd, 1, NULL);
+	for (unsigned i = 0; i < n; i++)
+		if (fds[i] < 0)
+			return fail(d, -EINVAL, "DEVICE_SET_IRQS: vring %u: no eventfd", first + i);
+	if (d->vdpa) {
+		for (unsigned i = 0; i < n; i++)
+			if ((r = accel_vdpa_set_irq(d->vdpa, first + i, fds[i])) < 0)
+				return r;
+		return 0;
+	}
+	if (first >= ACCEL_DEV_MAX_VRINGS || n > ACCEL_DEV_MAX_VRINGS - first)
+		return fail(d, -ERANGE, "DEVICE_SET_IRQS: vrings %u..%u", first, first + n - 1);
+	for (unsigned i = 0, k; i < n; i += k) {
+		k = n - i < IRQ_BATCH ? n - i : IRQ_BATCH;
+		irq_cmd(&cmd, first + i, true);
+		cmd.u.irq_set.count = k;
+		if ((r = send_nowait(d, &cmd, &fds[i], k, NULL, 0)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+int accel_dev_set_irq_nowait(struct accel_dev *d, unsigned idx, int fd)
+{
+	return accel_dev_set_irqs_nowait(d, idx, &fd, 1);
 }
 
 int accel_dev_set_irq(struct accel_dev *d, unsigned idx, int fd)
@@ -765,7 +883,7 @@ int accel_dev_vhost_many(struct accel_dev *d, const struct vv_msg *reqs, unsigne
 
 int accel_dev_vhost_nowait(struct accel_dev *d, const struct vv_msg *reqs, unsigned n)
 {
-	uint8_t buf[VV_MAX_MSG];
+	uint8_t buf[BATCH_BYTES];
 	int r = 0;
 
 	if (d->vdpa) {
@@ -774,13 +892,13 @@ int accel_dev_vhost_nowait(struct accel_dev *d, const struct vv_msg *reqs, unsig
 		return r;
 	}
 	d->corking = true;
-	for (unsigned i = 0; i < n && r == 0; i++) {
+	for (unsigned i = 0, k = 0; i < n && r == 0; i += k) {
 		struct vfu_msg cmd[2];
-		int k = mailbox_cmds(d, &reqs[i], buf, cmd);
+		int c = mailbox_cmds(d, &reqs[i], n - i, buf, cmd, &k);
 
-		r = k < 0 ? k : 0;
-		for (int j = 0; j < k && r == 0; j++)
-			r = send_nowait(d, &cmd[j], NULL, 0, &reqs[i]);
+		r = c < 0 ? c : 0;
+		for (int j = 0; j < c && r == 0; j++)
+			r = send_nowait(d, &cmd[j], NULL, 0, &reqs[i], k);
 	}
 	d->corking = false;
 	return r < 0 ? r : flush(d);
@@ -809,6 +927,19 @@ static uint64_t caps_granularity(const char *caps)
 	return v;
 }
 
+/* Whether the device takes mailbox batches: "mailbox_batch" true in its capabilities. */
+static bool caps_batch(const char *caps)
+{
+	const char *p = caps ? strstr(caps, "\"mailbox_batch\"") : NULL;
+
+	if (!p)
+		return false;
+	p += strlen("\"mailbox_batch\"");
+	while (*p == ' ' || *p == ':')
+		p++;
+	return strncmp(p, "true", 4) == 0;
+}
+
 static int setup(struct accel_dev *d)
 {
 	static const char caps[] = "{\"capabilities\":{\"max_msg_fds\":8}}";
@@ -829,6 +960,7 @@ static int setup(struct accel_dev *d)
 			    rep.u.version.major, rep.u.version.minor);
 	}
 	d->log_granularity = caps_granularity(rep.u.version.caps);
+	d->batch = caps_batch(rep.u.version.caps);
 	vfu_msg_close(&rep);
 
 	vfu_msg_init(&cmd, VFU_CMD_DEVICE_GET_INFO, 0);

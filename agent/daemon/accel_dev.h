@@ -103,6 +103,8 @@ int accel_dev_set_irq(struct accel_dev *d, unsigned idx, int fd);
  * refusal waits for accel_dev_sync()), and also before the device runs.
  */
 int accel_dev_set_irq_nowait(struct accel_dev *d, unsigned idx, int fd);
+/* Vrings first..first+n-1 to fds[0..n) (none -1) so, a few vectors per command. */
+int accel_dev_set_irqs_nowait(struct accel_dev *d, unsigned first, const int *fds, unsigned n);
 /* One vhost request through the mailbox; *ret_reply when one is due. */
 int accel_dev_vhost(struct accel_dev *d, const struct vv_msg *req, struct vv_msg *ret_reply);
 

@@ -733,23 +733,34 @@ static int build_config(struct engine_accel *e, bool relay, bool devlog, struct 
  * The interrupts of the prepared rings, as their call fds come (QEMU sends
  * a ring's SET_VRING_CALL before its SET_VRING_ENABLE, and after its kick):
  * bound before the start, which then binds nothing when every ring is on
- * with the fd bound here (all_irqs_prepared()).
+ * with the fd bound here (all_irqs_prepared()).  Neighbouring vectors go
+ * in one command.
  */
 static void prepare_irqs(struct engine_accel *e)
 {
-	for (unsigned i = 0; i < e->nvrings && !e->failed; i++) {
-		int fd = e->dev->ring[i].call_fd;
-		int r;
+	unsigned first = 0, n = 0;
+	int fds[NV], r;
 
-		if (!e->on[i] || fd < 0 || fd == e->prep_call[i])
+	for (unsigned i = 0; i <= e->nvrings && !e->failed; i++) {
+		int fd = i < e->nvrings ? e->dev->ring[i].call_fd : -1;
+
+		if (i < e->nvrings && e->on[i] && fd >= 0 && fd != e->prep_call[i]) {
+			if (n == 0)
+				first = i;
+			e->prep_call[i] = -1;
+			fds[n++] = fd;
 			continue;
-		e->prep_call[i] = -1;
-		r = accel_dev_set_irq_nowait(e->adev, i, fd);
+		}
+		if (n == 0)
+			continue;
+		r = accel_dev_set_irqs_nowait(e->adev, first, fds, n);
 		if (r < 0) {
 			dev_fail(e, r, "preparing the device's interrupts");
 			return;
 		}
-		e->prep_call[i] = fd;
+		for (unsigned k = 0; k < n; k++)
+			e->prep_call[first + k] = fds[k];
+		n = 0;
 	}
 }
 
@@ -766,23 +777,28 @@ static bool all_irqs_prepared(const struct engine_accel *e)
 	return true;
 }
 
-/*
- * A destination before DRIVER_OK: QEMU sends the memory table, then each
- * ring, then DRIVER_OK.  What is known goes to the device as it comes,
- * without waiting for its replies (read as they arrive, checked at the
- * start): the device takes its configuration while QEMU sets up the next
- * ring, and the start sends only what follows it, and the interrupts.  A
- * device that had an owner (a port that served before) is reset first, as
- * the start would.  Not prepared: a device held for GET_VRING_BASEs to
- * come, and one QEMU logs on or relays through (a destination is
- * neither).  When the front end changes what was sent (prep_broken), the
- * start configures the device anew, after a RESET_OWNER.
- */
 /* What prepare() sent is where the configuration cfg[0..n) begins. */
 static bool prepared_prefix(const struct engine_accel *e, const struct vv_msg *cfg, unsigned n)
 {
 	return e->nprep <= n && memcmp(cfg, e->prep, e->nprep * sizeof(cfg[0])) == 0;
 }
+
+/*
+ * A destination before DRIVER_OK: QEMU sends the memory table, then each
+ * ring, then DRIVER_OK.  Whenever the front end pauses (engine_accel_idle():
+ * the port has read every request waiting), what is known by then goes to
+ * the device in one send (a mailbox batch and the interrupts), without
+ * waiting for its replies (read as they arrive, checked at the start): the
+ * device takes its configuration while QEMU sets up the next rings, and
+ * the start sends only what follows it.  One send per pause, not per
+ * request: on this testbed's VM a send that wakes the device's process
+ * costs the sender tens of microseconds.  A device that had an owner (a
+ * port that served before) is reset first, as the start would.  Not
+ * prepared: a device held for GET_VRING_BASEs to come, and one QEMU logs
+ * on or relays through (a destination is neither).  When the front end
+ * changes what was sent (prep_broken), the start configures the device
+ * anew, after a RESET_OWNER.
+ */
 
 static void prepare(struct engine_accel *e)
 {
@@ -1085,8 +1101,7 @@ static void acc_settle(void *opaque)
 	if (!e->started && !e->failed && e->dev->mem.nregions &&
 	    !(e->maps_valid && e->maps_gen == e->dev->mem_gen))
 		map_memory(e);
-	/* And it takes each ring's configuration as QEMU sets the ring up. */
-	prepare(e);
+	/* And it takes each ring's configuration (engine_accel_idle()) as QEMU sets it up. */
 
 	/* Held after a lone stop, or rings waiting for DRIVER_OK: start them. */
 	if (e->started || e->failed || !any_on(e) || !may_start(e))
@@ -1290,6 +1305,11 @@ uint64_t engine_accel_harvest_misses(struct engine_accel *e)
 	n = e->harvest_misses;
 	pthread_mutex_unlock(&e->mu);
 	return n;
+}
+
+void engine_accel_idle(struct engine_accel *e)
+{
+	prepare(e);
 }
 
 int engine_accel_device_readable(struct engine_accel *e)

@@ -68,6 +68,12 @@ bool engine_accel_wants_software(const struct engine_accel *e);
 bool engine_accel_failed(const struct engine_accel *e);
 struct accel_dev *engine_accel_device(struct engine_accel *e);
 /*
+ * The front end has no more requests waiting (the port read all it sent):
+ * what a destination's device can be told before DRIVER_OK goes now, in
+ * one send (prepare() in engine_accel.c), not one per request.
+ */
+void engine_accel_idle(struct engine_accel *e);
+/*
  * The device's fd turned readable while no request waits: 0 when that was
  * the replies to the DMA mapping sent without waiting (read now), or
  * nothing any more; < 0 when the device spoke unasked or its connection

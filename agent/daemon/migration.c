@@ -65,6 +65,12 @@ bool mig_final_harvest(const struct migration *m, uint64_t misses)
 	return mig_quiesced(m) && misses == m->misses_at_log_on;
 }
 
+void mig_work(struct migration *m, uint64_t ns)
+{
+	if (m->phases.dst_open)
+		m->phases.dst_acc_ns += ns;
+}
+
 void mig_request(struct migration *m, uint32_t request, uint64_t t_in, uint64_t t_handled,
 		 uint64_t t_done, unsigned running_before, unsigned running_after)
 {

@@ -81,6 +81,13 @@ bool mig_quiesced(const struct migration *m);
 void mig_log_state(struct migration *m, bool log_all, uint64_t misses);
 
 /*
+ * Work done for the front end between its requests (the port's pause
+ * hook, engine_accel_idle()): ns of it, counted in the destination's
+ * handling while one is open.
+ */
+void mig_work(struct migration *m, uint64_t ns);
+
+/*
  * After each front-end request: its id, when it arrived, when its handler
  * returned and when the reply (if any) was sent, and how many rings ran
  * before and after it.  Feeds the phases.

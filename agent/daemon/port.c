@@ -435,6 +435,24 @@ static bool handle_one(struct port *p, struct vu_io_msg *io)
 	return true;
 }
 
+/*
+ * The front end paused (every request it sent was read): the accelerator
+ * engine sends what it gathered for the device, once (engine_accel_idle()),
+ * counted as the destination's handling.
+ */
+static void front_end_paused(struct port *p)
+{
+	uint64_t t0;
+
+	if (!p->acc)
+		return;
+	t0 = mono_ns();
+	engine_accel_idle(p->acc);
+	mig_work(&p->dev.mig, mono_ns() - t0);
+	if (engine_accel_failed(p->acc))
+		drop_accel(p, "the accelerator failed a request");
+}
+
 static void on_conn(struct watch *w, int fd, uint32_t events, void *opaque)
 {
 	struct port *p = opaque;
@@ -450,8 +468,10 @@ static void on_conn(struct watch *w, int fd, uint32_t events, void *opaque)
 	for (int i = 0; i < 64; i++) {
 		int r = vu_io_rx_step(fd, &p->rx, &io);
 
-		if (r == -EAGAIN)
+		if (r == -EAGAIN) {
+			front_end_paused(p);
 			return;
+		}
 		if (r == 0) {
 			disconnect(p, NULL);
 			return;
@@ -468,6 +488,7 @@ static void on_conn(struct watch *w, int fd, uint32_t events, void *opaque)
 		if (!handle_one(p, &io))
 			return;
 	}
+	front_end_paused(p);	/* more may wait: what came so far goes now */
 }
 
 static void on_accept(struct watch *w, int fd, uint32_t events, void *opaque)

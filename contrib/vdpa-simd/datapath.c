@@ -194,6 +194,30 @@ static void stall(struct simd_worker *w)
 		(void)poll(&p, 1, (int)w->d->opt->stall_ms);
 }
 
+/* false: asked to stop already (it serves no more). */
+static bool go_to_sleep(struct simd_worker *w)
+{
+	bool sleep;
+
+	pthread_mutex_lock(&w->mu);
+	sleep = !__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE);
+	w->asleep = sleep;
+	pthread_mutex_unlock(&w->mu);
+	return sleep;
+}
+
+/* false: a stop let it go while it slept; it must not touch a ring again. */
+static bool wake_up(struct simd_worker *w)
+{
+	bool let_go;
+
+	pthread_mutex_lock(&w->mu);
+	w->asleep = false;
+	let_go = w->let_go;
+	pthread_mutex_unlock(&w->mu);
+	return !let_go;
+}
+
 /* Serves the rings until asked to stop. */
 static void serve(struct simd_worker *w)
 {
@@ -225,6 +249,14 @@ static void serve(struct simd_worker *w)
 			continue;
 		}
 
+		/*
+		 * Asleep, the worker touches nothing: a stop finds it so (under
+		 * mu) and lets it go without waiting for it (worker_stop()).  The
+		 * marks in its cache go to the log first.
+		 */
+		lg_flush(w);
+		if (!go_to_sleep(w))
+			break;
 		pfd[n++] = (struct pollfd){ .fd = w->stop_efd, .events = POLLIN };
 		if (serving(w, TX))
 			pfd[n++] = (struct pollfd){ .fd = tx->kick_fd, .events = POLLIN };
@@ -235,6 +267,8 @@ static void serve(struct simd_worker *w)
 			pfd[n++] = (struct pollfd){ .fd = efd, .events = POLLIN };
 		if (poll(pfd, n, -1) < 0 && errno != EINTR)
 			log_err("%s: queue pair %u: poll: %s", w->d->who, w->qp, strerror(errno));
+		if (!wake_up(w))
+			return;	/* let go asleep: the rings may be gone, the log too */
 
 		for (nfds_t i = 0; i < n; i++) {
 			if (!(pfd[i].revents & POLLIN))
@@ -328,6 +362,18 @@ static int worker_start(struct simd_worker *w)
 	struct simd_dev *d = w->d;
 	int r;
 
+	/*
+	 * A worker a stop let go asleep wakes on the stop's eventfd and parks:
+	 * it must be parked before the stop flag goes down, or it would serve
+	 * on with what it had.
+	 */
+	if (w->thread_made) {
+		pthread_mutex_lock(&w->mu);
+		while (!w->parked)
+			pthread_cond_wait(&w->cv, &w->mu);
+		w->let_go = false;
+		pthread_mutex_unlock(&w->mu);
+	}
 	if (w->stop_efd < 0) {
 		w->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 		if (w->stop_efd < 0)
@@ -362,12 +408,27 @@ static int worker_start(struct simd_worker *w)
 			return r;
 		w->thread_made = true;
 	}
+	/* Woken by simd_workers_release(), once the start's reply is on its way. */
 	pthread_mutex_lock(&w->mu);
 	w->go = true;
-	pthread_cond_broadcast(&w->cv);
 	pthread_mutex_unlock(&w->mu);
+	w->wake = true;
 	w->running = true;
 	return 0;
+}
+
+void simd_workers_release(struct simd_dev *d)
+{
+	for (unsigned q = 0; q < d->nqp; q++) {
+		struct simd_worker *w = &d->w[q];
+
+		if (!w->wake)
+			continue;
+		w->wake = false;
+		pthread_mutex_lock(&w->mu);
+		pthread_cond_broadcast(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+	}
 }
 
 /* Tells a running worker to stop; worker_stop() waits for it. */
@@ -386,10 +447,20 @@ static void worker_stop(struct simd_worker *w)
 	if (!w->running)
 		return;
 	worker_tell_stop(w);
-	/* Parked, and not about to serve again: no DMA after this. */
+	/*
+	 * Parked, and not about to serve again, or asleep and let go: no DMA
+	 * after this.  A start not yet released is taken back.
+	 */
 	pthread_mutex_lock(&w->mu);
-	while (!w->parked || w->go)
-		pthread_cond_wait(&w->cv, &w->mu);
+	if (w->wake) {
+		w->go = false;
+		w->wake = false;
+	}
+	if (w->asleep)
+		w->let_go = true;
+	else
+		while (!w->parked || w->go)
+			pthread_cond_wait(&w->cv, &w->mu);
 	pthread_mutex_unlock(&w->mu);
 	w->running = false;
 	if (w->log_errors) {

@@ -105,6 +105,9 @@ struct simd_worker {
 	bool go;                        /* start serving (under mu) */
 	bool parked;                    /* not serving (under mu) */
 	bool quit;                      /* leave the thread (under mu) */
+	bool asleep;                    /* in its poll, touching nothing (under mu) */
+	bool let_go;                    /* a stop found it asleep: it parks on waking (under mu) */
+	bool wake;                      /* told to go, not yet woken (main thread) */
 	bool running;                   /* started, not yet stopped */
 	bool stop;                      /* atomic: asked to stop serving */
 	int stop_efd;
@@ -153,7 +156,8 @@ struct simd_dev {
 	struct guest_mem mem;           /* data-path view, built at start */
 
 	/* the mailbox's pending reply */
-	uint8_t mbox_reply[VV_HDR_SIZE + 8];
+	uint8_t mbox_reply[SIMD_MAILBOX_SIZE];  /* the replies of the last write, back to back */
+	uint64_t mbox_writes, mbox_requests;     /* mailbox writes, and the requests they ran */
 	size_t mbox_reply_len;
 
 	struct simd_worker w[SIMD_MAX_QP];
@@ -174,7 +178,11 @@ void simd_dev_destroy(struct simd_dev *d);
 /* Back to power-on state between clients: stops, unmaps, closes, new doorbells. */
 int simd_dev_reset(struct simd_dev *d);
 uint64_t simd_dev_features(const struct simd_dev *d);
-/* Executes one mailbox request (count bytes at offset 0 of region 0). */
+/*
+ * Executes what a mailbox write holds (len bytes at offset 0 of region 0):
+ * one request, or a batch of them (protocol/vhost_vfio.h); their replies
+ * wait in mbox_reply for the read.
+ */
 int simd_mailbox_write(struct simd_dev *d, const uint8_t *buf, size_t len);
 /* Stops the device on an error of its own (DMA_UNMAP under a running ring). */
 void simd_dev_fail(struct simd_dev *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -197,6 +205,8 @@ int simd_serve(struct simd_dev *d, int sock, int listen_fd, volatile int *quit);
 /* datapath.c */
 int simd_workers_start(struct simd_dev *d);
 void simd_workers_stop(struct simd_dev *d);
+/* Wakes the workers a start told to go: after the command's reply is sent. */
+void simd_workers_release(struct simd_dev *d);
 void simd_worker_init(struct simd_worker *w, struct simd_dev *d, unsigned qp);
 void simd_worker_destroy(struct simd_worker *w);
 

@@ -103,7 +103,8 @@ static int cmd_version(struct simd_dev *d, struct vfu_msg *req, struct vfu_msg *
 	}
 	snprintf(caps, sizeof(caps),
 		 "{\"capabilities\":{\"max_msg_fds\":%u,\"max_data_xfer_size\":%u,"
-		 "\"max_dma_maps\":%u,\"pgsizes\":%u},\"log_granularity\":%llu}",
+		 "\"max_dma_maps\":%u,\"pgsizes\":%u},\"log_granularity\":%llu,"
+		 "\"mailbox_batch\":true}",
 		 VFU_MAX_FDS, VFU_MAX_DATA, SIMD_MAX_DMA, VFU_PAGE_SIZE,
 		 1ULL << d->opt->log_shift);
 	rep->u.version.major = SIMD_VERSION_MAJOR;
@@ -376,6 +377,11 @@ static int cmd_region_write(struct simd_dev *d, struct vfu_msg *req, struct vfu_
 				    d->who, ULL(a->offset));
 			return -EINVAL;
 		}
+		if (a->count > SIMD_MAILBOX_SIZE) {
+			log_warning("%s: mailbox write of %u bytes: the mailbox holds %u", d->who,
+				    a->count, SIMD_MAILBOX_SIZE);
+			return -EINVAL;
+		}
 		r = simd_mailbox_write(d, a->data, a->count);
 		if (r < 0)
 			return r;
@@ -415,11 +421,45 @@ static const struct simd_cmd simd_cmds[VFU_CMD_MAX + 1] = {
 
 /* ---- the connection ------------------------------------------------------- */
 
+/* Replies held back while commands wait (see send_reply()). */
+#define REPLY_CORK (64u << 10)
+
 struct conn_bufs {
 	struct vfu_io_msg in;
 	uint8_t out[VFU_MAX_MSG];
 	struct vfu_msg req, rep;
+	uint8_t cork[REPLY_CORK];
+	size_t cork_len;
 };
+
+/* The replies held back go out, in one send.  <0: close. */
+static int flush_replies(int sock, struct conn_bufs *b)
+{
+	size_t len = b->cork_len;
+
+	b->cork_len = 0;
+	return len ? vfu_send_msg(sock, IO_TIMEOUT_MS, b->cork, len, NULL, 0) : 0;
+}
+
+/*
+ * A reply (len bytes at b->out, fds with it) is held back while more
+ * commands wait, and they all go in one send once none does
+ * (simd_serve()): a client that sends a flight of commands is woken once
+ * for their replies, not once per reply.  One with fds goes at once, after
+ * those held (its fds travel with its own first byte).
+ */
+static int send_reply(int sock, struct conn_bufs *b, size_t len, const int *fds, size_t nfds)
+{
+	int r;
+
+	if ((nfds || b->cork_len + len > sizeof(b->cork)) && (r = flush_replies(sock, b)) < 0)
+		return r;
+	if (nfds || len > sizeof(b->cork))
+		return vfu_send_msg(sock, IO_TIMEOUT_MS, b->out, len, fds, nfds);
+	memcpy(b->cork + b->cork_len, b->out, len);
+	b->cork_len += len;
+	return 0;
+}
 
 /* The message in b->in: handled, its reply (if any) sent.  <0: close. */
 static int serve_msg(struct simd_dev *d, int sock, struct conn_bufs *b)
@@ -440,7 +480,7 @@ static int serve_msg(struct simd_dev *d, int sock, struct conn_bufs *b)
 		if (vfu_encode_error(h.msg_id, h.command, r < -(int)VFU_MAX_ERRNO ? -EINVAL : r,
 				     b->out, sizeof(b->out), &len) < 0)
 			return -EIO;
-		return vfu_send_msg(sock, IO_TIMEOUT_MS, b->out, len, NULL, 0);
+		return send_reply(sock, b, len, NULL, 0);
 	}
 	if (vfu_msg_is_reply(&b->req)) {
 		log_warning("%s: unexpected %s reply from the client", d->who,
@@ -466,7 +506,7 @@ static int serve_msg(struct simd_dev *d, int sock, struct conn_bufs *b)
 				     r < -(int)VFU_MAX_ERRNO ? -EIO : r, b->out, sizeof(b->out),
 				     &len) < 0)
 			return -EIO;
-		return vfu_send_msg(sock, IO_TIMEOUT_MS, b->out, len, NULL, 0);
+		return send_reply(sock, b, len, NULL, 0);
 	}
 	r = vfu_encode(&b->rep, b->out, sizeof(b->out), &len, &err);
 	if (r < 0) {
@@ -474,7 +514,7 @@ static int serve_msg(struct simd_dev *d, int sock, struct conn_bufs *b)
 			vfu_command_name(b->rep.command), err.reason);
 		return r;
 	}
-	return vfu_send_msg(sock, IO_TIMEOUT_MS, b->out, len, b->rep.fds, b->rep.nfds);
+	return send_reply(sock, b, len, b->rep.fds, b->rep.nfds);
 }
 
 /*
@@ -497,7 +537,7 @@ static int serve_one(struct simd_dev *d, int sock, struct conn_bufs *b)
 
 int simd_serve(struct simd_dev *d, int sock, int listen_fd, volatile int *quit)
 {
-	struct conn_bufs *b = malloc(sizeof(*b));
+	struct conn_bufs *b = calloc(1, sizeof(*b));
 	int r = 0;
 
 	if (!b)
@@ -532,6 +572,13 @@ int simd_serve(struct simd_dev *d, int sock, int listen_fd, volatile int *quit)
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
 			while ((r = serve_one(d, sock, b)) > 0 && !*quit)
 				;
+			/*
+			 * None waits: the replies go, then the threads of a
+			 * start wake (they would only delay the replies).
+			 */
+			if (r >= 0)
+				r = flush_replies(sock, b);
+			simd_workers_release(d);
 			if (r < 0)
 				break;
 		}

@@ -510,28 +510,33 @@ static const struct simd_req simd_reqs[] = {
  * itself: the bytes are no request (no reply is left), or the request
  * failed and its sender asked for no reply, so it learns here.
  */
-int simd_mailbox_write(struct simd_dev *d, const uint8_t *buf, size_t len)
+/*
+ * One request (len bytes at buf, parsed into *ret_req) run, its reply
+ * encoded at out (room for VV_REPLY_SIZE): 0, *out_len and *status (the
+ * request's result) set.  < 0 when there is no reply: the request did not
+ * parse, or its reply could not be encoded.
+ */
+static int run_request(struct simd_dev *d, const uint8_t *buf, size_t len, uint8_t *out,
+		       size_t *out_len, struct vv_msg *ret_req, int *status)
 {
 	struct vv_parse_ctx ctx = { .max_vrings = d->nvrings };
 	const struct simd_req *h;
-	struct vv_msg req, rep;
+	struct vv_msg *req = ret_req, rep;
 	struct msg_err err;
-	size_t n;
 	int r, e;
 
-	d->mbox_reply_len = 0;
-	r = vv_parse(buf, len, &ctx, &req, &err);
+	r = vv_parse(buf, len, &ctx, req, &err);
 	if (r < 0) {
 		log_warning("%s: mailbox: %s", d->who, err.reason);
 		return r;
 	}
-	if (vv_msg_is_reply(&req)) {
+	if (vv_msg_is_reply(req)) {
 		log_warning("%s: mailbox: a reply (%s) written as a request", d->who,
-			    vv_request_name(req.request));
+			    vv_request_name(req->request));
 		return -EINVAL;
 	}
-	h = MSG_FIND(simd_reqs, request, req.request);
-	vv_reply_init(&rep, &req);
+	h = MSG_FIND(simd_reqs, request, req->request);
+	vv_reply_init(&rep, req);
 	if (!h)
 		r = -EOPNOTSUPP; /* known to the codec, not served by this device */
 	else if ((h->rules & R_OWNER) && !d->owner)
@@ -539,28 +544,104 @@ int simd_mailbox_write(struct simd_dev *d, const uint8_t *buf, size_t len)
 	else if ((h->rules & R_STOPPED) && d->state == SIMD_RUNNING)
 		r = -EBUSY;
 	else
-		r = h->fn(d, &req, &rep);
+		r = h->fn(d, req, &rep);
 	/* GET_VRING_BASE on a running device is the health probe: not news. */
-	if (r < 0 && req.request != VV_REQ_GET_VRING_BASE)
-		log_warning("%s: %s refused: %s", d->who, vv_request_name(req.request),
+	if (r < 0 && req->request != VV_REQ_GET_VRING_BASE)
+		log_warning("%s: %s refused: %s", d->who, vv_request_name(req->request),
 			    strerror(-r));
 	else
-		log_debug("%s: %s: %s", d->who, vv_request_name(req.request),
+		log_debug("%s: %s: %s", d->who, vv_request_name(req->request),
 			  r < 0 ? strerror(-r) : "ok");
 	if (r < -(int)VV_MAX_ERRNO)
 		r = -EIO;
 	rep.status = r;
 	if (r < 0)
 		memset(&rep.u, 0, sizeof(rep.u));
-	e = vv_encode(&rep, &ctx, d->mbox_reply, sizeof(d->mbox_reply), &n, &err);
+	e = vv_encode(&rep, &ctx, out, VV_REPLY_SIZE, out_len, &err);
 	if (e < 0) {
 		log_err("%s: mailbox: cannot encode the %s reply: %s", d->who,
-			vv_request_name(req.request), err.reason);
+			vv_request_name(req->request), err.reason);
 		return -EIO;
 	}
-	d->mbox_reply_len = n;
-	if (r < 0 && !vv_expects_reply(&req))
-		return r;
+	*status = r;
+	return 0;
+}
+
+/*
+ * A batch (protocol/vhost_vfio.h): every message whole, parsed, with a
+ * reply, and room for the replies; checked before any runs.  Returns how
+ * many, or < 0.
+ */
+static int batch_check(struct simd_dev *d, const uint8_t *buf, size_t len)
+{
+	struct vv_parse_ctx ctx = { .max_vrings = d->nvrings };
+	struct msg_err err;
+	struct vv_msg m;
+	size_t off = 0, n;
+	int k = 0, r;
+
+	while (off < len) {
+		if ((r = vv_msg_size(buf + off, len - off, &n)) < 0) {
+			log_warning("%s: mailbox: message %d of a batch is cut short", d->who,
+				    k + 1);
+			return r;
+		}
+		if ((r = vv_parse(buf + off, n, &ctx, &m, &err)) < 0) {
+			log_warning("%s: mailbox: message %d of a batch: %s", d->who, k + 1,
+				    err.reason);
+			return r;
+		}
+		if (!vv_expects_reply(&m)) {
+			log_warning("%s: mailbox: %s in a batch asks for no reply: the batch is "
+				    "refused", d->who, vv_request_name(m.request));
+			return -EINVAL;
+		}
+		off += n;
+		k++;
+	}
+	if ((size_t)k * VV_REPLY_SIZE > sizeof(d->mbox_reply)) {
+		log_warning("%s: mailbox: the replies of a batch of %d do not fit the mailbox",
+			    d->who, k);
+		return -ENOSPC;
+	}
+	return k;
+}
+
+int simd_mailbox_write(struct simd_dev *d, const uint8_t *buf, size_t len)
+{
+	struct vv_msg req;
+	size_t n, first = len;
+	int r, k, status;
+
+	d->mbox_reply_len = 0;
+	d->mbox_writes++;
+	/* One message (a batch of one is one), or a batch. */
+	if (vv_msg_size(buf, len, &first) < 0 || first == len) {
+		r = run_request(d, buf, len, d->mbox_reply, &n, &req, &status);
+		if (r < 0)
+			return r;
+		d->mbox_requests++;
+		if (status < 0 && !vv_expects_reply(&req))
+			return status;	/* no reply to carry it: the write is refused */
+		d->mbox_reply_len = n;
+		return 0;
+	}
+	k = batch_check(d, buf, len);
+	if (k < 0)
+		return k;
+	for (size_t off = 0; off < len; off += n) {
+		size_t m;
+
+		(void)vv_msg_size(buf + off, len - off, &n);
+		r = run_request(d, buf + off, n, d->mbox_reply + d->mbox_reply_len, &m, &req,
+				&status);
+		if (r < 0) {
+			d->mbox_reply_len = 0;	/* no reply of the batch is read */
+			return r;
+		}
+		d->mbox_requests++;
+		d->mbox_reply_len += m;
+	}
 	return 0;
 }
 

@@ -378,11 +378,14 @@ static struct vu_msg msg(uint32_t req)
 	return m;
 }
 
+/* One request, then the pause after it (the port's engine_accel_idle()). */
 static int handle(struct vu_dev *d, struct vu_msg *m, struct vu_reply *rep)
 {
 	int e = vu_dev_handle(d, m, rep);
 
 	vu_msg_close(m);
+	if (d->ops == &engine_accel_ops && d->opaque)
+		engine_accel_idle(d->opaque);
 	return e;
 }
 

@@ -99,10 +99,46 @@ static void worker_exit_flushes_marks(void **state)
 	endpoint_close(d.ep);
 }
 
+/*
+ * A stop that finds the worker asleep in its poll (where it touches
+ * nothing) lets it go without waiting for it to wake: on a busy host that
+ * wait was a thread's scheduling inside the switchover.  The worker, once
+ * awake, must not touch a ring (the rings and guest memory may be gone by
+ * then), and a worker asked to stop before it sleeps does not sleep.
+ * Here no thread runs the worker: a stop that waited would never return.
+ */
+static void stop_lets_an_asleep_worker_go(void **state)
+{
+	static struct simd_dev d;
+	struct simd_worker *w = &d.w[0];
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	simd_worker_init(w, &d, 0);
+	w->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	assert_true(w->stop_efd >= 0);
+	w->running = true;
+	assert_true(go_to_sleep(w));	/* what serve() does before its poll */
+	worker_stop(w);
+	assert_false(w->running);
+	assert_false(wake_up(w));	/* let go: it leaves serve() at once */
+
+	w->let_go = false;
+	w->running = true;
+	w->stop = false;
+	assert_true(go_to_sleep(w));
+	assert_true(wake_up(w));	/* not stopped: it serves on */
+	__atomic_store_n(&w->stop, true, __ATOMIC_RELEASE);
+	assert_false(go_to_sleep(w));	/* asked to stop: it does not sleep */
+	w->running = false;
+	simd_worker_destroy(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(worker_exit_flushes_marks),
+		cmocka_unit_test(stop_lets_an_asleep_worker_go),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
