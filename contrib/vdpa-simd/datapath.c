@@ -72,6 +72,16 @@ static void drain_fd(int fd)
 		(void)0; /* EAGAIN: already drained */
 }
 
+/* The stop eventfd: a worker asleep in its poll wakes. */
+static void kick_stop_efd(struct simd_worker *w)
+{
+	uint64_t one = 1;
+
+	w->kick_later = false;
+	if (write(w->stop_efd, &one, sizeof(one)) < 0)
+		(void)0; /* counter saturated: the worker wakes anyway */
+}
+
 static struct simd_ring *wring(struct simd_worker *w, unsigned s)
 {
 	return &w->d->ring[2 * w->qp + s];
@@ -251,8 +261,8 @@ static void serve(struct simd_worker *w)
 
 		/*
 		 * Asleep, the worker touches nothing: a stop finds it so (under
-		 * mu) and lets it go without waiting for it (worker_stop()).  The
-		 * marks in its cache go to the log first.
+		 * mu) and lets it go without waiting for it (worker_tell_stop()).
+		 * The marks in its cache go to the log first.
 		 */
 		lg_flush(w);
 		if (!go_to_sleep(w))
@@ -339,6 +349,8 @@ static void worker_stop(struct simd_worker *w);
 void simd_worker_destroy(struct simd_worker *w)
 {
 	worker_stop(w);
+	if (w->kick_later)
+		kick_stop_efd(w);
 	if (w->thread_made) {
 		pthread_mutex_lock(&w->mu);
 		w->quit = true;
@@ -367,6 +379,8 @@ static int worker_start(struct simd_worker *w)
 	 * it must be parked before the stop flag goes down, or it would serve
 	 * on with what it had.
 	 */
+	if (w->kick_later)
+		kick_stop_efd(w);
 	if (w->thread_made) {
 		pthread_mutex_lock(&w->mu);
 		while (!w->parked)
@@ -422,6 +436,8 @@ void simd_workers_release(struct simd_dev *d)
 	for (unsigned q = 0; q < d->nqp; q++) {
 		struct simd_worker *w = &d->w[q];
 
+		if (w->kick_later)
+			kick_stop_efd(w);
 		if (!w->wake)
 			continue;
 		w->wake = false;
@@ -431,15 +447,28 @@ void simd_workers_release(struct simd_dev *d)
 	}
 }
 
-/* Tells a running worker to stop; worker_stop() waits for it. */
+/*
+ * Tells a running worker to stop; worker_stop() waits for it unless it
+ * was asleep in its poll: then it is let go, and woken only after the
+ * reply is out (simd_workers_release(); a wake-up is an inter-processor
+ * interrupt, tens of microseconds in a VM).  Awake, it sees the flag
+ * before it would sleep (go_to_sleep()); the eventfd cuts a stall short.
+ */
 static void worker_tell_stop(struct simd_worker *w)
 {
-	uint64_t one = 1;
+	bool asleep;
 
 	if (!w->running || __atomic_exchange_n(&w->stop, true, __ATOMIC_ACQ_REL))
 		return;	/* not running, or told already */
-	if (write(w->stop_efd, &one, sizeof(one)) < 0)
-		(void)0; /* counter saturated: the worker wakes anyway */
+	pthread_mutex_lock(&w->mu);
+	asleep = w->asleep;
+	if (asleep)
+		w->let_go = true;
+	pthread_mutex_unlock(&w->mu);
+	if (asleep)
+		w->kick_later = true;
+	else
+		kick_stop_efd(w);
 }
 
 static void worker_stop(struct simd_worker *w)
@@ -456,11 +485,8 @@ static void worker_stop(struct simd_worker *w)
 		w->go = false;
 		w->wake = false;
 	}
-	if (w->asleep)
-		w->let_go = true;
-	else
-		while (!w->parked || w->go)
-			pthread_cond_wait(&w->cv, &w->mu);
+	while (!w->let_go && (!w->parked || w->go))
+		pthread_cond_wait(&w->cv, &w->mu);
 	pthread_mutex_unlock(&w->mu);
 	w->running = false;
 	if (w->log_errors) {

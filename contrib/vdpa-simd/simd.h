@@ -108,6 +108,7 @@ struct simd_worker {
 	bool asleep;                    /* in its poll, touching nothing (under mu) */
 	bool let_go;                    /* a stop found it asleep: it parks on waking (under mu) */
 	bool wake;                      /* told to go, not yet woken (main thread) */
+	bool kick_later;                /* let go asleep, its stop eventfd not yet written */
 	bool running;                   /* started, not yet stopped */
 	bool stop;                      /* atomic: asked to stop serving */
 	int stop_efd;
@@ -205,7 +206,10 @@ int simd_serve(struct simd_dev *d, int sock, int listen_fd, volatile int *quit);
 /* datapath.c */
 int simd_workers_start(struct simd_dev *d);
 void simd_workers_stop(struct simd_dev *d);
-/* Wakes the workers a start told to go: after the command's reply is sent. */
+/*
+ * After a command's reply is sent: wakes the workers a start told to go,
+ * and those a stop let go asleep (they leave their poll and park).
+ */
 void simd_workers_release(struct simd_dev *d);
 void simd_worker_init(struct simd_worker *w, struct simd_dev *d, unsigned qp);
 void simd_worker_destroy(struct simd_worker *w);

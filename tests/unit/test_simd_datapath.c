@@ -101,8 +101,9 @@ static void worker_exit_flushes_marks(void **state)
 
 /*
  * A stop that finds the worker asleep in its poll (where it touches
- * nothing) lets it go without waiting for it to wake: on a busy host that
- * wait was a thread's scheduling inside the switchover.  The worker, once
+ * nothing) lets it go without waiting for it to wake, and wakes it only
+ * after the reply: on a busy host that wait was a thread's scheduling
+ * inside the switchover, and a wake-up an inter-processor interrupt.  The worker, once
  * awake, must not touch a ring (the rings and guest memory may be gone by
  * then), and a worker asked to stop before it sleeps does not sleep.
  * Here no thread runs the worker: a stop that waited would never return.
@@ -117,10 +118,15 @@ static void stop_lets_an_asleep_worker_go(void **state)
 	simd_worker_init(w, &d, 0);
 	w->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	assert_true(w->stop_efd >= 0);
+	d.nqp = 1;
 	w->running = true;
 	assert_true(go_to_sleep(w));	/* what serve() does before its poll */
 	worker_stop(w);
 	assert_false(w->running);
+	/* Woken only once the reply is out (simd_workers_release()). */
+	assert_int_equal(poll(&(struct pollfd){ .fd = w->stop_efd, .events = POLLIN }, 1, 0), 0);
+	simd_workers_release(&d);
+	assert_int_equal(poll(&(struct pollfd){ .fd = w->stop_efd, .events = POLLIN }, 1, 0), 1);
 	assert_false(wake_up(w));	/* let go: it leaves serve() at once */
 
 	w->let_go = false;
