@@ -39,13 +39,17 @@ struct accel_dev {
 	int doorbell[ACCEL_DEV_MAX_VRINGS];
 	struct vfu_io_msg *io;	/* ~64 KiB receive buffer */
 	/*
-	 * While a flight is sent (corking), commands without fds gather here
-	 * and go in one sendmsg: before a command with fds, when full, and
-	 * before any reply is waited for (flush()).
+	 * While a flight is sent (corking), commands gather here and go in one
+	 * sendmsg: when full, and before any reply is waited for (flush()).
+	 * A command with fds begins a new one (its fds ride on its first byte,
+	 * the sendmsg's first): one such command per sendmsg.  A send costs
+	 * the sender the device process's wake-up, tens of microseconds here.
 	 */
 	bool corking;
 	uint8_t *cork;
 	size_t cork_len;
+	int cork_fds[VFU_MAX_FDS];
+	size_t cork_nfds;
 	bool cut;		/* accel_dev_cut_off() shut our end down */
 	/*
 	 * A send or a reply failed (other than the device refusing): replies
@@ -132,13 +136,14 @@ int accel_dev_doorbell_fd(const struct accel_dev *d, unsigned q)
 /* Sends what was corked; a failure puts the connection out of step. */
 static int flush(struct accel_dev *d)
 {
-	size_t len = d->cork_len;
+	size_t len = d->cork_len, nfds = d->cork_nfds;
 	int r;
 
 	if (len == 0)
 		return 0;
 	d->cork_len = 0;
-	r = vfu_send_msg(d->sock, ACCEL_DEV_TIMEOUT_MS, d->cork, len, NULL, 0);
+	d->cork_nfds = 0;
+	r = vfu_send_msg(d->sock, ACCEL_DEV_TIMEOUT_MS, d->cork, len, d->cork_fds, nfds);
 	if (r < 0) {
 		d->out_of_step = true;	/* part of it may have gone */
 		return fail(d, r, "send: %s", strerror(-r));
@@ -169,9 +174,13 @@ static int send_cmd(struct accel_dev *d, struct vfu_msg *cmd, const int *fds, si
 	/* Its fds go with its own first byte: what was corked goes before it. */
 	if ((nfds || !d->corking || d->cork_len + len > CORK_SIZE) && (r = flush(d)) < 0)
 		return r;
-	if (d->corking && nfds == 0 && len <= CORK_SIZE) {
+	if (d->corking && len <= CORK_SIZE && nfds <= VFU_MAX_FDS) {
 		memcpy(d->cork + d->cork_len, buf, len);
 		d->cork_len += len;
+		if (nfds) {	/* the first of the cork (flushed above) */
+			memcpy(d->cork_fds, fds, nfds * sizeof(fds[0]));
+			d->cork_nfds = nfds;
+		}
 		return 0;
 	}
 	r = vfu_send_msg(d->sock, ACCEL_DEV_TIMEOUT_MS, buf, len, fds, nfds);
@@ -531,6 +540,8 @@ static int mailbox_replies(struct accel_dev *d, const struct vv_msg *reqs, unsig
 #define BATCH_BYTES 4096u
 _Static_assert(BATCH_BYTES >= VV_MAX_MSG, "a batch buffer holds any one request");
 _Static_assert(BATCH_REQS <= ACCEL_DEV_MAX_PENDING, "a batch's replies can all be due");
+/* Neighbouring vectors per SET_IRQS: their eventfds travel in one message. */
+#define IRQ_BATCH 8u
 
 /*
  * A flight: commands sent one after the other, none waiting for a reply,
@@ -669,8 +680,8 @@ static void irq_cmd(struct vfu_msg *cmd, unsigned vector, bool bind)
 }
 
 /*
- * Interrupts: fds[i] (-1: none) for vring i, one vring per command.
- * vfio-user has no way to unbind one vector (an fd of -1 cannot be
+ * Interrupts: fds[i] (-1: none) for vring i, neighbouring vectors with
+ * fds in one command (up to IRQ_BATCH).  vfio-user has no way to unbind one vector (an fd of -1 cannot be
  * passed; DATA_NONE with count 0 unbinds them all): when a ring has none,
  * every vector is unbound first and the others bound after.
  */
@@ -682,16 +693,22 @@ static void flight_irqs(struct accel_dev *d, struct flight *f, unsigned first, c
 
 	for (unsigned i = 0; i < n; i++)
 		some_none |= fds[i] < 0;
-	for (int bind = !some_none; bind < 2; bind++) {
-		for (unsigned i = 0; i < n; i++) {
-			if (bind && fds[i] < 0)
-				continue;
-			irq_cmd(&cmd, first + i, bind);
-			if (!flight_send(d, f, &cmd, bind ? &fds[i] : NULL, bind, -1, 0))
-				return;
-			if (!bind)
-				break;	/* one unbinds them all */
+	if (some_none) {	/* one unbinds them all */
+		irq_cmd(&cmd, 0, false);
+		if (!flight_send(d, f, &cmd, NULL, 0, -1, 0))
+			return;
+	}
+	for (unsigned i = 0, k; i < n; i += k) {
+		for (k = 0; i + k < n && k < IRQ_BATCH && fds[i + k] >= 0; k++)
+			;
+		if (k == 0) {
+			k = 1;	/* none: left unbound */
+			continue;
 		}
+		irq_cmd(&cmd, first + i, true);
+		cmd.u.irq_set.count = k;
+		if (!flight_send(d, f, &cmd, &fds[i], k, -1, 0))
+			return;
 	}
 }
 
@@ -779,9 +796,6 @@ int accel_dev_set_irqs(struct accel_dev *d, const int *fds, unsigned n)
 	return flight_land(d, &f, NULL, NULL);
 }
 
-/* Vectors per SET_IRQS sent without waiting: the fds travel in one message. */
-#define IRQ_BATCH 8u
-
 int accel_dev_set_irqs_nowait(struct accel_dev *d, unsigned first, const int *fds, unsigned n)
 {
 	struct vfu_msg cmd;
@@ -859,7 +873,7 @@ int accel_dev_vhost_run(struct accel_dev *d, const struct vv_msg *reqs, unsigned
 		flight_vhost(d, &f, &reqs[done], k);
 		if (last && calls)
 			flight_irqs(d, &f, 0, calls, ncalls);
-		d->corking = false;
+		d->corking = false;	/* flight_land() sends what is corked */
 		r = flight_land(d, &f, &reqs[done], replies ? &replies[done] : NULL);
 		if (r < 0) {
 			/* After a failure nothing more is sent: the run's result is known. */
@@ -884,6 +898,7 @@ int accel_dev_vhost_many(struct accel_dev *d, const struct vv_msg *reqs, unsigne
 int accel_dev_vhost_nowait(struct accel_dev *d, const struct vv_msg *reqs, unsigned n)
 {
 	uint8_t buf[BATCH_BYTES];
+	bool was;
 	int r = 0;
 
 	if (d->vdpa) {
@@ -891,7 +906,7 @@ int accel_dev_vhost_nowait(struct accel_dev *d, const struct vv_msg *reqs, unsig
 			r = accel_vdpa_vhost(d->vdpa, &reqs[i], NULL);
 		return r;
 	}
-	d->corking = true;
+	was = accel_dev_cork(d, true);
 	for (unsigned i = 0, k = 0; i < n && r == 0; i += k) {
 		struct vfu_msg cmd[2];
 		int c = mailbox_cmds(d, &reqs[i], n - i, buf, cmd, &k);
@@ -900,8 +915,24 @@ int accel_dev_vhost_nowait(struct accel_dev *d, const struct vv_msg *reqs, unsig
 		for (int j = 0; j < c && r == 0; j++)
 			r = send_nowait(d, &cmd[j], NULL, 0, &reqs[i], k);
 	}
+	if (was)
+		return r;	/* the outer cork sends it */
 	d->corking = false;
 	return r < 0 ? r : flush(d);
+}
+
+bool accel_dev_cork(struct accel_dev *d, bool on)
+{
+	bool was = d->corking;
+
+	d->corking = on;
+	return was;
+}
+
+int accel_dev_uncork(struct accel_dev *d)
+{
+	d->corking = false;
+	return d->vdpa ? 0 : flush(d);
 }
 
 /*

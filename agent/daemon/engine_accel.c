@@ -800,16 +800,13 @@ static bool prepared_prefix(const struct engine_accel *e, const struct vv_msg *c
  * anew, after a RESET_OWNER.
  */
 
-static void prepare(struct engine_accel *e)
+/* The rings' configuration not sent yet (prepare()). */
+static void prepare_rings(struct engine_accel *e)
 {
 	struct vv_msg cfg[1 + CFG_MAX], *from;
 	unsigned bad, k;
 	int calls[NV], n, r;
 
-	if (e->started || e->held || e->failed || e->prep_broken || may_start(e) || !any_on(e) ||
-	    vu_dev_active_log(e->dev) || !accel_dev_can_suspend(e->adev) || !e->maps_valid ||
-	    e->maps_gen != e->dev->mem_gen)
-		return;
 	n = build_config(e, false, false, &cfg[1], calls, &bad);
 	if (n < 0 || !prepared_prefix(e, &cfg[1], (unsigned)n)) {
 		e->prep_broken = true;
@@ -836,7 +833,24 @@ static void prepare(struct engine_accel *e)
 		       ((unsigned)n - e->nprep) * sizeof(cfg[0]));
 		e->nprep = (unsigned)n;
 	}
+}
+
+static void prepare(struct engine_accel *e)
+{
+	int r;
+
+	if (e->started || e->held || e->failed || e->prep_broken || may_start(e) || !any_on(e) ||
+	    vu_dev_active_log(e->dev) || !accel_dev_can_suspend(e->adev) || !e->maps_valid ||
+	    e->maps_gen != e->dev->mem_gen)
+		return;
+	/* One send: the interrupts first (a command with fds begins one), then the rings. */
+	accel_dev_cork(e->adev, true);
 	prepare_irqs(e);
+	if (!e->failed)
+		prepare_rings(e);
+	r = accel_dev_uncork(e->adev);
+	if (r < 0 && !e->failed)
+		dev_fail(e, r, "preparing the device");
 }
 
 static int configure_and_start(struct engine_accel *e)

@@ -10,7 +10,8 @@
  *
  * Beyond the sanitizers it checks: a refusal has a reason; whatever parses
  * re-encodes to the same length, and that encoding parses and re-encodes
- * to the same bytes; a parsed request's reply encodes and matches it.
+ * to the same bytes; a parsed request's reply encodes and matches it; read
+ * as a batch, the framing (vv_msg_size()) stays inside the input.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -73,5 +74,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else if (rc > 0 || err.reason[0] == '\0' ||
 		 !memchr(err.reason, '\0', sizeof(err.reason)))
 		abort();
+	/* As a batch: the framing never runs past the bytes there, and walks to their end. */
+	for (size_t off = 1, n; off < size; off += n) {
+		if (vv_msg_size(data + off, size - off, &n) < 0)
+			break;
+		if (n < VV_HDR_SIZE || n > size - off)
+			abort();
+	}
 	return 0;
 }

@@ -378,13 +378,16 @@ static struct vu_msg msg(uint32_t req)
 	return m;
 }
 
+/* No pause between requests: they all came together (pause_prepares_together). */
+static bool no_pause;
+
 /* One request, then the pause after it (the port's engine_accel_idle()). */
 static int handle(struct vu_dev *d, struct vu_msg *m, struct vu_reply *rep)
 {
 	int e = vu_dev_handle(d, m, rep);
 
 	vu_msg_close(m);
-	if (d->ops == &engine_accel_ops && d->opaque)
+	if (d->ops == &engine_accel_ops && d->opaque && !no_pause)
 		engine_accel_idle(d->opaque);
 	return e;
 }
@@ -974,9 +977,10 @@ static void destination_prepares_rings(void **state)
 	/*
 	 * Ring 0's new fd bound in place of the old (RINGS + 1); ring 1's lone
 	 * stop holds the device (QEMU may ask for the other rings next), which
-	 * ends the preparation: the start binds every vector.
+	 * ends the preparation: the start binds every vector, neighbours in
+	 * one command, each to its own ring's eventfd (checked below).
 	 */
-	assert_int_equal(t.f.irq_sets, RINGS + 1 + RINGS);
+	assert_int_equal(t.f.irq_sets, RINGS + 1 + 1);
 	for (unsigned i = 0; i < RINGS; i++)
 		assert_int_equal(write(t.f.irq_fd[i], &one, sizeof(one)), (ssize_t)sizeof(one));
 	pthread_mutex_unlock(&t.f.mu);
@@ -1008,6 +1012,53 @@ static void destination_prepares_rings(void **state)
 	assert_int_equal(t.f.base[1], 7);
 	assert_true(t.f.started);
 	pthread_mutex_unlock(&t.f.mu);
+	down(&t);
+}
+
+/*
+ * A destination whose requests all came before the front end paused: the
+ * pause prepares every ring and binds every vector at once, the vectors
+ * in one command sent first with its eventfds and the rings' requests
+ * after it in the same send; each vector signals its own ring's call fd,
+ * and at DRIVER_OK the start goes alone.
+ */
+static void pause_prepares_together(void **state)
+{
+	struct engine_accel_stats st;
+	uint64_t one = 1, got;
+	struct t t;
+
+	(void)state;
+	no_pause = true;
+	up_session(&t, UP_STATUS | UP_NO_DRIVER_OK, 0);
+	no_pause = false;
+	engine_accel_stats(t.e, &st);
+	assert_int_equal(st.prepared_requests, 0);
+	engine_accel_idle(t.e);
+	assert_int_equal(accel_dev_sync(engine_accel_device(t.e)), 0);
+	engine_accel_stats(t.e, &st);
+	assert_int_equal(st.prepared_requests, 3 + 3 * RINGS);
+	pthread_mutex_lock(&t.f.mu);
+	assert_int_equal(t.f.irq_sets, 1);
+	for (unsigned i = 0; i < RINGS; i++) {
+		assert_true(t.f.bound[i]);
+		assert_int_equal(write(t.f.irq_fd[i], &one, sizeof(one)), (ssize_t)sizeof(one));
+	}
+	pthread_mutex_unlock(&t.f.mu);
+	for (unsigned i = 0; i < RINGS; i++) {
+		got = 0;
+		assert_int_equal(read(t.d.ring[i].call_fd, &got, sizeof(got)), (ssize_t)sizeof(got));
+		assert_int_equal(got, 1);
+	}
+	driver_ok(&t);
+	engine_accel_stats(t.e, &st);
+	assert_int_equal(st.device_starts, 1);
+	pthread_mutex_lock(&t.f.mu);
+	assert_int_equal(t.f.irq_sets, 1);
+	assert_int_equal(t.f.resets, 0);
+	assert_true(t.f.started);
+	pthread_mutex_unlock(&t.f.mu);
+	assert_false(engine_accel_failed(t.e));
 	down(&t);
 }
 
@@ -1113,6 +1164,7 @@ int main(void)
 		cmocka_unit_test(vectors_stay_bound),
 		cmocka_unit_test(mapping_replies_come_unasked),
 		cmocka_unit_test(destination_prepares_rings),
+		cmocka_unit_test(pause_prepares_together),
 		cmocka_unit_test(readable_reads_only_what_came),
 	};
 
