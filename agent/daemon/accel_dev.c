@@ -906,7 +906,7 @@ int accel_dev_vhost_nowait(struct accel_dev *d, const struct vv_msg *reqs, unsig
 			r = accel_vdpa_vhost(d->vdpa, &reqs[i], NULL);
 		return r;
 	}
-	was = accel_dev_cork(d, true);
+	was = accel_dev_cork(d);
 	for (unsigned i = 0, k = 0; i < n && r == 0; i += k) {
 		struct vfu_msg cmd[2];
 		int c = mailbox_cmds(d, &reqs[i], n - i, buf, cmd, &k);
@@ -917,15 +917,18 @@ int accel_dev_vhost_nowait(struct accel_dev *d, const struct vv_msg *reqs, unsig
 	}
 	if (was)
 		return r;	/* the outer cork sends it */
-	d->corking = false;
-	return r < 0 ? r : flush(d);
+	if (r < 0) {
+		d->corking = false;
+		return r;
+	}
+	return accel_dev_uncork(d);
 }
 
-bool accel_dev_cork(struct accel_dev *d, bool on)
+bool accel_dev_cork(struct accel_dev *d)
 {
 	bool was = d->corking;
 
-	d->corking = on;
+	d->corking = true;
 	return was;
 }
 

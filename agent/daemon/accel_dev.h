@@ -146,13 +146,13 @@ int accel_dev_vhost_run(struct accel_dev *d, const struct vv_msg *reqs, unsigned
  */
 int accel_dev_vhost_nowait(struct accel_dev *d, const struct vv_msg *reqs, unsigned n);
 /*
- * Between accel_dev_cork(d, true) and accel_dev_uncork(d), what is sent
+ * Between accel_dev_cork(d) and accel_dev_uncork(d), what is sent
  * without waiting gathers and goes in as few sends as the fds allow (one
  * command with fds per send, at its start: send those first); returns
  * whether it was corked already.  accel_dev_uncork() sends it: 0, or the
  * send's failure (the connection is then out of step).
  */
-bool accel_dev_cork(struct accel_dev *d, bool on);
+bool accel_dev_cork(struct accel_dev *d);
 int accel_dev_uncork(struct accel_dev *d);
 /*
  * Cuts the device off: our end of the connection is shut down (the device

@@ -783,23 +783,6 @@ static bool prepared_prefix(const struct engine_accel *e, const struct vv_msg *c
 	return e->nprep <= n && memcmp(cfg, e->prep, e->nprep * sizeof(cfg[0])) == 0;
 }
 
-/*
- * A destination before DRIVER_OK: QEMU sends the memory table, then each
- * ring, then DRIVER_OK.  Whenever the front end pauses (engine_accel_idle():
- * the port has read every request waiting), what is known by then goes to
- * the device in one send (a mailbox batch and the interrupts), without
- * waiting for its replies (read as they arrive, checked at the start): the
- * device takes its configuration while QEMU sets up the next rings, and
- * the start sends only what follows it.  One send per pause, not per
- * request: on this testbed's VM a send that wakes the device's process
- * costs the sender tens of microseconds.  A device that had an owner (a
- * port that served before) is reset first, as the start would.  Not
- * prepared: a device held for GET_VRING_BASEs to come, and one QEMU logs
- * on or relays through (a destination is neither).  When the front end
- * changes what was sent (prep_broken), the start configures the device
- * anew, after a RESET_OWNER.
- */
-
 /* The rings' configuration not sent yet (prepare()). */
 static void prepare_rings(struct engine_accel *e)
 {
@@ -835,6 +818,22 @@ static void prepare_rings(struct engine_accel *e)
 	}
 }
 
+/*
+ * A destination before DRIVER_OK: QEMU sends the memory table, then each
+ * ring, then DRIVER_OK.  Whenever the front end pauses (engine_accel_idle():
+ * the port has read every request waiting), what is known by then goes to
+ * the device in one send (a mailbox batch and the interrupts), without
+ * waiting for its replies (read as they arrive, checked at the start): the
+ * device takes its configuration while QEMU sets up the next rings, and
+ * the start sends only what follows it.  One send per pause, not per
+ * request: on this testbed's VM a send that wakes the device's process
+ * costs the sender tens of microseconds.  A device that had an owner (a
+ * port that served before) is reset first, as the start would.  Not
+ * prepared: a device held for GET_VRING_BASEs to come, and one QEMU logs
+ * on or relays through (a destination is neither).  When the front end
+ * changes what was sent (prep_broken), the start configures the device
+ * anew, after a RESET_OWNER.
+ */
 static void prepare(struct engine_accel *e)
 {
 	int r;
@@ -844,7 +843,7 @@ static void prepare(struct engine_accel *e)
 	    e->maps_gen != e->dev->mem_gen)
 		return;
 	/* One send: the interrupts first (a command with fds begins one), then the rings. */
-	accel_dev_cork(e->adev, true);
+	accel_dev_cork(e->adev);
 	prepare_irqs(e);
 	if (!e->failed)
 		prepare_rings(e);
@@ -1115,7 +1114,7 @@ static void acc_settle(void *opaque)
 	if (!e->started && !e->failed && e->dev->mem.nregions &&
 	    !(e->maps_valid && e->maps_gen == e->dev->mem_gen))
 		map_memory(e);
-	/* And it takes each ring's configuration (engine_accel_idle()) as QEMU sets it up. */
+	/* Each ring's configuration goes when the front end pauses (engine_accel_idle()). */
 
 	/* Held after a lone stop, or rings waiting for DRIVER_OK: start them. */
 	if (e->started || e->failed || !any_on(e) || !may_start(e))
