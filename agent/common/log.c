@@ -1,7 +1,7 @@
 /*
  * Logging to stderr with journal priority prefixes under systemd.  One
- * write(2) per line so lines from the control and data-path threads never
- * interleave mid-line.
+ * write(2) per line, or per group of whole lines (log_hold()), so lines
+ * from the control and data-path threads never interleave mid-line.
  */
 #include "agent/common/log.h"
 
@@ -15,6 +15,10 @@
 
 static enum log_level max_level = LOG_LVL_INFO;
 static bool journal;
+/* log_hold(): this thread's lines held back, whole lines only. */
+static __thread bool holding;
+static __thread size_t held_len;
+static __thread char held[LOG_HOLD_BYTES];
 
 static const char *const level_names[] = {
 	[LOG_LVL_ERR] = "err",
@@ -70,6 +74,30 @@ void log_init(void)
 	journal = (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
+/* Best effort: there is nowhere to report a failing stderr. */
+static void put(const char *p, size_t n)
+{
+	if (n && write(STDERR_FILENO, p, n) < 0)
+		(void)0;
+}
+
+static void put_held(void)
+{
+	put(held, held_len);
+	held_len = 0;
+}
+
+void log_hold(void)
+{
+	holding = true;
+}
+
+void log_release(void)
+{
+	put_held();
+	holding = false;
+}
+
 void log_msg(enum log_level level, const char *fmt, ...)
 {
 	char line[1024];
@@ -95,8 +123,14 @@ void log_msg(enum log_level level, const char *fmt, ...)
 	if (n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
 	line[n++] = '\n';
-	/* Best effort: there is nowhere to report a failing stderr. */
-	if (write(STDERR_FILENO, line, n) < 0)
-		(void)0;
+	if (holding && level > LOG_LVL_WARNING) {
+		if (held_len + n > sizeof(held))
+			put_held();
+		memcpy(held + held_len, line, n);	/* a line is at most 1024 bytes */
+		held_len += n;
+	} else {
+		put_held();
+		put(line, n);
+	}
 	errno = saved_errno;
 }

@@ -31,6 +31,17 @@ void log_init(void);
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/*
+ * Between log_hold() and log_release() the calling thread's lines of
+ * notice level and below gather, and go in one write at the release (or
+ * sooner, when LOG_HOLD_BYTES would overflow); a warning or an error goes
+ * at once, after what was held, so the order stays.  For a thread whose
+ * replies should not wait for its log (vdpa-simd's: a write is a system
+ * call, and a stop logs a line per ring).  Other threads log as before.
+ */
+#define LOG_HOLD_BYTES 4096u	/* PIPE_BUF: one write to a pipe stays whole */
+void log_hold(void);
+void log_release(void);
 
 #define log_err(...)     log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_LVL_WARNING, __VA_ARGS__)

@@ -155,6 +155,7 @@ struct simd_dev {
 	char fail_reason[160];
 	struct simd_ring ring[SIMD_MAX_VRINGS];
 	struct guest_mem mem;           /* data-path view, built at start */
+	struct guest_mem mem_old;       /* a stop's, unmapped after its reply (simd_dev_after_replies()) */
 
 	/* the mailbox's pending reply */
 	uint8_t mbox_reply[SIMD_MAILBOX_SIZE];  /* the replies of the last write, back to back */
@@ -211,6 +212,12 @@ void simd_workers_stop(struct simd_dev *d);
  * and those a stop let go asleep (they leave their poll and park).
  */
 void simd_workers_release(struct simd_dev *d);
+/*
+ * After the replies to the commands that came together are sent: the
+ * workers go (simd_workers_release()), and the guest memory a stop
+ * dropped is unmapped.
+ */
+void simd_dev_after_replies(struct simd_dev *d);
 void simd_worker_init(struct simd_worker *w, struct simd_dev *d, unsigned qp);
 void simd_worker_destroy(struct simd_worker *w);
 

@@ -570,15 +570,19 @@ int simd_serve(struct simd_dev *d, int sock, int listen_fd, volatile int *quit)
 		 * downtime).
 		 */
 		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			log_hold();
 			while ((r = serve_one(d, sock, b)) > 0 && !*quit)
 				;
 			/*
 			 * None waits: the replies go, then the threads of a
-			 * start wake (they would only delay the replies).
+			 * start wake, a stop's guest memory is unmapped and
+			 * the lines logged meanwhile are written (they would
+			 * only delay the replies: a stop logs one per ring).
 			 */
 			if (r >= 0)
 				r = flush_replies(sock, b);
-			simd_workers_release(d);
+			simd_dev_after_replies(d);
+			log_release();
 			if (r < 0)
 				break;
 		}

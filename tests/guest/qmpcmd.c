@@ -187,7 +187,7 @@ int main(int argc, char **argv)
 	if (r < 0)
 		return fail(3, "greeting", r);
 	if (!starts(line, "{\"QMP\""))
-		return fail(3, "greeting is not QMP", -EPROTO);
+		return fprintf(stderr, "qmpcmd: greeting is not QMP: '%.200s'\n", line), 3;
 	static const char caps[] = "{\"execute\":\"qmp_capabilities\"}\n";
 	r = write_all(fd, caps, sizeof(caps) - 1);
 	if (r < 0)

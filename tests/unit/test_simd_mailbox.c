@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <cmocka.h>
@@ -141,6 +142,86 @@ static void batch_refused_whole(void **state)
 	dev_free(d, ep);
 }
 
+/* A mailbox write that must succeed, and every reply in it a success. */
+static void run_ok(struct simd_dev *d, const struct vv_msg *m, unsigned n)
+{
+	struct vv_parse_ctx ctx = { .max_vrings = 2 };
+	uint8_t buf[4096];
+	size_t len = 0, one;
+
+	for (unsigned i = 0; i < n; i++) {
+		assert_int_equal(vv_encode(&m[i], &ctx, buf + len, sizeof(buf) - len, &one, NULL), 0);
+		len += one;
+	}
+	assert_int_equal(simd_mailbox_write(d, buf, len), 0);
+	for (unsigned i = 0; i < n; i++)
+		assert_int_equal(reply_status(d, i, m[i].request), 0);
+}
+
+/*
+ * A stop's reply does not wait for guest memory to be unmapped (a TLB
+ * shootdown, tens of microseconds in a VM): the mapping the workers used
+ * is kept until the replies are out (simd_dev_after_replies()), and a
+ * start after it maps the memory anew.
+ */
+static void stop_unmaps_after_its_reply(void **state)
+{
+	struct endpoint *ep;
+	struct simd_dev *d = dev_new(&ep);
+	struct vv_msg m[8];
+	int fd = memfd_create("guest", MFD_CLOEXEC);
+	unsigned n = 0;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	d->dma[0] = (struct simd_dma){ 0, 1 << 20, 0, VFU_DMA_READ | VFU_DMA_WRITE, fd, NULL };
+	d->dma[0].hva = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(d->dma[0].hva != MAP_FAILED);
+	d->ndma = 1;
+	vv_msg_init(&m[n++], VV_REQ_SET_OWNER, VV_FLAG_NEED_REPLY);
+	for (unsigned i = 0; i < 2; i++) {
+		vv_msg_init(&m[n], VV_REQ_SET_VRING_NUM, VV_FLAG_NEED_REPLY);
+		m[n++].u.state = (struct vv_vring_state){ i, 256 };
+		vv_msg_init(&m[n], VV_REQ_SET_VRING_ADDR, VV_FLAG_NEED_REPLY);
+		m[n].u.addr.index = i;
+		m[n].u.addr.desc_user_addr = 0x10000u * (i + 1);
+		m[n].u.addr.avail_user_addr = 0x10000u * (i + 1) + 0x1000;
+		m[n++].u.addr.used_user_addr = 0x10000u * (i + 1) + 0x2000;
+	}
+	vv_msg_init(&m[n], VV_REQ_DEVICE_SET_STATE, VV_FLAG_NEED_REPLY);
+	m[n++].u.u64 = VV_STATE_START;
+	run_ok(d, m, n);
+	simd_dev_after_replies(d);
+	assert_int_equal(d->state, SIMD_RUNNING);
+	assert_int_equal(d->mem.nregions, 1);
+
+	/* The stop and the bases: answered with the memory still mapped. */
+	n = 0;
+	vv_msg_init(&m[n], VV_REQ_DEVICE_SET_STATE, VV_FLAG_NEED_REPLY);
+	m[n++].u.u64 = VV_STATE_STOP;
+	for (unsigned i = 0; i < 2; i++) {
+		vv_msg_init(&m[n], VV_REQ_GET_VRING_BASE, 0);
+		m[n++].u.state.index = i;
+	}
+	run_ok(d, m, n);
+	assert_int_equal(d->state, SIMD_STOPPED);
+	assert_int_equal(d->mem.nregions, 0);
+	assert_int_equal(d->mem_old.nregions, 1);
+	simd_dev_after_replies(d);
+	assert_int_equal(d->mem_old.nregions, 0);
+
+	/* Started again: mapped anew; stopped by the reset, unmapped there. */
+	vv_msg_init(&m[0], VV_REQ_DEVICE_SET_STATE, VV_FLAG_NEED_REPLY);
+	m[0].u.u64 = VV_STATE_START;
+	run_ok(d, m, 1);
+	simd_dev_after_replies(d);
+	assert_int_equal(d->mem.nregions, 1);
+	assert_int_equal(simd_dev_reset(d), 0);
+	assert_int_equal(d->mem.nregions + d->mem_old.nregions, 0);
+	dev_free(d, ep);
+}
+
 struct server {
 	struct simd_dev *d;
 	int lfd;
@@ -232,6 +313,7 @@ int main(void)
 		cmocka_unit_test(batch_runs_in_order_past_a_refusal),
 		cmocka_unit_test(batch_refused_whole),
 		cmocka_unit_test(client_batches_a_flight),
+		cmocka_unit_test(stop_unmaps_after_its_reply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
