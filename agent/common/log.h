@@ -36,8 +36,10 @@ void log_msg(enum log_level level, const char *fmt, ...)
  * notice level and below gather, and go in one write at the release (or
  * sooner, when LOG_HOLD_BYTES would overflow); a warning or an error goes
  * at once, after what was held, so the order stays.  For a thread whose
- * replies should not wait for its log (vdpa-simd's: a write is a system
- * call, and a stop logs a line per ring).  Other threads log as before.
+ * replies should not wait for its log: a write is a system call (under
+ * systemd a send that wakes journald), and a switchover logs a line per
+ * ring (the agent's port while it serves its front end, vdpa-simd's
+ * control thread).  Other threads log as before.
  */
 #define LOG_HOLD_BYTES 4096u	/* PIPE_BUF: one write to a pipe stays whole */
 void log_hold(void);

@@ -453,14 +453,11 @@ static void front_end_paused(struct port *p)
 		drop_accel(p, "the accelerator failed a request");
 }
 
-static void on_conn(struct watch *w, int fd, uint32_t events, void *opaque)
+static void serve_front_end(struct port *p, int fd)
 {
-	struct port *p = opaque;
 	struct vu_io_msg io;
 	char why[128];
 
-	(void)w;
-	(void)events;
 	/*
 	 * Never waits: a message that is not complete yet stays in p->rx.
 	 * Bounded so one chatty front end cannot starve the other ports.
@@ -489,6 +486,22 @@ static void on_conn(struct watch *w, int fd, uint32_t events, void *opaque)
 			return;
 	}
 	front_end_paused(p);	/* more may wait: what came so far goes now */
+}
+
+/*
+ * The lines logged while the front end's requests are served go out
+ * together once it pauses (log_hold()): a switchover logs a line per ring
+ * on each side, and under systemd each line is a send to journald, whose
+ * wake-up the sender pays inside QEMU's downtime.  Warnings and errors
+ * are not held.
+ */
+static void on_conn(struct watch *w, int fd, uint32_t events, void *opaque)
+{
+	(void)w;
+	(void)events;
+	log_hold();
+	serve_front_end(opaque, fd);
+	log_release();
 }
 
 static void on_accept(struct watch *w, int fd, uint32_t events, void *opaque)
