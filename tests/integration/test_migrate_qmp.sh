@@ -257,29 +257,23 @@ expect "exit status of sw -> sw" "$rc" -eq 0
 sum=$(json_flat "$TEST_DIR/migrate-g4-g5.json")
 printf '%s' "$sum" | grep -q '"status":"completed"' || fail "not completed: $sum"
 printf '%s' "$sum" | grep -q '"source_engine":"sw"' || fail "source not on software: $sum"
-if [ "$QEMU_STRICT" != 1 ]; then
+if [ "$QEMU_STRICT" = 1 ]; then
+	printf '%s' "$sum" | grep -q '"rings_ok":true' || fail "destination rings not checked ok: $sum"
+	gap=$(printf '%s' "$sum" | sed -n 's/.*"traffic_gap_ms":\([0-9]*\).*/\1/p')
+	down=$(printf '%s' "$sum" | sed -n 's/.*"downtime_ms":\([0-9]*\).*/\1/p')
+	[ -n "$gap" ] || fail "no traffic_gap_ms for sw -> sw under traffic: $sum"
+	[ -n "$down" ] || fail "no downtime_ms: $sum"
+	log "sw -> sw: downtime $down ms, traffic gap $gap ms"
+	# No exact relation to QEMU's downtime (the source may move frames a
+	# moment into it); the gap should be of its order, not far above it.
+	expect "traffic gap above 0" "$gap" -gt 0
+	expect "traffic gap under 5 s" "$gap" -lt 5000
+else
 	# A paused destination moves no frame: no gap to measure on QEMU 7.2.
 	settle g4 g5 "$t0"
 	rings_started_at D "$sum"
 	vm_run g5 "ping -c 1 -W 3 $HOST_IP >/dev/null" 15 || fail "the guest has no network on g5"
-	vm_stop g4
-	vm_stop g5
-	agent_check_alive A
-	agent_check_alive B
-	agent_check_alive D
-	log "PASS"
-	exit 0
 fi
-printf '%s' "$sum" | grep -q '"rings_ok":true' || fail "destination rings not checked ok: $sum"
-gap=$(printf '%s' "$sum" | sed -n 's/.*"traffic_gap_ms":\([0-9]*\).*/\1/p')
-down=$(printf '%s' "$sum" | sed -n 's/.*"downtime_ms":\([0-9]*\).*/\1/p')
-[ -n "$gap" ] || fail "no traffic_gap_ms for sw -> sw under traffic: $sum"
-[ -n "$down" ] || fail "no downtime_ms: $sum"
-log "sw -> sw: downtime $down ms, traffic gap $gap ms"
-# No exact relation to QEMU's downtime (the source may move frames a moment
-# into it); the gap should be of its order, not far above it.
-expect "traffic gap above 0" "$gap" -gt 0
-expect "traffic gap under 5 s" "$gap" -lt 5000
 [ "$(qemu_status g5)" = running ] || fail "g5 is $(qemu_status g5) after the migration"
 vm_stop g4
 vm_stop g5
