@@ -79,6 +79,7 @@ enum vu_protocol_feature {
 
 /* Virtio device status bits (SET_STATUS / GET_STATUS). */
 #define VU_STATUS_DRIVER_OK 0x4u
+#define VU_STATUS_FEATURES_OK 0x8u
 #define VU_STATUS_MAX 0xffu          /* the virtio status is one byte */
 #define VU_PF(bit) (UINT64_C(1) << (bit))
 

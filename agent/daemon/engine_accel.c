@@ -643,12 +643,16 @@ static int map_memory(struct engine_accel *e)
 
 /*
  * With F_STATUS the front end says when its last ring is set up
- * (DRIVER_OK): the device starts once then, from acc_settle(), with every
- * ring and every ring's call fd (QEMU sends a ring's SET_VRING_CALL after
- * its SET_VRING_KICK: starting when the last ring was kicked meant a stop
- * and a second start at its CALL, inside the downtime).  The virtio spec
- * has the device consume no buffer before DRIVER_OK, so a front end that
- * acks STATUS sets it (QEMU, DPDK's virtio-user do).  A status of 0 (QEMU
+ * (DRIVER_OK, or the GET_STATUS QEMU sends right before it: see
+ * vu_dev_driver_ok()): the device starts once then, from acc_settle(),
+ * with every ring and every ring's call fd (QEMU sends a ring's
+ * SET_VRING_CALL after its SET_VRING_KICK: starting when the last ring was
+ * kicked meant a stop and a second start at its CALL, inside the
+ * downtime).  Started at that GET_STATUS, the device runs before QEMU
+ * resumes the guest's vCPUs, which wait for the reply.  The virtio spec
+ * has the device consume no buffer before the driver's DRIVER_OK: QEMU
+ * starts its vhost device only once the guest's driver set it, and
+ * forwards it after the rings (DPDK's virtio-user likewise).  A status of 0 (QEMU
  * stopping the device) keeps a held device stopped for the GET_VRING_BASEs
  * still to come.  Without F_STATUS each ring starts as it comes.
  */

@@ -152,10 +152,33 @@ void vu_dev_reset(struct vu_dev *d)
 	d->state = VU_STATE_CONNECTED;
 }
 
+static bool ring_enabled(const struct vu_dev *d, unsigned idx)
+{
+	return (d->features & VU_BIT(VU_F_PROTOCOL_FEATURES)) ? d->ring[idx].enabled : true;
+}
+
+/* Every ring the front end enabled has started (its engine may be waiting), one at least. */
+static bool enabled_rings_started(const struct vu_dev *d)
+{
+	bool any = false;
+
+	for (unsigned i = 0; i < d->nvrings; i++) {
+		if (!ring_enabled(d, i))
+			continue;
+		if (!d->ring[i].started)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
 bool vu_dev_driver_ok(const struct vu_dev *d)
 {
-	return !(d->protocol_features & VU_PF(VU_PROTO_F_STATUS)) ||
-	       (d->status & VU_STATUS_DRIVER_OK);
+	if (!(d->protocol_features & VU_PF(VU_PROTO_F_STATUS)) ||
+	    (d->status & VU_STATUS_DRIVER_OK))
+		return true;
+	return d->status_read && (d->status & VU_STATUS_FEATURES_OK) &&
+	       enabled_rings_started(d);
 }
 
 void vu_dev_parse_ctx(const struct vu_dev *d, struct vu_parse_ctx *ret)
@@ -176,10 +199,9 @@ void vu_dev_parse_ctx(const struct vu_dev *d, struct vu_parse_ctx *ret)
 static bool ring_ready(const struct vu_dev *d, unsigned idx)
 {
 	const struct vu_ring_cfg *r = &d->ring[idx];
-	bool enabled = (d->features & VU_BIT(VU_F_PROTOCOL_FEATURES)) ? r->enabled : true;
 
 	/* A ring whose position was lost must not run from a made-up one. */
-	return r->num && r->addr_set && r->kick_set && d->mem.nregions && enabled &&
+	return r->num && r->addr_set && r->kick_set && d->mem.nregions && ring_enabled(d, idx) &&
 	       !r->base_lost;
 }
 
@@ -275,6 +297,12 @@ static int vu_set_features_exec(struct vu_dev *d, struct vu_msg *m, struct vu_re
 	bool paused, was;
 
 	(void)reply;
+	/*
+	 * The same features again change nothing (QEMU sends them once per
+	 * queue pair, and again for the next pair while the earlier ones run).
+	 */
+	if (d->features_set && features == d->features)
+		return 0;
 	/* Turning LOG_ALL on or off must not stop the rings: only pause them. */
 	pause_if_running(d, &paused);
 	was = d->log_all;
@@ -689,7 +717,10 @@ int vu_dev_handle(struct vu_dev *d, struct vu_msg *m, struct vu_reply *reply)
 	if (!vu_dev_serves(m->request))
 		return fail(d, -EOPNOTSUPP, "%s: not supported", vu_request_name(m->request));
 	e = vu_exec[m->request](d, m, reply);
+	/* The reply goes after this: an engine may start its rings first (vu_dev_driver_ok()). */
+	d->status_read = m->request == VU_REQ_GET_STATUS;
 	if (m->request != VU_REQ_GET_VRING_BASE && d->ops->settle)
 		d->ops->settle(d->opaque);
+	d->status_read = false;
 	return e;
 }

@@ -93,6 +93,7 @@ struct vu_dev {
 	uint64_t features;		/* acked by SET_FEATURES */
 	uint64_t protocol_features;
 	uint8_t status;			/* SET_STATUS (F_STATUS), 0 at connect */
+	bool status_read;		/* handling a GET_STATUS (vu_dev_driver_ok()) */
 	bool features_set;
 	unsigned nvrings;		/* 2 * queue pairs offered */
 	uint16_t mtu;
@@ -136,7 +137,15 @@ int vu_dev_switch(struct vu_dev *d, const struct vu_dev_ops *ops, void *opaque);
 /*
  * Whether the front end lets the device run: always without F_STATUS; with
  * it, once the status it set has DRIVER_OK (QEMU: after the last queue
- * pair's rings are set up, so a device can be started once for all).
+ * pair's rings are set up, so a device can be started once for all), or
+ * while it waits for the status it is about to add DRIVER_OK to: a
+ * GET_STATUS with FEATURES_OK set and every ring it enabled set up and
+ * started (QEMU reads the status right before it sets DRIVER_OK,
+ * vhost_user_add_status(); it sends nothing it waits for after that, and
+ * resumes the guest's vCPUs, so a start at DRIVER_OK competed with them
+ * for the cores, and the device ran later).  A status read at another
+ * time (QEMU's FEATURES_OK, before a queue pair's rings) finds an enabled
+ * ring not set up.
  */
 bool vu_dev_driver_ok(const struct vu_dev *d);
 

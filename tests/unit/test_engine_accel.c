@@ -1063,6 +1063,57 @@ static void pause_prepares_together(void **state)
 }
 
 /*
+ * QEMU reads the status right before it sets DRIVER_OK, and waits for the
+ * reply: with every ring set up, the device starts inside that read (its
+ * vCPUs stay stopped meanwhile), once; DRIVER_OK then starts nothing.  A
+ * read with a ring not set up (stopped, no kick since) starts nothing.
+ */
+static void starts_at_last_status_read(void **state)
+{
+	struct engine_accel_stats st;
+	struct vu_reply rep;
+	struct vu_msg m;
+	struct t t;
+
+	(void)state;
+	up_session(&t, UP_STATUS | UP_NO_DRIVER_OK, 0);
+	m = msg(VU_REQ_SET_STATUS);
+	m.u.u64 = VU_STATUS_FEATURES_OK;
+	assert_int_equal(handle(&t.d, &m, &rep), 0);
+	/* Ring 1 set up anew: no kick yet. */
+	assert_int_equal(stop_ring(&t, 1, &rep), 0);
+	m = msg(VU_REQ_GET_STATUS);
+	assert_int_equal(handle(&t.d, &m, &rep), 0);
+	assert_int_equal(rep.u.u64, VU_STATUS_FEATURES_OK);
+	engine_accel_stats(t.e, &st);
+	assert_int_equal(st.device_starts, 0);
+	kick(&t, 1);
+	set_call(&t, 1);
+	engine_accel_stats(t.e, &st);
+	assert_int_equal(st.device_starts, 0);
+
+	m = msg(VU_REQ_GET_STATUS);
+	assert_int_equal(handle(&t.d, &m, &rep), 0);
+	assert_int_equal(rep.u.u64, VU_STATUS_FEATURES_OK);
+	engine_accel_stats(t.e, &st);
+	assert_int_equal(st.device_starts, 1);
+	pthread_mutex_lock(&t.f.mu);
+	assert_true(t.f.started);
+	for (unsigned i = 0; i < RINGS; i++)
+		assert_true(t.f.bound[i]);
+	pthread_mutex_unlock(&t.f.mu);
+
+	m = msg(VU_REQ_SET_STATUS);
+	m.u.u64 = VU_STATUS_FEATURES_OK | VU_STATUS_DRIVER_OK;
+	assert_int_equal(handle(&t.d, &m, &rep), 0);
+	engine_accel_stats(t.e, &st);
+	assert_int_equal(st.device_starts, 1);
+	assert_int_equal(st.device_stops, 0);
+	assert_false(engine_accel_failed(t.e));
+	down(&t);
+}
+
+/*
  * Without STATUS each ring starts as it comes, the second before its call
  * fd: a vector without an eventfd must not unbind the others (vfio-user
  * cannot unbind one: DATA_NONE with count 0 unbinds them all, so the
@@ -1165,6 +1216,7 @@ int main(void)
 		cmocka_unit_test(mapping_replies_come_unasked),
 		cmocka_unit_test(destination_prepares_rings),
 		cmocka_unit_test(pause_prepares_together),
+		cmocka_unit_test(starts_at_last_status_read),
 		cmocka_unit_test(readable_reads_only_what_came),
 	};
 

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -437,6 +438,102 @@ static void ring_restarted_while_logging(void **state)
 	vu_dev_reset(&d);
 }
 
+/* What vu_dev_driver_ok() said at each settle, in order. */
+static struct vu_dev *ok_dev;
+static bool ok_seen[32];
+static unsigned ok_n;
+
+static void r_settle(void *o)
+{
+	(void)o;
+	assert_true(ok_n < 32);
+	ok_seen[ok_n++] = vu_dev_driver_ok(ok_dev);
+}
+
+static const struct vu_dev_ops settle_ops = {
+	.ring_start = r_start,
+	.ring_stop = r_stop,
+	.pause = r_pause,
+	.resume = r_resume,
+	.settle = r_settle,
+};
+
+static bool status_read(struct vu_dev *d)
+{
+	struct vu_reply rep;
+	struct vu_msg m = msg(VU_REQ_GET_STATUS);
+
+	assert_int_equal(handle(d, &m, &rep), 0);
+	assert_true(ok_n > 0);
+	return ok_seen[ok_n - 1];
+}
+
+static void set_status(struct vu_dev *d, uint8_t status)
+{
+	struct vu_reply rep;
+	struct vu_msg m = msg(VU_REQ_SET_STATUS);
+
+	m.u.u64 = status;
+	assert_int_equal(handle(d, &m, &rep), 0);
+}
+
+/*
+ * QEMU 10's order on a destination, per queue pair: its rings enabled,
+ * SET_FEATURES and a status read (FEATURES_OK), the rings set up; after
+ * the last pair a status read and DRIVER_OK.  The front end lets the
+ * rings run at that last read (the engine starts its device before the
+ * reply, while QEMU waits), not at an earlier one: one with an enabled
+ * ring not set up, or without FEATURES_OK.  A ring not enabled (a queue
+ * pair the guest does not use) does not count.  The same features again
+ * while rings run change nothing: no pause.
+ */
+static void driver_ok_at_last_status_read(void **state)
+{
+	uint64_t f = FEATURES & ~VU_BIT(VU_F_LOG_ALL);
+	struct rec rec = { 0 };
+	struct vu_dev d;
+
+	(void)state;
+	for (unsigned used = 2; used >= 1; used--) {
+		memset(&rec, 0, sizeof(rec));
+		ok_n = 0;
+		vu_dev_init(&d, "p0", FEATURES, VU_PF(VU_PROTO_F_STATUS), 2, &settle_ops, &rec);
+		ok_dev = &d;
+		d.state = VU_STATE_OWNED;
+		d.protocol_features = VU_PF(VU_PROTO_F_STATUS);
+		assert_false(vu_dev_driver_ok(&d));
+		for (unsigned q = 0; q < 2; q++) {
+			if (q < used) {
+				assert_int_equal(ring_state(&d, VU_REQ_SET_VRING_ENABLE, 2 * q, 1), 0);
+				assert_int_equal(ring_state(&d, VU_REQ_SET_VRING_ENABLE, 2 * q + 1, 1), 0);
+			}
+			assert_int_equal(set_features(&d, f), 0);
+			/* Pair 0's read has no FEATURES_OK yet; pair 1's an enabled ring not set up. */
+			if (q == 0 || used == 2)
+				assert_false(status_read(&d));
+			else
+				assert_true(status_read(&d));	/* every enabled ring runs */
+			if (q == 0)
+				set_status(&d, VU_STATUS_FEATURES_OK);
+			bring_up(&d, 2 * q, q == 0);
+			bring_up(&d, 2 * q + 1, false);
+		}
+		/* Not a read: no. */
+		assert_false(vu_dev_driver_ok(&d));
+		assert_true(status_read(&d));
+		assert_false(vu_dev_driver_ok(&d));
+		set_status(&d, VU_STATUS_FEATURES_OK | VU_STATUS_DRIVER_OK);
+		assert_true(vu_dev_driver_ok(&d));
+		/* Pair 1's SET_FEATURES came while pair 0's rings ran: no pause. */
+		assert_int_equal(rec.pauses, 0);
+		assert_int_equal(rec.started[3], used == 2 ? 1 : 0);
+		/* New features while rings run: a pause. */
+		assert_int_equal(set_features(&d, f | VU_BIT(VU_F_LOG_ALL)), 0);
+		assert_int_equal(rec.pauses, 1);
+		vu_dev_reset(&d);
+	}
+}
+
 /* Every request the protocol table lets through has its handler, and no other. */
 static void a_handler_per_request(void **state)
 {
@@ -460,6 +557,7 @@ int main(void)
 		cmocka_unit_test(refusals),
 		cmocka_unit_test(failed_stop_is_not_a_base),
 		cmocka_unit_test(ring_restarted_while_logging),
+		cmocka_unit_test(driver_ok_at_last_status_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
