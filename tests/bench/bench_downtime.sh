@@ -8,8 +8,12 @@
 # over the run.  QEMU 10 lane (VDPA_QEMU=10 unless set): QEMU 7.2's downtime
 # figure is not comparable (see docs/architecture.md).
 #
-# Configurations (CONFIGS, default "sw accel1 accel4 accel8 relay1 dpdk"):
+# Configurations (CONFIGS, default "sw sw4 sw8 accel1 accel4 accel8 relay1
+# dpdk"):
 #   sw       the agent's software path on both hosts (endpoint=null)
+#   swN      the same with N queue pairs (the guest's NIC too): QEMU stops
+#            and starts a vhost device per queue pair, a round trip per
+#            ring, whatever the back end; accelN is compared with it
 #   accelN   the agent on a vdpa-simd with N queue pairs on both hosts
 #            (backend=accel, wire null), the guest's NIC with N queue pairs
 #   relayN   the same with dirty-tracking=relay: the source's device serves
@@ -68,14 +72,21 @@ MIGRATIONS=${MIGRATIONS:-20}
 # 1 MB here, the same for all; the RAM sent in the downtime is reported
 # too ("downtime_bytes").
 export MIGRATE_DOWNTIME_LIMIT=${MIGRATE_DOWNTIME_LIMIT:-10}
-CONFIGS=${CONFIGS:-sw accel1 accel4 accel8 relay1 dpdk}
+CONFIGS=${CONFIGS:-sw sw4 sw8 accel1 accel4 accel8 relay1 dpdk}
 SINK_IP=10.81.0.1 SINK_MAC=52:54:00:81:00:01
 RATE=500
 command -v dpdk-testpmd >/dev/null || fail "dpdk-testpmd not installed"
 
 declare -A SOCK=() PID=() CUR=() WHERE=()
 
-queues_of() { case "$1" in accel*) echo "${1#accel}" ;; relay*) echo "${1#relay}" ;; *) echo 1 ;; esac; }
+queues_of() {
+	case "$1" in
+	accel*) echo "${1#accel}" ;;
+	relay*) echo "${1#relay}" ;;
+	sw?*) echo "${1#sw}" ;;
+	*) echo 1 ;;
+	esac
+}
 is_agent() { [ "$1" != dpdk ]; }
 agent_name() { echo "$1$2"; }	# CONFIG HOST
 
@@ -84,8 +95,8 @@ backends_start() { # CONFIG
 	q=$(queues_of "$c")
 	for h in A B; do
 		case "$c" in
-		sw)
-			agent_start "$c$h" -- --port "name=p0,socket=$(agent_sock "$c$h" p0),endpoint=null"
+		sw*)
+			agent_start "$c$h" -- --port "name=p0,socket=$(agent_sock "$c$h" p0),endpoint=null,queues=$q"
 			SOCK[$c$h]=$(agent_sock "$c$h" p0)
 			;;
 		accel* | relay*)
@@ -275,17 +286,29 @@ for c in $CONFIGS; do
 	echo "$line}"
 done
 # Each accelerator configuration against the software path (the issue's
-# "at most 1.1 x"), downtime and the back end's own phases.
+# "at most 1.1 x"): with one queue pair (sw), and with as many as it has
+# (swN, when run), QEMU's downtime and the back end's own handling.
 has_config() { case " $CONFIGS " in *" $1 "*) return 0 ;; esac; return 1; }
-if has_config sw; then
-	read -r -a w <<<"${DOWN[sw]}"
-	for c in $CONFIGS; do
-		case "$c" in accel* | relay*) ;; *) continue ;; esac
+handling_p50() { # CONFIG
+	local sh dh hs=() i
+	read -r -a sh <<<"${SH[$1]}"
+	read -r -a dh <<<"${DH[$1]}"
+	for i in "${!sh[@]}"; do hs+=($(( ${sh[i]:-0} + ${dh[i]:-0} ))); done
+	pct 50 "${hs[@]}"
+}
+for c in $CONFIGS; do
+	case "$c" in accel* | relay*) ;; *) continue ;; esac
+	q=$(queues_of "$c")
+	for w in sw "sw$q"; do
+		has_config "$w" || continue
 		read -r -a a <<<"${DOWN[$c]}"
-		printf '{"bench":"migration.downtime.%s_vs_sw","unit":"ratio","value":%s,"accel_p50":%s,"sw_p50":%s}\n' \
-			"$c" "$(ratio "$(pct 50 "${a[@]}")" "$(pct 50 "${w[@]}")")" "$(pct 50 "${a[@]}")" "$(pct 50 "${w[@]}")"
+		read -r -a b <<<"${DOWN[$w]}"
+		ha=$(handling_p50 "$c") hb=$(handling_p50 "$w")
+		printf '{"bench":"migration.downtime.%s_vs_%s","unit":"ratio","value":%s,"accel_p50":%s,"sw_p50":%s,"handling_ratio":%s,"accel_handling_us_p50":%s,"sw_handling_us_p50":%s}\n' \
+			"$c" "$w" "$(ratio "$(pct 50 "${a[@]}")" "$(pct 50 "${b[@]}")")" "$(pct 50 "${a[@]}")" "$(pct 50 "${b[@]}")" \
+			"$(ratio "$ha" "$hb")" "$ha" "$hb"
 	done
-fi
+done
 # The relay against the device's own log, same queue count.
 for c in $CONFIGS; do
 	case "$c" in relay*) ;; *) continue ;; esac
