@@ -62,6 +62,14 @@ struct worker {
 	 */
 	bool failed[2];
 	uint16_t failed_base[2];
+	/*
+	 * Stopped with its sibling's GET_VRING_BASE (QEMU stops a queue pair's
+	 * two rings in a row), at held_base: its own GET_VRING_BASE answers
+	 * from there without a pause, and eng_settle() serves it again if a
+	 * request of another kind comes first.  The control thread's alone.
+	 */
+	bool held[2];
+	uint16_t held_base[2];
 	int kick_fd[2];
 	int call_fd[2];
 	int err_fd[2];
@@ -489,6 +497,7 @@ static int ring_go(struct engine_sw *e, struct worker *w, unsigned s)
 {
 	int r = worker_refresh_ring(w, s, true);
 
+	w->held[s] = false;
 	if (r == 0) {
 		w->running[s] = true;
 		/* Paused: the worker writes it no more until resumed. */
@@ -549,13 +558,28 @@ static void eng_settle(void *opaque)
 	for (unsigned q = 0; q < e->nqp; q++) {
 		struct worker *w = &e->w[q];
 
-		if (!w->waiting[RX] && !w->waiting[TX])
+		if (!w->waiting[RX] && !w->waiting[TX] && !w->held[RX] && !w->held[TX])
 			continue;
 		worker_pause(w);
 		worker_refresh(w);
 		for (unsigned s = 0; s < 2; s++) {
 			unsigned idx = 2 * q + s;
 
+			/*
+			 * Stopped with its sibling, and QEMU did not ask for its
+			 * base next (a lone stop): served again where it stopped.
+			 * A ring that cannot be set up again reports broken.
+			 */
+			if (w->held[s]) {
+				w->held[s] = false;
+				w->running[s] = true;
+				if (worker_refresh_ring(w, s, false) == 0) {
+					rx = rx || s == RX;
+					log_info("port %s: ring %u served again at avail index %u",
+						 e->name, idx, w->held_base[s]);
+				}
+				continue;
+			}
 			if (!w->waiting[s])
 				continue;
 			w->waiting[s] = false;
@@ -600,6 +624,14 @@ static int eng_ring_stop(void *opaque, unsigned idx, uint16_t *ret_base)
 		log_info("port %s: ring %u stopped at avail index %u", e->name, idx, *ret_base);
 		return 0;
 	}
+	if (w->held[s]) {
+		/* Stopped with its sibling: the worker has not touched it since. */
+		w->held[s] = false;
+		w->kick_fd[s] = w->call_fd[s] = w->err_fd[s] = -1;
+		log_info("port %s: ring %u stopped at avail index %u", e->name, idx, w->held_base[s]);
+		*ret_base = w->held_base[s];
+		return 0;
+	}
 	worker_pause(w);
 	if (!w->running[s]) {
 		worker_resume(w);
@@ -610,8 +642,22 @@ static int eng_ring_stop(void *opaque, unsigned idx, uint16_t *ret_base)
 	w->running[s] = false;
 	w->failed[s] = false;
 	w->kick_fd[s] = w->call_fd[s] = w->err_fd[s] = -1;
+	/*
+	 * QEMU stops a queue pair by asking both its rings' bases in a row
+	 * (vhost_dev_stop()): the sibling stops in this same pause, one
+	 * handshake with the worker per queue pair instead of two inside the
+	 * downtime.  Its position is exact for the same reason as this one's.
+	 */
+	if (w->running[s ^ 1]) {
+		unsigned o = s ^ 1;
+
+		w->held_base[o] = w->failed[o] ? w->failed_base[o] : vq_get_base(&w->vq[o]);
+		w->held[o] = true;
+		w->running[o] = false;
+		w->failed[o] = false;
+	}
 	worker_resume(w);
-	if (s == RX)
+	if (s == RX || w->held[RX])
 		update_carrier(e);
 	log_info("port %s: ring %u stopped at avail index %u", e->name, idx, base);
 	*ret_base = base;
