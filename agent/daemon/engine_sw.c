@@ -647,14 +647,15 @@ static int eng_ring_stop(void *opaque, unsigned idx, uint16_t *ret_base)
 	 * (vhost_dev_stop()): the sibling stops in this same pause, one
 	 * handshake with the worker per queue pair instead of two inside the
 	 * downtime.  Its position is exact for the same reason as this one's.
+	 * A sibling that could not be set up again (failed) keeps its own
+	 * stop: it is not served, and eng_settle() must not set it up.
 	 */
-	if (w->running[s ^ 1]) {
+	if (w->running[s ^ 1] && !w->failed[s ^ 1]) {
 		unsigned o = s ^ 1;
 
-		w->held_base[o] = w->failed[o] ? w->failed_base[o] : vq_get_base(&w->vq[o]);
+		w->held_base[o] = vq_get_base(&w->vq[o]);
 		w->held[o] = true;
 		w->running[o] = false;
-		w->failed[o] = false;
 	}
 	worker_resume(w);
 	if (s == RX || w->held[RX])
