@@ -36,15 +36,22 @@
 #
 # Results, one line per configuration:
 #   {"bench":"migration.downtime.CONFIG","unit":"ms","value":P50,"p90":..,
-#    "samples":[..], "downtime_bytes":{"p50":..,"p90":..} (guest RAM QEMU
-#    sent inside the downtime), "backend_source_us":{"p50":..,"p90":..},
+#    "samples":[..] (QEMU's downtime, whole ms), "downtime_bytes":{"p50":..,
+#    "p90":..} (guest RAM QEMU sent inside the downtime), "downtime_us":
+#    {"p50":..,"p90":..} and "downtime_us_samples" (the window the guest
+#    sees, from QEMU's trace checkpoints: see TRACE below), "vm_stop_us" and
+#    "vm_start_us" (its source's stop and destination's start, where the
+#    vhost devices stop and start), "backend_source_us":{"p50":..,"p90":..},
 #    "backend_dest_us":{..}, "backend_us":{..} (source + destination),
 #    "backend_handling_us":{..} (the agents' own time inside those spans:
 #    source + destination handling), "backend_source_handling_us",
 #    "backend_dest_handling_us",
-#    "peer":"dpdk-vhost","peer_value":P50,"ratio":P50/peer P50, ...}
+#    "peer":"dpdk-vhost","peer_value":P50,"ratio":P50/peer P50,
+#    "peer_downtime_us":..,"ratio_us":.. (the same on downtime_us), ...}
 # and one per accelerator configuration against the software path
-# ("migration.downtime.accelN_vs_sw").
+# ("migration.downtime.accelN_vs_sw" and "..._vs_swN": "value" on QEMU's
+# figure, "downtime_us_ratio" on downtime_us, "handling_ratio" on the
+# agents' handling).
 set -euo pipefail
 build=${1:?usage: bench_downtime.sh BUILD_DIR}
 VDPA_BUILD=$(cd "$build" && pwd)
@@ -123,13 +130,41 @@ backends_start() { # CONFIG
 	done
 }
 
+# QEMU's own downtime figure ("downtime" of query-migrate) has whole
+# milliseconds and ends when the source has sent the last byte, before the
+# destination starts its devices.  QEMU 8.2 and later also trace checkpoints
+# of the downtime window (vmstate_downtime_checkpoint); with -msg
+# timestamp=on each line has the host's wall clock in microseconds, and both
+# QEMUs run on this host, so the window the guest sees, from the source's
+# "src-downtime-start" to the destination's "dst-precopy-bh-vm-started" (its
+# vm_start() has run every vhost device's start, which waits for the back
+# end's replies), is measured to the microsecond, and split: the source's
+# "src-downtime-start" -> "src-vm-stopped" (the vCPUs stop and every vhost
+# device stops: the back end's GET_VRING_BASE replies) and the destination's
+# "dst-precopy-bh-announced" -> "dst-precopy-bh-vm-started" (the vhost
+# devices start).
+TRACE=()
+if "$QEMU_BIN" -trace help 2>/dev/null | grep -qx vmstate_downtime_checkpoint; then
+	TRACE=(-trace vmstate_downtime_checkpoint -msg timestamp=on)
+else
+	log "$QEMU_BIN has no vmstate_downtime_checkpoint trace: microsecond downtime not measured"
+fi
+# checkpoint_us NAME CHECKPOINT: the wall clock (us) of NAME's last trace of
+# CHECKPOINT ("PID@SEC.USEC:vmstate_downtime_checkpoint CHECKPOINT").
+checkpoint_us() {
+	local t
+	t=$(sed -n "s/^[0-9]*@\([0-9]*\)\.\([0-9]\{6\}\):vmstate_downtime_checkpoint $2\$/\1\2/p" \
+		"$TEST_DIR/$1.qemu.log" | tail -n1)
+	[ -n "$t" ] && echo "$t"
+}
+
 vm_on() { # CONFIG NAME HOST [QEMU ARGS...]
 	local c=$1 name=$2 host=$3 nic q n
 	shift 3
 	q=$(queues_of "$c")
 	n=$(( $(printf '%s\n' $CONFIGS | grep -nx "$c" | cut -d: -f1) + 10 ))
 	mapfile -t nic < <(vu_netdev_args n0 "${SOCK[$c$host]}" "52:54:00:81:00:$n" "$q")
-	vm_start "$name" --append "vdpa.ip=10.81.0.$n/24 vdpa.queues=$q" -- "${nic[@]}" "$@"
+	vm_start "$name" --append "vdpa.ip=10.81.0.$n/24 vdpa.queues=$q" -- "${nic[@]}" ${TRACE[@]+"${TRACE[@]}"} "$@"
 }
 
 # The agent's port show of CONFIG's port on HOST, flat (no white space).
@@ -190,7 +225,7 @@ alone() { # CONFIG: the configuration about to migrate
 	ALIVE=$1
 }
 
-declare -A DOWN=() SRC=() DST=() SH=() DH=() DBYTES=()
+declare -A DOWN=() SRC=() DST=() SH=() DH=() DBYTES=() DUS=() VSTOP=() VSTART=()
 for r in $(seq 1 "$MIGRATIONS"); do
 	for c in $CONFIGS; do
 		pollers "$c"
@@ -206,6 +241,25 @@ for r in $(seq 1 "$MIGRATIONS"); do
 		db=$(sed -n 's/.*"downtime-bytes": *\([0-9]*\).*/\1/p' "$TEST_DIR/migrate-$cur-$next.json" | head -n1)
 		DBYTES[$c]+="${db:-0} "
 		msg="$c migration $r ($from -> $to): downtime ${res% *} ms (${db:-?} bytes of RAM sent in it)"
+		if [ ${#TRACE[@]} -gt 0 ]; then
+			# The destination traces vm-started right after its vm_start().
+			lib_wait_for 10 checkpoint_us "$next" dst-precopy-bh-vm-started >/dev/null ||
+				fail "$next: no dst-precopy-bh-vm-started in its trace"
+			t0=$(checkpoint_us "$cur" src-downtime-start) || fail "$cur: no src-downtime-start in its trace"
+			t1=$(checkpoint_us "$cur" src-vm-stopped) || fail "$cur: no src-vm-stopped in its trace"
+			t2=$(checkpoint_us "$next" dst-precopy-bh-announced) || fail "$next: no dst-precopy-bh-announced in its trace"
+			t3=$(checkpoint_us "$next" dst-precopy-bh-vm-started)
+			DUS[$c]+="$(( t3 - t0 )) " VSTOP[$c]+="$(( t1 - t0 )) " VSTART[$c]+="$(( t3 - t2 )) "
+			msg+=", guest-visible $(( t3 - t0 )) us (vm stop $(( t1 - t0 )) us, vm start $(( t3 - t2 )) us;"
+			prev=$t0
+			for cp in "$cur src-iterable-saved" "$cur src-non-iterable-saved" \
+				"$next dst-precopy-loadvm-completed" "$next dst-precopy-bh-enter" "$next dst-precopy-bh-announced"; do
+				t=$(checkpoint_us $cp) || continue
+				msg+=" ${cp#* } +$(( t - prev ))"
+				prev=$t
+			done
+			msg+=")"
+		fi
 		if is_agent "$c"; then
 			# The source port keeps its figures after its QEMU quits; the
 			# destination's rings start with the VM (a moment after).
@@ -264,6 +318,13 @@ for c in $CONFIGS; do
 	line=$(printf '{"bench":"migration.downtime.%s","unit":"ms","value":%s,"p90":%s,"samples":%s,"migrations":%s,"qemu":"%s","queue_pairs":%s,"downtime_limit_ms":%s,"downtime_bytes":%s' \
 		"$c" "$p50" "$(pct 90 "${dn[@]}")" "$(jarr "${dn[@]}")" "$MIGRATIONS" "$QEMU_VERSION" "$(queues_of "$c")" \
 		"$MIGRATE_DOWNTIME_LIMIT" "$(stats "${db[@]}")")
+	if [ -n "${DUS[$c]:-}" ]; then
+		read -r -a du <<<"${DUS[$c]}"
+		read -r -a vs <<<"${VSTOP[$c]}"
+		read -r -a vt <<<"${VSTART[$c]}"
+		line+=$(printf ',"downtime_us":%s,"downtime_us_samples":%s,"vm_stop_us":%s,"vm_start_us":%s' \
+			"$(stats "${du[@]}")" "$(jarr "${du[@]}")" "$(stats "${vs[@]}")" "$(stats "${vt[@]}")")
+	fi
 	if is_agent "$c"; then
 		read -r -a s <<<"${SRC[$c]}"
 		read -r -a t <<<"${DST[$c]}"
@@ -282,6 +343,11 @@ for c in $CONFIGS; do
 	fi
 	if [ -n "$peer" ] && [ "$c" != dpdk ]; then
 		line+=$(printf ',"peer":"dpdk-vhost","peer_value":%s,"ratio":%s' "$peer" "$(ratio "$p50" "$peer")")
+		if [ -n "${DUS[$c]:-}" ] && [ -n "${DUS[dpdk]:-}" ]; then
+			read -r -a d <<<"${DUS[dpdk]}"
+			line+=$(printf ',"peer_downtime_us":%s,"ratio_us":%s' "$(pct 50 "${d[@]}")" \
+				"$(ratio "$(pct 50 "${du[@]}")" "$(pct 50 "${d[@]}")")")
+		fi
 	fi
 	echo "$line}"
 done
@@ -304,9 +370,14 @@ for c in $CONFIGS; do
 		read -r -a a <<<"${DOWN[$c]}"
 		read -r -a b <<<"${DOWN[$w]}"
 		ha=$(handling_p50 "$c") hb=$(handling_p50 "$w")
-		printf '{"bench":"migration.downtime.%s_vs_%s","unit":"ratio","value":%s,"accel_p50":%s,"sw_p50":%s,"handling_ratio":%s,"accel_handling_us_p50":%s,"sw_handling_us_p50":%s}\n' \
+		ua=null ub=null
+		if [ -n "${DUS[$c]:-}" ] && [ -n "${DUS[$w]:-}" ]; then
+			read -r -a x <<<"${DUS[$c]}"; ua=$(pct 50 "${x[@]}")
+			read -r -a x <<<"${DUS[$w]}"; ub=$(pct 50 "${x[@]}")
+		fi
+		printf '{"bench":"migration.downtime.%s_vs_%s","unit":"ratio","value":%s,"accel_p50":%s,"sw_p50":%s,"downtime_us_ratio":%s,"accel_downtime_us_p50":%s,"sw_downtime_us_p50":%s,"handling_ratio":%s,"accel_handling_us_p50":%s,"sw_handling_us_p50":%s}\n' \
 			"$c" "$w" "$(ratio "$(pct 50 "${a[@]}")" "$(pct 50 "${b[@]}")")" "$(pct 50 "${a[@]}")" "$(pct 50 "${b[@]}")" \
-			"$(ratio "$ha" "$hb")" "$ha" "$hb"
+			"$(ratio "$ua" "$ub")" "$ua" "$ub" "$(ratio "$ha" "$hb")" "$ha" "$hb"
 	done
 done
 # The relay against the device's own log, same queue count.
