@@ -41,7 +41,10 @@
 #    {"p50":..,"p90":..} and "downtime_us_samples" (the window the guest
 #    sees, from QEMU's trace checkpoints: see TRACE below), "vm_stop_us" and
 #    "vm_start_us" (its source's stop and destination's start, where the
-#    vhost devices stop and start), "backend_source_us":{"p50":..,"p90":..},
+#    vhost devices stop and start) and "vm_stop_start_us" (their sum, per
+#    migration: the back end's share of the window as QEMU sees it, without
+#    the RAM and device state QEMU moves in between), "backend_source_us":
+#    {"p50":..,"p90":..},
 #    "backend_dest_us":{..}, "backend_us":{..} (source + destination),
 #    "backend_handling_us":{..} (the agents' own time inside those spans:
 #    source + destination handling), "backend_source_handling_us",
@@ -50,8 +53,8 @@
 #    "peer_downtime_us":..,"ratio_us":.. (the same on downtime_us), ...}
 # and one per accelerator configuration against the software path
 # ("migration.downtime.accelN_vs_sw" and "..._vs_swN": "value" on QEMU's
-# figure, "downtime_us_ratio" on downtime_us, "handling_ratio" on the
-# agents' handling).
+# figure, "downtime_us_ratio" on downtime_us, "vm_stop_start_ratio" on
+# vm_stop_start_us, "handling_ratio" on the agents' handling).
 set -euo pipefail
 build=${1:?usage: bench_downtime.sh BUILD_DIR}
 VDPA_BUILD=$(cd "$build" && pwd)
@@ -225,7 +228,7 @@ alone() { # CONFIG: the configuration about to migrate
 	ALIVE=$1
 }
 
-declare -A DOWN=() SRC=() DST=() SH=() DH=() DBYTES=() DUS=() VSTOP=() VSTART=()
+declare -A DOWN=() SRC=() DST=() SH=() DH=() DBYTES=() DUS=() VSTOP=() VSTART=() VSS=()
 for r in $(seq 1 "$MIGRATIONS"); do
 	for c in $CONFIGS; do
 		pollers "$c"
@@ -250,6 +253,7 @@ for r in $(seq 1 "$MIGRATIONS"); do
 			t2=$(checkpoint_us "$next" dst-precopy-bh-announced) || fail "$next: no dst-precopy-bh-announced in its trace"
 			t3=$(checkpoint_us "$next" dst-precopy-bh-vm-started)
 			DUS[$c]+="$(( t3 - t0 )) " VSTOP[$c]+="$(( t1 - t0 )) " VSTART[$c]+="$(( t3 - t2 )) "
+			VSS[$c]+="$(( t1 - t0 + t3 - t2 )) "
 			msg+=", guest-visible $(( t3 - t0 )) us (vm stop $(( t1 - t0 )) us, vm start $(( t3 - t2 )) us;"
 			prev=$t0
 			for cp in "$cur src-iterable-saved" "$cur src-non-iterable-saved" \
@@ -322,8 +326,10 @@ for c in $CONFIGS; do
 		read -r -a du <<<"${DUS[$c]}"
 		read -r -a vs <<<"${VSTOP[$c]}"
 		read -r -a vt <<<"${VSTART[$c]}"
-		line+=$(printf ',"downtime_us":%s,"downtime_us_samples":%s,"vm_stop_us":%s,"vm_start_us":%s' \
-			"$(stats "${du[@]}")" "$(jarr "${du[@]}")" "$(stats "${vs[@]}")" "$(stats "${vt[@]}")")
+		read -r -a vb <<<"${VSS[$c]}"
+		line+=$(printf ',"downtime_us":%s,"downtime_us_samples":%s,"vm_stop_us":%s,"vm_start_us":%s,"vm_stop_start_us":%s' \
+			"$(stats "${du[@]}")" "$(jarr "${du[@]}")" "$(stats "${vs[@]}")" "$(stats "${vt[@]}")" \
+			"$(stats "${vb[@]}")")
 	fi
 	if is_agent "$c"; then
 		read -r -a s <<<"${SRC[$c]}"
@@ -370,14 +376,16 @@ for c in $CONFIGS; do
 		read -r -a a <<<"${DOWN[$c]}"
 		read -r -a b <<<"${DOWN[$w]}"
 		ha=$(handling_p50 "$c") hb=$(handling_p50 "$w")
-		ua=null ub=null
+		ua=null ub=null va=null vb=null
 		if [ -n "${DUS[$c]:-}" ] && [ -n "${DUS[$w]:-}" ]; then
 			read -r -a x <<<"${DUS[$c]}"; ua=$(pct 50 "${x[@]}")
 			read -r -a x <<<"${DUS[$w]}"; ub=$(pct 50 "${x[@]}")
+			read -r -a x <<<"${VSS[$c]}"; va=$(pct 50 "${x[@]}")
+			read -r -a x <<<"${VSS[$w]}"; vb=$(pct 50 "${x[@]}")
 		fi
-		printf '{"bench":"migration.downtime.%s_vs_%s","unit":"ratio","value":%s,"accel_p50":%s,"sw_p50":%s,"downtime_us_ratio":%s,"accel_downtime_us_p50":%s,"sw_downtime_us_p50":%s,"handling_ratio":%s,"accel_handling_us_p50":%s,"sw_handling_us_p50":%s}\n' \
+		printf '{"bench":"migration.downtime.%s_vs_%s","unit":"ratio","value":%s,"accel_p50":%s,"sw_p50":%s,"downtime_us_ratio":%s,"accel_downtime_us_p50":%s,"sw_downtime_us_p50":%s,"vm_stop_start_ratio":%s,"accel_vm_stop_start_us_p50":%s,"sw_vm_stop_start_us_p50":%s,"handling_ratio":%s,"accel_handling_us_p50":%s,"sw_handling_us_p50":%s}\n' \
 			"$c" "$w" "$(ratio "$(pct 50 "${a[@]}")" "$(pct 50 "${b[@]}")")" "$(pct 50 "${a[@]}")" "$(pct 50 "${b[@]}")" \
-			"$(ratio "$ua" "$ub")" "$ua" "$ub" "$(ratio "$ha" "$hb")" "$ha" "$hb"
+			"$(ratio "$ua" "$ub")" "$ua" "$ub" "$(ratio "$va" "$vb")" "$va" "$vb" "$(ratio "$ha" "$hb")" "$ha" "$hb"
 	done
 done
 # The relay against the device's own log, same queue count.
@@ -386,7 +394,13 @@ for c in $CONFIGS; do
 	has_config "accel${c#relay}" || continue
 	read -r -a a <<<"${DOWN[$c]}"
 	read -r -a w <<<"${DOWN[accel${c#relay}]}"
-	printf '{"bench":"migration.downtime.%s_vs_accel%s","unit":"ratio","value":%s,"relay_p50":%s,"devlog_p50":%s}\n' \
-		"$c" "${c#relay}" "$(ratio "$(pct 50 "${a[@]}")" "$(pct 50 "${w[@]}")")" "$(pct 50 "${a[@]}")" "$(pct 50 "${w[@]}")"
+	ua=null ub=null
+	if [ -n "${DUS[$c]:-}" ] && [ -n "${DUS[accel${c#relay}]:-}" ]; then
+		read -r -a x <<<"${DUS[$c]}"; ua=$(pct 50 "${x[@]}")
+		read -r -a x <<<"${DUS[accel${c#relay}]}"; ub=$(pct 50 "${x[@]}")
+	fi
+	printf '{"bench":"migration.downtime.%s_vs_accel%s","unit":"ratio","value":%s,"relay_p50":%s,"devlog_p50":%s,"downtime_us_ratio":%s,"relay_downtime_us_p50":%s,"devlog_downtime_us_p50":%s}\n' \
+		"$c" "${c#relay}" "$(ratio "$(pct 50 "${a[@]}")" "$(pct 50 "${w[@]}")")" "$(pct 50 "${a[@]}")" "$(pct 50 "${w[@]}")" \
+		"$(ratio "$ua" "$ub")" "$ua" "$ub"
 done
 log "logs in $TEST_DIR"
