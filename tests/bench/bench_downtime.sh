@@ -50,11 +50,13 @@
 #    source + destination handling), "backend_source_handling_us",
 #    "backend_dest_handling_us",
 #    "peer":"dpdk-vhost","peer_value":P50,"ratio":P50/peer P50,
-#    "peer_downtime_us":..,"ratio_us":.. (the same on downtime_us), ...}
+#    "peer_downtime_us":..,"ratio_us":.. (the same on downtime_us),
+#    "ratio_us_ci":[lo,hi], ...}
 # and one per accelerator configuration against the software path
 # ("migration.downtime.accelN_vs_sw" and "..._vs_swN": "value" on QEMU's
 # figure, "downtime_us_ratio" on downtime_us, "vm_stop_start_ratio" on
-# vm_stop_start_us, "handling_ratio" on the agents' handling).
+# vm_stop_start_us, each with a 95% bootstrap interval ("..._ci", see
+# ratio_ci), "handling_ratio" on the agents' handling).
 set -euo pipefail
 build=${1:?usage: bench_downtime.sh BUILD_DIR}
 VDPA_BUILD=$(cd "$build" && pwd)
@@ -313,6 +315,30 @@ stats() { # VALUES...: {"p50":..,"p90":..}
 jarr() { local IFS=,; echo "[$*]"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "null") print "null"; else printf "%.3f\n", a / b }'; }
 
+# ratio_ci "A SAMPLES" "B SAMPLES": a 95% bootstrap interval of
+# p50(A) / p50(B), as "[lo,hi]" (2000 resamples of each set, drawn apart,
+# a fixed seed): a ratio whose interval holds 1.0 does not rank the two.
+ratio_ci() {
+	awk -v a="$1" -v b="$2" '
+	function med(x, n,   i, j, t, s) {
+		for (i = 1; i <= n; i++) s[i] = x[i]
+		for (i = 2; i <= n; i++) { t = s[i]; for (j = i - 1; j >= 1 && s[j] > t; j--) s[j + 1] = s[j]; s[j + 1] = t }
+		return s[int((50 * n + 99) / 100)]
+	}
+	BEGIN {
+		na = split(a, A, " "); nb = split(b, B, " ")
+		if (!na || !nb) { print "null"; exit }
+		srand(14); R = 2000
+		for (r = 1; r <= R; r++) {
+			for (i = 1; i <= na; i++) xa[i] = A[1 + int(rand() * na)]
+			for (i = 1; i <= nb; i++) xb[i] = B[1 + int(rand() * nb)]
+			m = med(xb, nb); q[r] = m > 0 ? med(xa, na) / m : 0
+		}
+		for (i = 2; i <= R; i++) { t = q[i]; for (j = i - 1; j >= 1 && q[j] > t; j--) q[j + 1] = q[j]; q[j + 1] = t }
+		printf "[%.3f,%.3f]\n", q[int(R * 0.025) + 1], q[int(R * 0.975)]
+	}'
+}
+
 peer=""
 case " $CONFIGS " in *" dpdk "*) read -r -a d <<<"${DOWN[dpdk]}"; peer=$(pct 50 "${d[@]}") ;; esac
 for c in $CONFIGS; do
@@ -351,8 +377,8 @@ for c in $CONFIGS; do
 		line+=$(printf ',"peer":"dpdk-vhost","peer_value":%s,"ratio":%s' "$peer" "$(ratio "$p50" "$peer")")
 		if [ -n "${DUS[$c]:-}" ] && [ -n "${DUS[dpdk]:-}" ]; then
 			read -r -a d <<<"${DUS[dpdk]}"
-			line+=$(printf ',"peer_downtime_us":%s,"ratio_us":%s' "$(pct 50 "${d[@]}")" \
-				"$(ratio "$(pct 50 "${du[@]}")" "$(pct 50 "${d[@]}")")")
+			line+=$(printf ',"peer_downtime_us":%s,"ratio_us":%s,"ratio_us_ci":%s' "$(pct 50 "${d[@]}")" \
+				"$(ratio "$(pct 50 "${du[@]}")" "$(pct 50 "${d[@]}")")" "$(ratio_ci "${DUS[$c]}" "${DUS[dpdk]}")")
 		fi
 	fi
 	echo "$line}"
@@ -376,16 +402,18 @@ for c in $CONFIGS; do
 		read -r -a a <<<"${DOWN[$c]}"
 		read -r -a b <<<"${DOWN[$w]}"
 		ha=$(handling_p50 "$c") hb=$(handling_p50 "$w")
-		ua=null ub=null va=null vb=null
+		ua=null ub=null va=null vb=null uci=null vci=null
 		if [ -n "${DUS[$c]:-}" ] && [ -n "${DUS[$w]:-}" ]; then
+			uci=$(ratio_ci "${DUS[$c]}" "${DUS[$w]}") vci=$(ratio_ci "${VSS[$c]}" "${VSS[$w]}")
 			read -r -a x <<<"${DUS[$c]}"; ua=$(pct 50 "${x[@]}")
 			read -r -a x <<<"${DUS[$w]}"; ub=$(pct 50 "${x[@]}")
 			read -r -a x <<<"${VSS[$c]}"; va=$(pct 50 "${x[@]}")
 			read -r -a x <<<"${VSS[$w]}"; vb=$(pct 50 "${x[@]}")
 		fi
-		printf '{"bench":"migration.downtime.%s_vs_%s","unit":"ratio","value":%s,"accel_p50":%s,"sw_p50":%s,"downtime_us_ratio":%s,"accel_downtime_us_p50":%s,"sw_downtime_us_p50":%s,"vm_stop_start_ratio":%s,"accel_vm_stop_start_us_p50":%s,"sw_vm_stop_start_us_p50":%s,"handling_ratio":%s,"accel_handling_us_p50":%s,"sw_handling_us_p50":%s}\n' \
+		printf '{"bench":"migration.downtime.%s_vs_%s","unit":"ratio","value":%s,"accel_p50":%s,"sw_p50":%s,"downtime_us_ratio":%s,"downtime_us_ratio_ci":%s,"accel_downtime_us_p50":%s,"sw_downtime_us_p50":%s,"vm_stop_start_ratio":%s,"vm_stop_start_ratio_ci":%s,"accel_vm_stop_start_us_p50":%s,"sw_vm_stop_start_us_p50":%s,"handling_ratio":%s,"accel_handling_us_p50":%s,"sw_handling_us_p50":%s}\n' \
 			"$c" "$w" "$(ratio "$(pct 50 "${a[@]}")" "$(pct 50 "${b[@]}")")" "$(pct 50 "${a[@]}")" "$(pct 50 "${b[@]}")" \
-			"$(ratio "$ua" "$ub")" "$ua" "$ub" "$(ratio "$va" "$vb")" "$va" "$vb" "$(ratio "$ha" "$hb")" "$ha" "$hb"
+			"$(ratio "$ua" "$ub")" "$uci" "$ua" "$ub" "$(ratio "$va" "$vb")" "$vci" "$va" "$vb" \
+			"$(ratio "$ha" "$hb")" "$ha" "$hb"
 	done
 done
 # The relay against the device's own log, same queue count.
