@@ -17,6 +17,13 @@
  *              runs them in order, every one (a refusal travels in that
  *              request's reply), and one read returns their replies back
  *              to back, in order.  Split with vv_msg_size().
+ *              Conditional: a device that also says "mailbox_if_ok":true
+ *              carries out a request flagged VV_FLAG_IF_OK only when every
+ *              request before it in the same write succeeded; otherwise
+ *              its reply refuses it with ECANCELED and it is not run (a
+ *              START after a configuration: one round trip for both, and
+ *              no start on a configuration the device refused in part).
+ *              Alone in its write, or first, it runs as any request.
  *   region 1   notify area, VV_NOTIFY_STRIDE (4 KiB) per queue: writing the
  *              queue index at queue * 4096 is the doorbell.  This is why
  *              VHOST_SET_VRING_KICK does not travel over the mailbox: a kick
@@ -108,7 +115,8 @@ _Static_assert(VV_REQ_SET_VRING_CALL == VV_IOC(VV_IOC_WRITE, 0x21, 8), "VHOST_SE
 #define VV_FLAG_NEED_REPLY (1u << 0) /* request: answer even a SET_* */
 #define VV_FLAG_REPLY (1u << 1)      /* this is the device's reply */
 #define VV_FLAG_ERROR (1u << 2)      /* reply: the request failed, payload is the errno */
-#define VV_FLAG_KNOWN (VV_FLAG_NEED_REPLY | VV_FLAG_REPLY | VV_FLAG_ERROR)
+#define VV_FLAG_IF_OK (1u << 3)      /* request: only if the batch so far succeeded */
+#define VV_FLAG_KNOWN (VV_FLAG_NEED_REPLY | VV_FLAG_REPLY | VV_FLAG_ERROR | VV_FLAG_IF_OK)
 
 /* DEVICE_SET_STATE values. */
 enum vv_device_state {

@@ -36,6 +36,7 @@ struct accel_dev {
 	uint64_t mailbox_size;
 	uint64_t log_granularity;
 	bool batch;		/* the device takes mailbox batches ("mailbox_batch") */
+	bool if_ok;		/* and conditional requests in them ("mailbox_if_ok") */
 	int doorbell[ACCEL_DEV_MAX_VRINGS];
 	struct vfu_io_msg *io;	/* ~64 KiB receive buffer */
 	/*
@@ -889,6 +890,18 @@ int accel_dev_vhost_run(struct accel_dev *d, const struct vv_msg *reqs, unsigned
 	return r;
 }
 
+bool accel_dev_one_conditional_write(struct accel_dev *d, const struct vv_msg *reqs, unsigned n)
+{
+	uint8_t buf[BATCH_BYTES];
+	struct vfu_msg cmd[2];
+	unsigned k = 0;
+
+	if (d->vdpa || !d->if_ok || n == 0 || n > BURST)
+		return false;
+	/* accel_dev_vhost_run() groups them the same way. */
+	return mailbox_cmds(d, reqs, n, buf, cmd, &k) > 0 && k == n;
+}
+
 int accel_dev_vhost_many(struct accel_dev *d, const struct vv_msg *reqs, unsigned n,
 			 struct vv_msg *replies)
 {
@@ -961,14 +974,18 @@ static uint64_t caps_granularity(const char *caps)
 	return v;
 }
 
-/* Whether the device takes mailbox batches: "mailbox_batch" true in its capabilities. */
-static bool caps_batch(const char *caps)
+/* Whether "key" is true in the device's capabilities ("mailbox_batch", "mailbox_if_ok"). */
+static bool caps_true(const char *caps, const char *key)
 {
-	const char *p = caps ? strstr(caps, "\"mailbox_batch\"") : NULL;
+	char quoted[32];
+	const char *p;
+
+	snprintf(quoted, sizeof(quoted), "\"%s\"", key);
+	p = caps ? strstr(caps, quoted) : NULL;
 
 	if (!p)
 		return false;
-	p += strlen("\"mailbox_batch\"");
+	p += strlen(quoted);
 	while (*p == ' ' || *p == ':')
 		p++;
 	return strncmp(p, "true", 4) == 0;
@@ -994,7 +1011,8 @@ static int setup(struct accel_dev *d)
 			    rep.u.version.major, rep.u.version.minor);
 	}
 	d->log_granularity = caps_granularity(rep.u.version.caps);
-	d->batch = caps_batch(rep.u.version.caps);
+	d->batch = caps_true(rep.u.version.caps, "mailbox_batch");
+	d->if_ok = d->batch && caps_true(rep.u.version.caps, "mailbox_if_ok");
 	vfu_msg_close(&rep);
 
 	vfu_msg_init(&cmd, VFU_CMD_DEVICE_GET_INFO, 0);

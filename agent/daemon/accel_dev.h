@@ -125,6 +125,16 @@ int accel_dev_vhost(struct accel_dev *d, const struct vv_msg *req, struct vv_msg
 int accel_dev_vhost_many(struct accel_dev *d, const struct vv_msg *reqs, unsigned n,
 			 struct vv_msg *replies);
 /*
+ * Whether reqs[0..n) go in one mailbox write to a device that carries out
+ * a request flagged VV_FLAG_IF_OK only after every one before it in the
+ * write succeeded ("mailbox_if_ok", protocol/vhost_vfio.h): then
+ * accel_dev_vhost_run() of them, without interrupts, is one round trip
+ * whose last request runs only on a configuration taken whole.  False on
+ * vhost-vdpa (ioctls: the first failure ends the run anyway).
+ */
+bool accel_dev_one_conditional_write(struct accel_dev *d, const struct vv_msg *reqs,
+				     unsigned n);
+/*
  * accel_dev_vhost_many(), and with calls (not NULL) the interrupts as
  * accel_dev_set_irqs() would set them, in the last burst: one round trip
  * for a configuration of up to 32 requests and its interrupts.  On

@@ -399,6 +399,14 @@ static bool any_on(const struct engine_accel *e)
 	return false;
 }
 
+static bool all_on(const struct engine_accel *e)
+{
+	for (unsigned i = 0; i < e->nvrings; i++)
+		if (!e->on[i])
+			return false;
+	return true;
+}
+
 /*
  * A failed device has not confirmed that it stopped: it may still be
  * writing guest memory, its log and used rings.  Nothing it wrote may be
@@ -861,11 +869,14 @@ static int configure_and_start(struct engine_accel *e)
 	const struct guest_mem *mem = &e->dev->mem;
 	struct dirtylog *qemu = vu_dev_active_log(e->dev);
 	int calls[NV];
-	/* cfg[0]: RESET_OWNER when the device had an owner; the configuration after it. */
-	struct vv_msg cfg[1 + CFG_MAX], m, *reqs;
+	/*
+	 * cfg[0]: RESET_OWNER when the device had an owner; the configuration
+	 * after it; room for the START after that.
+	 */
+	struct vv_msg cfg[2 + CFG_MAX], m, *reqs;
 	uint64_t t0 = mono_ns(), t1, t2, layout;
-	unsigned n, bad = 0, nprep;
-	bool relay, irqs_ready;
+	unsigned n, bad = 0, nprep, done = 0;
+	bool relay, irqs_ready, joined, prebound;
 	int r, nc;
 
 	if (e->failed)
@@ -955,6 +966,33 @@ static int configure_and_start(struct engine_accel *e)
 	} else {
 		reqs = &cfg[1];
 	}
+	/*
+	 * The START goes in the configuration's write when the device carries
+	 * it out only after every request before it in the write succeeded
+	 * (VV_FLAG_IF_OK, "mailbox_if_ok"): one round trip for both, and no
+	 * start on a configuration refused in part.  The interrupts must be
+	 * bound before the start, and the write's burst binds them after its
+	 * requests: those not bound yet (prepare() binds them at the front
+	 * end's pauses, but QEMU sends its last rings and its status read
+	 * without one between: at one queue pair nothing was prepared) are
+	 * bound now, ahead of the write; not ahead of a RESET_OWNER, and only
+	 * when every ring is on (a ring off is unbound in the burst).  Their
+	 * replies come before the write's, and accel_dev_sync() after it says
+	 * how they went.
+	 */
+	vv_msg_init(&m, VV_REQ_DEVICE_SET_STATE, VV_FLAG_NEED_REPLY | VV_FLAG_IF_OK);
+	m.u.u64 = VV_STATE_START;
+	reqs[n] = m;
+	joined = n > 0 && !relay && reqs != cfg && all_on(e) &&
+		 accel_dev_one_conditional_write(e->adev, reqs, n + 1);
+	prebound = joined && !irqs_ready;
+	if (prebound) {
+		prepare_irqs(e);
+		if (e->failed)
+			return -EIO;
+		irqs_ready = all_irqs_prepared(e);
+		joined = irqs_ready;
+	}
 	e->nprep = 0;
 	e->prep_broken = false;
 	/* Whatever went through before a refusal, the device is reset before its next use. */
@@ -962,17 +1000,23 @@ static int configure_and_start(struct engine_accel *e)
 	/* The interrupts travel with the last burst: one round trip up to nine rings. */
 	for (unsigned i = 0; i < NV; i++)
 		e->prep_call[i] = -1;
-	r = accel_dev_vhost_run(e->adev, reqs, n, NULL, irqs_ready ? NULL : calls, e->nvrings,
-				NULL);
-	if (r < 0)
-		return dev_fail(e, r, "configuration");
-	vv_msg_init(&m, 0, VV_FLAG_NEED_REPLY);
-	m.u.u64 = VV_STATE_START;
 	/* A start that fails (no reply in time) may have started it all the same. */
-	e->maybe_running = true;
+	if (joined)
+		e->maybe_running = true;
+	r = accel_dev_vhost_run(e->adev, reqs, n + joined, NULL, irqs_ready ? NULL : calls,
+				e->nvrings, &done);
+	if (r < 0)
+		return dev_fail(e, r, joined && done == n ? vv_request_name(m.request) :
+							    "configuration");
+	if (prebound && (r = accel_dev_sync(e->adev)) < 0)
+		return dev_fail(e, r, "the device's interrupts");
 	t2 = mono_ns();
-	if ((r = vhost(e, VV_REQ_DEVICE_SET_STATE, &m, NULL)) < 0)
-		return r;
+	if (!joined) {
+		m.flags = VV_FLAG_NEED_REPLY;
+		e->maybe_running = true;
+		if ((r = vhost(e, VV_REQ_DEVICE_SET_STATE, &m, NULL)) < 0)
+			return r;
+	}
 	e->started = true;
 	pthread_mutex_lock(&e->mu);
 	e->st.device_starts++;

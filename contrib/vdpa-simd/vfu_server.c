@@ -104,7 +104,7 @@ static int cmd_version(struct simd_dev *d, struct vfu_msg *req, struct vfu_msg *
 	snprintf(caps, sizeof(caps),
 		 "{\"capabilities\":{\"max_msg_fds\":%u,\"max_data_xfer_size\":%u,"
 		 "\"max_dma_maps\":%u,\"pgsizes\":%u},\"log_granularity\":%llu,"
-		 "\"mailbox_batch\":true}",
+		 "\"mailbox_batch\":true,\"mailbox_if_ok\":true}",
 		 VFU_MAX_FDS, VFU_MAX_DATA, SIMD_MAX_DMA, VFU_PAGE_SIZE,
 		 1ULL << d->opt->log_shift);
 	rep->u.version.major = SIMD_VERSION_MAJOR;

@@ -521,10 +521,12 @@ static const struct simd_req simd_reqs[] = {
  * One request (len bytes at buf, parsed into *ret_req) run, its reply
  * encoded at out (room for VV_REPLY_SIZE): 0, *out_len and *status (the
  * request's result) set.  < 0 when there is no reply: the request did not
- * parse, or its reply could not be encoded.
+ * parse, or its reply could not be encoded.  cancel: a request of the
+ * same batch before it failed; one flagged VV_FLAG_IF_OK is then refused
+ * (ECANCELED) without being run.
  */
 static int run_request(struct simd_dev *d, const uint8_t *buf, size_t len, uint8_t *out,
-		       size_t *out_len, struct vv_msg *ret_req, int *status)
+		       size_t *out_len, struct vv_msg *ret_req, int *status, bool cancel)
 {
 	struct vv_parse_ctx ctx = { .max_vrings = d->nvrings };
 	const struct simd_req *h;
@@ -546,6 +548,8 @@ static int run_request(struct simd_dev *d, const uint8_t *buf, size_t len, uint8
 	vv_reply_init(&rep, req);
 	if (!h)
 		r = -EOPNOTSUPP; /* known to the codec, not served by this device */
+	else if (cancel && (req->flags & VV_FLAG_IF_OK))
+		r = -ECANCELED;
 	else if ((h->rules & R_OWNER) && !d->owner)
 		r = -EPERM;
 	else if ((h->rules & R_STOPPED) && d->state == SIMD_RUNNING)
@@ -618,13 +622,14 @@ int simd_mailbox_write(struct simd_dev *d, const uint8_t *buf, size_t len)
 {
 	struct vv_msg req;
 	size_t n, first = len;
+	bool failed;
 	int r, k, status;
 
 	d->mbox_reply_len = 0;
 	d->mbox_writes++;
 	/* One message (a batch of one is one), or a batch. */
 	if (vv_msg_size(buf, len, &first) < 0 || first == len) {
-		r = run_request(d, buf, len, d->mbox_reply, &n, &req, &status);
+		r = run_request(d, buf, len, d->mbox_reply, &n, &req, &status, false);
 		if (r < 0)
 			return r;
 		d->mbox_requests++;
@@ -636,18 +641,20 @@ int simd_mailbox_write(struct simd_dev *d, const uint8_t *buf, size_t len)
 	k = batch_check(d, buf, len);
 	if (k < 0)
 		return k;
+	failed = false;
 	for (size_t off = 0; off < len; off += n) {
 		size_t m;
 
 		(void)vv_msg_size(buf + off, len - off, &n);
 		r = run_request(d, buf + off, n, d->mbox_reply + d->mbox_reply_len, &m, &req,
-				&status);
+				&status, failed);
 		if (r < 0) {
 			d->mbox_reply_len = 0;	/* no reply of the batch is read */
 			return r;
 		}
 		d->mbox_requests++;
 		d->mbox_reply_len += m;
+		failed |= status < 0;
 	}
 	return 0;
 }

@@ -142,6 +142,49 @@ static void batch_refused_whole(void **state)
 	dev_free(d, ep);
 }
 
+/*
+ * VV_FLAG_IF_OK ("mailbox_if_ok"): after a refusal in the same batch the
+ * flagged request is refused (ECANCELED) and not run, while an unflagged
+ * one still runs; first in its write, or after successes, it runs.
+ */
+static void if_ok_runs_only_after_successes(void **state)
+{
+	struct endpoint *ep;
+	struct simd_dev *d = dev_new(&ep);
+	uint8_t buf[4096];
+	size_t len = 0;
+
+	(void)state;
+	put(buf, &len, VV_REQ_SET_VRING_NUM, VV_FLAG_NEED_REPLY, 0, 256);	/* no owner: EPERM */
+	put(buf, &len, VV_REQ_SET_OWNER, VV_FLAG_NEED_REPLY | VV_FLAG_IF_OK, 0, 0);
+	assert_int_equal(simd_mailbox_write(d, buf, len), 0);
+	assert_int_equal(reply_status(d, 0, VV_REQ_SET_VRING_NUM), -EPERM);
+	assert_int_equal(reply_status(d, 1, VV_REQ_SET_OWNER), -ECANCELED);
+	assert_false(d->owner);
+
+	len = 0;
+	put(buf, &len, VV_REQ_SET_OWNER, VV_FLAG_NEED_REPLY | VV_FLAG_IF_OK, 0, 0);
+	put(buf, &len, VV_REQ_SET_VRING_NUM, VV_FLAG_NEED_REPLY | VV_FLAG_IF_OK, 0, 256);
+	assert_int_equal(simd_mailbox_write(d, buf, len), 0);
+	assert_int_equal(reply_status(d, 0, VV_REQ_SET_OWNER), 0);
+	assert_int_equal(reply_status(d, 1, VV_REQ_SET_VRING_NUM), 0);
+	assert_true(d->owner);
+	assert_int_equal(d->ring[0].num, 256);
+
+	/* A refusal, then one unflagged (runs), then one flagged (does not). */
+	len = 0;
+	put(buf, &len, VV_REQ_SET_OWNER, VV_FLAG_NEED_REPLY, 0, 0);	/* owned: EBUSY */
+	put(buf, &len, VV_REQ_SET_VRING_NUM, VV_FLAG_NEED_REPLY, 1, 128);
+	put(buf, &len, VV_REQ_SET_VRING_NUM, VV_FLAG_NEED_REPLY | VV_FLAG_IF_OK, 0, 512);
+	assert_int_equal(simd_mailbox_write(d, buf, len), 0);
+	assert_int_equal(reply_status(d, 0, VV_REQ_SET_OWNER), -EBUSY);
+	assert_int_equal(reply_status(d, 1, VV_REQ_SET_VRING_NUM), 0);
+	assert_int_equal(reply_status(d, 2, VV_REQ_SET_VRING_NUM), -ECANCELED);
+	assert_int_equal(d->ring[1].num, 128);
+	assert_int_equal(d->ring[0].num, 256);
+	dev_free(d, ep);
+}
+
 /* A mailbox write that must succeed, and every reply in it a success. */
 static void run_ok(struct simd_dev *d, const struct vv_msg *m, unsigned n)
 {
@@ -300,6 +343,31 @@ static void client_batches_a_flight(void **state)
 	/* Still in step: the next request is answered. */
 	assert_int_equal(accel_dev_vhost(adev, &reqs[6], &reps[6]), 0);
 	assert_int_equal(reps[6].u.state.num, 40);
+
+	/*
+	 * A conditional last request goes in the same write as those before
+	 * it, and does not run after a refusal among them.
+	 */
+	vv_msg_init(&reqs[0], VV_REQ_SET_OWNER, VV_FLAG_NEED_REPLY);	/* owned: -EBUSY */
+	vv_msg_init(&reqs[1], VV_REQ_SET_VRING_NUM, VV_FLAG_NEED_REPLY | VV_FLAG_IF_OK);
+	reqs[1].u.state = (struct vv_vring_state){ 0, 512 };
+	assert_true(accel_dev_one_conditional_write(adev, reqs, 2));
+	writes = s.d->mbox_writes;
+	assert_int_equal(accel_dev_vhost_run(adev, reqs, 2, NULL, NULL, 0, &done), -EBUSY);
+	assert_int_equal(done, 0);
+	assert_int_equal(s.d->mbox_writes - writes, 1);
+	assert_int_equal(s.d->ring[0].num, 256);
+	vv_msg_init(&reqs[0], VV_REQ_SET_VRING_NUM, VV_FLAG_NEED_REPLY);
+	reqs[0].u.state = (struct vv_vring_state){ 1, 128 };
+	assert_true(accel_dev_one_conditional_write(adev, reqs, 2));
+	assert_int_equal(accel_dev_vhost_run(adev, reqs, 2, NULL, NULL, 0, &done), 0);
+	assert_int_equal(s.d->mbox_writes - writes, 2);
+	assert_int_equal(s.d->ring[0].num, 512);
+	assert_int_equal(s.d->ring[1].num, 128);
+	/* Two writes' worth (a request without a reply ends a batch): not one. */
+	vv_msg_init(&reqs[0], VV_REQ_SET_VRING_NUM, 0);
+	reqs[0].u.state = (struct vv_vring_state){ 1, 128 };
+	assert_false(accel_dev_one_conditional_write(adev, reqs, 2));
 	accel_dev_close(adev);
 	pthread_join(s.thread, NULL);
 	close(s.lfd);
@@ -312,6 +380,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(batch_runs_in_order_past_a_refusal),
 		cmocka_unit_test(batch_refused_whole),
+		cmocka_unit_test(if_ok_runs_only_after_successes),
 		cmocka_unit_test(client_batches_a_flight),
 		cmocka_unit_test(stop_unmaps_after_its_reply),
 	};

@@ -275,7 +275,7 @@ static const struct bad bad_cases[] = {
 	{ "size says more", VV_REQ_SET_FEATURES, 0, 8, 8, U64(0), -EBADMSG, "size field says 16 payload bytes, 8 present" },
 	{ "size says less", VV_REQ_SET_FEATURES, 0, 8, -8, U64(0), -EBADMSG, "present" },
 	{ "size huge", VV_REQ_SET_FEATURES, 0, 8, UINT32_MAX - 8, U64(0), -EMSGSIZE, "above the 264 limit" },
-	{ "reserved flag", VV_REQ_SET_OWNER, 1u << 3, 0, 0, U64(0), -EPROTO, "reserved flag bits 0x8" },
+	{ "reserved flag", VV_REQ_SET_OWNER, 1u << 4, 0, 0, U64(0), -EPROTO, "reserved flag bits 0x10" },
 	{ "ERROR on request", VV_REQ_SET_OWNER, VV_FLAG_ERROR, 0, 0, U64(0), -EPROTO, "ERROR flag on a request" },
 	{ "unknown request", 0x1234, 0, 0, 0, U64(0), -EOPNOTSUPP, "unknown request 0x1234" },
 	{ "unknown ioctl", VHOST_NET_SET_BACKEND, 0, 8, 0, U64(0), -EOPNOTSUPP, "unknown request" },
