@@ -137,7 +137,7 @@ backends_start() { # CONFIG
 
 # QEMU's own downtime figure ("downtime" of query-migrate) has whole
 # milliseconds and ends when the source has sent the last byte, before the
-# destination starts its devices.  QEMU 8.2 and later also trace checkpoints
+# destination starts its devices.  Newer QEMUs (10 here, not 7.2) trace checkpoints
 # of the downtime window (vmstate_downtime_checkpoint); with -msg
 # timestamp=on each line has the host's wall clock in microseconds, and both
 # QEMUs run on this host, so the window the guest sees, from the source's
