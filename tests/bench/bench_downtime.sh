@@ -314,15 +314,23 @@ stats() { # VALUES...: {"p50":..,"p90":..}
 }
 jarr() { local IFS=,; echo "[$*]"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0 || a == "null") print "null"; else printf "%.3f\n", a / b }'; }
+p50_of() { # "VALUES": the p50 of a space-separated list, as the arrays above hold them
+	local v
+	read -r -a v <<<"$1"
+	pct 50 "${v[@]}"
+}
 
 # ratio_ci "A SAMPLES" "B SAMPLES": a 95% bootstrap interval of
 # p50(A) / p50(B), as "[lo,hi]" (2000 resamples of each set, drawn apart,
 # a fixed seed): a ratio whose interval holds 1.0 does not rank the two.
 ratio_ci() {
 	awk -v a="$1" -v b="$2" '
-	function med(x, n,   i, j, t, s) {
-		for (i = 1; i <= n; i++) s[i] = x[i]
+	function isort(s, n,   i, j, t) {
 		for (i = 2; i <= n; i++) { t = s[i]; for (j = i - 1; j >= 1 && s[j] > t; j--) s[j + 1] = s[j]; s[j + 1] = t }
+	}
+	function med(x, n,   i, s) {	# nearest rank, as pct
+		for (i = 1; i <= n; i++) s[i] = x[i]
+		isort(s, n)
 		return s[int((50 * n + 99) / 100)]
 	}
 	BEGIN {
@@ -334,7 +342,7 @@ ratio_ci() {
 			for (i = 1; i <= nb; i++) xb[i] = B[1 + int(rand() * nb)]
 			m = med(xb, nb); q[r] = m > 0 ? med(xa, na) / m : 0
 		}
-		for (i = 2; i <= R; i++) { t = q[i]; for (j = i - 1; j >= 1 && q[j] > t; j--) q[j + 1] = q[j]; q[j + 1] = t }
+		isort(q, R)
 		printf "[%.3f,%.3f]\n", q[int(R * 0.025) + 1], q[int(R * 0.975)]
 	}'
 }
@@ -376,9 +384,9 @@ for c in $CONFIGS; do
 	if [ -n "$peer" ] && [ "$c" != dpdk ]; then
 		line+=$(printf ',"peer":"dpdk-vhost","peer_value":%s,"ratio":%s' "$peer" "$(ratio "$p50" "$peer")")
 		if [ -n "${DUS[$c]:-}" ] && [ -n "${DUS[dpdk]:-}" ]; then
-			read -r -a d <<<"${DUS[dpdk]}"
-			line+=$(printf ',"peer_downtime_us":%s,"ratio_us":%s,"ratio_us_ci":%s' "$(pct 50 "${d[@]}")" \
-				"$(ratio "$(pct 50 "${du[@]}")" "$(pct 50 "${d[@]}")")" "$(ratio_ci "${DUS[$c]}" "${DUS[dpdk]}")")
+			ub=$(p50_of "${DUS[dpdk]}")
+			line+=$(printf ',"peer_downtime_us":%s,"ratio_us":%s,"ratio_us_ci":%s' "$ub" \
+				"$(ratio "$(p50_of "${DUS[$c]}")" "$ub")" "$(ratio_ci "${DUS[$c]}" "${DUS[dpdk]}")")
 		fi
 	fi
 	echo "$line}"
@@ -405,10 +413,8 @@ for c in $CONFIGS; do
 		ua=null ub=null va=null vb=null uci=null vci=null
 		if [ -n "${DUS[$c]:-}" ] && [ -n "${DUS[$w]:-}" ]; then
 			uci=$(ratio_ci "${DUS[$c]}" "${DUS[$w]}") vci=$(ratio_ci "${VSS[$c]}" "${VSS[$w]}")
-			read -r -a x <<<"${DUS[$c]}"; ua=$(pct 50 "${x[@]}")
-			read -r -a x <<<"${DUS[$w]}"; ub=$(pct 50 "${x[@]}")
-			read -r -a x <<<"${VSS[$c]}"; va=$(pct 50 "${x[@]}")
-			read -r -a x <<<"${VSS[$w]}"; vb=$(pct 50 "${x[@]}")
+			ua=$(p50_of "${DUS[$c]}") ub=$(p50_of "${DUS[$w]}")
+			va=$(p50_of "${VSS[$c]}") vb=$(p50_of "${VSS[$w]}")
 		fi
 		printf '{"bench":"migration.downtime.%s_vs_%s","unit":"ratio","value":%s,"accel_p50":%s,"sw_p50":%s,"downtime_us_ratio":%s,"downtime_us_ratio_ci":%s,"accel_downtime_us_p50":%s,"sw_downtime_us_p50":%s,"vm_stop_start_ratio":%s,"vm_stop_start_ratio_ci":%s,"accel_vm_stop_start_us_p50":%s,"sw_vm_stop_start_us_p50":%s,"handling_ratio":%s,"accel_handling_us_p50":%s,"sw_handling_us_p50":%s}\n' \
 			"$c" "$w" "$(ratio "$(pct 50 "${a[@]}")" "$(pct 50 "${b[@]}")")" "$(pct 50 "${a[@]}")" "$(pct 50 "${b[@]}")" \
@@ -424,8 +430,7 @@ for c in $CONFIGS; do
 	read -r -a w <<<"${DOWN[accel${c#relay}]}"
 	ua=null ub=null
 	if [ -n "${DUS[$c]:-}" ] && [ -n "${DUS[accel${c#relay}]:-}" ]; then
-		read -r -a x <<<"${DUS[$c]}"; ua=$(pct 50 "${x[@]}")
-		read -r -a x <<<"${DUS[accel${c#relay}]}"; ub=$(pct 50 "${x[@]}")
+		ua=$(p50_of "${DUS[$c]}") ub=$(p50_of "${DUS[accel${c#relay}]}")
 	fi
 	printf '{"bench":"migration.downtime.%s_vs_accel%s","unit":"ratio","value":%s,"relay_p50":%s,"devlog_p50":%s,"downtime_us_ratio":%s,"relay_downtime_us_p50":%s,"devlog_downtime_us_p50":%s}\n' \
 		"$c" "${c#relay}" "$(ratio "$(pct 50 "${a[@]}")" "$(pct 50 "${w[@]}")")" "$(pct 50 "${a[@]}")" "$(pct 50 "${w[@]}")" \
