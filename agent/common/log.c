@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static enum log_level max_level = LOG_LVL_INFO;
@@ -51,6 +52,14 @@ void log_set_level(enum log_level level)
 enum log_level log_get_level(void)
 {
 	return max_level;
+}
+
+unsigned long long log_wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000ull + (unsigned long long)ts.tv_nsec / 1000u;
 }
 
 void log_set_journal(bool on)

@@ -29,6 +29,13 @@ enum log_level log_get_level(void);
 void log_set_journal(bool on);
 void log_init(void);
 
+/*
+ * The wall clock in microseconds (CLOCK_REALTIME), for debug lines meant to
+ * be lined up with another process's: QEMU's trace with "-msg
+ * timestamp=on" uses the same clock.  Printed as "SEC.USEC (wall clock)".
+ */
+unsigned long long log_wall_us(void);
+
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /*

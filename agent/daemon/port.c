@@ -365,6 +365,15 @@ static void logging_moves(struct port *p)
 }
 
 /* Handles one message; returns false when the connection must close. */
+/* " ring N" for a request about one ring, "" otherwise. */
+static const char *ring_of(const struct vu_msg *m, char *buf, size_t len)
+{
+	if (!strstr(vu_request_name(m->request), "_VRING_"))
+		return "";
+	snprintf(buf, len, " ring %u", m->ring);
+	return buf;
+}
+
 static bool handle_one(struct port *p, struct vu_io_msg *io)
 {
 	struct vu_parse_ctx ctx;
@@ -373,8 +382,9 @@ static bool handle_one(struct port *p, struct vu_io_msg *io)
 	struct vu_reply reply;
 	enum vu_respond how;
 	uint64_t pf, t_in, t_handled;
+	unsigned long long wall = 0;
 	unsigned running;
-	char why[256];
+	char why[256], ringbuf[24];
 	int r;
 
 	vu_dev_parse_ctx(&p->dev, &ctx);
@@ -388,7 +398,13 @@ static bool handle_one(struct port *p, struct vu_io_msg *io)
 	}
 	/* The ack rule depends on what was negotiated when the request arrived. */
 	pf = p->dev.protocol_features;
-	log_debug("port %s: %s", p->cfg.name, vu_request_name(m.request));
+	/*
+	 * At debug level each request gets a line once answered: when it came
+	 * on the wall clock (QEMU's "-msg timestamp=on" trace uses the same),
+	 * and how long it took; bench_downtime's TIMELINE lines them up.
+	 */
+	if (log_get_level() >= LOG_LVL_DEBUG)
+		wall = log_wall_us();
 	t_in = mono_ns();
 	running = rings_running(p);
 	r = vu_dev_handle(&p->dev, &m, &reply);
@@ -420,6 +436,10 @@ static bool handle_one(struct port *p, struct vu_io_msg *io)
 			return false;
 		}
 	}
+	if (wall)
+		log_debug("port %s: %s%s at %llu.%06llu (wall clock), done in %llu us", p->cfg.name,
+			  vu_request_name(m.request), ring_of(&m, ringbuf, sizeof(ringbuf)), wall / 1000000u,
+			  wall % 1000000u, (unsigned long long)(mono_ns() - t_in) / 1000u);
 	mig_request(&p->dev.mig, m.request, t_in, t_handled, mono_ns(), running,
 		    rings_running(p));
 	vu_msg_close(&m);

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "agent/common/log.h"
+#include "agent/common/util.h"
 #include "protocol/vfio_user_io.h"
 
 #define ULL(v) ((unsigned long long)(v))
@@ -464,7 +465,9 @@ static int send_reply(int sock, struct conn_bufs *b, size_t len, const int *fds,
 /* The message in b->in: handled, its reply (if any) sent.  <0: close. */
 static int serve_msg(struct simd_dev *d, int sock, struct conn_bufs *b)
 {
+	unsigned long long wall = 0;
 	struct msg_err err;
+	uint64_t t0 = 0;
 	size_t len;
 	int r;
 
@@ -489,6 +492,11 @@ static int serve_msg(struct simd_dev *d, int sock, struct conn_bufs *b)
 		return 0;
 	}
 	vfu_reply_init(&b->rep, &b->req);
+	/* At debug level, a line per command: when it was served, on the wall clock. */
+	if (log_get_level() >= LOG_LVL_DEBUG) {
+		wall = log_wall_us();
+		t0 = mono_ns();
+	}
 	/* vfu_parse() passes only commands in its table: the index is in range. */
 	if (!simd_cmds[b->req.command].fn) {
 		r = -EOPNOTSUPP; /* known to the codec, not served by this device */
@@ -498,6 +506,10 @@ static int serve_msg(struct simd_dev *d, int sock, struct conn_bufs *b)
 	} else {
 		r = simd_cmds[b->req.command].fn(d, &b->req, &b->rep);
 	}
+	if (wall)
+		log_debug("%s: %s at %llu.%06llu (wall clock), done in %llu us", d->who,
+			  vfu_command_name(b->req.command), wall / 1000000u, wall % 1000000u,
+			  (unsigned long long)(mono_ns() - t0) / 1000u);
 	vfu_msg_close(&b->req);
 	if (b->req.flags & VFU_FLAG_NO_REPLY)
 		return 0;
@@ -581,6 +593,12 @@ int simd_serve(struct simd_dev *d, int sock, int listen_fd, volatile int *quit)
 			 */
 			if (r >= 0)
 				r = flush_replies(sock, b);
+			if (log_get_level() >= LOG_LVL_DEBUG) {
+				unsigned long long wall = log_wall_us();
+
+				log_debug("%s: replies sent by %llu.%06llu (wall clock)", d->who,
+					  wall / 1000000u, wall % 1000000u);
+			}
 			simd_dev_after_replies(d);
 			log_release();
 			if (r < 0)

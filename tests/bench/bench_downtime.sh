@@ -24,9 +24,11 @@
 # drops.  testpmd runs only while a dpdk guest migrates (see pollers()).
 #
 #   tests/bench/bench_downtime.sh BUILD_DIR
-#   env: MIGRATIONS (20 per configuration), CONFIGS, VDPA_QEMU (10),
+#   env: MIGRATIONS (40 per configuration), CONFIGS, VDPA_QEMU (10),
 #        MIGRATE_DOWNTIME_LIMIT (QEMU's downtime-limit, 10 ms),
-#        VDPA_GUEST_DIR (the test guest; built if unset)
+#        VDPA_GUEST_DIR (the test guest; built if unset),
+#        TIMELINE (1: see timeline() below; a run to look into, whose
+#        figures are not the bench's: the debug lines cost the back ends)
 #
 # Per migration, besides QEMU's downtime: the source agent's switchover
 # phase (its first GET_VRING_BASE to its last reply) and the destination
@@ -76,7 +78,13 @@ export VDPA_QEMU=${VDPA_QEMU:-10}
 lib_init
 lib_on_cleanup find "$TEST_DIR" '(' -type s -o -type p ')' -delete
 
-MIGRATIONS=${MIGRATIONS:-20}
+# 20 migrations per configuration gave ratios of two windows' p50s
+# 95% intervals about 0.4 wide (stop 28), too wide to rank a 10%
+# difference; 40 about 0.15 to 0.2.
+MIGRATIONS=${MIGRATIONS:-40}
+TIMELINE=${TIMELINE:-0}
+LOGARGS=()
+[ "$TIMELINE" = 1 ] && LOGARGS=(--log-level debug)
 # QEMU stops the guest once what is left to send fits its downtime-limit at
 # the bandwidth it measured: with 300 ms it stopped some guests with 13 MB
 # of RAM left (about 90 ms of downtime spent sending RAM) and others with
@@ -108,14 +116,16 @@ backends_start() { # CONFIG
 	for h in A B; do
 		case "$c" in
 		sw*)
-			agent_start "$c$h" -- --port "name=p0,socket=$(agent_sock "$c$h" p0),endpoint=null,queues=$q"
+			agent_start "$c$h" -- ${LOGARGS[@]+"${LOGARGS[@]}"} \
+				--port "name=p0,socket=$(agent_sock "$c$h" p0),endpoint=null,queues=$q"
 			SOCK[$c$h]=$(agent_sock "$c$h" p0)
 			;;
 		accel* | relay*)
 			local tr=""
 			[ "${c#relay}" = "$c" ] || tr=",dirty-tracking=relay"
-			simd_start "sim$c$h" -- --wire null --queues "$q"
-			agent_start "$c$h" -- --port "name=p0,socket=$(agent_sock "$c$h" p0),endpoint=null,queues=$q,backend=accel,device=vfio-user:$(simd_sock "sim$c$h")$tr"
+			simd_start "sim$c$h" -- --wire null --queues "$q" ${LOGARGS[@]+"${LOGARGS[@]}"}
+			agent_start "$c$h" -- ${LOGARGS[@]+"${LOGARGS[@]}"} \
+				--port "name=p0,socket=$(agent_sock "$c$h" p0),endpoint=null,queues=$q,backend=accel,device=vfio-user:$(simd_sock "sim$c$h")$tr"
 			SOCK[$c$h]=$(agent_sock "$c$h" p0)
 			;;
 		dpdk)
@@ -161,6 +171,29 @@ checkpoint_us() {
 	t=$(sed -n "s/^[0-9]*@\([0-9]*\)\.\([0-9]\{6\}\):vmstate_downtime_checkpoint $2\$/\1\2/p" \
 		"$TEST_DIR/$1.qemu.log" | tail -n1)
 	[ -n "$t" ] && echo "$t"
+}
+
+# timeline CONFIG SRC DST (TIMELINE=1): the migration from guest SRC to
+# guest DST as one list in time order, microseconds from the source's
+# src-downtime-start: both QEMUs' checkpoints, and the agents' requests
+# and the devices' commands (their debug lines carry the wall clock the
+# trace uses), from 1 ms before the window to 1 ms after it.
+timeline() {
+	local c=$1 src=$2 dst=$3 t0 t1 f
+	t0=$(checkpoint_us "$src" src-downtime-start) || return 0
+	t1=$(checkpoint_us "$dst" dst-precopy-bh-vm-started) || return 0
+	{
+		for f in "$src" "$dst"; do
+			sed -n "s/^[0-9]*@\([0-9]*\)\.\([0-9]\{6\}\):vmstate_downtime_checkpoint \(.*\)/\1\2 qemu-$f \3/p" \
+				"$TEST_DIR/$f.qemu.log"
+		done
+		for f in "$TEST_DIR/agent-${c}A.log" "$TEST_DIR/agent-${c}B.log" \
+			"$TEST_DIR/simd-sim${c}A.log" "$TEST_DIR/simd-sim${c}B.log"; do
+			[ -f "$f" ] || continue
+			sed -n "s/^\(.*\) \(at\|by\) \([0-9]*\)\.\([0-9]\{6\}\) (wall clock)\(.*\)/\3\4 $(basename "$f" .log) \1\5/p" "$f"
+		done
+	} | sort -n -k1,1 -s | awk -v a=$((t0 - 1000)) -v b=$((t1 + 1000)) -v t0="$t0" \
+		'$1 >= a && $1 <= b { $1 = sprintf("%+8d", $1 - t0); print }'
 }
 
 vm_on() { # CONFIG NAME HOST [QEMU ARGS...]
@@ -289,6 +322,10 @@ for r in $(seq 1 "$MIGRATIONS"); do
 			esac
 		fi
 		log "$msg"
+		if [ "$TIMELINE" = 1 ] && [ ${#TRACE[@]} -gt 0 ]; then
+			timeline "$c" "$cur" "$next" >"$TEST_DIR/timeline-$c-$r.txt"
+			log "$c migration $r: timeline in $TEST_DIR/timeline-$c-$r.txt"
+		fi
 		vm_stop "$cur"
 		rm -f "$TEST_DIR/$c-mig$r.sock"
 		CUR[$c]=$next WHERE[$c]=$to

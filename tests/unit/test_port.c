@@ -29,6 +29,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "agent/common/log.h"
 #include "agent/daemon/loop.h"
 #include "agent/daemon/port.h"
 #include "agent/daemon/vu_dev.h"
@@ -612,6 +613,58 @@ static void test_refused_message_disconnects(void **state)
 	json_object_put(p);
 }
 
+/*
+ * At debug level each request gets a line once answered, with the wall
+ * clock it came at (the clock of QEMU's trace with -msg timestamp=on) and
+ * the time it took; a ring's request names its ring.  At info, none.
+ */
+static void test_debug_lines_carry_the_wall_clock(void **state)
+{
+	struct fixture *f = *state;
+	char path[] = "/tmp/test_port_log.XXXXXX", buf[16384], head[64];
+	unsigned long long before, after, sec, usec, us;
+	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	const char *l;
+	ssize_t n;
+
+	assert_true(fd >= 0 && saved >= 0);
+	unlink(path);
+	dup2(fd, STDERR_FILENO);
+	log_set_journal(false);
+	log_set_level(LOG_LVL_INFO);
+	(void)fe_get_u64(f, VU_REQ_GET_FEATURES);
+	log_set_level(LOG_LVL_DEBUG);
+	before = log_wall_us();
+	negotiate(f);
+	set_mem_table(f);
+	ring_up(f, 1, 0);
+	after = log_wall_us();
+	log_set_level(LOG_LVL_INFO);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	assert_true(n > 0);
+	buf[n] = '\0';
+
+	/* The GET_FEATURES at info level left no line: one, negotiate()'s. */
+	snprintf(head, sizeof(head), "port %s: GET_FEATURES at ", f->cfg.name);
+	l = strstr(buf, head);
+	assert_non_null(l);
+	assert_null(strstr(l + 1, head));
+	assert_int_equal(sscanf(l + strlen(head), "%llu.%llu (wall clock), done in %llu us", &sec,
+				&usec, &us), 3);
+	assert_true(usec < 1000000u);
+	assert_true(sec * 1000000u + usec >= before && sec * 1000000u + usec <= after);
+	assert_true(us <= after - before);
+	snprintf(head, sizeof(head), "port %s: SET_MEM_TABLE at ", f->cfg.name);
+	assert_non_null(strstr(buf, head));
+	snprintf(head, sizeof(head), "port %s: SET_VRING_NUM ring 1 at ", f->cfg.name);
+	assert_non_null(strstr(buf, head));
+	snprintf(head, sizeof(head), "port %s: SET_OWNER at ", f->cfg.name);
+	assert_non_null(strstr(buf, head));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -622,6 +675,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_reconnect_clears_the_bookkeeping, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_refused_message_disconnects, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_debug_lines_carry_the_wall_clock, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
