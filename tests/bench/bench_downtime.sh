@@ -78,9 +78,9 @@ export VDPA_QEMU=${VDPA_QEMU:-10}
 lib_init
 lib_on_cleanup find "$TEST_DIR" '(' -type s -o -type p ')' -delete
 
-# 20 migrations per configuration gave ratios of two windows' p50s
-# 95% intervals about 0.4 wide (stop 28), too wide to rank a 10%
-# difference; 40 about 0.15 to 0.2.
+# 20 migrations per configuration gave the ratio of two windows' p50s a
+# 95% interval 0.3 to 0.9 wide (stop 28), too wide to rank a 10%
+# difference; 40 give 0.16 to 0.2 (stop 29).
 MIGRATIONS=${MIGRATIONS:-40}
 TIMELINE=${TIMELINE:-0}
 LOGARGS=()
