@@ -364,7 +364,6 @@ static void logging_moves(struct port *p)
 	}
 }
 
-/* Handles one message; returns false when the connection must close. */
 /* " ring N" for a request about one ring, "" otherwise. */
 static const char *ring_of(const struct vu_msg *m, char *buf, size_t len)
 {
@@ -374,6 +373,7 @@ static const char *ring_of(const struct vu_msg *m, char *buf, size_t len)
 	return buf;
 }
 
+/* Handles one message; returns false when the connection must close. */
 static bool handle_one(struct port *p, struct vu_io_msg *io)
 {
 	struct vu_parse_ctx ctx;
@@ -438,8 +438,9 @@ static bool handle_one(struct port *p, struct vu_io_msg *io)
 	}
 	if (wall)
 		log_debug("port %s: %s%s at %llu.%06llu (wall clock), done in %llu us", p->cfg.name,
-			  vu_request_name(m.request), ring_of(&m, ringbuf, sizeof(ringbuf)), wall / 1000000u,
-			  wall % 1000000u, (unsigned long long)(mono_ns() - t_in) / 1000u);
+			  vu_request_name(m.request), ring_of(&m, ringbuf, sizeof(ringbuf)),
+			  wall / 1000000u, wall % 1000000u,
+			  (unsigned long long)(mono_ns() - t_in) / 1000u);
 	mig_request(&p->dev.mig, m.request, t_in, t_handled, mono_ns(), running,
 		    rings_running(p));
 	vu_msg_close(&m);
