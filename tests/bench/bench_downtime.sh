@@ -84,7 +84,9 @@ lib_on_cleanup find "$TEST_DIR" '(' -type s -o -type p ')' -delete
 MIGRATIONS=${MIGRATIONS:-40}
 TIMELINE=${TIMELINE:-0}
 LOGARGS=()
-[ "$TIMELINE" = 1 ] && LOGARGS=(--log-level debug)
+if [ "$TIMELINE" = 1 ]; then
+	LOGARGS=(--log-level debug)
+fi
 # QEMU stops the guest once what is left to send fits its downtime-limit at
 # the bandwidth it measured: with 300 ms it stopped some guests with 13 MB
 # of RAM left (about 90 ms of downtime spent sending RAM) and others with
