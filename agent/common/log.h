@@ -32,9 +32,13 @@ void log_init(void);
 /*
  * The wall clock in microseconds (CLOCK_REALTIME), for debug lines meant to
  * be lined up with another process's: QEMU's trace with "-msg
- * timestamp=on" uses the same clock.  Printed as "SEC.USEC (wall clock)".
+ * timestamp=on" uses the same clock.  Printed as "SEC.USEC (wall clock)",
+ * the form bench_downtime's TIMELINE parses: LOG_WALL_FMT in the format,
+ * LOG_WALL_ARGS(us) in the arguments.
  */
 unsigned long long log_wall_us(void);
+#define LOG_WALL_FMT "%llu.%06llu (wall clock)"
+#define LOG_WALL_ARGS(us) (us) / 1000000u, (us) % 1000000u
 
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -437,10 +437,9 @@ static bool handle_one(struct port *p, struct vu_io_msg *io)
 		}
 	}
 	if (wall)
-		log_debug("port %s: %s%s at %llu.%06llu (wall clock), done in %llu us", p->cfg.name,
+		log_debug("port %s: %s%s at " LOG_WALL_FMT ", done in %llu us", p->cfg.name,
 			  vu_request_name(m.request), ring_of(&m, ringbuf, sizeof(ringbuf)),
-			  wall / 1000000u, wall % 1000000u,
-			  (unsigned long long)(mono_ns() - t_in) / 1000u);
+			  LOG_WALL_ARGS(wall), (unsigned long long)(mono_ns() - t_in) / 1000u);
 	mig_request(&p->dev.mig, m.request, t_in, t_handled, mono_ns(), running,
 		    rings_running(p));
 	vu_msg_close(&m);

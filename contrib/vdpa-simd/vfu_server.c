@@ -507,8 +507,8 @@ static int serve_msg(struct simd_dev *d, int sock, struct conn_bufs *b)
 		r = simd_cmds[b->req.command].fn(d, &b->req, &b->rep);
 	}
 	if (wall)
-		log_debug("%s: %s at %llu.%06llu (wall clock), done in %llu us", d->who,
-			  vfu_command_name(b->req.command), wall / 1000000u, wall % 1000000u,
+		log_debug("%s: %s at " LOG_WALL_FMT ", done in %llu us", d->who,
+			  vfu_command_name(b->req.command), LOG_WALL_ARGS(wall),
 			  (unsigned long long)(mono_ns() - t0) / 1000u);
 	vfu_msg_close(&b->req);
 	if (b->req.flags & VFU_FLAG_NO_REPLY)
@@ -596,8 +596,8 @@ int simd_serve(struct simd_dev *d, int sock, int listen_fd, volatile int *quit)
 			if (log_get_level() >= LOG_LVL_DEBUG) {
 				unsigned long long wall = log_wall_us();
 
-				log_debug("%s: replies sent by %llu.%06llu (wall clock)", d->who,
-					  wall / 1000000u, wall % 1000000u);
+				log_debug("%s: replies sent by " LOG_WALL_FMT, d->who,
+					  LOG_WALL_ARGS(wall));
 			}
 			simd_dev_after_replies(d);
 			log_release();

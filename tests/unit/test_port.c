@@ -621,14 +621,13 @@ static void test_refused_message_disconnects(void **state)
 static void test_debug_lines_carry_the_wall_clock(void **state)
 {
 	struct fixture *f = *state;
-	char path[] = "/tmp/test_port_log.XXXXXX", buf[16384], head[64];
 	unsigned long long before, after, sec, usec, us;
-	int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+	int fd = th_memfd("stderr", 0), saved = dup(STDERR_FILENO);
+	char buf[16384], head[64];
 	const char *l;
 	ssize_t n;
 
 	assert_true(fd >= 0 && saved >= 0);
-	unlink(path);
 	dup2(fd, STDERR_FILENO);
 	log_set_journal(false);
 	log_set_level(LOG_LVL_INFO);
